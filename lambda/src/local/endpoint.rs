@@ -1,0 +1,303 @@
+//! The local Lambda endpoint: `POST /2015-03-31/functions/{name}/invocations` served
+//! over execution environments of the function, answering exactly as AWS Lambda does,
+//! so the real aws-sdk-lambda client (endpoint URL, any static credentials) cannot tell
+//! the difference. `GET /_local/stats` reports cold starts, throttles and timeouts.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::api;
+use super::environments::{EnvironmentStats, Environments, Overflow};
+use crate::error::TIMEOUT;
+use crate::{Function, FunctionError};
+
+/// Default number of execution environments: about what PostgreSQL on a 2-core machine
+/// serves well. More would only queue inside PostgreSQL and raise conflict rates.
+pub const DEFAULT_ENVIRONMENTS: usize = 32;
+/// Default function timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The function name the workshop deploys.
+pub const DEFAULT_FUNCTION: &str = "reinvent-dat401";
+/// The region and account that appear in local ARNs.
+pub const LOCAL_REGION: &str = "us-east-1";
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+
+/// How the endpoint runs.
+#[derive(Debug, Clone)]
+pub struct EndpointConfig {
+    /// Where to listen; loopback unless `allow_non_loopback`.
+    pub listen: SocketAddr,
+    pub allow_non_loopback: bool,
+    pub function_name: String,
+    pub environments: usize,
+    pub overflow: Overflow,
+    pub timeout: Duration,
+}
+
+impl Default for EndpointConfig {
+    fn default() -> Self {
+        EndpointConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            allow_non_loopback: false,
+            function_name: DEFAULT_FUNCTION.to_string(),
+            environments: DEFAULT_ENVIRONMENTS,
+            overflow: Overflow::Queue,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+/// A running endpoint; `shutdown` stops it (dropping it stops it too).
+pub struct Endpoint {
+    addr: SocketAddr,
+    environments: Arc<Environments>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+}
+
+struct Shared {
+    config: EndpointConfig,
+    environments: Arc<Environments>,
+}
+
+impl Endpoint {
+    /// Bind and serve; `make` creates the function of each new execution environment.
+    pub async fn start(
+        config: EndpointConfig,
+        make: impl Fn() -> Function + Send + Sync + 'static,
+    ) -> std::io::Result<Endpoint> {
+        if !config.listen.ip().is_loopback() && !config.allow_non_loopback {
+            return Err(std::io::Error::other(format!(
+                "refusing to listen on {}: the local endpoint has no authentication; use a loopback address",
+                config.listen
+            )));
+        }
+        if config.environments == 0 {
+            return Err(std::io::Error::other(
+                "the number of execution environments must be at least 1",
+            ));
+        }
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let environments = Environments::new(config.environments, config.overflow, make);
+        let shared = Arc::new(Shared {
+            config,
+            environments: environments.clone(),
+        });
+        let app = Router::new()
+            .route("/2015-03-31/functions/{name}/invocations", post(invoke))
+            .route("/_local/stats", get(stats))
+            .layer(DefaultBodyLimit::max(api::MAX_PAYLOAD + 1024 * 1024))
+            .with_state(shared);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        Ok(Endpoint {
+            addr,
+            environments,
+            stop: Some(stop),
+            task: Some(task),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, for an SDK client's endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn stats(&self) -> EnvironmentStats {
+        self.environments.stats()
+    }
+
+    /// Stop accepting, let requests in flight finish, and return.
+    pub async fn shutdown(mut self) -> std::io::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.task.take() {
+            Some(task) => task.await.map_err(std::io::Error::other)?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Endpoint {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// The function name and qualifier from a name, a partial ARN or a full ARN.
+fn parse_function(raw: &str) -> (&str, Option<&str>) {
+    let tail = raw.rsplit_once(":function:").map_or(raw, |(_, t)| t);
+    match tail.split_once(':') {
+        Some((name, qualifier)) => (name, Some(qualifier)),
+        None => (tail, None),
+    }
+}
+
+fn arn(name: &str) -> String {
+    format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{name}")
+}
+
+async fn invoke(
+    State(shared): State<Arc<Shared>>,
+    Path(raw_name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = request_id();
+    let (name, path_qualifier) = parse_function(&raw_name);
+    let qualifier = path_qualifier.or(query.get("Qualifier").map(String::as_str));
+    if name != shared.config.function_name {
+        return api::not_found(&arn(name));
+    }
+    if let Some(q) = qualifier.filter(|q| *q != api::EXECUTED_VERSION) {
+        return api::not_found(&format!("{}:{q}", arn(name)));
+    }
+    if body.len() > api::MAX_PAYLOAD {
+        return api::too_large(body.len());
+    }
+    let payload: Value = if body.is_empty() {
+        Value::Object(Default::default())
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(v) => v,
+            Err(e) => return api::invalid_content(&format!(
+                "Could not parse request body into json: Could not parse payload into json: {e}"
+            )),
+        }
+    };
+    let invocation_type = headers
+        .get("X-Amz-Invocation-Type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("RequestResponse");
+    match invocation_type {
+        "RequestResponse" => {}
+        "Event" => {
+            // Queued like AWS's asynchronous invocations: never throttled to the caller.
+            tokio::spawn(run_function(shared, payload, Overflow::Queue));
+            return api::accepted(StatusCode::ACCEPTED, &request_id);
+        }
+        "DryRun" => return api::accepted(StatusCode::NO_CONTENT, &request_id),
+        other => {
+            return api::invalid_parameter(&format!(
+                "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, got {other}"
+            ))
+        }
+    }
+    let overflow = shared.config.overflow;
+    // A task of its own: a caller that hangs up does not interrupt the function
+    // mid-transaction, as on AWS.
+    match tokio::spawn(run_function(shared, payload, overflow)).await {
+        Ok(Some((body, function_error))) => api::invoked(&request_id, body, function_error),
+        Ok(None) => api::throttled(),
+        Err(e) => {
+            let error =
+                FunctionError::new("Runtime.ExitError", format!("the function crashed: {e}"));
+            api::invoked(&request_id, error.to_json(), true)
+        }
+    }
+}
+
+/// Run one invocation in an environment: `None` when throttled, else the body and
+/// whether it is a function error.
+async fn run_function(
+    shared: Arc<Shared>,
+    payload: Value,
+    overflow: Overflow,
+) -> Option<(Value, bool)> {
+    let mut lease = match overflow {
+        Overflow::Queue if shared.config.overflow == Overflow::Throttle => {
+            // Event invocations wait even when synchronous ones are throttled.
+            loop {
+                match shared.environments.acquire().await {
+                    Ok(lease) => break lease,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+        }
+        _ => shared.environments.acquire().await.ok()?,
+    };
+    let timeout = shared.config.timeout;
+    let result = tokio::time::timeout(timeout, lease.function().invoke(payload)).await;
+    let (body, function_error, timed_out) = match result {
+        Ok(Ok(body)) => {
+            lease.finish();
+            (body, false, false)
+        }
+        Ok(Err(error)) => {
+            lease.finish();
+            (error.to_json(), true, false)
+        }
+        Err(_) => {
+            drop(lease); // interrupted mid-invocation: discard the environment and its connection
+            let msg = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
+            (FunctionError::new(TIMEOUT, msg).to_json(), true, true)
+        }
+    };
+    shared
+        .environments
+        .count_invocation(function_error, timed_out);
+    Some((body, function_error))
+}
+
+async fn stats(State(shared): State<Arc<Shared>>) -> axum::Json<EnvironmentStats> {
+    axum::Json(shared.environments.stats())
+}
+
+fn request_id() -> String {
+    let v: u128 = rand::random();
+    let h = format!("{v:032x}");
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_function;
+
+    #[test]
+    fn names_partial_and_full_arns() {
+        assert_eq!(parse_function("reinvent-dat401"), ("reinvent-dat401", None));
+        assert_eq!(
+            parse_function("reinvent-dat401:$LATEST"),
+            ("reinvent-dat401", Some("$LATEST"))
+        );
+        assert_eq!(parse_function("000000000000:function:f"), ("f", None));
+        assert_eq!(
+            parse_function("arn:aws:lambda:us-east-1:000000000000:function:f:prod"),
+            ("f", Some("prod"))
+        );
+    }
+}

@@ -1,0 +1,11 @@
+//! Local stand-ins for AWS: a throwaway PostgreSQL for DSQL, and an endpoint that
+//! serves the real Lambda Invoke API over execution environments of the function.
+
+pub mod api;
+pub mod endpoint;
+pub mod environments;
+pub mod postgres;
+
+pub use endpoint::{Endpoint, EndpointConfig};
+pub use environments::{EnvironmentStats, Overflow};
+pub use postgres::{LocalPostgres, PgOptions};

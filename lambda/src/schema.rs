@@ -1,0 +1,97 @@
+//! The schema and the account data, in one place for the tests and the harness:
+//! `accounts (id, balance)`, `transactions` with a UUID key and the two
+//! `(payer_id, created_at)` / `(payee_id, created_at)` indexes of the workshop.
+
+use std::ops::RangeInclusive;
+
+use tokio_postgres::{Client, Error};
+
+use crate::db::Dialect;
+
+/// Rows per insert transaction: well under DSQL's 3,000-row limit.
+pub const LOAD_BATCH: i32 = 1_000;
+
+/// The DDL, one statement each (DSQL allows one DDL statement per transaction).
+pub fn ddl(dialect: Dialect) -> [&'static str; 4] {
+    let tables = [
+        "CREATE TABLE IF NOT EXISTS accounts (id INT PRIMARY KEY, balance INT NOT NULL)",
+        "CREATE TABLE IF NOT EXISTS transactions (id UUID DEFAULT gen_random_uuid() PRIMARY KEY, \
+         payer_id INT NOT NULL, payee_id INT NOT NULL, amount INT NOT NULL, \
+         created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
+    ];
+    match dialect {
+        Dialect::Postgres => [
+            tables[0],
+            tables[1],
+            "CREATE INDEX IF NOT EXISTS idx_transactions_payer ON transactions (payer_id, created_at)",
+            "CREATE INDEX IF NOT EXISTS idx_transactions_payee ON transactions (payee_id, created_at)",
+        ],
+        Dialect::Dsql => [
+            tables[0],
+            tables[1],
+            "CREATE INDEX ASYNC IF NOT EXISTS idx_transactions_payer ON transactions (payer_id, created_at)",
+            "CREATE INDEX ASYNC IF NOT EXISTS idx_transactions_payee ON transactions (payee_id, created_at)",
+        ],
+    }
+}
+
+/// Create the tables and indexes; safe to re-run.
+pub async fn create(client: &Client, dialect: Dialect) -> Result<(), Error> {
+    for statement in ddl(dialect) {
+        client.batch_execute(statement).await?;
+    }
+    Ok(())
+}
+
+/// Insert the accounts in `ids` with `balance`, in batches of `LOAD_BATCH` rows, each
+/// its own transaction; existing ids are left alone. Returns the rows inserted.
+pub async fn load_accounts(
+    client: &Client,
+    ids: RangeInclusive<i32>,
+    balance: i32,
+) -> Result<u64, Error> {
+    let insert = client
+        .prepare(
+            "INSERT INTO accounts (id, balance) SELECT id, $3 FROM generate_series($1::int, $2::int) AS id \
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .await?;
+    let mut inserted = 0;
+    let mut first = *ids.start();
+    while first <= *ids.end() {
+        let last = first.saturating_add(LOAD_BATCH - 1).min(*ids.end());
+        inserted += client.execute(&insert, &[&first, &last, &balance]).await?;
+        if last == i32::MAX {
+            break;
+        }
+        first = last + 1;
+    }
+    Ok(inserted)
+}
+
+/// What the verification reads: account count, the sum and minimum of balances, and
+/// the number of history rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Totals {
+    pub accounts: i64,
+    pub balance_sum: i64,
+    pub min_balance: Option<i32>,
+    pub history_rows: i64,
+}
+
+/// Read the totals in one snapshot.
+pub async fn totals(client: &Client) -> Result<Totals, Error> {
+    let row = client
+        .query_one(
+            "SELECT (SELECT count(*) FROM accounts), (SELECT coalesce(sum(balance), 0)::bigint FROM accounts), \
+             (SELECT min(balance) FROM accounts), (SELECT count(*) FROM transactions)",
+            &[],
+        )
+        .await?;
+    Ok(Totals {
+        accounts: row.get(0),
+        balance_sum: row.get(1),
+        min_balance: row.get(2),
+        history_rows: row.get(3),
+    })
+}
