@@ -19,8 +19,7 @@ pub enum Request {
 }
 
 /// A validated transfer: positive ids, positive amount, payer != payee.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Transfer {
     pub payer_id: i32,
     pub payee_id: i32,
@@ -64,7 +63,7 @@ impl Request {
         let parse_err = |e: serde_json::Error| FunctionError::invalid(format!("{op} request: {e}"));
         match op.as_str() {
             "transfer" => {
-                let t: Transfer = serde_json::from_value(payload).map_err(parse_err)?;
+                let t = Transfer::from_object(object)?;
                 t.validate()?;
                 Ok(Request::Transfer(t))
             }
@@ -84,6 +83,32 @@ impl Request {
 }
 
 impl Transfer {
+    /// Read the three integer fields, naming the field in every error.
+    fn from_object(object: &serde_json::Map<String, Value>) -> Result<Transfer, FunctionError> {
+        const FIELDS: [&str; 3] = ["payer_id", "payee_id", "amount"];
+        if let Some(unknown) = object.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+            return Err(FunctionError::invalid(format!(
+                "transfer request: unknown field `{unknown}`, expected one of {FIELDS:?} (and `op`)"
+            )));
+        }
+        let field = |name: &str| -> Result<i32, FunctionError> {
+            match object.get(name) {
+                None => Err(FunctionError::invalid(format!("transfer request: missing field `{name}`"))),
+                Some(v) => v.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(|| {
+                    FunctionError::invalid(format!(
+                        "transfer request: field `{name}` must be a whole number within 32 bits, got {}",
+                        if v.is_number() { v.to_string() } else { kind_of(v).to_string() }
+                    ))
+                }),
+            }
+        };
+        Ok(Transfer {
+            payer_id: field(FIELDS[0])?,
+            payee_id: field(FIELDS[1])?,
+            amount: field(FIELDS[2])?,
+        })
+    }
+
     /// Check what the database cannot: positive ids and amount, two different accounts.
     pub fn validate(&self) -> Result<(), FunctionError> {
         if self.amount <= 0 {
@@ -170,7 +195,14 @@ mod tests {
                 .contains("unknown field `memo`")
         );
         assert!(err(json!({"payer_id":1,"payee_id":2})).contains("missing field `amount`"));
-        assert!(err(json!({"payer_id":1.5,"payee_id":2,"amount":1})).contains("transfer request"));
+        assert!(err(json!({"payer_id":1.5,"payee_id":2,"amount":1}))
+            .contains("field `payer_id` must be a whole number"));
+        assert!(err(json!({"payer_id":1,"payee_id":2,"amount":"ten"}))
+            .contains("field `amount` must be a whole number within 32 bits, got a string"));
+        assert!(
+            err(json!({"payer_id":1,"payee_id":2,"amount":3_000_000_000i64}))
+                .contains("field `amount`")
+        );
         assert!(err(json!([1, 2])).contains("must be a JSON object, got an array"));
         assert!(err(json!({"op":"withdraw"})).contains("unknown op \"withdraw\""));
         assert!(err(json!({"op":7})).contains("field `op` must be a string"));

@@ -187,9 +187,11 @@ async fn invoke(
     } else {
         match serde_json::from_slice(&body) {
             Ok(v) => v,
-            Err(e) => return api::invalid_content(&format!(
+            Err(e) => {
+                return api::invalid_content(&format!(
                 "Could not parse request body into json: Could not parse payload into json: {e}"
-            )),
+            ))
+            }
         }
     };
     let invocation_type = headers

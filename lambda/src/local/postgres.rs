@@ -19,6 +19,8 @@ const SETTINGS: &[&str] = &[
     "max_connections=300",
     "shared_buffers=128MB",
     "log_min_messages=warning",
+    // Deadlocks (a->b against b->a) are retried like 40001; detect them quickly.
+    "deadlock_timeout=50ms",
 ];
 
 /// Why the local cluster could not be had.

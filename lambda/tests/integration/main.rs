@@ -1,0 +1,8 @@
+//! Integration tests of the transfer function against a real PostgreSQL, and of the
+//! local Lambda endpoint through the real aws-sdk-lambda client. Every test starts its
+//! own throwaway PostgreSQL cluster (see `support`).
+
+mod dsql_token;
+mod invoke_api;
+mod support;
+mod transfers;
