@@ -1,7 +1,11 @@
-//! The command line.
+//! The command line. Flags become the same validated types as a scenario file.
+
+use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use transfer::RetryPolicy;
+
+use crate::scenario::Overrides;
 
 /// Load tests for transactional AWS Lambda functions on Aurora DSQL, modelled on the
 /// DAT401 workshop: throughput, latency, errors and OCC retries you can trust.
@@ -14,10 +18,154 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Start the local stack (PostgreSQL and the local Lambda endpoint), run the
-    /// workshop's first chapters and a small burst of transfers through the real
-    /// aws-sdk-lambda client, verify that money was conserved, and tear it all down.
+    /// Run a load scenario (scenarios/*.toml): on the local target it starts PostgreSQL
+    /// and the local Lambda endpoint, loads the accounts, runs with live progress,
+    /// verifies the data, writes results/<run-id>/summary.json and prints the STATS.
+    /// Exit status: 0 ok, 1 verification failed, 2 bad input or set-up failure, 130 interrupted.
+    Run(RunArgs),
+    /// Create the schema and load accounts (parallel batched inserts); safe to re-run.
+    Setup(SetupArgs),
+    /// Check the data: money conserved, no negative balance, history consistent with
+    /// every balance. Exit status 0 on pass, 1 on fail.
+    Verify(VerifyArgs),
+    /// Invoke the function once and print the response like `aws lambda invoke`.
+    Invoke(InvokeArgs),
+    /// Start the local stack, run the workshop's first chapters and a small burst of
+    /// transfers through the real aws-sdk-lambda client, verify, and tear down.
     Quickstart(QuickstartArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The scenario file (see scenarios/README.md).
+    pub scenario: PathBuf,
+    /// Where run folders are created.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+    /// Restore every balance and clear the history before the run (with --database-url).
+    #[arg(long)]
+    pub reset: bool,
+    #[command(flatten)]
+    pub overrides: OverrideArgs,
+}
+
+/// Flags that replace scenario values.
+#[derive(Args, Debug, Default)]
+pub struct OverrideArgs {
+    /// Target: `local`, `aws` or `in-process` (scenario: target.kind).
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Function name or ARN (target.function).
+    #[arg(long)]
+    pub function: Option<String>,
+    /// Use this PostgreSQL instead of a throwaway one (target.database_url).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Number of accounts (data.accounts).
+    #[arg(long)]
+    pub accounts: Option<i64>,
+    /// Calls per batch (load.parallel, model "batches").
+    #[arg(long)]
+    pub parallel: Option<i64>,
+    /// Number of batches (load.batches).
+    #[arg(long)]
+    pub batches: Option<i64>,
+    /// Calls kept in flight (load.in_flight, model "closed").
+    #[arg(long)]
+    pub in_flight: Option<i64>,
+    /// Calls to make (load.calls, model "closed").
+    #[arg(long)]
+    pub calls: Option<i64>,
+    /// Run length, e.g. 30s or 5m (load.duration).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Arrival rate in calls/s (load.rate, model "open").
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// The function's OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (local.retry_policy).
+    #[arg(long)]
+    pub retry_policy: Option<String>,
+    /// Execution environments of the local endpoint (local.environments).
+    #[arg(long)]
+    pub environments: Option<i64>,
+    /// Beyond them: `queue` or `throttle` (local.overflow).
+    #[arg(long)]
+    pub overflow: Option<String>,
+    /// Seed for the payload sampler (seed).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+impl OverrideArgs {
+    pub fn to_overrides(&self) -> Overrides {
+        Overrides {
+            target: self.target.clone(),
+            function: self.function.clone(),
+            database_url: self.database_url.clone(),
+            accounts: self.accounts,
+            parallel: self.parallel,
+            batches: self.batches,
+            in_flight: self.in_flight,
+            calls: self.calls,
+            duration: self.duration.clone(),
+            rate: self.rate,
+            retry_policy: self.retry_policy.clone(),
+            environments: self.environments,
+            overflow: self.overflow.clone(),
+            seed: self.seed,
+        }
+    }
+}
+
+/// The data set, for `setup` and `verify`.
+#[derive(Args, Debug)]
+pub struct DataArgs {
+    /// Accounts 1..=N.
+    #[arg(long, default_value_t = 1000)]
+    pub accounts: i32,
+    /// Each account's opening balance.
+    #[arg(long, default_value_t = 100)]
+    pub initial_balance: i32,
+}
+
+#[derive(Args, Debug)]
+pub struct SetupArgs {
+    /// The PostgreSQL to set up.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Also restore every balance and clear the history.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct VerifyArgs {
+    /// The PostgreSQL to check.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct InvokeArgs {
+    /// The JSON payload, e.g. '{"payer_id":1,"payee_id":2,"amount":10}'.
+    #[arg(long, default_value = r#"{"payer_id":1,"payee_id":2,"amount":10}"#)]
+    pub payload: String,
+    /// Function name or ARN.
+    #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
+    pub function: String,
+    /// A local endpoint (e.g. http://127.0.0.1:9000 from `local-lambda`); omit for AWS.
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// AWS region (otherwise from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 #[derive(Args, Debug)]
@@ -34,8 +182,7 @@ pub struct QuickstartArgs {
     /// The function's OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]`.
     #[arg(long, default_value = "unlimited")]
     pub retry_policy: RetryPolicy,
-    /// Use this PostgreSQL instead of starting a throwaway one (its accounts table is
-    /// created and filled if missing).
+    /// Use this PostgreSQL instead of starting a throwaway one.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 }

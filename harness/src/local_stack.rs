@@ -1,32 +1,33 @@
-//! The local stack: a PostgreSQL (throwaway, or given by URL) with the schema and
-//! accounts, and the local Lambda endpoint in front of the function. Dropping it tears
-//! down what it started.
+//! The local stack: a PostgreSQL (throwaway, or given by URL) set up with the schema and
+//! accounts, optionally fronted by the local Lambda endpoint. Stopping (or dropping) it
+//! tears down what it started.
 
 use anyhow::Context;
-use tokio_postgres::NoTls;
-use transfer::db::{Database, Dialect};
+use transfer::db::Database;
 use transfer::local::{Endpoint, EndpointConfig, LocalPostgres, PgOptions};
-use transfer::{schema, Function, RetryPolicy};
+use transfer::{Function, RetryPolicy};
 
-pub struct LocalStack {
-    pub endpoint: Endpoint,
-    pub database_url: String,
-    pub db: tokio_postgres::Client,
-    // Declared last: the cluster outlives the endpoint's connections.
+use crate::database;
+use crate::scenario::DataSpec;
+
+/// The accounts database, set up and connected.
+pub struct LocalDatabase {
+    pub url: String,
+    pub client: tokio_postgres::Client,
+    // Declared last: dropped after the client, stopping the throwaway cluster.
     _postgres: Option<LocalPostgres>,
 }
 
-pub struct StackOptions {
-    pub database_url: Option<String>,
-    pub accounts: i32,
-    pub initial_balance: i32,
-    pub retry_policy: RetryPolicy,
-    pub endpoint: EndpointConfig,
-}
-
-impl LocalStack {
-    pub async fn start(opts: StackOptions) -> anyhow::Result<LocalStack> {
-        let (postgres, url) = match opts.database_url {
+impl LocalDatabase {
+    /// Use `url`, or start a throwaway PostgreSQL; then create the schema and load the
+    /// missing accounts (`reset` also restores balances and clears the history).
+    pub async fn start(
+        url: Option<String>,
+        data: DataSpec,
+        reset: bool,
+        show_progress: bool,
+    ) -> anyhow::Result<Self> {
+        let (postgres, url) = match url {
             Some(url) => (None, url),
             None => {
                 let pg = LocalPostgres::start_async(PgOptions::default())
@@ -36,49 +37,48 @@ impl LocalStack {
                 (Some(pg), url)
             }
         };
-        let (db, conn) = tokio_postgres::connect(&url, NoTls)
-            .await
-            .with_context(|| format!("connecting to {}", transfer::db::redact(&url)))?;
-        tokio::spawn(conn);
-        schema::create(&db, Dialect::Postgres)
-            .await
-            .context("creating the schema")?;
-        schema::load_accounts(&db, 1..=opts.accounts, opts.initial_balance)
-            .await
-            .context("loading accounts")?;
-        let database = Database::Local { url: url.clone() };
-        let policy = opts.retry_policy;
-        let endpoint = Endpoint::start(opts.endpoint, move || {
-            Function::new(database.clone(), policy)
-        })
-        .await
-        .context("starting the local Lambda endpoint")?;
-        Ok(LocalStack {
-            endpoint,
-            database_url: url,
-            db,
+        database::setup(&url, data, reset, show_progress).await?;
+        let client = database::connect(&url).await?;
+        Ok(LocalDatabase {
+            url,
+            client,
             _postgres: postgres,
         })
     }
 
-    pub async fn totals(&self) -> anyhow::Result<schema::Totals> {
-        schema::totals(&self.db).await.context("reading totals")
+    pub fn database(&self) -> Database {
+        Database::Local {
+            url: self.url.clone(),
+        }
+    }
+}
+
+/// The database and the local Lambda endpoint in front of the function.
+pub struct LocalStack {
+    pub endpoint: Endpoint,
+    // Declared last: the endpoint's connections close before the database stops.
+    pub db: LocalDatabase,
+}
+
+impl LocalStack {
+    pub async fn start(
+        db: LocalDatabase,
+        config: EndpointConfig,
+        policy: RetryPolicy,
+    ) -> anyhow::Result<Self> {
+        let database = db.database();
+        let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy))
+            .await
+            .context("starting the local Lambda endpoint")?;
+        Ok(LocalStack { endpoint, db })
     }
 
-    /// Stop the endpoint, then the database (if we started it).
-    pub async fn stop(self) -> anyhow::Result<()> {
-        let LocalStack {
-            endpoint,
-            db,
-            _postgres,
-            ..
-        } = self;
-        endpoint
+    /// Stop the endpoint (letting calls in flight finish), then the database if ours.
+    pub async fn stop(self) -> anyhow::Result<LocalDatabase> {
+        self.endpoint
             .shutdown()
             .await
             .context("stopping the local Lambda endpoint")?;
-        drop(db);
-        drop(_postgres);
-        Ok(())
+        Ok(self.db)
     }
 }

@@ -1,8 +1,15 @@
 //! `harness`: load tests for transactional Lambda functions on Aurora DSQL.
+//! parse -> validate into a plan -> run -> report; each command in its own module.
 
 mod cli;
+mod commands;
+mod database;
 mod local_stack;
+mod progress;
 mod quickstart;
+mod report;
+mod run;
+mod scenario;
 
 use clap::Parser;
 
@@ -15,15 +22,15 @@ async fn main() -> std::process::ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let cli = cli::Cli::parse();
-    let result = match cli.command {
+    let result = match cli::Cli::parse().command {
+        cli::Command::Run(args) => run::run(args).await,
+        cli::Command::Setup(args) => commands::setup(args).await,
+        cli::Command::Verify(args) => commands::verify(args).await,
+        cli::Command::Invoke(args) => commands::invoke(args).await,
         cli::Command::Quickstart(args) => quickstart::run(args).await,
     };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        std::process::ExitCode::from(2)
+    })
 }

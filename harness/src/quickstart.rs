@@ -11,7 +11,9 @@ use transfer::local::EndpointConfig;
 use workers::{LambdaTarget, Outcome};
 
 use crate::cli::QuickstartArgs;
-use crate::local_stack::{LocalStack, StackOptions};
+use crate::local_stack::{LocalDatabase, LocalStack};
+use crate::scenario::DataSpec;
+use transfer::schema;
 
 const INITIAL_BALANCE: i32 = 100;
 
@@ -26,15 +28,13 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         bail!("--parallel must be at least 1");
     }
     eprintln!("starting the local stack ({} accounts)...", args.accounts);
-    let stack = LocalStack::start(StackOptions {
-        database_url: args.database_url.clone(),
+    let data = DataSpec {
         accounts: args.accounts,
         initial_balance: INITIAL_BALANCE,
-        retry_policy: args.retry_policy,
-        endpoint: EndpointConfig::default(),
-    })
-    .await?;
-    let before = stack.totals().await?;
+    };
+    let db = LocalDatabase::start(args.database_url.clone(), data, false, false).await?;
+    let stack = LocalStack::start(db, EndpointConfig::default(), args.retry_policy).await?;
+    let before = schema::totals(&stack.db.client).await?;
     let target = LambdaTarget::local(
         &stack.endpoint.url(),
         &EndpointConfig::default().function_name,
@@ -42,11 +42,11 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     println!(
         "local Lambda endpoint: {} | database: {}",
         stack.endpoint.url(),
-        transfer::db::redact(&stack.database_url)
+        transfer::db::redact(&stack.db.url)
     );
 
     let result = chapters(&target, &args).await;
-    let after = stack.totals().await?;
+    let after = schema::totals(&stack.db.client).await?;
     let stats = stack.endpoint.stats();
     stack.stop().await?;
     let committed = result?;
@@ -76,22 +76,20 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
 /// Returns the number of committed transfers.
 async fn chapters(target: &LambdaTarget, args: &QuickstartArgs) -> anyhow::Result<i64> {
     let greeting = expect_response(
-        target
-            .invoke(&json!({"op":"greeting","name":"DAT401"}))
-            .await,
+        target.call(&json!({"op":"greeting","name":"DAT401"})).await,
         "chapter 0",
     )?;
     println!("chapter 0 (greeting):     {greeting}");
     let connected = expect_response(
         target
-            .invoke(&json!({"op":"connectivity","name":"DAT401"}))
+            .call(&json!({"op":"connectivity","name":"DAT401"}))
             .await,
         "chapter 1",
     )?;
     println!("chapter 1 (connectivity): {connected}");
     let transfer = expect_response(
         target
-            .invoke(&json!({"payer_id":1,"payee_id":2,"amount":10}))
+            .call(&json!({"payer_id":1,"payee_id":2,"amount":10}))
             .await,
         "chapter 3",
     )?;
@@ -111,7 +109,7 @@ async fn chapters(target: &LambdaTarget, args: &QuickstartArgs) -> anyhow::Resul
             };
             async move {
                 target
-                    .invoke(&json!({"payer_id": payer, "payee_id": payee, "amount": 1}))
+                    .call(&json!({"payer_id": payer, "payee_id": payee, "amount": 1}))
                     .await
             }
         })

@@ -95,3 +95,51 @@ pub async fn totals(client: &Client) -> Result<Totals, Error> {
         history_rows: row.get(3),
     })
 }
+
+/// Restore every balance in `1..=accounts` to `balance` and clear the history, in
+/// batches small enough for DSQL's 3,000-row transaction limit.
+pub async fn reset(
+    client: &Client,
+    dialect: Dialect,
+    accounts: i32,
+    balance: i32,
+) -> Result<(), Error> {
+    let restore = client
+        .prepare("UPDATE accounts SET balance = $3 WHERE id BETWEEN $1 AND $2 AND balance <> $3")
+        .await?;
+    let mut first = 1;
+    while first <= accounts {
+        let last = first.saturating_add(LOAD_BATCH - 1).min(accounts);
+        client.execute(&restore, &[&first, &last, &balance]).await?;
+        if last == i32::MAX {
+            break;
+        }
+        first = last + 1;
+    }
+    match dialect {
+        Dialect::Postgres => client.batch_execute("TRUNCATE transactions").await,
+        Dialect::Dsql => {
+            // No TRUNCATE on DSQL: delete in bounded batches.
+            let delete =
+                "DELETE FROM transactions WHERE id IN (SELECT id FROM transactions LIMIT 1000)";
+            while client.execute(delete, &[]).await? > 0 {}
+            Ok(())
+        }
+    }
+}
+
+/// Accounts whose balance differs from `initial` plus what the history says they
+/// received minus what they paid. Zero when every committed transfer left its row.
+pub async fn inconsistent_accounts(client: &Client, initial: i32) -> Result<i64, Error> {
+    let row = client
+        .query_one(
+            "WITH flows AS (SELECT payer_id AS id, -amount::bigint AS delta FROM transactions \
+                            UNION ALL SELECT payee_id, amount::bigint FROM transactions), \
+                  net AS (SELECT id, sum(delta) AS delta FROM flows GROUP BY id) \
+             SELECT count(*) FROM accounts a LEFT JOIN net n ON n.id = a.id \
+             WHERE a.balance::bigint <> $1::bigint + coalesce(n.delta, 0)",
+            &[&(initial as i64)],
+        )
+        .await?;
+    Ok(row.get(0))
+}

@@ -1,6 +1,16 @@
-//! The load engine's pieces. So far: the invoke target, the real aws-sdk-lambda client
-//! aimed at AWS or at the local endpoint, classifying every call's outcome.
+//! The load engine: invoke targets, load models, the workload sampler, statistics that
+//! merge exactly, and the engine loop that ties them together.
 
+pub mod engine;
+pub mod histogram;
+pub mod load;
+pub mod stats;
 pub mod target;
+pub mod workload;
 
-pub use target::{LambdaTarget, Outcome};
+pub use engine::{EngineEnd, EnginePlan, Interval, StopReason};
+pub use histogram::Hist;
+pub use load::{LoadModel, Stage};
+pub use stats::{CallRecord, ErrorClass, Stats};
+pub use target::{InProcessTarget, LambdaTarget, Outcome, Target};
+pub use workload::{Accounts, Op, Workload};

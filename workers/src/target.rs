@@ -1,5 +1,10 @@
-//! Invoking the function through the real aws-sdk-lambda client, with the SDK's own
-//! retries off so that every throttle and failure is seen and counted by the caller.
+//! Invoke targets behind one small trait: the real aws-sdk-lambda client (AWS, or the
+//! local endpoint through an endpoint URL) with the SDK's own retries off so that every
+//! throttle and failure is seen and counted; and the function called in-process, to
+//! separate the function's cost from the invoke path's.
+
+use std::future::Future;
+use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
@@ -7,6 +12,12 @@ use aws_sdk_lambda::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::primitives::Blob;
 use serde_json::Value;
+use transfer::db::Database;
+use transfer::local::environments::Environments;
+use transfer::local::Overflow;
+use transfer::{Function, RetryPolicy};
+
+use crate::stats::ErrorClass;
 
 /// How one call ended, as the caller saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +32,59 @@ pub enum Outcome {
     ServiceError { code: String, message: String },
     /// No response: connection refused, reset, timed out.
     Transport { message: String },
+}
+
+/// Something that runs the function once per call.
+pub trait Target: Send + Sync + 'static {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send;
+}
+
+impl Outcome {
+    /// The error class and breakdown message (`None` for a success), the function's
+    /// reported duration in microseconds, and its reported OCC retries.
+    pub fn classify(&self) -> (Option<(ErrorClass, String)>, Option<u64>, Option<u64>) {
+        match self {
+            Outcome::Response(v) => {
+                let function_us = v["duration_us"]
+                    .as_u64()
+                    .or_else(|| v["duration"].as_u64().map(|ms| ms * 1_000));
+                let retries = v["retries"].as_u64();
+                let error = v["error"]
+                    .as_str()
+                    .map(|m| (ErrorClass::Business, m.to_string()));
+                (error, function_us, retries)
+            }
+            Outcome::FunctionError {
+                error_type,
+                message,
+            } => {
+                let message = message
+                    .rsplit_once(" after ")
+                    .filter(|(_, t)| t.ends_with(" retries"))
+                    .map_or(message.as_str(), |(m, _)| m);
+                (
+                    Some((ErrorClass::Function, format!("{error_type}: {message}"))),
+                    None,
+                    None,
+                )
+            }
+            Outcome::Throttled { reason } => (
+                Some((
+                    ErrorClass::Throttle,
+                    format!("TooManyRequestsException: {reason}"),
+                )),
+                None,
+                None,
+            ),
+            Outcome::ServiceError { code, .. } => {
+                (Some((ErrorClass::Service, code.clone())), None, None)
+            }
+            Outcome::Transport { message } => {
+                let short: String = message.chars().take(160).collect();
+                (Some((ErrorClass::Transport, short)), None, None)
+            }
+        }
+    }
 }
 
 /// A function behind the Lambda Invoke API.
@@ -69,8 +133,13 @@ impl LambdaTarget {
         }
     }
 
+    /// The SDK client, for calls beyond `invoke`.
+    pub fn client(&self) -> &aws_sdk_lambda::Client {
+        &self.client
+    }
+
     /// One synchronous invocation.
-    pub async fn invoke(&self, payload: &Value) -> Outcome {
+    pub async fn call(&self, payload: &Value) -> Outcome {
         let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
         let result = self
             .client
@@ -114,6 +183,70 @@ impl LambdaTarget {
                 message: error_chain(&other),
             },
         }
+    }
+}
+
+impl Target for LambdaTarget {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+        async move { self.call(&payload).await }
+    }
+}
+
+/// The function called in-process against the database, over the same execution
+/// environments (one connection each) as the local endpoint.
+#[derive(Clone)]
+pub struct InProcessTarget {
+    environments: Arc<Environments>,
+}
+
+impl InProcessTarget {
+    pub fn new(environments: usize, db: Database, policy: RetryPolicy) -> Self {
+        let make = move || Function::new(db.clone(), policy);
+        InProcessTarget {
+            environments: Environments::new(environments, Overflow::Queue, make),
+        }
+    }
+
+    pub fn stats(&self) -> transfer::local::EnvironmentStats {
+        self.environments.stats()
+    }
+}
+
+impl Target for InProcessTarget {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+        async move {
+            let Ok(mut lease) = self.environments.acquire().await else {
+                return Outcome::Throttled {
+                    reason: "ConcurrentInvocationLimitExceeded".into(),
+                };
+            };
+            let result = lease.function().invoke(payload).await;
+            lease.finish();
+            match result {
+                Ok(v) => Outcome::Response(v),
+                Err(e) => Outcome::FunctionError {
+                    error_type: e.error_type,
+                    message: e.error_message,
+                },
+            }
+        }
+    }
+}
+
+/// An SDK error as the service's code and message, or the transport error chain.
+pub fn describe_sdk_error(
+    e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
+) -> String {
+    match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            format!(
+                "{}: {}",
+                err.code().unwrap_or("Unknown"),
+                err.message().unwrap_or_default()
+            )
+        }
+        other => error_chain(other),
     }
 }
 

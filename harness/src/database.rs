@@ -1,0 +1,200 @@
+//! Set-up and verification of the accounts database (`harness setup`, `harness verify`,
+//! and the same steps inside `harness run`).
+
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::{Client, NoTls};
+use transfer::db::{redact, Dialect};
+use transfer::schema::{self, LOAD_BATCH};
+
+use crate::scenario::DataSpec;
+
+/// Connections used to load accounts in parallel.
+pub const LOAD_CONNECTIONS: usize = 4;
+/// Rows each loader takes at a time (split into `LOAD_BATCH`-row transactions).
+const CHUNK: i32 = 10 * LOAD_BATCH;
+
+pub async fn connect(url: &str) -> anyhow::Result<Client> {
+    let (client, conn) = tokio_postgres::connect(url, NoTls)
+        .await
+        .with_context(|| format!("cannot connect to {}", redact(url)))?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// Create the schema and load the accounts that are missing, in parallel batches,
+/// with a progress bar on stderr when `show_progress`. Safe to re-run; `reset` also
+/// restores every balance and clears the history.
+pub async fn setup(
+    url: &str,
+    data: DataSpec,
+    reset: bool,
+    show_progress: bool,
+) -> anyhow::Result<()> {
+    let client = connect(url).await?;
+    schema::create(&client, Dialect::Postgres)
+        .await
+        .context("creating the schema")?;
+    let present: i64 = client
+        .query_one(
+            "SELECT count(*) FROM accounts WHERE id BETWEEN 1 AND $1",
+            &[&data.accounts],
+        )
+        .await?
+        .get(0);
+    if present < data.accounts as i64 {
+        load(url, data, present, show_progress).await?;
+    }
+    if reset {
+        schema::reset(
+            &client,
+            Dialect::Postgres,
+            data.accounts,
+            data.initial_balance,
+        )
+        .await
+        .context("resetting")?;
+    }
+    Ok(())
+}
+
+async fn load(url: &str, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
+    let bar = if show_progress {
+        ProgressBar::new(data.accounts as u64)
+    } else {
+        ProgressBar::hidden()
+    };
+    bar.set_style(
+        ProgressStyle::with_template(
+            "loading accounts [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
+        )
+        .expect("a valid template")
+        .progress_chars("=> "),
+    );
+    bar.set_position(present as u64);
+    let next = Arc::new(AtomicI32::new(1));
+    let loaders = (0..LOAD_CONNECTIONS).map(|_| {
+        let (next, bar) = (next.clone(), bar.clone());
+        async move {
+            let client = connect(url).await?;
+            loop {
+                let first = next.fetch_add(CHUNK, Ordering::Relaxed);
+                if first > data.accounts || first < 1 {
+                    return anyhow::Ok(());
+                }
+                let last = first.saturating_add(CHUNK - 1).min(data.accounts);
+                let inserted = schema::load_accounts(&client, first..=last, data.initial_balance)
+                    .await
+                    .with_context(|| format!("inserting accounts {first}..={last}"))?;
+                bar.inc(inserted);
+            }
+        }
+    });
+    futures::future::try_join_all(loaders).await?;
+    bar.finish_and_clear();
+    Ok(())
+}
+
+/// What `verify` found.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verification {
+    pub passed: bool,
+    pub accounts: i64,
+    pub expected_sum: i64,
+    pub balance_sum: i64,
+    pub min_balance: Option<i32>,
+    pub history_rows: i64,
+    /// Accounts whose balance does not match their opening balance plus history.
+    pub inconsistent_accounts: i64,
+    /// In a run: history rows added, and successful transfers seen by the client.
+    pub history_rows_added: Option<i64>,
+    pub successful_transfers: Option<i64>,
+    /// Each failed check, in words.
+    pub problems: Vec<String>,
+}
+
+/// Money conservation, no negative balance, and history consistent with the balances.
+pub async fn verify(client: &Client, data: DataSpec) -> anyhow::Result<Verification> {
+    let totals = schema::totals(client).await.context("reading totals")?;
+    let inconsistent = schema::inconsistent_accounts(client, data.initial_balance)
+        .await
+        .context("checking the history")?;
+    let expected_sum = totals.accounts * data.initial_balance as i64;
+    let mut problems = Vec::new();
+    if totals.accounts != data.accounts as i64 {
+        problems.push(format!(
+            "{} accounts, expected {}",
+            totals.accounts, data.accounts
+        ));
+    }
+    if totals.balance_sum != expected_sum {
+        problems.push(format!(
+            "sum of balances {} != {} accounts x {} = {expected_sum}: money was {}",
+            totals.balance_sum,
+            totals.accounts,
+            data.initial_balance,
+            if totals.balance_sum > expected_sum {
+                "created"
+            } else {
+                "lost"
+            }
+        ));
+    }
+    if let Some(min) = totals.min_balance.filter(|m| *m < 0) {
+        problems.push(format!("a balance is negative ({min})"));
+    }
+    if inconsistent > 0 {
+        problems.push(format!(
+            "{inconsistent} accounts do not match their opening balance plus their history"
+        ));
+    }
+    Ok(Verification {
+        passed: problems.is_empty(),
+        accounts: totals.accounts,
+        expected_sum,
+        balance_sum: totals.balance_sum,
+        min_balance: totals.min_balance,
+        history_rows: totals.history_rows,
+        inconsistent_accounts: inconsistent,
+        history_rows_added: None,
+        successful_transfers: None,
+        problems,
+    })
+}
+
+impl Verification {
+    /// In a run: every successful transfer left exactly one history row.
+    pub fn check_run(&mut self, history_before: i64, successes: i64) {
+        let added = self.history_rows - history_before;
+        self.history_rows_added = Some(added);
+        self.successful_transfers = Some(successes);
+        if added != successes {
+            self.problems.push(format!(
+                "{added} history rows were added for {successes} successful transfers"
+            ));
+            self.passed = false;
+        }
+    }
+
+    /// One line for the console.
+    pub fn summary(&self) -> String {
+        if self.passed {
+            let run = match (self.history_rows_added, self.successful_transfers) {
+                (Some(a), Some(s)) => format!("; {a} history rows for {s} successful transfers"),
+                _ => String::new(),
+            };
+            format!(
+                "PASS (sum of balances {} = {} accounts x {}; no negative balance; history matches every balance{run})",
+                self.balance_sum,
+                self.accounts,
+                if self.accounts > 0 { self.expected_sum / self.accounts } else { 0 }
+            )
+        } else {
+            format!("FAIL: {}", self.problems.join("; "))
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The workshop's STATS block, extended with client-latency percentiles, cold starts,
+//! late starts and the verification result.
+
+use std::fmt::Write;
+
+use workers::{ErrorClass, Hist};
+
+use super::{Render, RunReport};
+
+pub struct Console;
+
+impl Render for Console {
+    fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
+        let t = &r.totals;
+        let mut s = String::new();
+        let rule = "=".repeat(60);
+        writeln!(s, "\n{rule}\nSTATS\n{rule}")?;
+        writeln!(s, "Total calls:        {}", thousands(t.calls))?;
+        writeln!(
+            s,
+            "Successful:         {} ({})",
+            thousands(t.successes),
+            pct(t.successes, t.calls)
+        )?;
+        writeln!(
+            s,
+            "Errors:             {} ({})",
+            thousands(t.error_count()),
+            pct(t.error_count(), t.calls)
+        )?;
+        writeln!(s)?;
+        writeln!(s, "Total time:         {:.2}s", r.end.elapsed_s)?;
+        writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())?;
+        if t.function_us.count() > 0 {
+            writeln!(s, "\nLambda Execution Times:")?;
+            writeln!(s, "  Min:                {}", ms(t.function_us.min()))?;
+            writeln!(s, "  Max:                {}", ms(t.function_us.max()))?;
+            writeln!(
+                s,
+                "  Avg:                {:.2}ms",
+                t.function_us.mean() / 1_000.0
+            )?;
+            writeln!(
+                s,
+                "  p50 / p99:          {} / {}",
+                ms(t.function_us.quantile(0.5)),
+                ms(t.function_us.quantile(0.99))
+            )?;
+        }
+        if t.calls > 0 {
+            writeln!(
+                s,
+                "\nClient Latency{}:",
+                if r.plan.engine.load.is_open() {
+                    " (from intended start)"
+                } else {
+                    ""
+                }
+            )?;
+            latency(&mut s, &t.latency_us)?;
+        }
+        if t.error_count() > 0 {
+            writeln!(s, "\nError Breakdown:")?;
+            let classes: Vec<String> = ErrorClass::ALL
+                .iter()
+                .filter_map(|c| {
+                    t.errors
+                        .get(c)
+                        .map(|n| format!("{} {}", c.name(), thousands(*n)))
+                })
+                .collect();
+            writeln!(s, "  by class: {}", classes.join(", "))?;
+            let mut messages: Vec<_> = t.error_messages.iter().collect();
+            messages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+            for (message, n) in messages.iter().take(10) {
+                writeln!(s, "  {message}: {}", thousands(**n))?;
+            }
+            if messages.len() > 10 {
+                writeln!(
+                    s,
+                    "  ... and {} more kinds (see summary.json)",
+                    messages.len() - 10
+                )?;
+            }
+        }
+        if t.retries.count() > 0 {
+            writeln!(s, "\nOCC Retry Statistics:")?;
+            writeln!(s, "  Total retries:      {}", thousands(t.total_retries))?;
+            writeln!(s, "  Max retries:        {}", t.retries.max())?;
+            writeln!(
+                s,
+                "  Avg retries/call:   {:.2}",
+                t.total_retries as f64 / t.retries.count() as f64
+            )?;
+            writeln!(
+                s,
+                "  Transactions with retries: {} ({})",
+                thousands(t.retried_calls),
+                pct(t.retried_calls, t.retries.count())
+            )?;
+        }
+        if let Some(env) = &r.environments {
+            writeln!(
+                s,
+                "\nExecution environments: {} cold starts (limit {})",
+                env.cold_starts, env.max_environments
+            )?;
+            if env.throttles > 0 || env.timeouts > 0 {
+                writeln!(
+                    s,
+                    "  throttled: {}, timed out: {}",
+                    env.throttles, env.timeouts
+                )?;
+            }
+        }
+        if t.late_starts > 0 {
+            writeln!(
+                s,
+                "Late starts:        {} calls could not start on schedule",
+                thousands(t.late_starts)
+            )?;
+        }
+        if r.end.abandoned > 0 {
+            writeln!(
+                s,
+                "Abandoned:          {} calls still in flight at the drain timeout",
+                thousands(r.end.abandoned)
+            )?;
+        }
+        if r.end.stop != workers::StopReason::Completed {
+            writeln!(
+                s,
+                "Stopped early:      {:?} after {} of {} planned calls",
+                r.end.stop,
+                thousands(r.end.started),
+                r.plan
+                    .engine
+                    .load
+                    .planned_calls()
+                    .map_or("?".into(), thousands)
+            )?;
+        }
+        match &r.verification {
+            Some(v) => writeln!(s, "\nVerification: {}", v.summary())?,
+            None => writeln!(
+                s,
+                "\nVerification: skipped (no database access for this target)"
+            )?,
+        }
+        Ok(s.into_bytes())
+    }
+}
+
+fn latency(s: &mut String, h: &Hist) -> std::fmt::Result {
+    writeln!(
+        s,
+        "  p50: {}  p90: {}  p99: {}  p99.9: {}  max: {}",
+        ms(h.quantile(0.5)),
+        ms(h.quantile(0.9)),
+        ms(h.quantile(0.99)),
+        ms(h.quantile(0.999)),
+        ms(h.max())
+    )
+}
+
+/// Microseconds as milliseconds with two decimals.
+pub fn ms(us: u64) -> String {
+    format!("{:.2}ms", us as f64 / 1_000.0)
+}
+
+pub fn pct(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        "0.00%".into()
+    } else {
+        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
+    }
+}
+
+/// `1234567` -> `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(10_000), "10,000");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+}

@@ -1,0 +1,51 @@
+//! The run report: built once from what the run saw, rendered per format (one module
+//! each). `summary.json` carries the full histograms, so it can be re-read and merged.
+
+pub mod console;
+pub mod json;
+
+use serde::{Deserialize, Serialize};
+use transfer::local::EnvironmentStats;
+use workers::{EngineEnd, Interval, Stats};
+
+use crate::database::Verification;
+use crate::scenario::Plan;
+
+/// Version of the summary format; bumped on incompatible changes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunReport {
+    pub schema_version: u32,
+    pub harness_version: String,
+    pub run_id: String,
+    /// UTC, RFC 3339.
+    pub started_at: String,
+    /// The plan as run (database passwords redacted).
+    pub plan: Plan,
+    pub end: EngineEnd,
+    pub totals: Stats,
+    /// One entry per second of the run.
+    pub intervals: Vec<Interval>,
+    /// The local endpoint's (or in-process pool's) execution environments.
+    pub environments: Option<EnvironmentStats>,
+    /// `None` where the database is out of reach (the AWS target).
+    pub verification: Option<Verification>,
+}
+
+impl RunReport {
+    /// Calls per second over the whole run.
+    pub fn throughput(&self) -> f64 {
+        if self.end.elapsed_s > 0.0 {
+            self.totals.calls as f64 / self.end.elapsed_s
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A small trait for report formats.
+pub trait Render {
+    fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>>;
+}

@@ -1,0 +1,157 @@
+//! The scenario file as written: every key known (unknown keys are refused by serde),
+//! every value kept with its position so validation can point at it.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub type S<T> = Option<Spanned<T>>;
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawScenario {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub seed: S<u64>,
+    #[serde(default)]
+    pub target: RawTarget,
+    #[serde(default)]
+    pub data: RawData,
+    pub load: Option<Spanned<RawLoad>>,
+    #[serde(default)]
+    pub workload: RawWorkload,
+    #[serde(default)]
+    pub local: RawLocal,
+    #[serde(default)]
+    pub limits: RawLimits,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawTarget {
+    pub kind: S<String>,
+    pub function: S<String>,
+    pub region: Option<String>,
+    pub profile: Option<String>,
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawData {
+    pub accounts: S<i64>,
+    pub initial_balance: S<i64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLoad {
+    pub model: S<String>,
+    pub parallel: S<i64>,
+    pub batches: S<i64>,
+    pub in_flight: S<i64>,
+    pub calls: S<i64>,
+    pub duration: S<DurationValue>,
+    pub rate: S<f64>,
+    pub stages: S<Vec<Spanned<RawStage>>>,
+    pub max_in_flight: S<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStage {
+    pub rate: Spanned<f64>,
+    pub duration: Spanned<DurationValue>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkload {
+    pub op: S<String>,
+    pub accounts: S<String>,
+    pub zipf_exponent: S<f64>,
+    pub first_account: S<i64>,
+    pub last_account: S<i64>,
+    pub amount: S<AmountValue>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLocal {
+    pub retry_policy: S<String>,
+    pub environments: S<i64>,
+    pub overflow: S<String>,
+    pub function_timeout: S<DurationValue>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_duration: S<DurationValue>,
+    pub call_timeout: S<DurationValue>,
+    pub drain_timeout: S<DurationValue>,
+}
+
+/// `"30s"`, `"5m"`, `"500ms"`, `"1h"`, or a number of seconds.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum DurationValue {
+    Seconds(f64),
+    Text(String),
+}
+
+/// `amount = 1` or `amount = [1, 10]` (drawn uniformly from the range).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum AmountValue {
+    One(i64),
+    Range(Vec<i64>),
+}
+
+impl DurationValue {
+    /// Seconds, or what was wrong.
+    pub fn seconds(&self) -> Result<f64, String> {
+        const HELP: &str =
+            "expected a duration like \"30s\", \"5m\", \"500ms\", \"1h\" or a number of seconds";
+        let secs = match self {
+            DurationValue::Seconds(s) => *s,
+            DurationValue::Text(t) => {
+                let t = t.trim();
+                let split = t
+                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                    .unwrap_or(t.len());
+                let (number, unit) = t.split_at(split);
+                let n: f64 = number.parse().map_err(|_| format!("{t:?}: {HELP}"))?;
+                match unit.trim() {
+                    "ms" => n / 1_000.0,
+                    "s" | "" => n,
+                    "m" | "min" => n * 60.0,
+                    "h" => n * 3_600.0,
+                    _ => return Err(format!("{t:?}: unknown unit {unit:?}; {HELP}")),
+                }
+            }
+        };
+        if !(secs.is_finite() && secs > 0.0) {
+            return Err(format!("must be a positive duration, got {secs} s"));
+        }
+        Ok(secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DurationValue::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(Text("500ms".into()).seconds().unwrap(), 0.5);
+        assert_eq!(Text("30s".into()).seconds().unwrap(), 30.0);
+        assert_eq!(Text("5m".into()).seconds().unwrap(), 300.0);
+        assert_eq!(Text("1h".into()).seconds().unwrap(), 3600.0);
+        assert_eq!(Seconds(2.5).seconds().unwrap(), 2.5);
+        assert!(Text("5 weeks".into())
+            .seconds()
+            .unwrap_err()
+            .contains("unknown unit"));
+        assert!(Seconds(-1.0).seconds().unwrap_err().contains("positive"));
+    }
+}

@@ -1,0 +1,301 @@
+//! Load models, each a pacing strategy for the one engine loop: it says when the next
+//! call may start, or that the loop must wait for a completion, or that the run is done.
+
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// One constant-rate stage of an open model.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stage {
+    /// Calls per second.
+    pub rate: f64,
+    pub duration_s: f64,
+}
+
+/// How calls are started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum LoadModel {
+    /// `parallel` calls, wait for all, repeat `batches` times (the workshop's helper).
+    Batches { parallel: u64, batches: u64 },
+    /// Exactly `in_flight` calls at all times, until `calls` were started or
+    /// `duration_s` passed (whichever comes first; at least one is set).
+    Closed {
+        in_flight: u64,
+        calls: Option<u64>,
+        duration_s: Option<f64>,
+    },
+    /// Calls arrive at a fixed rate per stage regardless of completions, at most
+    /// `max_in_flight` at once; latency counts from each call's intended start.
+    Open {
+        stages: Vec<Stage>,
+        max_in_flight: u64,
+    },
+}
+
+impl LoadModel {
+    /// The number of calls the model starts if it runs to the end (open: the expected).
+    pub fn planned_calls(&self) -> Option<u64> {
+        match self {
+            LoadModel::Batches { parallel, batches } => Some(parallel * batches),
+            LoadModel::Closed { calls, .. } => *calls,
+            LoadModel::Open { stages, .. } => Some(
+                stages
+                    .iter()
+                    .map(|s| (s.rate * s.duration_s).floor() as u64)
+                    .sum(),
+            ),
+        }
+    }
+
+    /// The planned duration, where the model has one.
+    pub fn planned_duration(&self) -> Option<Duration> {
+        match self {
+            LoadModel::Batches { .. } => None,
+            LoadModel::Closed { duration_s, .. } => duration_s.map(Duration::from_secs_f64),
+            LoadModel::Open { stages, .. } => Some(Duration::from_secs_f64(
+                stages.iter().map(|s| s.duration_s).sum(),
+            )),
+        }
+    }
+
+    /// Whether latency is measured from intended starts (coordinated-omission corrected).
+    pub fn is_open(&self) -> bool {
+        matches!(self, LoadModel::Open { .. })
+    }
+
+    pub fn pacer(&self, start: Instant) -> Box<dyn Pacer> {
+        match self {
+            LoadModel::Batches { parallel, batches } => Box::new(BatchPacer {
+                parallel: *parallel,
+                batches: *batches,
+                batch: 0,
+                started_in_batch: 0,
+            }),
+            LoadModel::Closed {
+                in_flight,
+                calls,
+                duration_s,
+            } => Box::new(ClosedPacer {
+                in_flight: *in_flight as usize,
+                remaining: calls.unwrap_or(u64::MAX),
+                end: duration_s.map(|d| start + Duration::from_secs_f64(d)),
+            }),
+            LoadModel::Open {
+                stages,
+                max_in_flight,
+            } => Box::new(OpenPacer {
+                stages: stages.clone(),
+                max_in_flight: *max_in_flight as usize,
+                start,
+                stage: 0,
+                stage_start: 0.0,
+                index: 0,
+            }),
+        }
+    }
+}
+
+/// What the engine loop does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Start a call now; `intended` is when it should have started.
+    Start { intended: Instant },
+    /// Nothing to start before this instant (completions are still processed).
+    WaitUntil(Instant),
+    /// Nothing to start until a call in flight completes.
+    WaitForCompletion,
+    /// The model has started all its calls.
+    Done,
+}
+
+/// A pacing strategy.
+pub trait Pacer: Send {
+    fn next(&mut self, now: Instant, in_flight: usize) -> Step;
+}
+
+struct BatchPacer {
+    parallel: u64,
+    batches: u64,
+    batch: u64,
+    started_in_batch: u64,
+}
+
+impl Pacer for BatchPacer {
+    fn next(&mut self, now: Instant, in_flight: usize) -> Step {
+        if self.batch >= self.batches {
+            return Step::Done;
+        }
+        if self.started_in_batch < self.parallel {
+            self.started_in_batch += 1;
+            return Step::Start { intended: now };
+        }
+        if in_flight > 0 {
+            return Step::WaitForCompletion;
+        }
+        self.batch += 1;
+        self.started_in_batch = 0;
+        self.next(now, in_flight)
+    }
+}
+
+struct ClosedPacer {
+    in_flight: usize,
+    remaining: u64,
+    end: Option<Instant>,
+}
+
+impl Pacer for ClosedPacer {
+    fn next(&mut self, now: Instant, in_flight: usize) -> Step {
+        if self.remaining == 0 || self.end.is_some_and(|e| now >= e) {
+            return Step::Done;
+        }
+        if in_flight >= self.in_flight {
+            // The engine also wakes at its own time limit and re-asks after each completion.
+            return Step::WaitForCompletion;
+        }
+        self.remaining -= 1;
+        Step::Start { intended: now }
+    }
+}
+
+struct OpenPacer {
+    stages: Vec<Stage>,
+    max_in_flight: usize,
+    start: Instant,
+    stage: usize,
+    /// Seconds from `start` at which the current stage began.
+    stage_start: f64,
+    /// Calls started in the current stage.
+    index: u64,
+}
+
+impl Pacer for OpenPacer {
+    fn next(&mut self, now: Instant, in_flight: usize) -> Step {
+        loop {
+            let Some(stage) = self.stages.get(self.stage) else {
+                return Step::Done;
+            };
+            let offset = self.index as f64 / stage.rate;
+            if offset >= stage.duration_s {
+                self.stage += 1;
+                self.stage_start += stage.duration_s;
+                self.index = 0;
+                continue;
+            }
+            let intended = self.start + Duration::from_secs_f64(self.stage_start + offset);
+            if now < intended {
+                return Step::WaitUntil(intended);
+            }
+            if in_flight >= self.max_in_flight {
+                return Step::WaitForCompletion;
+            }
+            self.index += 1;
+            return Step::Start { intended };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Drive a pacer with instant completions; count starts.
+    fn starts(model: &LoadModel) -> u64 {
+        let t0 = Instant::now();
+        let mut p = model.pacer(t0);
+        let (mut n, mut now) = (0, t0);
+        loop {
+            match p.next(now, 0) {
+                Step::Start { .. } => n += 1,
+                Step::WaitUntil(t) => now = t,
+                Step::WaitForCompletion => unreachable!("nothing is in flight"),
+                Step::Done => return n,
+            }
+        }
+    }
+
+    #[test]
+    fn every_model_starts_its_planned_calls() {
+        let batches = LoadModel::Batches {
+            parallel: 7,
+            batches: 3,
+        };
+        assert_eq!(starts(&batches), 21);
+        let closed = LoadModel::Closed {
+            in_flight: 5,
+            calls: Some(40),
+            duration_s: None,
+        };
+        assert_eq!(starts(&closed), 40);
+        let open = LoadModel::Open {
+            stages: vec![
+                Stage {
+                    rate: 100.0,
+                    duration_s: 2.0,
+                },
+                Stage {
+                    rate: 10.0,
+                    duration_s: 1.5,
+                },
+            ],
+            max_in_flight: 10,
+        };
+        assert_eq!(starts(&open), 215);
+        assert_eq!(open.planned_calls(), Some(215));
+    }
+
+    #[test]
+    fn batches_wait_for_the_whole_batch() {
+        let t0 = Instant::now();
+        let mut p = LoadModel::Batches {
+            parallel: 2,
+            batches: 2,
+        }
+        .pacer(t0);
+        assert!(matches!(p.next(t0, 0), Step::Start { .. }));
+        assert!(matches!(p.next(t0, 1), Step::Start { .. }));
+        assert_eq!(p.next(t0, 2), Step::WaitForCompletion);
+        assert_eq!(p.next(t0, 1), Step::WaitForCompletion);
+        assert!(matches!(p.next(t0, 0), Step::Start { .. }));
+    }
+
+    #[test]
+    fn open_model_keeps_its_schedule_when_behind() {
+        let t0 = Instant::now();
+        let mut p = LoadModel::Open {
+            stages: vec![Stage {
+                rate: 10.0,
+                duration_s: 1.0,
+            }],
+            max_in_flight: 2,
+        }
+        .pacer(t0);
+        let late = t0 + Duration::from_millis(250);
+        // Three calls were due by 250 ms; each keeps its intended start.
+        for k in 0..2 {
+            assert_eq!(
+                p.next(late, k),
+                Step::Start {
+                    intended: t0 + Duration::from_millis(100 * k as u64)
+                }
+            );
+        }
+        assert_eq!(
+            p.next(late, 2),
+            Step::WaitForCompletion,
+            "the in-flight cap holds"
+        );
+        assert_eq!(
+            p.next(late, 1),
+            Step::Start {
+                intended: t0 + Duration::from_millis(200)
+            }
+        );
+        assert_eq!(
+            p.next(late, 0),
+            Step::WaitUntil(t0 + Duration::from_millis(300))
+        );
+    }
+}
