@@ -562,22 +562,20 @@ fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload,
             Accounts::Zipf { exponent: e.v }
         }
     };
-    let bound = |f: Option<F<i64>>,
-                 key: &str,
-                 default: i32|
-     -> Result<(i32, String), ScenarioError> {
-        match f {
-            None => Ok((default, src.path.to_string())),
-            Some(f) if f.v < 1 || f.v > data.accounts as i64 => Err(src.err(
-                &f.at,
-                format!(
+    let bound =
+        |f: Option<F<i64>>, key: &str, default: i32| -> Result<(i32, String), ScenarioError> {
+            match f {
+                None => Ok((default, src.path.to_string())),
+                Some(f) if f.v < 1 || f.v > data.accounts as i64 => Err(src.err(
+                    &f.at,
+                    format!(
                     "workload.{key} must be an existing account, 1 to {} (data.accounts), got {}",
                     data.accounts, f.v
                 ),
-            )),
-            Some(f) => Ok((f.v as i32, f.at)),
-        }
-    };
+                )),
+                Some(f) => Ok((f.v as i32, f.at)),
+            }
+        };
     let (first, _) = bound(src.f(w.first_account.clone()), "first_account", 1)?;
     let (last, last_at) = bound(src.f(w.last_account.clone()), "last_account", data.accounts)?;
     if op == Op::Transfer && last <= first {
