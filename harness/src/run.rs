@@ -24,7 +24,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let dir = results_dir(&args.results, &plan.name, started_at)?;
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
 
-    let (end, intervals, environments, verification) = match plan.target.clone() {
+    let (driven, environments, verification) = match plan.target.clone() {
         TargetSpec::Local {
             function,
             database_url,
@@ -40,11 +40,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             };
             let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
             let target = Arc::new(LambdaTarget::local(&stack.endpoint.url(), &function));
-            let (end, intervals) = drive(&plan, target, cancel).await;
+            let driven = drive(&plan, target, cancel).await;
             let environments = stack.endpoint.stats();
             let db = stack.stop().await?;
-            let verification = verify_run(&plan, &db, history_before, &intervals).await?;
-            (end, intervals, Some(environments), Some(verification))
+            let verification = verify_run(&plan, &db, history_before, &driven.totals).await?;
+            (driven, Some(environments), Some(verification))
         }
         TargetSpec::InProcess { database_url } => {
             let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
@@ -54,9 +54,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 db.database(),
                 plan.retry_policy(),
             ));
-            let (end, intervals) = drive(&plan, target.clone(), cancel).await;
-            let verification = verify_run(&plan, &db, history_before, &intervals).await?;
-            (end, intervals, Some(target.stats()), Some(verification))
+            let driven = drive(&plan, target.clone(), cancel).await;
+            let verification = verify_run(&plan, &db, history_before, &driven.totals).await?;
+            (driven, Some(target.stats()), Some(verification))
         }
         TargetSpec::Aws {
             function,
@@ -64,15 +64,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             profile,
         } => {
             let target = Arc::new(LambdaTarget::aws(&function, region, profile).await);
-            let (end, intervals) = drive(&plan, target, cancel).await;
-            (end, intervals, None, None)
+            (drive(&plan, target, cancel).await, None, None)
         }
     };
-
-    let mut totals = Stats::default();
-    for interval in &intervals {
-        totals.merge(&interval.stats);
-    }
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -82,9 +76,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_default(),
         started_at: rfc3339(started_at),
         plan: redacted(plan),
-        end,
-        totals,
-        intervals,
+        end: driven.end,
+        totals: driven.totals,
+        intervals: driven.intervals,
         environments,
         verification,
     };
@@ -103,25 +97,36 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Run the engine and show progress; returns how it ended and every interval.
-async fn drive<T: Target>(
-    plan: &Plan,
-    target: Arc<T>,
-    cancel: watch::Receiver<bool>,
-) -> (EngineEnd, Vec<Interval>) {
+/// What the engine produced: how it ended, the merged totals, and every interval
+/// (packed, so memory stays flat however long the run).
+struct Driven {
+    end: EngineEnd,
+    totals: Stats,
+    intervals: Vec<Interval>,
+}
+
+/// Run the engine and show progress.
+async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<bool>) -> Driven {
     let (events, mut received) = mpsc::unbounded_channel();
     let engine = workers::engine::run(&plan.engine, target, cancel, events);
     let watch = async {
         let mut progress = Progress::new(plan.engine.load.planned_calls());
-        let mut all = Vec::new();
-        while let Some(interval) = received.recv().await {
+        let (mut totals, mut intervals) = (Stats::default(), Vec::new());
+        while let Some(mut interval) = received.recv().await {
             progress.update(&interval);
-            all.push(interval);
+            totals.merge(&interval.stats);
+            interval.stats.pack();
+            intervals.push(interval);
         }
         progress.finish();
-        all
+        (totals, intervals)
     };
-    tokio::join!(engine, watch)
+    let (end, (totals, intervals)) = tokio::join!(engine, watch);
+    Driven {
+        end,
+        totals,
+        intervals,
+    }
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
@@ -132,12 +137,11 @@ async fn verify_run(
     plan: &Plan,
     db: &LocalDatabase,
     history_before: i64,
-    intervals: &[Interval],
+    totals: &Stats,
 ) -> anyhow::Result<Verification> {
     let mut v = database::verify(&db.client, plan.data).await?;
     if plan.engine.workload.op == Op::Transfer {
-        let successes: u64 = intervals.iter().map(|i| i.stats.successes).sum();
-        v.check_run(history_before, successes as i64);
+        v.check_run(history_before, totals.successes as i64);
     }
     Ok(v)
 }

@@ -10,82 +10,145 @@ pub const MAX_VALUE: u64 = 3_600_000_000;
 /// Significant decimal digits kept.
 pub const SIGFIG: u8 = 3;
 
-/// A histogram of microseconds (or counts), auto-resizing, 3 significant digits.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hist(pub Histogram<u64>);
+/// A histogram of microseconds (or counts), 3 significant digits. A live histogram
+/// holds every bucket (~190 KB); `pack` swaps it for its compressed encoding (usually
+/// about a kilobyte) so that a long run can keep one per second without growing.
+#[derive(Clone, Debug)]
+pub struct Hist(Repr);
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Live(Box<Histogram<u64>>),
+    Packed(String),
+}
+
+fn empty() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, MAX_VALUE, SIGFIG).expect("valid bounds")
+}
 
 impl Default for Hist {
     fn default() -> Self {
-        Hist(Histogram::new_with_bounds(1, MAX_VALUE, SIGFIG).expect("valid bounds"))
+        Hist(Repr::Live(Box::new(empty())))
+    }
+}
+
+impl PartialEq for Hist {
+    fn eq(&self, other: &Self) -> bool {
+        *self.histogram() == *other.histogram()
     }
 }
 
 impl Hist {
+    /// The live histogram, decoding a packed one (only `Hist::decode`d strings are packed).
+    fn histogram(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
+        match &self.0 {
+            Repr::Live(h) => std::borrow::Cow::Borrowed(h),
+            Repr::Packed(text) => {
+                std::borrow::Cow::Owned(unpack(text).expect("packed by this type, so it decodes"))
+            }
+        }
+    }
+
+    fn live(&mut self) -> &mut Histogram<u64> {
+        if let Repr::Packed(text) = &self.0 {
+            self.0 = Repr::Live(Box::new(
+                unpack(text).expect("packed by this type, so it decodes"),
+            ));
+        }
+        match &mut self.0 {
+            Repr::Live(h) => h,
+            Repr::Packed(_) => unreachable!("unpacked above"),
+        }
+    }
+
     /// Record one value (0 is recorded as 0, beyond `MAX_VALUE` clamped).
     pub fn record(&mut self, v: u64) {
-        self.0.saturating_record(v);
+        self.live().saturating_record(v);
     }
 
     /// Add every count of `other`: exact, the same as recording its samples here.
     pub fn merge(&mut self, other: &Hist) {
-        self.0
-            .add(&other.0)
+        let other = other.histogram();
+        self.live()
+            .add(&*other)
             .expect("histograms with the same bounds always add");
     }
 
+    /// Keep only the compressed encoding (until the next `record` or `merge`).
+    pub fn pack(&mut self) {
+        if let Repr::Live(_) = self.0 {
+            self.0 = Repr::Packed(self.encode());
+        }
+    }
+
     pub fn count(&self) -> u64 {
-        self.0.len()
+        self.histogram().len()
     }
 
     /// The value at quantile `q` (0..=1), or 0 when empty.
     pub fn quantile(&self, q: f64) -> u64 {
-        if self.0.is_empty() {
+        let h = self.histogram();
+        if h.is_empty() {
             0
         } else {
-            self.0.value_at_quantile(q)
+            h.value_at_quantile(q)
         }
     }
 
     pub fn min(&self) -> u64 {
-        if self.0.is_empty() {
+        let h = self.histogram();
+        if h.is_empty() {
             0
         } else {
-            self.0.min()
+            h.min()
         }
     }
 
     pub fn max(&self) -> u64 {
-        self.0.max()
+        self.histogram().max()
     }
 
     pub fn mean(&self) -> f64 {
-        self.0.mean()
+        self.histogram().mean()
+    }
+
+    /// The underlying histogram, e.g. for HdrHistogram log writers.
+    pub fn to_histogram(&self) -> Histogram<u64> {
+        self.histogram().into_owned()
     }
 
     /// Base64 of the V2 DEFLATE encoding.
     pub fn encode(&self) -> String {
         use base64::Engine;
-        let mut bytes = Vec::new();
-        V2DeflateSerializer::new()
-            .serialize(&self.0, &mut bytes)
-            .expect("serialising to memory cannot fail");
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        match &self.0 {
+            Repr::Packed(text) => text.clone(),
+            Repr::Live(h) => {
+                let mut bytes = Vec::new();
+                V2DeflateSerializer::new()
+                    .serialize(&**h, &mut bytes)
+                    .expect("serialising to memory cannot fail");
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            }
+        }
     }
 
     pub fn decode(text: &str) -> Result<Hist, String> {
-        use base64::Engine;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .map_err(|e| format!("histogram is not base64: {e}"))?;
-        let h: Histogram<u64> = Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
-            .map_err(|e| format!("histogram does not decode: {e:?}"))?;
-        let mut out = Hist::default();
-        out.0
-            .add(&h)
-            .map_err(|e| format!("histogram out of range: {e:?}"))?;
-        Ok(out)
+        unpack(text).map(|h| Hist(Repr::Live(Box::new(h))))
     }
+}
+
+fn unpack(text: &str) -> Result<Histogram<u64>, String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    let h: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|e| format!("histogram does not decode: {e:?}"))?;
+    let mut out = empty();
+    out.add(&h)
+        .map_err(|e| format!("histogram out of range: {e:?}"))?;
+    Ok(out)
 }
 
 impl Serialize for Hist {
@@ -134,5 +197,31 @@ mod tests {
         let back: Hist = serde_json::from_str(&json).unwrap();
         assert_eq!(back, h);
         assert_eq!(back.max(), h.max());
+    }
+
+    #[test]
+    fn packed_histograms_answer_and_merge_like_live_ones() {
+        let mut live = Hist::default();
+        for v in 1..5_000u64 {
+            live.record(v * 13);
+        }
+        let mut packed = live.clone();
+        packed.pack();
+        assert!(
+            packed.encode().len() < 20_000,
+            "packed is small: {}",
+            packed.encode().len()
+        );
+        assert_eq!(packed, live);
+        assert_eq!(
+            (packed.quantile(0.99), packed.count()),
+            (live.quantile(0.99), live.count())
+        );
+        let mut total = Hist::default();
+        total.merge(&packed);
+        total.merge(&live);
+        assert_eq!(total.count(), 2 * live.count());
+        packed.record(7);
+        assert_eq!(packed.count(), live.count() + 1);
     }
 }

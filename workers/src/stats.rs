@@ -128,6 +128,13 @@ impl Stats {
         self.late_starts += other.late_starts;
     }
 
+    /// Compress the histograms (see `Hist::pack`); for statistics kept for the record.
+    pub fn pack(&mut self) {
+        self.latency_us.pack();
+        self.function_us.pack();
+        self.retries.pack();
+    }
+
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
     }

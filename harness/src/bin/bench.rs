@@ -1,0 +1,384 @@
+//! `harness-bench`: how fast the invoke path is, measured against a no-op Lambda
+//! endpoint and compared, in the same invocation, with wrk (plain HTTP) and with a bare
+//! aws-sdk-lambda loop.
+//!
+//! The endpoint runs in its own process on CPU 1; every client runs on CPU 0 (taskset),
+//! so "calls/s per core" is calls divided by the client's own CPU seconds. Then the
+//! engine holds 10,000 calls in flight against an endpoint that answers after a delay,
+//! and its peak resident memory is read from /proc.
+//!
+//! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk from
+//! Debian's packages when missing and run as root). Everything goes to 127.0.0.1.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+use workers::{Accounts, EnginePlan, LambdaTarget, LoadModel, Op, Target, Workload};
+
+const PAYLOAD: &str = r#"{"payer_id":1,"payee_id":2,"amount":1}"#;
+const RESPONSE: &str = r#"{"balance":99,"duration":0,"duration_us":1,"retries":0}"#;
+const SECONDS: f64 = 5.0;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Measured {
+    calls: u64,
+    errors: u64,
+    wall_s: f64,
+    cpu_s: f64,
+    peak_rss_kib: u64,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None => orchestrate(),
+        Some("serve") => serve(args[1].parse()?, args[2].parse()?),
+        Some("client") => {
+            let (mode, url, in_flight, seconds) = (
+                args[1].as_str(),
+                &args[2],
+                args[3].parse()?,
+                args[4].parse()?,
+            );
+            let m = client(mode, url, in_flight, seconds)?;
+            println!("{}", serde_json::to_string(&m)?);
+            Ok(())
+        }
+        Some(other) => bail!("unknown mode {other:?}; run without arguments"),
+    }
+}
+
+/// The no-op endpoint: answers every Invoke with a fixed body after `delay_ms`.
+fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
+    use axum::routing::post;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let app = axum::Router::new().route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(move || async move {
+                if delay_ms > 0 {
+                    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
+                }
+                (
+                    [
+                        ("content-type", "application/json"),
+                        ("x-amz-executed-version", "$LATEST"),
+                    ],
+                    RESPONSE,
+                )
+            }),
+        );
+        let listener =
+            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        axum::serve(listener, app).await?;
+        anyhow::Ok(())
+    })
+}
+
+/// One client measurement on a single-threaded runtime: `engine` (the harness engine,
+/// closed model) or `bare` (N tasks looping on the SDK client).
+fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measured> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let cpu0 = cpu_seconds()?;
+    let start = Instant::now();
+    let (calls, errors) = rt.block_on(async {
+        let target = Arc::new(LambdaTarget::local(url, "noop"));
+        match mode {
+            "engine" => {
+                let plan = EnginePlan {
+                    load: LoadModel::Closed {
+                        in_flight,
+                        calls: None,
+                        duration_s: Some(seconds),
+                    },
+                    workload: Workload {
+                        op: Op::Transfer,
+                        first_account: 1,
+                        last_account: 1000,
+                        accounts: Accounts::Uniform,
+                        amount_min: 1,
+                        amount_max: 1,
+                    },
+                    seed: 1,
+                    call_timeout_s: 60.0,
+                    max_duration_s: seconds + 60.0,
+                    drain_timeout_s: 30.0,
+                };
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+                let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+                let engine = workers::engine::run(&plan, target, cancel, tx);
+                let sum = async {
+                    let mut s = workers::Stats::default();
+                    while let Some(i) = rx.recv().await {
+                        s.merge(&i.stats);
+                    }
+                    s
+                };
+                let (_, stats) = tokio::join!(engine, sum);
+                Ok((stats.calls, stats.error_count()))
+            }
+            "bare" => {
+                let (calls, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+                let deadline = Instant::now() + Duration::from_secs_f64(seconds);
+                let tasks: Vec<_> = (0..in_flight)
+                    .map(|_| {
+                        let (t, calls, errors) = (target.clone(), calls.clone(), errors.clone());
+                        tokio::spawn(async move {
+                            while Instant::now() < deadline {
+                                let ok = matches!(
+                                    t.invoke(serde_json::from_str(PAYLOAD).unwrap()).await,
+                                    workers::Outcome::Response(_)
+                                );
+                                if ok { &calls } else { &errors }.fetch_add(1, Ordering::Relaxed);
+                            }
+                        })
+                    })
+                    .collect();
+                for t in tasks {
+                    t.await?;
+                }
+                Ok((
+                    calls.load(Ordering::Relaxed),
+                    errors.load(Ordering::Relaxed),
+                ))
+            }
+            other => anyhow::bail!("unknown client mode {other:?}"),
+        }
+    })?;
+    Ok(Measured {
+        calls,
+        errors,
+        wall_s: start.elapsed().as_secs_f64(),
+        cpu_s: cpu_seconds()? - cpu0,
+        peak_rss_kib: peak_rss_kib()?,
+    })
+}
+
+/// User + system CPU seconds of this process.
+fn cpu_seconds() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat")?;
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("/proc/self/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
+    Ok(ticks as f64 / 100.0)
+}
+
+fn peak_rss_kib() -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .context("VmHWM in /proc/self/status")?;
+    Ok(line
+        .split_whitespace()
+        .nth(1)
+        .context("VmHWM value")?
+        .parse()?)
+}
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(delay_ms: u64) -> anyhow::Result<(Server, String)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let exe = std::env::current_exe()?;
+    let child = Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(&exe)
+        .args(["serve", &port.to_string(), &delay_ms.to_string()])
+        .spawn()
+        .context("starting the no-op endpoint (is taskset installed?)")?;
+    let server = Server(child);
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok((server, format!("http://127.0.0.1:{port}")));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("the no-op endpoint did not start")
+}
+
+fn run_client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measured> {
+    let out = Command::new("taskset")
+        .args(["-c", "0"])
+        .arg(std::env::current_exe()?)
+        .args([
+            "client",
+            mode,
+            url,
+            &in_flight.to_string(),
+            &seconds.to_string(),
+        ])
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "{mode} client at {in_flight} in flight failed: {}",
+            out.status
+        );
+    }
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+/// wrk with one thread on CPU 0; CPU time from /usr/bin/time.
+fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured> {
+    let dir = tempfile::tempdir()?;
+    let script = dir.path().join("post.lua");
+    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.body = '{PAYLOAD}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"))?;
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "CPU %U %S RSS %M", "taskset", "-c", "0", "wrk", "-t1"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-d{}s", seconds as u64))
+        .arg("-s")
+        .arg(&script)
+        .arg(format!("{url}/2015-03-31/functions/noop/invocations"))
+        .output()
+        .context("running wrk")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let requests: u64 = stdout
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .split_once(" requests in ")
+                .map(|(n, _)| n.trim().parse().ok())
+        })
+        .flatten()
+        .with_context(|| format!("wrk output:\n{stdout}{stderr}"))?;
+    let errors = stdout
+        .lines()
+        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
+        .map_or(0, |_| 1);
+    let cpu = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("CPU "))
+        .context("/usr/bin/time output")?;
+    let mut parts = cpu.split_whitespace();
+    let user: f64 = parts.next().context("user time")?.parse()?;
+    let sys: f64 = parts.next().context("system time")?.parse()?;
+    let rss: u64 = parts.nth(1).context("rss")?.parse()?;
+    Ok(Measured {
+        calls: requests,
+        errors,
+        wall_s: seconds,
+        cpu_s: user + sys,
+        peak_rss_kib: rss,
+    })
+}
+
+fn ensure_tools() -> anyhow::Result<()> {
+    let have = |t: &str| {
+        Command::new("sh")
+            .args(["-c", &format!("command -v {t}")])
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    if !have("wrk") {
+        eprintln!("wrk is missing: installing Debian's wrk package");
+        let ok = Command::new("sh")
+            .args([
+                "-c",
+                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk",
+            ])
+            .status()?
+            .success();
+        if !ok {
+            bail!("could not install wrk; install it (apt-get install wrk) and run again");
+        }
+    }
+    for tool in ["taskset", "/usr/bin/time"] {
+        if !have(tool) {
+            bail!("{tool} is missing (Debian packages util-linux and time)");
+        }
+    }
+    Ok(())
+}
+
+fn orchestrate() -> anyhow::Result<()> {
+    ensure_tools()?;
+    if cfg!(debug_assertions) {
+        eprintln!("warning: a debug build; run with --release for meaningful figures");
+    }
+    let (_fast, url) = start_server(0)?;
+    println!("Invoke path against a no-op Lambda endpoint (endpoint on CPU 1, client on CPU 0, {SECONDS:.0} s each)\n");
+    println!(
+        "{:<34} {:>9} {:>10} {:>8} {:>14} {:>8}",
+        "client", "in flight", "calls/s", "CPU s", "calls/s/core", "vs wrk"
+    );
+    for in_flight in [64u64, 1000] {
+        let wrk = run_wrk(&url, in_flight, SECONDS)?;
+        let wrk_per_core = per_core(&wrk);
+        row("wrk, plain HTTP POST (reference)", in_flight, &wrk, None);
+        let bare = run_client("bare", &url, in_flight, SECONDS)?;
+        row(
+            "aws-sdk-lambda, bare loop",
+            in_flight,
+            &bare,
+            Some(wrk_per_core),
+        );
+        let engine = run_client("engine", &url, in_flight, SECONDS)?;
+        row(
+            "harness engine (aws-sdk-lambda)",
+            in_flight,
+            &engine,
+            Some(wrk_per_core),
+        );
+        println!(
+            "{:<34} {:>9} engine/bare SDK = {:.2}\n",
+            "",
+            "",
+            per_core(&engine) / per_core(&bare).max(1e-9)
+        );
+    }
+    drop(_fast);
+    let (_slow, slow_url) = start_server(2_000)?;
+    let held = run_client("engine", &slow_url, 10_000, 6.0)?;
+    println!(
+        "Peak memory of the harness engine with 10,000 calls in flight (endpoint answers after 2 s): {:.1} MiB ({} calls, {} errors)",
+        held.peak_rss_kib as f64 / 1024.0,
+        held.calls,
+        held.errors
+    );
+    Ok(())
+}
+
+fn per_core(m: &Measured) -> f64 {
+    m.calls as f64 / m.cpu_s.max(0.01)
+}
+
+fn row(name: &str, in_flight: u64, m: &Measured, wrk_per_core: Option<f64>) {
+    let ratio = wrk_per_core.map_or("1.00".to_string(), |w| format!("{:.3}", per_core(m) / w));
+    let errors = if m.errors > 0 {
+        format!(" ({} errors)", m.errors)
+    } else {
+        String::new()
+    };
+    println!(
+        "{name:<34} {in_flight:>9} {:>10.0} {:>8.2} {:>14.0} {ratio:>8}{errors}",
+        m.calls as f64 / m.wall_s,
+        m.cpu_s,
+        per_core(m)
+    );
+}
