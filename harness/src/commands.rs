@@ -18,11 +18,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
         "set up {} accounts of {}{} in {:.1}s",
         data.accounts,
         data.initial_balance,
-        if args.reset {
-            " (balances restored, history cleared)"
-        } else {
-            ""
-        },
+        if args.reset { " (balances restored, history cleared)" } else { "" },
         started.elapsed().as_secs_f64()
     );
     Ok(ExitCode::SUCCESS)
@@ -33,11 +29,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let client = database::connect(&args.database_url).await?;
     let v = database::verify(&client, data).await?;
     println!("Verification: {}", v.summary());
-    Ok(if v.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if v.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 /// One call, printed like `aws lambda invoke`: the response metadata, then the payload.
@@ -65,33 +57,15 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         meta["ExecutedVersion"] = v.into();
     }
     println!("{}", serde_json::to_string_pretty(&meta)?);
-    let payload = out
-        .payload()
-        .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-        .unwrap_or_default();
+    let payload = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
     println!("{payload}");
-    Ok(if out.function_error().is_some() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(if out.function_error().is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
 impl crate::cli::DataArgs {
     pub fn spec(&self) -> anyhow::Result<DataSpec> {
-        anyhow::ensure!(
-            self.accounts >= 2,
-            "--accounts must be at least 2, got {}",
-            self.accounts
-        );
-        anyhow::ensure!(
-            self.initial_balance >= 0,
-            "--initial-balance must be >= 0, got {}",
-            self.initial_balance
-        );
-        Ok(DataSpec {
-            accounts: self.accounts,
-            initial_balance: self.initial_balance,
-        })
+        anyhow::ensure!(self.accounts >= 2, "--accounts must be at least 2, got {}", self.accounts);
+        anyhow::ensure!(self.initial_balance >= 0, "--initial-balance must be >= 0, got {}", self.initial_balance);
+        Ok(DataSpec { accounts: self.accounts, initial_balance: self.initial_balance })
     }
 }

@@ -19,9 +19,8 @@ pub const LOAD_CONNECTIONS: usize = 4;
 const CHUNK: i32 = 10 * LOAD_BATCH;
 
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .with_context(|| format!("cannot connect to {}", redact(url)))?;
+    let (client, conn) =
+        tokio_postgres::connect(url, NoTls).await.with_context(|| format!("cannot connect to {}", redact(url)))?;
     tokio::spawn(conn);
     Ok(client)
 }
@@ -29,51 +28,26 @@ pub async fn connect(url: &str) -> anyhow::Result<Client> {
 /// Create the schema and load the accounts that are missing, in parallel batches,
 /// with a progress bar on stderr when `show_progress`. Safe to re-run; `reset` also
 /// restores every balance and clears the history.
-pub async fn setup(
-    url: &str,
-    data: DataSpec,
-    reset: bool,
-    show_progress: bool,
-) -> anyhow::Result<()> {
+pub async fn setup(url: &str, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<()> {
     let client = connect(url).await?;
-    schema::create(&client, Dialect::Postgres)
-        .await
-        .context("creating the schema")?;
-    let present: i64 = client
-        .query_one(
-            "SELECT count(*) FROM accounts WHERE id BETWEEN 1 AND $1",
-            &[&data.accounts],
-        )
-        .await?
-        .get(0);
+    schema::create(&client, Dialect::Postgres).await.context("creating the schema")?;
+    let present: i64 =
+        client.query_one("SELECT count(*) FROM accounts WHERE id BETWEEN 1 AND $1", &[&data.accounts]).await?.get(0);
     if present < data.accounts as i64 {
         load(url, data, present, show_progress).await?;
     }
     if reset {
-        schema::reset(
-            &client,
-            Dialect::Postgres,
-            data.accounts,
-            data.initial_balance,
-        )
-        .await
-        .context("resetting")?;
+        schema::reset(&client, Dialect::Postgres, data.accounts, data.initial_balance).await.context("resetting")?;
     }
     Ok(())
 }
 
 async fn load(url: &str, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
-    let bar = if show_progress {
-        ProgressBar::new(data.accounts as u64)
-    } else {
-        ProgressBar::hidden()
-    };
+    let bar = if show_progress { ProgressBar::new(data.accounts as u64) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template(
-            "loading accounts [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)",
-        )
-        .expect("a valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("loading accounts [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+            .expect("a valid template")
+            .progress_chars("=> "),
     );
     bar.set_position(present as u64);
     let next = Arc::new(AtomicI32::new(1));
@@ -120,16 +94,12 @@ pub struct Verification {
 /// Money conservation, no negative balance, and history consistent with the balances.
 pub async fn verify(client: &Client, data: DataSpec) -> anyhow::Result<Verification> {
     let totals = schema::totals(client).await.context("reading totals")?;
-    let inconsistent = schema::inconsistent_accounts(client, data.initial_balance)
-        .await
-        .context("checking the history")?;
+    let inconsistent =
+        schema::inconsistent_accounts(client, data.initial_balance).await.context("checking the history")?;
     let expected_sum = totals.accounts * data.initial_balance as i64;
     let mut problems = Vec::new();
     if totals.accounts != data.accounts as i64 {
-        problems.push(format!(
-            "{} accounts, expected {}",
-            totals.accounts, data.accounts
-        ));
+        problems.push(format!("{} accounts, expected {}", totals.accounts, data.accounts));
     }
     if totals.balance_sum != expected_sum {
         problems.push(format!(
@@ -137,20 +107,14 @@ pub async fn verify(client: &Client, data: DataSpec) -> anyhow::Result<Verificat
             totals.balance_sum,
             totals.accounts,
             data.initial_balance,
-            if totals.balance_sum > expected_sum {
-                "created"
-            } else {
-                "lost"
-            }
+            if totals.balance_sum > expected_sum { "created" } else { "lost" }
         ));
     }
     if let Some(min) = totals.min_balance.filter(|m| *m < 0) {
         problems.push(format!("a balance is negative ({min})"));
     }
     if inconsistent > 0 {
-        problems.push(format!(
-            "{inconsistent} accounts do not match their opening balance plus their history"
-        ));
+        problems.push(format!("{inconsistent} accounts do not match their opening balance plus their history"));
     }
     Ok(Verification {
         passed: problems.is_empty(),
@@ -173,9 +137,7 @@ impl Verification {
         self.history_rows_added = Some(added);
         self.successful_transfers = Some(successes);
         if added != successes {
-            self.problems.push(format!(
-                "{added} history rows were added for {successes} successful transfers"
-            ));
+            self.problems.push(format!("{added} history rows were added for {successes} successful transfers"));
             self.passed = false;
         }
     }

@@ -21,35 +21,23 @@ pub struct LocalDatabase {
 impl LocalDatabase {
     /// Use `url`, or start a throwaway PostgreSQL; then create the schema and load the
     /// missing accounts (`reset` also restores balances and clears the history).
-    pub async fn start(
-        url: Option<String>,
-        data: DataSpec,
-        reset: bool,
-        show_progress: bool,
-    ) -> anyhow::Result<Self> {
+    pub async fn start(url: Option<String>, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<Self> {
         let (postgres, url) = match url {
             Some(url) => (None, url),
             None => {
-                let pg = LocalPostgres::start_async(PgOptions::default())
-                    .await
-                    .context("starting a local PostgreSQL")?;
+                let pg =
+                    LocalPostgres::start_async(PgOptions::default()).await.context("starting a local PostgreSQL")?;
                 let url = pg.url();
                 (Some(pg), url)
             }
         };
         database::setup(&url, data, reset, show_progress).await?;
         let client = database::connect(&url).await?;
-        Ok(LocalDatabase {
-            url,
-            client,
-            _postgres: postgres,
-        })
+        Ok(LocalDatabase { url, client, _postgres: postgres })
     }
 
     pub fn database(&self) -> Database {
-        Database::Local {
-            url: self.url.clone(),
-        }
+        Database::Local { url: self.url.clone() }
     }
 }
 
@@ -61,11 +49,7 @@ pub struct LocalStack {
 }
 
 impl LocalStack {
-    pub async fn start(
-        db: LocalDatabase,
-        config: EndpointConfig,
-        policy: RetryPolicy,
-    ) -> anyhow::Result<Self> {
+    pub async fn start(db: LocalDatabase, config: EndpointConfig, policy: RetryPolicy) -> anyhow::Result<Self> {
         let database = db.database();
         let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy))
             .await
@@ -75,10 +59,7 @@ impl LocalStack {
 
     /// Stop the endpoint (letting calls in flight finish), then the database if ours.
     pub async fn stop(self) -> anyhow::Result<LocalDatabase> {
-        self.endpoint
-            .shutdown()
-            .await
-            .context("stopping the local Lambda endpoint")?;
+        self.endpoint.shutdown().await.context("stopping the local Lambda endpoint")?;
         Ok(self.db)
     }
 }

@@ -30,30 +30,15 @@ impl Progress {
 
     pub fn line(&self) -> String {
         let elapsed = self.start.elapsed().as_secs_f64();
-        let rate = if elapsed > 0.0 {
-            self.calls as f64 / elapsed
-        } else {
-            0.0
-        };
-        let success = if self.calls > 0 {
-            self.successes as f64 * 100.0 / self.calls as f64
-        } else {
-            0.0
-        };
+        let rate = if elapsed > 0.0 { self.calls as f64 / elapsed } else { 0.0 };
+        let success = if self.calls > 0 { self.successes as f64 * 100.0 / self.calls as f64 } else { 0.0 };
         let (pct, of) = match self.planned {
-            Some(p) if p > 0 => (
-                format!(
-                    "{:>3.0}%",
-                    (self.calls as f64 * 100.0 / p as f64).min(100.0)
-                ),
-                format!("/{p}"),
-            ),
+            Some(p) if p > 0 => {
+                (format!("{:>3.0}%", (self.calls as f64 * 100.0 / p as f64).min(100.0)), format!("/{p}"))
+            }
             _ => ("  ?%".to_string(), String::new()),
         };
-        format!(
-            "[{pct}] {}{of} calls | {rate:>5.0} calls/s | Success: {success:>5.1}% | {elapsed:.1}s",
-            self.calls
-        )
+        format!("[{pct}] {}{of} calls | {rate:>5.0} calls/s | Success: {success:>5.1}% | {elapsed:.1}s", self.calls)
     }
 
     pub fn update(&mut self, interval: &Interval) {
@@ -71,10 +56,6 @@ impl Progress {
 
     pub fn finish(&self) {
         let mut err = std::io::stderr().lock();
-        let _ = if self.tty {
-            writeln!(err, "\r{}", self.line())
-        } else {
-            writeln!(err, "{}", self.line())
-        };
+        let _ = if self.tty { writeln!(err, "\r{}", self.line()) } else { writeln!(err, "{}", self.line()) };
     }
 }

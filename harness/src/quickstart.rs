@@ -19,31 +19,18 @@ const INITIAL_BALANCE: i32 = 100;
 
 pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     if args.accounts < 2 {
-        bail!(
-            "--accounts must be at least 2 (a transfer needs two accounts), got {}",
-            args.accounts
-        );
+        bail!("--accounts must be at least 2 (a transfer needs two accounts), got {}", args.accounts);
     }
     if args.parallel == 0 {
         bail!("--parallel must be at least 1");
     }
     eprintln!("starting the local stack ({} accounts)...", args.accounts);
-    let data = DataSpec {
-        accounts: args.accounts,
-        initial_balance: INITIAL_BALANCE,
-    };
+    let data = DataSpec { accounts: args.accounts, initial_balance: INITIAL_BALANCE };
     let db = LocalDatabase::start(args.database_url.clone(), data, false, false).await?;
     let stack = LocalStack::start(db, EndpointConfig::default(), args.retry_policy).await?;
     let before = schema::totals(&stack.db.client).await?;
-    let target = LambdaTarget::local(
-        &stack.endpoint.url(),
-        &EndpointConfig::default().function_name,
-    );
-    println!(
-        "local Lambda endpoint: {} | database: {}",
-        stack.endpoint.url(),
-        transfer::db::redact(&stack.db.url)
-    );
+    let target = LambdaTarget::local(&stack.endpoint.url(), &EndpointConfig::default().function_name);
+    println!("local Lambda endpoint: {} | database: {}", stack.endpoint.url(), transfer::db::redact(&stack.db.url));
 
     let result = chapters(&target, &args).await;
     let after = schema::totals(&stack.db.client).await?;
@@ -66,33 +53,16 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         committed,
         if conserved && history_ok { "PASS" } else { "FAIL" }
     );
-    Ok(if conserved && history_ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(if conserved && history_ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Returns the number of committed transfers.
 async fn chapters(target: &LambdaTarget, args: &QuickstartArgs) -> anyhow::Result<i64> {
-    let greeting = expect_response(
-        target.call(&json!({"op":"greeting","name":"DAT401"})).await,
-        "chapter 0",
-    )?;
+    let greeting = expect_response(target.call(&json!({"op":"greeting","name":"DAT401"})).await, "chapter 0")?;
     println!("chapter 0 (greeting):     {greeting}");
-    let connected = expect_response(
-        target
-            .call(&json!({"op":"connectivity","name":"DAT401"}))
-            .await,
-        "chapter 1",
-    )?;
+    let connected = expect_response(target.call(&json!({"op":"connectivity","name":"DAT401"})).await, "chapter 1")?;
     println!("chapter 1 (connectivity): {connected}");
-    let transfer = expect_response(
-        target
-            .call(&json!({"payer_id":1,"payee_id":2,"amount":10}))
-            .await,
-        "chapter 3",
-    )?;
+    let transfer = expect_response(target.call(&json!({"payer_id":1,"payee_id":2,"amount":10})).await, "chapter 3")?;
     println!("chapter 3 (transfer 1->2, 10): {transfer}");
     let mut committed = i64::from(transfer.get("balance").is_some());
 
@@ -102,16 +72,8 @@ async fn chapters(target: &LambdaTarget, args: &QuickstartArgs) -> anyhow::Resul
         .map(|i| {
             let payer = (i as i32 * 7) % accounts + 1;
             let payee = (payer + i as i32 % (accounts - 1)) % accounts + 1;
-            let payee = if payee == payer {
-                payer % accounts + 1
-            } else {
-                payee
-            };
-            async move {
-                target
-                    .call(&json!({"payer_id": payer, "payee_id": payee, "amount": 1}))
-                    .await
-            }
+            let payee = if payee == payer { payer % accounts + 1 } else { payee };
+            async move { target.call(&json!({"payer_id": payer, "payee_id": payee, "amount": 1})).await }
         })
         .buffer_unordered(args.parallel)
         .collect()

@@ -25,10 +25,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
 
     let (driven, environments, verification) = match plan.target.clone() {
-        TargetSpec::Local {
-            function,
-            database_url,
-        } => {
+        TargetSpec::Local { function, database_url } => {
             let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
             let history_before = history_rows(&db).await?;
             let config = EndpointConfig {
@@ -49,20 +46,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         TargetSpec::InProcess { database_url } => {
             let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
             let history_before = history_rows(&db).await?;
-            let target = Arc::new(InProcessTarget::new(
-                plan.local.environments,
-                db.database(),
-                plan.retry_policy(),
-            ));
+            let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
             let driven = drive(&plan, target.clone(), cancel).await;
             let verification = verify_run(&plan, &db, history_before, &driven.totals).await?;
             (driven, Some(target.stats()), Some(verification))
         }
-        TargetSpec::Aws {
-            function,
-            region,
-            profile,
-        } => {
+        TargetSpec::Aws { function, region, profile } => {
             let target = Arc::new(LambdaTarget::aws(&function, region, profile).await);
             (drive(&plan, target, cancel).await, None, None)
         }
@@ -70,10 +59,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
+        run_id: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         started_at: rfc3339(started_at),
         plan: redacted(plan),
         end: driven.end,
@@ -83,8 +69,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         verification,
     };
     let summary = dir.join("summary.json");
-    std::fs::write(&summary, Json.render(&report)?)
-        .with_context(|| format!("writing {}", summary.display()))?;
+    std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
     print!("{}", String::from_utf8(Console.render(&report)?)?);
     println!("Summary: {}", summary.display());
 
@@ -122,11 +107,7 @@ async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<b
         (totals, intervals)
     };
     let (end, (totals, intervals)) = tokio::join!(engine, watch);
-    Driven {
-        end,
-        totals,
-        intervals,
-    }
+    Driven { end, totals, intervals }
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
@@ -164,45 +145,28 @@ fn cancel_on_ctrl_c(drain_s: f64) -> watch::Receiver<bool> {
 /// `results/<UTC date>-<time>-<scenario>`, created now so that a bad path fails before
 /// the run starts.
 fn results_dir(base: &Path, name: &str, at: std::time::SystemTime) -> anyhow::Result<PathBuf> {
-    let stamp: String = rfc3339(at)
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .take(15)
-        .collect();
+    let stamp: String = rfc3339(at).chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect();
     let stamp = stamp.replace('T', "-");
     for n in 1..1000 {
-        let id = if n == 1 {
-            format!("{stamp}-{name}")
-        } else {
-            format!("{stamp}-{name}-{n}")
-        };
+        let id = if n == 1 { format!("{stamp}-{name}") } else { format!("{stamp}-{name}-{n}") };
         let dir = base.join(id);
         match std::fs::create_dir(&dir) {
             Ok(()) => return Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(base)
-                    .with_context(|| format!("creating --results {}", base.display()))?;
+                std::fs::create_dir_all(base).with_context(|| format!("creating --results {}", base.display()))?;
                 std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
                 return Ok(dir);
             }
-            Err(e) => {
-                return Err(e)
-                    .with_context(|| format!("creating {} (check --results)", dir.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("creating {} (check --results)", dir.display())),
         }
     }
-    anyhow::bail!(
-        "too many runs named {name} in this second under {}",
-        base.display()
-    )
+    anyhow::bail!("too many runs named {name} in this second under {}", base.display())
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` (UTC).
 pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs()) as i64;
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -214,23 +178,12 @@ pub fn rfc3339(t: std::time::SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3_600,
-        rem % 3_600 / 60,
-        rem % 60
-    )
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
 }
 
 fn redacted(mut plan: Plan) -> Plan {
     match &mut plan.target {
-        TargetSpec::Local {
-            database_url: Some(u),
-            ..
-        }
-        | TargetSpec::InProcess {
-            database_url: Some(u),
-        } => {
+        TargetSpec::Local { database_url: Some(u), .. } | TargetSpec::InProcess { database_url: Some(u) } => {
             *u = transfer::db::redact(u);
         }
         _ => {}
@@ -246,13 +199,7 @@ mod tests {
     #[test]
     fn formats_utc_timestamps() {
         assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(1_764_000_000)),
-            "2025-11-24T16:00:00Z"
-        );
-        assert_eq!(
-            rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_764_000_000)), "2025-11-24T16:00:00Z");
+        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
     }
 }

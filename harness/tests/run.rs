@@ -36,8 +36,7 @@ fn run(args: &[&str]) -> (Output, Option<Value>, tempfile::TempDir) {
     let mut all = vec!["run", "--results", results.path().to_str().unwrap()];
     all.extend_from_slice(args);
     let out = harness(&all);
-    let summary = summary_in(results.path())
-        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
+    let summary = summary_in(results.path()).map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap());
     (out, summary, results)
 }
 
@@ -47,9 +46,7 @@ fn summary_in(dir: &Path) -> Option<PathBuf> {
 }
 
 fn n(v: &Value, path: &str) -> u64 {
-    v.pointer(path)
-        .and_then(Value::as_u64)
-        .unwrap_or_else(|| panic!("{path} missing in summary"))
+    v.pointer(path).and_then(Value::as_u64).unwrap_or_else(|| panic!("{path} missing in summary"))
 }
 
 #[test]
@@ -59,100 +56,43 @@ fn smoke_run_adds_up_verifies_and_writes_a_lossless_summary() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Total calls:        100\n"), "{stdout}");
     assert!(stdout.contains("Verification: PASS"), "{stdout}");
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("[100%] 100/100 calls"),
-        "{}",
-        text(&out)
-    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("[100%] 100/100 calls"), "{}", text(&out));
     let s = summary.expect("summary.json");
     assert_eq!(n(&s, "/schema_version"), 1);
     let calls = n(&s, "/totals/calls");
-    let errors: u64 = s["totals"]["errors"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_u64().unwrap())
-        .sum();
+    let errors: u64 = s["totals"]["errors"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(calls, 100);
-    assert_eq!(
-        n(&s, "/totals/successes") + errors,
-        calls,
-        "successes + errors = calls"
-    );
+    assert_eq!(n(&s, "/totals/successes") + errors, calls, "successes + errors = calls");
     let latency = workers::Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
     assert_eq!(latency.count(), calls, "the histogram holds every call");
-    let per_interval: u64 = s["intervals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| n(i, "/stats/calls"))
-        .sum();
+    let per_interval: u64 = s["intervals"].as_array().unwrap().iter().map(|i| n(i, "/stats/calls")).sum();
     assert_eq!(per_interval, calls, "intervals add up to the totals");
     assert_eq!(s["verification"]["passed"], true);
-    assert_eq!(
-        n(&s, "/verification/history_rows_added"),
-        n(&s, "/totals/successes")
-    );
+    assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));
 }
 
 #[test]
 fn retries_appear_with_few_accounts_and_hardly_with_many() {
     let ch04 = scenario("ch04-10k.toml");
-    let (few, s_few, _a) = run(&[
-        &ch04,
-        "--accounts",
-        "5",
-        "--parallel",
-        "100",
-        "--batches",
-        "3",
-    ]);
+    let (few, s_few, _a) = run(&[&ch04, "--accounts", "5", "--parallel", "100", "--batches", "3"]);
     assert!(few.status.success(), "{}", text(&few));
-    let (many, s_many, _b) = run(&[
-        &ch04,
-        "--accounts",
-        "200000",
-        "--parallel",
-        "100",
-        "--batches",
-        "3",
-    ]);
+    let (many, s_many, _b) = run(&[&ch04, "--accounts", "200000", "--parallel", "100", "--batches", "3"]);
     assert!(many.status.success(), "{}", text(&many));
     let (few, many) = (s_few.unwrap(), s_many.unwrap());
     for s in [&few, &many] {
         assert_eq!(n(s, "/totals/calls"), 300);
-        assert_eq!(
-            n(s, "/totals/successes"),
-            300,
-            "unlimited retries: every call succeeds"
-        );
+        assert_eq!(n(s, "/totals/successes"), 300, "unlimited retries: every call succeeds");
         assert_eq!(s["verification"]["passed"], true);
     }
-    let (r_few, r_many) = (
-        n(&few, "/totals/retried_calls"),
-        n(&many, "/totals/retried_calls"),
-    );
-    assert!(
-        r_few >= 30,
-        "5 hot accounts: at least 10% of calls retried, got {r_few}"
-    );
-    assert!(
-        r_many <= 3,
-        "200,000 accounts: hardly any retries, got {r_many}"
-    );
+    let (r_few, r_many) = (n(&few, "/totals/retried_calls"), n(&many, "/totals/retried_calls"));
+    assert!(r_few >= 30, "5 hot accounts: at least 10% of calls retried, got {r_few}");
+    assert!(r_many <= 3, "200,000 accounts: hardly any retries, got {r_many}");
 }
 
 #[test]
 fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commits() {
-    let (out, summary, _dir) = run(&[
-        &scenario("ch04-no-retry.toml"),
-        "--accounts",
-        "10",
-        "--parallel",
-        "200",
-        "--batches",
-        "2",
-    ]);
+    let (out, summary, _dir) =
+        run(&[&scenario("ch04-no-retry.toml"), "--accounts", "10", "--parallel", "200", "--batches", "2"]);
     assert!(out.status.success(), "{}", text(&out));
     let s = summary.unwrap();
     let function_errors = n(&s, "/totals/errors/function");
@@ -164,16 +104,9 @@ fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commi
             "{message}"
         );
     }
-    assert_eq!(
-        n(&s, "/totals/total_retries"),
-        0,
-        "the function did not retry"
-    );
+    assert_eq!(n(&s, "/totals/total_retries"), 0, "the function did not retry");
     assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
-    assert_eq!(
-        n(&s, "/verification/history_rows_added"),
-        n(&s, "/totals/successes")
-    );
+    assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Error Breakdown:"));
 }
 
@@ -181,43 +114,23 @@ fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commi
 fn a_malformed_scenario_is_refused_with_line_and_column_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "[data]\naccounts = 100\n[load]\nmodel = \"batches\"\nparallel = 0\nbatches = 3\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "[data]\naccounts = 100\n[load]\nmodel = \"batches\"\nparallel = 0\nbatches = 3\n").unwrap();
     let results = dir.path().join("results");
     let started = Instant::now();
-    let out = harness(&[
-        "run",
-        bad.to_str().unwrap(),
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let out = harness(&["run", bad.to_str().unwrap(), "--results", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(&format!(
-            "{}:5:12: load.parallel must be between 1 and 1000000, got 0",
-            bad.display()
-        )),
+        stderr.contains(&format!("{}:5:12: load.parallel must be between 1 and 1000000, got 0", bad.display())),
         "{stderr}"
     );
     assert!(!results.exists(), "nothing ran: no results folder");
     assert!(started.elapsed() < Duration::from_secs(5));
 
-    let out = harness(&[
-        "run",
-        &scenario("smoke.toml"),
-        "--parallel",
-        "0",
-        "--results",
-        results.to_str().unwrap(),
-    ]);
+    let out = harness(&["run", &scenario("smoke.toml"), "--parallel", "0", "--results", results.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("--parallel: load.parallel must be between 1"),
+        String::from_utf8_lossy(&out.stderr).contains("--parallel: load.parallel must be between 1"),
         "{}",
         text(&out)
     );
@@ -227,7 +140,11 @@ fn a_malformed_scenario_is_refused_with_line_and_column_before_anything_runs() {
 fn in_process_target_and_open_model() {
     let dir = tempfile::tempdir().unwrap();
     let open = dir.path().join("open.toml");
-    std::fs::write(&open, "[data]\naccounts = 100\n[load]\nmodel = \"open\"\nrate = 100\nduration = \"2s\"\nmax_in_flight = 50\n").unwrap();
+    std::fs::write(
+        &open,
+        "[data]\naccounts = 100\n[load]\nmodel = \"open\"\nrate = 100\nduration = \"2s\"\nmax_in_flight = 50\n",
+    )
+    .unwrap();
     let (out, summary, _d) = run(&[open.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
     let s = summary.unwrap();
@@ -246,15 +163,7 @@ fn in_process_target_and_open_model() {
 fn ctrl_c_stops_issuing_and_still_reports() {
     let results = tempfile::tempdir().unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args([
-            "run",
-            &scenario("hot-accounts.toml"),
-            "--duration",
-            "60s",
-            "--accounts",
-            "1000",
-            "--results",
-        ])
+        .args(["run", &scenario("hot-accounts.toml"), "--duration", "60s", "--accounts", "1000", "--results"])
         .arg(results.path())
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
@@ -262,124 +171,54 @@ fn ctrl_c_stops_issuing_and_still_reports() {
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(6));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
     let started = Instant::now();
     let out = child.wait_with_output().unwrap();
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "stopped within the drain time"
-    );
+    assert!(started.elapsed() < Duration::from_secs(30), "stopped within the drain time");
     assert_eq!(out.status.code(), Some(130), "{}", text(&out));
-    let s: Value =
-        serde_json::from_slice(&std::fs::read(summary_in(results.path()).unwrap()).unwrap())
-            .unwrap();
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(results.path()).unwrap()).unwrap()).unwrap();
     assert_eq!(s["end"]["stop"], "cancelled");
     assert!(n(&s, "/totals/calls") > 0);
-    assert_eq!(
-        s["verification"]["passed"], true,
-        "an interrupted run still conserves money"
-    );
+    assert_eq!(s["verification"]["passed"], true, "an interrupted run still conserves money");
+}
+
+/// `harness setup|verify --database-url URL --accounts 25000 --initial-balance 50 [extra]`
+fn data_command(command: &str, url: &str, extra: &[&str]) -> Output {
+    let mut args = vec![command, "--database-url", url, "--accounts", "25000", "--initial-balance", "50"];
+    args.extend_from_slice(extra);
+    harness(&args)
 }
 
 #[test]
 fn setup_then_verify_catches_tampering() {
     let pg = LocalPostgres::start(&PgOptions::default()).unwrap();
     let url = pg.url();
-    let out = harness(&[
-        "setup",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-    ]);
+    let out = data_command("setup", &url, &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = harness(&[
-        "setup",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-    ]);
-    assert!(
-        out.status.success(),
-        "re-running setup is safe: {}",
-        text(&out)
-    );
-    let out = harness(&[
-        "verify",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-    ]);
+    let out = data_command("setup", &url, &[]);
+    assert!(out.status.success(), "re-running setup is safe: {}", text(&out));
+    let out = data_command("verify", &url, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(
-        String::from_utf8_lossy(&out.stdout)
-            .contains("PASS (sum of balances 1250000 = 25000 accounts x 50"),
+        String::from_utf8_lossy(&out.stdout).contains("PASS (sum of balances 1250000 = 25000 accounts x 50"),
         "{}",
         text(&out)
     );
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-            .await
-            .unwrap();
+        let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(conn);
-        client
-            .batch_execute("UPDATE accounts SET balance = balance + 1 WHERE id = 7")
-            .await
-            .unwrap();
+        client.batch_execute("UPDATE accounts SET balance = balance + 1 WHERE id = 7").await.unwrap();
     });
-    let out = harness(&[
-        "verify",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-    ]);
+    let out = data_command("verify", &url, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        stdout.contains("money was created") && stdout.contains("1 accounts do not match"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("money was created") && stdout.contains("1 accounts do not match"), "{stdout}");
 
-    let out = harness(&[
-        "setup",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-        "--reset",
-    ]);
+    let out = data_command("setup", &url, &["--reset"]);
     assert!(out.status.success(), "{}", text(&out));
-    let out = harness(&[
-        "verify",
-        "--database-url",
-        &url,
-        "--accounts",
-        "25000",
-        "--initial-balance",
-        "50",
-    ]);
-    assert!(
-        out.status.success(),
-        "--reset restores the balances: {}",
-        text(&out)
-    );
+    let out = data_command("verify", &url, &[]);
+    assert!(out.status.success(), "--reset restores the balances: {}", text(&out));
 }

@@ -27,10 +27,7 @@ pub struct FunctionError {
 
 impl FunctionError {
     pub fn new(error_type: &str, message: impl Into<String>) -> Self {
-        FunctionError {
-            error_type: error_type.to_string(),
-            error_message: message.into(),
-        }
+        FunctionError { error_type: error_type.to_string(), error_message: message.into() }
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {
@@ -41,11 +38,7 @@ impl FunctionError {
     pub fn from_db(err: &tokio_postgres::Error, retries: u32) -> Self {
         let text = describe_db_error(err);
         if crate::retry::is_occ_conflict(err) {
-            let note = if retries == 0 {
-                String::new()
-            } else {
-                format!(" after {retries} retries")
-            };
+            let note = if retries == 0 { String::new() } else { format!(" after {retries} retries") };
             Self::new(OCC_CONFLICT, format!("{text}{note}"))
         } else {
             Self::new(DATABASE_ERROR, text)
@@ -60,10 +53,7 @@ impl FunctionError {
 
 impl From<FunctionError> for lambda_runtime::Diagnostic {
     fn from(e: FunctionError) -> Self {
-        lambda_runtime::Diagnostic {
-            error_type: e.error_type,
-            error_message: e.error_message,
-        }
+        lambda_runtime::Diagnostic { error_type: e.error_type, error_message: e.error_message }
     }
 }
 

@@ -20,30 +20,19 @@ pub struct Function {
 
 impl Function {
     pub fn new(db: Database, policy: RetryPolicy) -> Self {
-        Function {
-            db,
-            policy,
-            conn: None,
-        }
+        Function { db, policy, conn: None }
     }
 
     /// Handle one payload: a response body, or a function error.
     pub async fn invoke(&mut self, payload: Value) -> Result<Value, FunctionError> {
         let start = Instant::now();
         match Request::from_value(payload)? {
-            Request::Greeting { name } => to_json(GreetingResponse {
-                greeting: format!("Hello {name}!"),
-            }),
+            Request::Greeting { name } => to_json(GreetingResponse { greeting: format!("Hello {name}!") }),
             Request::Connectivity { name } => {
                 let conn = self.connection().await?;
-                conn.client
-                    .simple_query("SELECT 1")
-                    .await
-                    .map_err(|e| FunctionError::from_db(&e, 0))?;
+                conn.client.simple_query("SELECT 1").await.map_err(|e| FunctionError::from_db(&e, 0))?;
                 let product = conn.dialect.product();
-                to_json(GreetingResponse {
-                    greeting: format!("Hello {name}, connected to {product} successfully!"),
-                })
+                to_json(GreetingResponse { greeting: format!("Hello {name}, connected to {product} successfully!") })
             }
             Request::Transfer(t) => {
                 let policy = self.policy;
@@ -76,6 +65,5 @@ impl Function {
 }
 
 fn to_json<T: serde::Serialize>(v: T) -> Result<Value, FunctionError> {
-    serde_json::to_value(v)
-        .map_err(|e| FunctionError::new("Runtime.SerializationError", e.to_string()))
+    serde_json::to_value(v).map_err(|e| FunctionError::new("Runtime.SerializationError", e.to_string()))
 }

@@ -75,9 +75,7 @@ impl Request {
                 let n: Named = serde_json::from_value(payload).map_err(parse_err)?;
                 Ok(Request::Connectivity { name: n.name })
             }
-            _ => Err(FunctionError::invalid(format!(
-                "unknown op {op:?}: expected one of {OPS:?}"
-            ))),
+            _ => Err(FunctionError::invalid(format!("unknown op {op:?}: expected one of {OPS:?}"))),
         }
     }
 }
@@ -102,26 +100,17 @@ impl Transfer {
                 }),
             }
         };
-        Ok(Transfer {
-            payer_id: field(FIELDS[0])?,
-            payee_id: field(FIELDS[1])?,
-            amount: field(FIELDS[2])?,
-        })
+        Ok(Transfer { payer_id: field(FIELDS[0])?, payee_id: field(FIELDS[1])?, amount: field(FIELDS[2])? })
     }
 
     /// Check what the database cannot: positive ids and amount, two different accounts.
     pub fn validate(&self) -> Result<(), FunctionError> {
         if self.amount <= 0 {
-            return Err(FunctionError::invalid(format!(
-                "amount must be > 0, got {}",
-                self.amount
-            )));
+            return Err(FunctionError::invalid(format!("amount must be > 0, got {}", self.amount)));
         }
         for (field, id) in [("payer_id", self.payer_id), ("payee_id", self.payee_id)] {
             if id <= 0 {
-                return Err(FunctionError::invalid(format!(
-                    "{field} must be > 0, got {id}"
-                )));
+                return Err(FunctionError::invalid(format!("{field} must be > 0, got {id}")));
             }
         }
         if self.payer_id == self.payee_id {
@@ -157,52 +146,34 @@ mod tests {
     #[test]
     fn workshop_payload_is_a_transfer() {
         let r = Request::from_value(json!({"payer_id":1,"payee_id":2,"amount":10})).unwrap();
-        assert_eq!(
-            r,
-            Request::Transfer(Transfer {
-                payer_id: 1,
-                payee_id: 2,
-                amount: 10
-            })
-        );
+        assert_eq!(r, Request::Transfer(Transfer { payer_id: 1, payee_id: 2, amount: 10 }));
     }
 
     #[test]
     fn ops_select_the_earlier_chapters() {
         assert_eq!(
             Request::from_value(json!({"op":"greeting","name":"DAT401"})).unwrap(),
-            Request::Greeting {
-                name: "DAT401".into()
-            }
+            Request::Greeting { name: "DAT401".into() }
         );
         assert_eq!(
             Request::from_value(json!({"op":"connectivity"})).unwrap(),
-            Request::Connectivity {
-                name: "world".into()
-            }
+            Request::Connectivity { name: "world".into() }
         );
     }
 
     #[test]
     fn bad_payloads_name_the_field() {
         assert!(err(json!({"payer_id":1,"payee_id":2,"amount":0})).contains("amount must be > 0"));
-        assert!(
-            err(json!({"payer_id":-1,"payee_id":2,"amount":1})).contains("payer_id must be > 0")
-        );
+        assert!(err(json!({"payer_id":-1,"payee_id":2,"amount":1})).contains("payer_id must be > 0"));
         assert!(err(json!({"payer_id":3,"payee_id":3,"amount":1})).contains("must differ"));
-        assert!(
-            err(json!({"payer_id":1,"payee_id":2,"amount":1,"memo":"x"}))
-                .contains("unknown field `memo`")
-        );
+        assert!(err(json!({"payer_id":1,"payee_id":2,"amount":1,"memo":"x"})).contains("unknown field `memo`"));
         assert!(err(json!({"payer_id":1,"payee_id":2})).contains("missing field `amount`"));
-        assert!(err(json!({"payer_id":1.5,"payee_id":2,"amount":1}))
-            .contains("field `payer_id` must be a whole number"));
+        assert!(
+            err(json!({"payer_id":1.5,"payee_id":2,"amount":1})).contains("field `payer_id` must be a whole number")
+        );
         assert!(err(json!({"payer_id":1,"payee_id":2,"amount":"ten"}))
             .contains("field `amount` must be a whole number within 32 bits, got a string"));
-        assert!(
-            err(json!({"payer_id":1,"payee_id":2,"amount":3_000_000_000i64}))
-                .contains("field `amount`")
-        );
+        assert!(err(json!({"payer_id":1,"payee_id":2,"amount":3_000_000_000i64})).contains("field `amount`"));
         assert!(err(json!([1, 2])).contains("must be a JSON object, got an array"));
         assert!(err(json!({"op":"withdraw"})).contains("unknown op \"withdraw\""));
         assert!(err(json!({"op":7})).contains("field `op` must be a string"));

@@ -22,11 +22,7 @@ pub enum RetryPolicy {
     Disabled,
     /// At most `max_retries` retries, waiting `min(cap, base * 2^(n-1))` scaled by a
     /// random factor in [0.5, 1] before retry n ("equal jitter").
-    Backoff {
-        max_retries: u32,
-        base: Duration,
-        cap: Duration,
-    },
+    Backoff { max_retries: u32, base: Duration, cap: Duration },
 }
 
 /// Defaults for `backoff:N`, those of the official DSQL connector (1 ms base, 100 ms cap).
@@ -39,11 +35,7 @@ impl RetryPolicy {
         match *self {
             RetryPolicy::Unlimited => Some(Duration::ZERO),
             RetryPolicy::Disabled => None,
-            RetryPolicy::Backoff {
-                max_retries,
-                base,
-                cap,
-            } => {
+            RetryPolicy::Backoff { max_retries, base, cap } => {
                 if retry > max_retries {
                     return None;
                 }
@@ -63,8 +55,7 @@ impl Default for RetryPolicy {
 }
 
 /// The syntax accepted by `FromStr`, for error messages and `--help`.
-pub const SYNTAX: &str =
-    "`unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (e.g. `backoff:5:1:100`)";
+pub const SYNTAX: &str = "`unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (e.g. `backoff:5:1:100`)";
 
 impl FromStr for RetryPolicy {
     type Err = String;
@@ -86,9 +77,7 @@ impl FromStr for RetryPolicy {
         let num = |i: usize, name: &str, default: u64| -> Result<u64, String> {
             match parts.get(i) {
                 None => Ok(default),
-                Some(p) => p
-                    .parse::<u64>()
-                    .map_err(|_| bad(&format!("{name} must be a whole number, got {p:?}"))),
+                Some(p) => p.parse::<u64>().map_err(|_| bad(&format!("{name} must be a whole number, got {p:?}"))),
             }
         };
         let max_retries = num(0, "MAX", 0)?;
@@ -100,11 +89,7 @@ impl FromStr for RetryPolicy {
         if cap < base {
             return Err(bad("CAP_MS must be at least BASE_MS"));
         }
-        Ok(RetryPolicy::Backoff {
-            max_retries: max_retries as u32,
-            base,
-            cap,
-        })
+        Ok(RetryPolicy::Backoff { max_retries: max_retries as u32, base, cap })
     }
 }
 
@@ -113,17 +98,8 @@ impl fmt::Display for RetryPolicy {
         match self {
             RetryPolicy::Unlimited => write!(f, "unlimited"),
             RetryPolicy::Disabled => write!(f, "none"),
-            RetryPolicy::Backoff {
-                max_retries,
-                base,
-                cap,
-            } => {
-                write!(
-                    f,
-                    "backoff:{max_retries}:{}:{}",
-                    base.as_millis(),
-                    cap.as_millis()
-                )
+            RetryPolicy::Backoff { max_retries, base, cap } => {
+                write!(f, "backoff:{max_retries}:{}:{}", base.as_millis(), cap.as_millis())
             }
         }
     }
@@ -144,21 +120,12 @@ mod tests {
         for s in ["unlimited", "none", "backoff:5:1:100", "backoff:3:10:50"] {
             assert_eq!(s.parse::<RetryPolicy>().unwrap().to_string(), s);
         }
-        assert_eq!(
-            "backoff:4".parse::<RetryPolicy>().unwrap().to_string(),
-            "backoff:4:1:100"
-        );
+        assert_eq!("backoff:4".parse::<RetryPolicy>().unwrap().to_string(), "backoff:4:1:100");
     }
 
     #[test]
     fn refuses_bad_policies_with_the_syntax() {
-        for s in [
-            "forever",
-            "backoff:0",
-            "backoff:x",
-            "backoff:3:50:10",
-            "backoff:1:2:3:4",
-        ] {
+        for s in ["forever", "backoff:0", "backoff:x", "backoff:3:50:10", "backoff:1:2:3:4"] {
             let e = s.parse::<RetryPolicy>().unwrap_err();
             assert!(e.contains(s) && e.contains("expected"), "{e}");
         }
@@ -175,9 +142,6 @@ mod tests {
         }
         assert_eq!(p.delay_before(7), None);
         assert_eq!(RetryPolicy::Disabled.delay_before(1), None);
-        assert_eq!(
-            RetryPolicy::Unlimited.delay_before(1000),
-            Some(Duration::ZERO)
-        );
+        assert_eq!(RetryPolicy::Unlimited.delay_before(1000), Some(Duration::ZERO));
     }
 }

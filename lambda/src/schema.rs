@@ -45,11 +45,7 @@ pub async fn create(client: &Client, dialect: Dialect) -> Result<(), Error> {
 
 /// Insert the accounts in `ids` with `balance`, in batches of `LOAD_BATCH` rows, each
 /// its own transaction; existing ids are left alone. Returns the rows inserted.
-pub async fn load_accounts(
-    client: &Client,
-    ids: RangeInclusive<i32>,
-    balance: i32,
-) -> Result<u64, Error> {
+pub async fn load_accounts(client: &Client, ids: RangeInclusive<i32>, balance: i32) -> Result<u64, Error> {
     let insert = client
         .prepare(
             "INSERT INTO accounts (id, balance) SELECT id, $3 FROM generate_series($1::int, $2::int) AS id \
@@ -88,25 +84,14 @@ pub async fn totals(client: &Client) -> Result<Totals, Error> {
             &[],
         )
         .await?;
-    Ok(Totals {
-        accounts: row.get(0),
-        balance_sum: row.get(1),
-        min_balance: row.get(2),
-        history_rows: row.get(3),
-    })
+    Ok(Totals { accounts: row.get(0), balance_sum: row.get(1), min_balance: row.get(2), history_rows: row.get(3) })
 }
 
 /// Restore every balance in `1..=accounts` to `balance` and clear the history, in
 /// batches small enough for DSQL's 3,000-row transaction limit.
-pub async fn reset(
-    client: &Client,
-    dialect: Dialect,
-    accounts: i32,
-    balance: i32,
-) -> Result<(), Error> {
-    let restore = client
-        .prepare("UPDATE accounts SET balance = $3 WHERE id BETWEEN $1 AND $2 AND balance <> $3")
-        .await?;
+pub async fn reset(client: &Client, dialect: Dialect, accounts: i32, balance: i32) -> Result<(), Error> {
+    let restore =
+        client.prepare("UPDATE accounts SET balance = $3 WHERE id BETWEEN $1 AND $2 AND balance <> $3").await?;
     let mut first = 1;
     while first <= accounts {
         let last = first.saturating_add(LOAD_BATCH - 1).min(accounts);
@@ -120,8 +105,7 @@ pub async fn reset(
         Dialect::Postgres => client.batch_execute("TRUNCATE transactions").await,
         Dialect::Dsql => {
             // No TRUNCATE on DSQL: delete in bounded batches.
-            let delete =
-                "DELETE FROM transactions WHERE id IN (SELECT id FROM transactions LIMIT 1000)";
+            let delete = "DELETE FROM transactions WHERE id IN (SELECT id FROM transactions LIMIT 1000)";
             while client.execute(delete, &[]).await? > 0 {}
             Ok(())
         }

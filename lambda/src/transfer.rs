@@ -26,11 +26,7 @@ pub enum Outcome {
 }
 
 /// Run the transfer under the retry policy; returns the outcome and the retries spent.
-pub async fn run(
-    conn: &Connection,
-    t: &Transfer,
-    policy: &RetryPolicy,
-) -> Result<(Outcome, u32), FunctionError> {
+pub async fn run(conn: &Connection, t: &Transfer, policy: &RetryPolicy) -> Result<(Outcome, u32), FunctionError> {
     let mut retries = 0u32;
     loop {
         match attempt(conn, t).await {
@@ -75,23 +71,15 @@ async fn body(conn: &Connection, t: &Transfer) -> Result<Outcome, DbError> {
     let (client, s) = (&conn.client, &conn.statements);
     let rows = client.query(&s.debit, &[&t.amount, &t.payer_id]).await?;
     let Some(row) = rows.first() else {
-        return Ok(Outcome::Refused {
-            reason: PAYER_NOT_FOUND,
-        });
+        return Ok(Outcome::Refused { reason: PAYER_NOT_FOUND });
     };
     let balance: i32 = row.get(0);
     if balance < 0 {
-        return Ok(Outcome::Refused {
-            reason: INSUFFICIENT_BALANCE,
-        });
+        return Ok(Outcome::Refused { reason: INSUFFICIENT_BALANCE });
     }
     if client.execute(&s.credit, &[&t.amount, &t.payee_id]).await? == 0 {
-        return Ok(Outcome::Refused {
-            reason: PAYEE_NOT_FOUND,
-        });
+        return Ok(Outcome::Refused { reason: PAYEE_NOT_FOUND });
     }
-    client
-        .execute(&s.history, &[&t.payer_id, &t.payee_id, &t.amount])
-        .await?;
+    client.execute(&s.history, &[&t.payer_id, &t.payee_id, &t.amount]).await?;
     Ok(Outcome::Committed { balance })
 }

@@ -85,10 +85,7 @@ pub async fn run<T: Target>(
     let mut sampler = plan.workload.sampler(plan.seed);
     let mut calls: JoinSet<CallRecord> = JoinSet::new();
     let mut intervals = Intervals::new(start, events);
-    let mut ticker = tokio::time::interval_at(
-        (start + Duration::from_secs(1)).into(),
-        Duration::from_secs(1),
-    );
+    let mut ticker = tokio::time::interval_at((start + Duration::from_secs(1)).into(), Duration::from_secs(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
 
     let stop = loop {
@@ -112,22 +109,11 @@ pub async fn run<T: Target>(
                     let latency_us = intended.elapsed().as_micros() as u64;
                     let (error, function_us, retries) = match &outcome {
                         Ok(o) => o.classify(),
-                        Err(_) => (
-                            Some((
-                                ErrorClass::Timeout,
-                                format!("no answer within {call_timeout:?}"),
-                            )),
-                            None,
-                            None,
-                        ),
+                        Err(_) => {
+                            (Some((ErrorClass::Timeout, format!("no answer within {call_timeout:?}"))), None, None)
+                        }
                     };
-                    CallRecord {
-                        latency_us,
-                        function_us,
-                        retries,
-                        error,
-                        late,
-                    }
+                    CallRecord { latency_us, function_us, retries, error, late }
                 });
                 intervals.started += 1;
                 if intervals.started % 256 == 0 {
@@ -164,12 +150,7 @@ pub async fn run<T: Target>(
         }
     }
     intervals.flush(0);
-    EngineEnd {
-        started: intervals.started,
-        abandoned,
-        elapsed_s: start.elapsed().as_secs_f64(),
-        stop,
-    }
+    EngineEnd { started: intervals.started, abandoned, elapsed_s: start.elapsed().as_secs_f64(), stop }
 }
 
 /// Resolves once cancellation is requested; never, if the sender is gone.
@@ -190,13 +171,7 @@ struct Intervals {
 
 impl Intervals {
     fn new(start: Instant, events: mpsc::UnboundedSender<Interval>) -> Self {
-        Intervals {
-            current: Stats::default(),
-            index: 0,
-            since: start,
-            started: 0,
-            events,
-        }
+        Intervals { current: Stats::default(), index: 0, since: start, started: 0, events }
     }
 
     fn record(&mut self, done: Result<CallRecord, tokio::task::JoinError>) {

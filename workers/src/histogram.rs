@@ -43,17 +43,13 @@ impl Hist {
     fn histogram(&self) -> std::borrow::Cow<'_, Histogram<u64>> {
         match &self.0 {
             Repr::Live(h) => std::borrow::Cow::Borrowed(h),
-            Repr::Packed(text) => {
-                std::borrow::Cow::Owned(unpack(text).expect("packed by this type, so it decodes"))
-            }
+            Repr::Packed(text) => std::borrow::Cow::Owned(unpack(text).expect("packed by this type, so it decodes")),
         }
     }
 
     fn live(&mut self) -> &mut Histogram<u64> {
         if let Repr::Packed(text) = &self.0 {
-            self.0 = Repr::Live(Box::new(
-                unpack(text).expect("packed by this type, so it decodes"),
-            ));
+            self.0 = Repr::Live(Box::new(unpack(text).expect("packed by this type, so it decodes")));
         }
         match &mut self.0 {
             Repr::Live(h) => h,
@@ -69,9 +65,7 @@ impl Hist {
     /// Add every count of `other`: exact, the same as recording its samples here.
     pub fn merge(&mut self, other: &Hist) {
         let other = other.histogram();
-        self.live()
-            .add(&*other)
-            .expect("histograms with the same bounds always add");
+        self.live().add(&*other).expect("histograms with the same bounds always add");
     }
 
     /// Keep only the compressed encoding (until the next `record` or `merge`).
@@ -124,9 +118,7 @@ impl Hist {
             Repr::Packed(text) => text.clone(),
             Repr::Live(h) => {
                 let mut bytes = Vec::new();
-                V2DeflateSerializer::new()
-                    .serialize(&**h, &mut bytes)
-                    .expect("serialising to memory cannot fail");
+                V2DeflateSerializer::new().serialize(&**h, &mut bytes).expect("serialising to memory cannot fail");
                 base64::engine::general_purpose::STANDARD.encode(bytes)
             }
         }
@@ -139,15 +131,13 @@ impl Hist {
 
 fn unpack(text: &str) -> Result<Histogram<u64>, String> {
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text)
-        .map_err(|e| format!("histogram is not base64: {e}"))?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("histogram is not base64: {e}"))?;
     let h: Histogram<u64> = Deserializer::new()
         .deserialize(&mut bytes.as_slice())
         .map_err(|e| format!("histogram does not decode: {e:?}"))?;
     let mut out = empty();
-    out.add(&h)
-        .map_err(|e| format!("histogram out of range: {e:?}"))?;
+    out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
     Ok(out)
 }
 
@@ -207,16 +197,9 @@ mod tests {
         }
         let mut packed = live.clone();
         packed.pack();
-        assert!(
-            packed.encode().len() < 20_000,
-            "packed is small: {}",
-            packed.encode().len()
-        );
+        assert!(packed.encode().len() < 20_000, "packed is small: {}", packed.encode().len());
         assert_eq!(packed, live);
-        assert_eq!(
-            (packed.quantile(0.99), packed.count()),
-            (live.quantile(0.99), live.count())
-        );
+        assert_eq!((packed.quantile(0.99), packed.count()), (live.quantile(0.99), live.count()));
         let mut total = Hist::default();
         total.merge(&packed);
         total.merge(&live);

@@ -21,17 +21,10 @@ pub enum LoadModel {
     Batches { parallel: u64, batches: u64 },
     /// Exactly `in_flight` calls at all times, until `calls` were started or
     /// `duration_s` passed (whichever comes first; at least one is set).
-    Closed {
-        in_flight: u64,
-        calls: Option<u64>,
-        duration_s: Option<f64>,
-    },
+    Closed { in_flight: u64, calls: Option<u64>, duration_s: Option<f64> },
     /// Calls arrive at a fixed rate per stage regardless of completions, at most
     /// `max_in_flight` at once; latency counts from each call's intended start.
-    Open {
-        stages: Vec<Stage>,
-        max_in_flight: u64,
-    },
+    Open { stages: Vec<Stage>, max_in_flight: u64 },
 }
 
 impl LoadModel {
@@ -40,12 +33,7 @@ impl LoadModel {
         match self {
             LoadModel::Batches { parallel, batches } => Some(parallel * batches),
             LoadModel::Closed { calls, .. } => *calls,
-            LoadModel::Open { stages, .. } => Some(
-                stages
-                    .iter()
-                    .map(|s| (s.rate * s.duration_s).floor() as u64)
-                    .sum(),
-            ),
+            LoadModel::Open { stages, .. } => Some(stages.iter().map(|s| (s.rate * s.duration_s).floor() as u64).sum()),
         }
     }
 
@@ -54,9 +42,7 @@ impl LoadModel {
         match self {
             LoadModel::Batches { .. } => None,
             LoadModel::Closed { duration_s, .. } => duration_s.map(Duration::from_secs_f64),
-            LoadModel::Open { stages, .. } => Some(Duration::from_secs_f64(
-                stages.iter().map(|s| s.duration_s).sum(),
-            )),
+            LoadModel::Open { stages, .. } => Some(Duration::from_secs_f64(stages.iter().map(|s| s.duration_s).sum())),
         }
     }
 
@@ -67,25 +53,15 @@ impl LoadModel {
 
     pub fn pacer(&self, start: Instant) -> Box<dyn Pacer> {
         match self {
-            LoadModel::Batches { parallel, batches } => Box::new(BatchPacer {
-                parallel: *parallel,
-                batches: *batches,
-                batch: 0,
-                started_in_batch: 0,
-            }),
-            LoadModel::Closed {
-                in_flight,
-                calls,
-                duration_s,
-            } => Box::new(ClosedPacer {
+            LoadModel::Batches { parallel, batches } => {
+                Box::new(BatchPacer { parallel: *parallel, batches: *batches, batch: 0, started_in_batch: 0 })
+            }
+            LoadModel::Closed { in_flight, calls, duration_s } => Box::new(ClosedPacer {
                 in_flight: *in_flight as usize,
                 remaining: calls.unwrap_or(u64::MAX),
                 end: duration_s.map(|d| start + Duration::from_secs_f64(d)),
             }),
-            LoadModel::Open {
-                stages,
-                max_in_flight,
-            } => Box::new(OpenPacer {
+            LoadModel::Open { stages, max_in_flight } => Box::new(OpenPacer {
                 stages: stages.clone(),
                 max_in_flight: *max_in_flight as usize,
                 start,
@@ -218,28 +194,12 @@ mod tests {
 
     #[test]
     fn every_model_starts_its_planned_calls() {
-        let batches = LoadModel::Batches {
-            parallel: 7,
-            batches: 3,
-        };
+        let batches = LoadModel::Batches { parallel: 7, batches: 3 };
         assert_eq!(starts(&batches), 21);
-        let closed = LoadModel::Closed {
-            in_flight: 5,
-            calls: Some(40),
-            duration_s: None,
-        };
+        let closed = LoadModel::Closed { in_flight: 5, calls: Some(40), duration_s: None };
         assert_eq!(starts(&closed), 40);
         let open = LoadModel::Open {
-            stages: vec![
-                Stage {
-                    rate: 100.0,
-                    duration_s: 2.0,
-                },
-                Stage {
-                    rate: 10.0,
-                    duration_s: 1.5,
-                },
-            ],
+            stages: vec![Stage { rate: 100.0, duration_s: 2.0 }, Stage { rate: 10.0, duration_s: 1.5 }],
             max_in_flight: 10,
         };
         assert_eq!(starts(&open), 215);
@@ -249,11 +209,7 @@ mod tests {
     #[test]
     fn batches_wait_for_the_whole_batch() {
         let t0 = Instant::now();
-        let mut p = LoadModel::Batches {
-            parallel: 2,
-            batches: 2,
-        }
-        .pacer(t0);
+        let mut p = LoadModel::Batches { parallel: 2, batches: 2 }.pacer(t0);
         assert!(matches!(p.next(t0, 0), Step::Start { .. }));
         assert!(matches!(p.next(t0, 1), Step::Start { .. }));
         assert_eq!(p.next(t0, 2), Step::WaitForCompletion);
@@ -264,38 +220,14 @@ mod tests {
     #[test]
     fn open_model_keeps_its_schedule_when_behind() {
         let t0 = Instant::now();
-        let mut p = LoadModel::Open {
-            stages: vec![Stage {
-                rate: 10.0,
-                duration_s: 1.0,
-            }],
-            max_in_flight: 2,
-        }
-        .pacer(t0);
+        let mut p = LoadModel::Open { stages: vec![Stage { rate: 10.0, duration_s: 1.0 }], max_in_flight: 2 }.pacer(t0);
         let late = t0 + Duration::from_millis(250);
         // Three calls were due by 250 ms; each keeps its intended start.
         for k in 0..2 {
-            assert_eq!(
-                p.next(late, k),
-                Step::Start {
-                    intended: t0 + Duration::from_millis(100 * k as u64)
-                }
-            );
+            assert_eq!(p.next(late, k), Step::Start { intended: t0 + Duration::from_millis(100 * k as u64) });
         }
-        assert_eq!(
-            p.next(late, 2),
-            Step::WaitForCompletion,
-            "the in-flight cap holds"
-        );
-        assert_eq!(
-            p.next(late, 1),
-            Step::Start {
-                intended: t0 + Duration::from_millis(200)
-            }
-        );
-        assert_eq!(
-            p.next(late, 0),
-            Step::WaitUntil(t0 + Duration::from_millis(300))
-        );
+        assert_eq!(p.next(late, 2), Step::WaitForCompletion, "the in-flight cap holds");
+        assert_eq!(p.next(late, 1), Step::Start { intended: t0 + Duration::from_millis(200) });
+        assert_eq!(p.next(late, 0), Step::WaitUntil(t0 + Duration::from_millis(300)));
     }
 }

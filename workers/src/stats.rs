@@ -102,10 +102,7 @@ impl Stats {
             None => self.successes += 1,
             Some((class, message)) => {
                 *self.errors.entry(*class).or_default() += 1;
-                *self
-                    .error_messages
-                    .entry(format!("{}: {message}", class.name()))
-                    .or_default() += 1;
+                *self.error_messages.entry(format!("{}: {message}", class.name())).or_default() += 1;
             }
         }
     }
@@ -150,14 +147,8 @@ mod tests {
             function_us: (i % 5 != 0).then_some(500 + i % 7_000),
             retries: Some(i % 4 / 3),
             error: match i % 11 {
-                0 => Some((
-                    ErrorClass::Function,
-                    "OccConflict: could not serialize (40001)".into(),
-                )),
-                1 => Some((
-                    ErrorClass::Throttle,
-                    "ConcurrentInvocationLimitExceeded".into(),
-                )),
+                0 => Some((ErrorClass::Function, "OccConflict: could not serialize (40001)".into())),
+                1 => Some((ErrorClass::Throttle, "ConcurrentInvocationLimitExceeded".into())),
                 _ => None,
             },
             late: i % 13 == 0,

@@ -45,40 +45,22 @@ impl Outcome {
     pub fn classify(&self) -> (Option<(ErrorClass, String)>, Option<u64>, Option<u64>) {
         match self {
             Outcome::Response(v) => {
-                let function_us = v["duration_us"]
-                    .as_u64()
-                    .or_else(|| v["duration"].as_u64().map(|ms| ms * 1_000));
+                let function_us = v["duration_us"].as_u64().or_else(|| v["duration"].as_u64().map(|ms| ms * 1_000));
                 let retries = v["retries"].as_u64();
-                let error = v["error"]
-                    .as_str()
-                    .map(|m| (ErrorClass::Business, m.to_string()));
+                let error = v["error"].as_str().map(|m| (ErrorClass::Business, m.to_string()));
                 (error, function_us, retries)
             }
-            Outcome::FunctionError {
-                error_type,
-                message,
-            } => {
+            Outcome::FunctionError { error_type, message } => {
                 let message = message
                     .rsplit_once(" after ")
                     .filter(|(_, t)| t.ends_with(" retries"))
                     .map_or(message.as_str(), |(m, _)| m);
-                (
-                    Some((ErrorClass::Function, format!("{error_type}: {message}"))),
-                    None,
-                    None,
-                )
+                (Some((ErrorClass::Function, format!("{error_type}: {message}"))), None, None)
             }
-            Outcome::Throttled { reason } => (
-                Some((
-                    ErrorClass::Throttle,
-                    format!("TooManyRequestsException: {reason}"),
-                )),
-                None,
-                None,
-            ),
-            Outcome::ServiceError { code, .. } => {
-                (Some((ErrorClass::Service, code.clone())), None, None)
+            Outcome::Throttled { reason } => {
+                (Some((ErrorClass::Throttle, format!("TooManyRequestsException: {reason}"))), None, None)
             }
+            Outcome::ServiceError { code, .. } => (Some((ErrorClass::Service, code.clone())), None, None),
             Outcome::Transport { message } => {
                 let short: String = message.chars().take(160).collect();
                 (Some((ErrorClass::Transport, short)), None, None)
@@ -100,26 +82,17 @@ impl LambdaTarget {
         let config = aws_sdk_lambda::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new(
-                "LOCAL",
-                "local",
-                None,
-                None,
-                "harness-local",
-            ))
+            .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
             .endpoint_url(endpoint_url)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .build();
-        LambdaTarget {
-            client: aws_sdk_lambda::Client::from_conf(config),
-            function: function.to_string(),
-        }
+        LambdaTarget { client: aws_sdk_lambda::Client::from_conf(config), function: function.to_string() }
     }
 
     /// AWS Lambda, with region and credentials from the usual AWS configuration.
     pub async fn aws(function: &str, region: Option<String>, profile: Option<String>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(aws_config::retry::RetryConfig::disabled());
+        let mut loader =
+            aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::disabled());
         if let Some(region) = region {
             loader = loader.region(Region::new(region));
         }
@@ -127,10 +100,7 @@ impl LambdaTarget {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
-        LambdaTarget {
-            client: aws_sdk_lambda::Client::new(&sdk),
-            function: function.to_string(),
-        }
+        LambdaTarget { client: aws_sdk_lambda::Client::new(&sdk), function: function.to_string() }
     }
 
     /// The SDK client, for calls beyond `invoke`.
@@ -141,13 +111,7 @@ impl LambdaTarget {
     /// One synchronous invocation.
     pub async fn call(&self, payload: &Value) -> Outcome {
         let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
-        let result = self
-            .client
-            .invoke()
-            .function_name(&self.function)
-            .payload(Blob::new(bytes))
-            .send()
-            .await;
+        let result = self.client.invoke().function_name(&self.function).payload(Blob::new(bytes)).send().await;
         match result {
             Ok(out) => {
                 let body = out.payload().map(|b| b.as_ref()).unwrap_or(b"null");
@@ -156,32 +120,21 @@ impl LambdaTarget {
                 match out.function_error() {
                     None => Outcome::Response(body),
                     Some(_) => Outcome::FunctionError {
-                        error_type: body["errorType"]
-                            .as_str()
-                            .unwrap_or("Unhandled")
-                            .to_string(),
-                        message: body["errorMessage"]
-                            .as_str()
-                            .map(str::to_string)
-                            .unwrap_or_else(|| body.to_string()),
+                        error_type: body["errorType"].as_str().unwrap_or("Unhandled").to_string(),
+                        message: body["errorMessage"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string()),
                     },
                 }
             }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
-                InvokeError::TooManyRequestsException(t) => Outcome::Throttled {
-                    reason: t
-                        .reason()
-                        .map(|r| r.as_str().to_string())
-                        .unwrap_or_default(),
-                },
+                InvokeError::TooManyRequestsException(t) => {
+                    Outcome::Throttled { reason: t.reason().map(|r| r.as_str().to_string()).unwrap_or_default() }
+                }
                 other => Outcome::ServiceError {
                     code: other.code().unwrap_or("Unknown").to_string(),
                     message: other.message().unwrap_or_default().to_string(),
                 },
             },
-            Err(other) => Outcome::Transport {
-                message: error_chain(&other),
-            },
+            Err(other) => Outcome::Transport { message: error_chain(&other) },
         }
     }
 }
@@ -202,9 +155,7 @@ pub struct InProcessTarget {
 impl InProcessTarget {
     pub fn new(environments: usize, db: Database, policy: RetryPolicy) -> Self {
         let make = move || Function::new(db.clone(), policy);
-        InProcessTarget {
-            environments: Environments::new(environments, Overflow::Queue, make),
-        }
+        InProcessTarget { environments: Environments::new(environments, Overflow::Queue, make) }
     }
 
     pub fn stats(&self) -> transfer::local::EnvironmentStats {
@@ -216,35 +167,24 @@ impl Target for InProcessTarget {
     fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
         async move {
             let Ok(mut lease) = self.environments.acquire().await else {
-                return Outcome::Throttled {
-                    reason: "ConcurrentInvocationLimitExceeded".into(),
-                };
+                return Outcome::Throttled { reason: "ConcurrentInvocationLimitExceeded".into() };
             };
             let result = lease.function().invoke(payload).await;
             lease.finish();
             match result {
                 Ok(v) => Outcome::Response(v),
-                Err(e) => Outcome::FunctionError {
-                    error_type: e.error_type,
-                    message: e.error_message,
-                },
+                Err(e) => Outcome::FunctionError { error_type: e.error_type, message: e.error_message },
             }
         }
     }
 }
 
 /// An SDK error as the service's code and message, or the transport error chain.
-pub fn describe_sdk_error(
-    e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
-) -> String {
+pub fn describe_sdk_error(e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>) -> String {
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
-            format!(
-                "{}: {}",
-                err.code().unwrap_or("Unknown"),
-                err.message().unwrap_or_default()
-            )
+            format!("{}: {}", err.code().unwrap_or("Unknown"), err.message().unwrap_or_default())
         }
         other => error_chain(other),
     }

@@ -52,16 +52,10 @@ impl Workload {
     pub fn sampler(&self, seed: u64) -> Sampler {
         let n = (self.last_account - self.first_account + 1).max(1) as f64;
         let zipf = match self.accounts {
-            Accounts::Zipf { exponent } => {
-                Some(Zipf::new(n, exponent).expect("validated: n >= 1, exponent >= 0"))
-            }
+            Accounts::Zipf { exponent } => Some(Zipf::new(n, exponent).expect("validated: n >= 1, exponent >= 0")),
             Accounts::Uniform => None,
         };
-        Sampler {
-            workload: self.clone(),
-            rng: SmallRng::seed_from_u64(seed),
-            zipf,
-        }
+        Sampler { workload: self.clone(), rng: SmallRng::seed_from_u64(seed), zipf }
     }
 }
 
@@ -82,15 +76,9 @@ impl Sampler {
                 }
                 if payee == payer {
                     let w = &self.workload;
-                    payee = if payer < w.last_account {
-                        payer + 1
-                    } else {
-                        w.first_account
-                    };
+                    payee = if payer < w.last_account { payer + 1 } else { w.first_account };
                 }
-                let amount = self
-                    .rng
-                    .random_range(self.workload.amount_min..=self.workload.amount_max);
+                let amount = self.rng.random_range(self.workload.amount_min..=self.workload.amount_max);
                 json!({"payer_id": payer, "payee_id": payee, "amount": amount})
             }
         }
@@ -110,14 +98,7 @@ mod tests {
     use super::*;
 
     fn workload(accounts: Accounts) -> Workload {
-        Workload {
-            op: Op::Transfer,
-            first_account: 11,
-            last_account: 20,
-            accounts,
-            amount_min: 1,
-            amount_max: 3,
-        }
+        Workload { op: Op::Transfer, first_account: 11, last_account: 20, accounts, amount_min: 1, amount_max: 3 }
     }
 
     #[test]
@@ -125,14 +106,8 @@ mod tests {
         let mut s = workload(Accounts::Uniform).sampler(7);
         for _ in 0..2_000 {
             let p = s.next_payload();
-            let (a, b) = (
-                p["payer_id"].as_i64().unwrap(),
-                p["payee_id"].as_i64().unwrap(),
-            );
-            assert!(
-                (11..=20).contains(&a) && (11..=20).contains(&b) && a != b,
-                "{p}"
-            );
+            let (a, b) = (p["payer_id"].as_i64().unwrap(), p["payee_id"].as_i64().unwrap());
+            assert!((11..=20).contains(&a) && (11..=20).contains(&b) && a != b, "{p}");
             assert!((1..=3).contains(&p["amount"].as_i64().unwrap()));
         }
     }
@@ -145,9 +120,6 @@ mod tests {
             counts[(s.next_payload()["payer_id"].as_i64().unwrap() - 11) as usize] += 1;
         }
         assert!(counts[0] > 3 * counts[9], "{counts:?}");
-        assert!(
-            counts.windows(2).filter(|w| w[0] >= w[1]).count() >= 7,
-            "{counts:?}"
-        );
+        assert!(counts.windows(2).filter(|w| w[0] >= w[1]).count() >= 7, "{counts:?}");
     }
 }

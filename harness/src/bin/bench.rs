@@ -39,12 +39,7 @@ fn main() -> anyhow::Result<()> {
         None => orchestrate(),
         Some("serve") => serve(args[1].parse()?, args[2].parse()?),
         Some("client") => {
-            let (mode, url, in_flight, seconds) = (
-                args[1].as_str(),
-                &args[2],
-                args[3].parse()?,
-                args[4].parse()?,
-            );
+            let (mode, url, in_flight, seconds) = (args[1].as_str(), &args[2], args[3].parse()?, args[4].parse()?);
             let m = client(mode, url, in_flight, seconds)?;
             println!("{}", serde_json::to_string(&m)?);
             Ok(())
@@ -56,10 +51,7 @@ fn main() -> anyhow::Result<()> {
 /// The no-op endpoint: answers every Invoke with a fixed body after `delay_ms`.
 fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
     use axum::routing::post;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     rt.block_on(async move {
         let app = axum::Router::new().route(
             "/2015-03-31/functions/{name}/invocations",
@@ -67,17 +59,10 @@ fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
                 if delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
-                (
-                    [
-                        ("content-type", "application/json"),
-                        ("x-amz-executed-version", "$LATEST"),
-                    ],
-                    RESPONSE,
-                )
+                ([("content-type", "application/json"), ("x-amz-executed-version", "$LATEST")], RESPONSE)
             }),
         );
-        let listener =
-            tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
         axum::serve(listener, app).await?;
         anyhow::Ok(())
     })
@@ -86,9 +71,7 @@ fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
 /// One client measurement on a single-threaded runtime: `engine` (the harness engine,
 /// closed model) or `bare` (N tasks looping on the SDK client).
 fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measured> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cpu0 = cpu_seconds()?;
     let start = Instant::now();
     let (calls, errors) = rt.block_on(async {
@@ -96,11 +79,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
         match mode {
             "engine" => {
                 let plan = EnginePlan {
-                    load: LoadModel::Closed {
-                        in_flight,
-                        calls: None,
-                        duration_s: Some(seconds),
-                    },
+                    load: LoadModel::Closed { in_flight, calls: None, duration_s: Some(seconds) },
                     workload: Workload {
                         op: Op::Transfer,
                         first_account: 1,
@@ -147,10 +126,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                 for t in tasks {
                     t.await?;
                 }
-                Ok((
-                    calls.load(Ordering::Relaxed),
-                    errors.load(Ordering::Relaxed),
-                ))
+                Ok((calls.load(Ordering::Relaxed), errors.load(Ordering::Relaxed)))
             }
             other => anyhow::bail!("unknown client mode {other:?}"),
         }
@@ -167,27 +143,15 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
 /// User + system CPU seconds of this process.
 fn cpu_seconds() -> anyhow::Result<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("/proc/self/stat")?
-        .1
-        .split_whitespace()
-        .collect();
+    let fields: Vec<&str> = stat.rsplit_once(')').context("/proc/self/stat")?.1.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>()? + fields[12].parse::<u64>()?;
     Ok(ticks as f64 / 100.0)
 }
 
 fn peak_rss_kib() -> anyhow::Result<u64> {
     let status = std::fs::read_to_string("/proc/self/status")?;
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .context("VmHWM in /proc/self/status")?;
-    Ok(line
-        .split_whitespace()
-        .nth(1)
-        .context("VmHWM value")?
-        .parse()?)
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).context("VmHWM in /proc/self/status")?;
+    Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
 }
 
 struct Server(Child);
@@ -200,9 +164,7 @@ impl Drop for Server {
 }
 
 fn start_server(delay_ms: u64) -> anyhow::Result<(Server, String)> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?
-        .local_addr()?
-        .port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let exe = std::env::current_exe()?;
     let child = Command::new("taskset")
         .args(["-c", "1"])
@@ -224,20 +186,11 @@ fn run_client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Re
     let out = Command::new("taskset")
         .args(["-c", "0"])
         .arg(std::env::current_exe()?)
-        .args([
-            "client",
-            mode,
-            url,
-            &in_flight.to_string(),
-            &seconds.to_string(),
-        ])
+        .args(["client", mode, url, &in_flight.to_string(), &seconds.to_string()])
         .stderr(Stdio::inherit())
         .output()?;
     if !out.status.success() {
-        bail!(
-            "{mode} client at {in_flight} in flight failed: {}",
-            out.status
-        );
+        bail!("{mode} client at {in_flight} in flight failed: {}", out.status);
     }
     Ok(serde_json::from_slice(&out.stdout)?)
 }
@@ -246,7 +199,12 @@ fn run_client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Re
 fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("post.lua");
-    std::fs::write(&script, format!("wrk.method = \"POST\"\nwrk.body = '{PAYLOAD}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"))?;
+    std::fs::write(
+        &script,
+        format!(
+            "wrk.method = \"POST\"\nwrk.body = '{PAYLOAD}'\nwrk.headers[\"Content-Type\"] = \"application/json\"\n"
+        ),
+    )?;
     let out = Command::new("/usr/bin/time")
         .args(["-f", "CPU %U %S RSS %M", "taskset", "-c", "0", "wrk", "-t1"])
         .arg(format!("-c{connections}"))
@@ -260,48 +218,26 @@ fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured
     let stderr = String::from_utf8_lossy(&out.stderr);
     let requests: u64 = stdout
         .lines()
-        .find_map(|l| {
-            l.trim()
-                .split_once(" requests in ")
-                .map(|(n, _)| n.trim().parse().ok())
-        })
+        .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.trim().parse().ok()))
         .flatten()
         .with_context(|| format!("wrk output:\n{stdout}{stderr}"))?;
-    let errors = stdout
-        .lines()
-        .find(|l| l.contains("Non-2xx") || l.contains("Socket errors"))
-        .map_or(0, |_| 1);
-    let cpu = stderr
-        .lines()
-        .find_map(|l| l.strip_prefix("CPU "))
-        .context("/usr/bin/time output")?;
+    let errors = stdout.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")).map_or(0, |_| 1);
+    let cpu = stderr.lines().find_map(|l| l.strip_prefix("CPU ")).context("/usr/bin/time output")?;
     let mut parts = cpu.split_whitespace();
     let user: f64 = parts.next().context("user time")?.parse()?;
     let sys: f64 = parts.next().context("system time")?.parse()?;
     let rss: u64 = parts.nth(1).context("rss")?.parse()?;
-    Ok(Measured {
-        calls: requests,
-        errors,
-        wall_s: seconds,
-        cpu_s: user + sys,
-        peak_rss_kib: rss,
-    })
+    Ok(Measured { calls: requests, errors, wall_s: seconds, cpu_s: user + sys, peak_rss_kib: rss })
 }
 
 fn ensure_tools() -> anyhow::Result<()> {
     let have = |t: &str| {
-        Command::new("sh")
-            .args(["-c", &format!("command -v {t}")])
-            .output()
-            .is_ok_and(|o| o.status.success())
+        Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
     };
     if !have("wrk") {
         eprintln!("wrk is missing: installing Debian's wrk package");
         let ok = Command::new("sh")
-            .args([
-                "-c",
-                "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk",
-            ])
+            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk"])
             .status()?
             .success();
         if !ok {
@@ -332,25 +268,10 @@ fn orchestrate() -> anyhow::Result<()> {
         let wrk_per_core = per_core(&wrk);
         row("wrk, plain HTTP POST (reference)", in_flight, &wrk, None);
         let bare = run_client("bare", &url, in_flight, SECONDS)?;
-        row(
-            "aws-sdk-lambda, bare loop",
-            in_flight,
-            &bare,
-            Some(wrk_per_core),
-        );
+        row("aws-sdk-lambda, bare loop", in_flight, &bare, Some(wrk_per_core));
         let engine = run_client("engine", &url, in_flight, SECONDS)?;
-        row(
-            "harness engine (aws-sdk-lambda)",
-            in_flight,
-            &engine,
-            Some(wrk_per_core),
-        );
-        println!(
-            "{:<34} {:>9} engine/bare SDK = {:.2}\n",
-            "",
-            "",
-            per_core(&engine) / per_core(&bare).max(1e-9)
-        );
+        row("harness engine (aws-sdk-lambda)", in_flight, &engine, Some(wrk_per_core));
+        println!("{:<34} {:>9} engine/bare SDK = {:.2}\n", "", "", per_core(&engine) / per_core(&bare).max(1e-9));
     }
     drop(_fast);
     let (_slow, slow_url) = start_server(2_000)?;
@@ -370,11 +291,7 @@ fn per_core(m: &Measured) -> f64 {
 
 fn row(name: &str, in_flight: u64, m: &Measured, wrk_per_core: Option<f64>) {
     let ratio = wrk_per_core.map_or("1.00".to_string(), |w| format!("{:.3}", per_core(m) / w));
-    let errors = if m.errors > 0 {
-        format!(" ({} errors)", m.errors)
-    } else {
-        String::new()
-    };
+    let errors = if m.errors > 0 { format!(" ({} errors)", m.errors) } else { String::new() };
     println!(
         "{name:<34} {in_flight:>9} {:>10.0} {:>8.2} {:>14.0} {ratio:>8}{errors}",
         m.calls as f64 / m.wall_s,

@@ -16,18 +16,8 @@ impl Render for Console {
         let rule = "=".repeat(60);
         writeln!(s, "\n{rule}\nSTATS\n{rule}")?;
         writeln!(s, "Total calls:        {}", thousands(t.calls))?;
-        writeln!(
-            s,
-            "Successful:         {} ({})",
-            thousands(t.successes),
-            pct(t.successes, t.calls)
-        )?;
-        writeln!(
-            s,
-            "Errors:             {} ({})",
-            thousands(t.error_count()),
-            pct(t.error_count(), t.calls)
-        )?;
+        writeln!(s, "Successful:         {} ({})", thousands(t.successes), pct(t.successes, t.calls))?;
+        writeln!(s, "Errors:             {} ({})", thousands(t.error_count()), pct(t.error_count(), t.calls))?;
         writeln!(s)?;
         writeln!(s, "Total time:         {:.2}s", r.end.elapsed_s)?;
         writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())?;
@@ -35,11 +25,7 @@ impl Render for Console {
             writeln!(s, "\nLambda Execution Times:")?;
             writeln!(s, "  Min:                {}", ms(t.function_us.min()))?;
             writeln!(s, "  Max:                {}", ms(t.function_us.max()))?;
-            writeln!(
-                s,
-                "  Avg:                {:.2}ms",
-                t.function_us.mean() / 1_000.0
-            )?;
+            writeln!(s, "  Avg:                {:.2}ms", t.function_us.mean() / 1_000.0)?;
             writeln!(
                 s,
                 "  p50 / p99:          {} / {}",
@@ -51,11 +37,7 @@ impl Render for Console {
             writeln!(
                 s,
                 "\nClient Latency{}:",
-                if r.plan.engine.load.is_open() {
-                    " (from intended start)"
-                } else {
-                    ""
-                }
+                if r.plan.engine.load.is_open() { " (from intended start)" } else { "" }
             )?;
             latency(&mut s, &t.latency_us)?;
         }
@@ -63,11 +45,7 @@ impl Render for Console {
             writeln!(s, "\nError Breakdown:")?;
             let classes: Vec<String> = ErrorClass::ALL
                 .iter()
-                .filter_map(|c| {
-                    t.errors
-                        .get(c)
-                        .map(|n| format!("{} {}", c.name(), thousands(*n)))
-                })
+                .filter_map(|c| t.errors.get(c).map(|n| format!("{} {}", c.name(), thousands(*n))))
                 .collect();
             writeln!(s, "  by class: {}", classes.join(", "))?;
             let mut messages: Vec<_> = t.error_messages.iter().collect();
@@ -76,22 +54,14 @@ impl Render for Console {
                 writeln!(s, "  {message}: {}", thousands(**n))?;
             }
             if messages.len() > 10 {
-                writeln!(
-                    s,
-                    "  ... and {} more kinds (see summary.json)",
-                    messages.len() - 10
-                )?;
+                writeln!(s, "  ... and {} more kinds (see summary.json)", messages.len() - 10)?;
             }
         }
         if t.retries.count() > 0 {
             writeln!(s, "\nOCC Retry Statistics:")?;
             writeln!(s, "  Total retries:      {}", thousands(t.total_retries))?;
             writeln!(s, "  Max retries:        {}", t.retries.max())?;
-            writeln!(
-                s,
-                "  Avg retries/call:   {:.2}",
-                t.total_retries as f64 / t.retries.count() as f64
-            )?;
+            writeln!(s, "  Avg retries/call:   {:.2}", t.total_retries as f64 / t.retries.count() as f64)?;
             writeln!(
                 s,
                 "  Transactions with retries: {} ({})",
@@ -100,25 +70,13 @@ impl Render for Console {
             )?;
         }
         if let Some(env) = &r.environments {
-            writeln!(
-                s,
-                "\nExecution environments: {} cold starts (limit {})",
-                env.cold_starts, env.max_environments
-            )?;
+            writeln!(s, "\nExecution environments: {} cold starts (limit {})", env.cold_starts, env.max_environments)?;
             if env.throttles > 0 || env.timeouts > 0 {
-                writeln!(
-                    s,
-                    "  throttled: {}, timed out: {}",
-                    env.throttles, env.timeouts
-                )?;
+                writeln!(s, "  throttled: {}, timed out: {}", env.throttles, env.timeouts)?;
             }
         }
         if t.late_starts > 0 {
-            writeln!(
-                s,
-                "Late starts:        {} calls could not start on schedule",
-                thousands(t.late_starts)
-            )?;
+            writeln!(s, "Late starts:        {} calls could not start on schedule", thousands(t.late_starts))?;
         }
         if r.end.abandoned > 0 {
             writeln!(
@@ -133,19 +91,12 @@ impl Render for Console {
                 "Stopped early:      {:?} after {} of {} planned calls",
                 r.end.stop,
                 thousands(r.end.started),
-                r.plan
-                    .engine
-                    .load
-                    .planned_calls()
-                    .map_or("?".into(), thousands)
+                r.plan.engine.load.planned_calls().map_or("?".into(), thousands)
             )?;
         }
         match &r.verification {
             Some(v) => writeln!(s, "\nVerification: {}", v.summary())?,
-            None => writeln!(
-                s,
-                "\nVerification: skipped (no database access for this target)"
-            )?,
+            None => writeln!(s, "\nVerification: skipped (no database access for this target)")?,
         }
         Ok(s.into_bytes())
     }

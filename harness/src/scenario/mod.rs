@@ -21,16 +21,9 @@ use raw::{AmountValue, DurationValue, RawLoad, RawScenario};
 pub enum TargetSpec {
     /// The local stack: PostgreSQL (throwaway unless `database_url`) and the local
     /// Lambda endpoint, called through aws-sdk-lambda.
-    Local {
-        function: String,
-        database_url: Option<String>,
-    },
+    Local { function: String, database_url: Option<String> },
     /// AWS Lambda, region and credentials from the usual AWS configuration.
-    Aws {
-        function: String,
-        region: Option<String>,
-        profile: Option<String>,
-    },
+    Aws { function: String, region: Option<String>, profile: Option<String> },
     /// The function called in-process against the database (no invoke path).
     InProcess { database_url: Option<String> },
 }
@@ -64,10 +57,7 @@ pub struct Plan {
 
 impl Plan {
     pub fn retry_policy(&self) -> RetryPolicy {
-        self.local
-            .retry_policy
-            .parse()
-            .expect("validated when the plan was built")
+        self.local.retry_policy.parse().expect("validated when the plan was built")
     }
 }
 
@@ -121,37 +111,26 @@ impl Source<'_> {
     fn f<T>(&self, s: Option<Spanned<T>>) -> Option<F<T>> {
         s.map(|s| {
             let at = self.at(s.span().start);
-            F {
-                v: s.into_inner(),
-                at,
-            }
+            F { v: s.into_inner(), at }
         })
     }
 
     fn err(&self, at: impl Into<String>, message: impl Into<String>) -> ScenarioError {
-        ScenarioError {
-            at: at.into(),
-            message: message.into(),
-        }
+        ScenarioError { at: at.into(), message: message.into() }
     }
 }
 
 fn flag<T>(slot: &mut Option<F<T>>, value: Option<T>, name: &str) {
     if let Some(v) = value {
-        *slot = Some(F {
-            v,
-            at: name.to_string(),
-        });
+        *slot = Some(F { v, at: name.to_string() });
     }
 }
 
 /// Read and validate a scenario file with overrides.
 pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-        at: shown.clone(),
-        message: format!("cannot read the scenario: {e}"),
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ScenarioError { at: shown.clone(), message: format!("cannot read the scenario: {e}") })?;
     parse(&shown, &text, overrides)
 }
 
@@ -159,15 +138,11 @@ pub fn load(path: &Path, overrides: &Overrides) -> Result<Plan, ScenarioError> {
 pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioError> {
     let src = Source { path, text };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
-        let at = e
-            .span()
-            .map_or_else(|| path.to_string(), |s| src.at(s.start));
+        let at = e.span().map_or_else(|| path.to_string(), |s| src.at(s.start));
         src.err(at, e.message().trim().to_string())
     })?;
     let name = raw.name.clone().unwrap_or_else(|| {
-        Path::new(path)
-            .file_stem()
-            .map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
+        Path::new(path).file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     });
     let data = data(&src, &raw, o)?;
     let target = target(&src, &raw, o)?;
@@ -195,22 +170,12 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         max_duration_s,
         drain_timeout_s,
     };
-    Ok(Plan {
-        name,
-        description: raw.description.clone(),
-        target,
-        data,
-        local,
-        engine,
-    })
+    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine })
 }
 
 fn positive(src: &Source, f: &F<i64>, key: &str, max: i64) -> Result<i64, ScenarioError> {
     if f.v < 1 || f.v > max {
-        return Err(src.err(
-            &f.at,
-            format!("{key} must be between 1 and {max}, got {}", f.v),
-        ));
+        return Err(src.err(&f.at, format!("{key} must be between 1 and {max}, got {}", f.v)));
     }
     Ok(f.v)
 }
@@ -221,34 +186,18 @@ fn data(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<DataSpec, Scen
     let accounts = match accounts {
         None => 1_000,
         Some(f) if f.v < 2 || f.v > i32::MAX as i64 => {
-            return Err(src.err(
-                f.at,
-                format!(
-                    "data.accounts must be between 2 and {}, got {}",
-                    i32::MAX,
-                    f.v
-                ),
-            ))
+            return Err(src.err(f.at, format!("data.accounts must be between 2 and {}, got {}", i32::MAX, f.v)))
         }
         Some(f) => f.v as i32,
     };
     let initial_balance = match src.f(raw.data.initial_balance.clone()) {
         None => 100,
         Some(f) if f.v < 0 || f.v > 1_000_000_000 => {
-            return Err(src.err(
-                f.at,
-                format!(
-                    "data.initial_balance must be between 0 and 1000000000, got {}",
-                    f.v
-                ),
-            ))
+            return Err(src.err(f.at, format!("data.initial_balance must be between 0 and 1000000000, got {}", f.v)))
         }
         Some(f) => f.v as i32,
     };
-    Ok(DataSpec {
-        accounts,
-        initial_balance,
-    })
+    Ok(DataSpec { accounts, initial_balance })
 }
 
 fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, ScenarioError> {
@@ -258,36 +207,21 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
     let mut function = src.f(t.function.clone());
     flag(&mut function, o.function.clone(), "--function");
     let database_url = o.database_url.clone().or_else(|| t.database_url.clone());
-    let function_name = function.clone().map_or_else(
-        || transfer::local::endpoint::DEFAULT_FUNCTION.to_string(),
-        |f| f.v,
-    );
+    let function_name =
+        function.clone().map_or_else(|| transfer::local::endpoint::DEFAULT_FUNCTION.to_string(), |f| f.v);
     match kind.as_ref().map(|k| k.v.as_str()) {
-        None | Some("local") => Ok(TargetSpec::Local {
-            function: function_name,
-            database_url,
-        }),
+        None | Some("local") => Ok(TargetSpec::Local { function: function_name, database_url }),
         Some("in-process") => Ok(TargetSpec::InProcess { database_url }),
         Some("aws") => {
             if function.is_none() {
                 let at = kind.map_or_else(|| src.path.to_string(), |k| k.at);
-                return Err(src.err(
-                    at,
-                    "target.kind = \"aws\" needs target.function (a function name or ARN)",
-                ));
+                return Err(src.err(at, "target.kind = \"aws\" needs target.function (a function name or ARN)"));
             }
-            Ok(TargetSpec::Aws {
-                function: function_name,
-                region: t.region.clone(),
-                profile: t.profile.clone(),
-            })
+            Ok(TargetSpec::Aws { function: function_name, region: t.region.clone(), profile: t.profile.clone() })
         }
         Some(other) => {
             let at = kind.as_ref().map(|k| k.at.clone()).unwrap_or_default();
-            Err(src.err(
-                at,
-                format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\""),
-            ))
+            Err(src.err(at, format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\"")))
         }
     }
 }
@@ -298,10 +232,7 @@ fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, Sc
     flag(&mut policy, o.retry_policy.clone(), "--retry-policy");
     let retry_policy = match policy {
         None => RetryPolicy::Unlimited,
-        Some(f) => {
-            f.v.parse::<RetryPolicy>()
-                .map_err(|m| src.err(f.at, format!("local.retry_policy: {m}")))?
-        }
+        Some(f) => f.v.parse::<RetryPolicy>().map_err(|m| src.err(f.at, format!("local.retry_policy: {m}")))?,
     };
     let mut environments = src.f(l.environments.clone());
     flag(&mut environments, o.environments, "--environments");
@@ -313,37 +244,19 @@ fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, Sc
     flag(&mut overflow, o.overflow.clone(), "--overflow");
     let overflow = match overflow {
         None => Overflow::Queue,
-        Some(f) => {
-            f.v.parse()
-                .map_err(|m: String| src.err(f.at, format!("local.overflow: {m}")))?
-        }
+        Some(f) => f.v.parse().map_err(|m: String| src.err(f.at, format!("local.overflow: {m}")))?,
     };
     let function_timeout_s = match src.f(l.function_timeout.clone()) {
         None => transfer::local::endpoint::DEFAULT_TIMEOUT.as_secs_f64(),
-        Some(f) => {
-            f.v.seconds()
-                .map_err(|m| src.err(f.at, format!("local.function_timeout: {m}")))?
-        }
+        Some(f) => f.v.seconds().map_err(|m| src.err(f.at, format!("local.function_timeout: {m}")))?,
     };
-    Ok(LocalSpec {
-        retry_policy: retry_policy.to_string(),
-        environments,
-        overflow,
-        function_timeout_s,
-    })
+    Ok(LocalSpec { retry_policy: retry_policy.to_string(), environments, overflow, function_timeout_s })
 }
 
 /// The load model and its planned duration in seconds, if it has one.
-fn load_model(
-    src: &Source,
-    raw: &RawScenario,
-    o: &Overrides,
-) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+fn load_model(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<(LoadModel, Option<f64>), ScenarioError> {
     let Some(section) = raw.load.as_ref() else {
-        return Err(src.err(
-            src.path,
-            "missing [load] section: set model = \"batches\", \"closed\" or \"open\"",
-        ));
+        return Err(src.err(src.path, "missing [load] section: set model = \"batches\", \"closed\" or \"open\""));
     };
     let section_at = src.at(section.span().start);
     let l: &RawLoad = section.get_ref();
@@ -360,25 +273,16 @@ fn load_model(
     flag(&mut batches, o.batches, "--batches");
     flag(&mut in_flight, o.in_flight, "--in-flight");
     flag(&mut calls, o.calls, "--calls");
-    flag(
-        &mut duration,
-        o.duration.clone().map(DurationValue::Text),
-        "--duration",
-    );
+    flag(&mut duration, o.duration.clone().map(DurationValue::Text), "--duration");
     flag(&mut rate, o.rate, "--rate");
     if model.is_none() {
-        model = Some(F {
-            v: String::new(),
-            at: section_at.clone(),
-        });
+        model = Some(F { v: String::new(), at: section_at.clone() });
     }
     let model = model.expect("set above");
     // Keys that the chosen model does not use are refused, not silently ignored.
     let unused = |keys: &[(&str, Option<&str>)]| -> Result<(), ScenarioError> {
         match keys.iter().find_map(|(k, at)| at.map(|a| (k, a))) {
-            Some((k, at)) => {
-                Err(src.err(at, format!("load.{k} is not used by model {:?}", model.v)))
-            }
+            Some((k, at)) => Err(src.err(at, format!("load.{k} is not used by model {:?}", model.v))),
             None => Ok(()),
         }
     };
@@ -386,12 +290,7 @@ fn load_model(
     let rate_at = rate.as_ref().map(|f| f.at.as_str());
     let stages_at = stages.as_ref().map(|f| f.at.as_str());
     let dur = |d: &Option<F<DurationValue>>| -> Result<Option<f64>, ScenarioError> {
-        d.as_ref()
-            .map(|f| {
-                f.v.seconds()
-                    .map_err(|m| src.err(&f.at, format!("load.duration: {m}")))
-            })
-            .transpose()
+        d.as_ref().map(|f| f.v.seconds().map_err(|m| src.err(&f.at, format!("load.duration: {m}")))).transpose()
     };
     let need = |f: Option<F<i64>>, key: &str, max: i64| -> Result<u64, ScenarioError> {
         match f {
@@ -423,20 +322,14 @@ fn load_model(
             ])?;
             let in_flight = need(in_flight, "in_flight", 1_000_000)?;
             let duration_s = dur(&duration)?;
-            let calls = calls
-                .map(|c| positive(src, &c, "load.calls", i64::MAX).map(|v| v as u64))
-                .transpose()?;
+            let calls = calls.map(|c| positive(src, &c, "load.calls", i64::MAX).map(|v| v as u64)).transpose()?;
             if calls.is_none() && duration_s.is_none() {
-                return Err(src.err(&model.at, "model \"closed\" needs load.calls, load.duration, or both (it stops at the first)"));
+                return Err(src.err(
+                    &model.at,
+                    "model \"closed\" needs load.calls, load.duration, or both (it stops at the first)",
+                ));
             }
-            Ok((
-                LoadModel::Closed {
-                    in_flight,
-                    calls,
-                    duration_s,
-                },
-                duration_s,
-            ))
+            Ok((LoadModel::Closed { in_flight, calls, duration_s }, duration_s))
         }
         "open" => {
             unused(&[
@@ -451,22 +344,12 @@ fn load_model(
             };
             let stages = open_stages(src, &model, rate, duration, stages)?;
             let total = stages.iter().map(|s| s.duration_s).sum();
-            Ok((
-                LoadModel::Open {
-                    stages,
-                    max_in_flight,
-                },
-                Some(total),
-            ))
+            Ok((LoadModel::Open { stages, max_in_flight }, Some(total)))
         }
-        "" => Err(src.err(
-            &model.at,
-            "[load] needs model = \"batches\", \"closed\" or \"open\"",
-        )),
-        other => Err(src.err(
-            &model.at,
-            format!("load.model {other:?} is not one of \"batches\", \"closed\", \"open\""),
-        )),
+        "" => Err(src.err(&model.at, "[load] needs model = \"batches\", \"closed\" or \"open\"")),
+        other => {
+            Err(src.err(&model.at, format!("load.model {other:?} is not one of \"batches\", \"closed\", \"open\"")))
+        }
     }
 }
 
@@ -485,10 +368,7 @@ fn open_stages(
         if r.is_finite() && r > 0.0 && r <= 1_000_000.0 {
             Ok(r)
         } else {
-            Err(src.err(
-                at,
-                format!("rate must be > 0 and at most 1000000 calls/s, got {r}"),
-            ))
+            Err(src.err(at, format!("rate must be > 0 and at most 1000000 calls/s, got {r}")))
         }
     };
     match (rate, duration, stages) {
@@ -497,19 +377,25 @@ fn open_stages(
             let duration_s = d.v.seconds().map_err(|m| src.err(&d.at, format!("load.duration: {m}")))?;
             Ok(vec![Stage { rate, duration_s }])
         }
-        (None, None, Some(s)) if !s.v.is_empty() => s
-            .v
-            .into_iter()
-            .map(|st| {
-                let st = st.into_inner();
-                let rate = check_rate(*st.rate.get_ref(), &src.at(st.rate.span().start))?;
-                let duration_s = st.duration.get_ref().seconds().map_err(|m| src.err(src.at(st.duration.span().start), m))?;
-                Ok(Stage { rate, duration_s })
-            })
-            .collect(),
+        (None, None, Some(s)) if !s.v.is_empty() => {
+            s.v.into_iter()
+                .map(|st| {
+                    let st = st.into_inner();
+                    let rate = check_rate(*st.rate.get_ref(), &src.at(st.rate.span().start))?;
+                    let duration_s =
+                        st.duration.get_ref().seconds().map_err(|m| src.err(src.at(st.duration.span().start), m))?;
+                    Ok(Stage { rate, duration_s })
+                })
+                .collect()
+        }
         (None, None, Some(s)) => Err(src.err(s.at, "load.stages is empty: give at least one {rate, duration}")),
-        (_, _, Some(s)) => Err(src.err(s.at, "load.stages replaces load.rate and load.duration: give one or the other")),
-        _ => Err(src.err(&model.at, "model \"open\" needs load.rate and load.duration, or load.stages = [{rate = .., duration = ..}, ..]")),
+        (_, _, Some(s)) => {
+            Err(src.err(s.at, "load.stages replaces load.rate and load.duration: give one or the other"))
+        }
+        _ => Err(src.err(
+            &model.at,
+            "model \"open\" needs load.rate and load.duration, or load.stages = [{rate = .., duration = ..}, ..]",
+        )),
     }
 }
 
@@ -521,7 +407,12 @@ fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload,
             "transfer" => Op::Transfer,
             "greeting" => Op::Greeting,
             "connectivity" => Op::Connectivity,
-            other => return Err(src.err(f.at, format!("workload.op {other:?} is not one of \"transfer\", \"greeting\", \"connectivity\""))),
+            other => {
+                return Err(src.err(
+                    f.at,
+                    format!("workload.op {other:?} is not one of \"transfer\", \"greeting\", \"connectivity\""),
+                ))
+            }
         },
     };
     let exponent = src.f(w.zipf_exponent.clone());
@@ -529,53 +420,34 @@ fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload,
         (None, None) => Accounts::Uniform,
         (Some(f), None) if f.v == "uniform" => Accounts::Uniform,
         (Some(f), _) if f.v != "uniform" && f.v != "zipf" => {
-            return Err(src.err(
-                f.at,
-                format!(
-                    "workload.accounts {:?} is not one of \"uniform\", \"zipf\"",
-                    f.v
-                ),
-            ))
+            return Err(src.err(f.at, format!("workload.accounts {:?} is not one of \"uniform\", \"zipf\"", f.v)))
         }
         (Some(f), Some(_)) if f.v == "uniform" => {
-            return Err(src.err(
-                f.at,
-                "workload.zipf_exponent needs workload.accounts = \"zipf\"",
-            ))
+            return Err(src.err(f.at, "workload.zipf_exponent needs workload.accounts = \"zipf\""))
         }
         (Some(f), None) => {
-            return Err(src.err(
-                f.at,
-                "workload.accounts = \"zipf\" needs workload.zipf_exponent (e.g. 1.1)",
-            ))
+            return Err(src.err(f.at, "workload.accounts = \"zipf\" needs workload.zipf_exponent (e.g. 1.1)"))
         }
         (_, Some(e)) => {
             if !(e.v.is_finite() && e.v >= 0.0 && e.v <= 10.0) {
-                return Err(src.err(
-                    e.at,
-                    format!(
-                        "workload.zipf_exponent must be between 0 and 10, got {}",
-                        e.v
-                    ),
-                ));
+                return Err(src.err(e.at, format!("workload.zipf_exponent must be between 0 and 10, got {}", e.v)));
             }
             Accounts::Zipf { exponent: e.v }
         }
     };
-    let bound =
-        |f: Option<F<i64>>, key: &str, default: i32| -> Result<(i32, String), ScenarioError> {
-            match f {
-                None => Ok((default, src.path.to_string())),
-                Some(f) if f.v < 1 || f.v > data.accounts as i64 => Err(src.err(
-                    &f.at,
-                    format!(
+    let bound = |f: Option<F<i64>>, key: &str, default: i32| -> Result<(i32, String), ScenarioError> {
+        match f {
+            None => Ok((default, src.path.to_string())),
+            Some(f) if f.v < 1 || f.v > data.accounts as i64 => Err(src.err(
+                &f.at,
+                format!(
                     "workload.{key} must be an existing account, 1 to {} (data.accounts), got {}",
                     data.accounts, f.v
                 ),
-                )),
-                Some(f) => Ok((f.v as i32, f.at)),
-            }
-        };
+            )),
+            Some(f) => Ok((f.v as i32, f.at)),
+        }
+    };
     let (first, _) = bound(src.f(w.first_account.clone()), "first_account", 1)?;
     let (last, last_at) = bound(src.f(w.last_account.clone()), "last_account", data.accounts)?;
     if op == Op::Transfer && last <= first {
@@ -590,27 +462,15 @@ fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload,
             let (lo, hi) = match &f.v {
                 AmountValue::One(a) => (*a, *a),
                 AmountValue::Range(r) if r.len() == 2 => (r[0], r[1]),
-                AmountValue::Range(_) => {
-                    return Err(src.err(f.at, "workload.amount must be a number or [min, max]"))
-                }
+                AmountValue::Range(_) => return Err(src.err(f.at, "workload.amount must be a number or [min, max]")),
             };
             if lo < 1 || hi < lo || hi > i32::MAX as i64 {
-                return Err(src.err(
-                    f.at,
-                    format!("workload.amount must be >= 1 (and min <= max), got {lo}..={hi}"),
-                ));
+                return Err(src.err(f.at, format!("workload.amount must be >= 1 (and min <= max), got {lo}..={hi}")));
             }
             (lo as i32, hi as i32)
         }
     };
-    Ok(Workload {
-        op,
-        first_account: first,
-        last_account: last,
-        accounts,
-        amount_min,
-        amount_max,
-    })
+    Ok(Workload { op, first_account: first, last_account: last, accounts, amount_min, amount_max })
 }
 
 #[cfg(test)]

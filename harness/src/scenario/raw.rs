@@ -110,15 +110,12 @@ pub enum AmountValue {
 impl DurationValue {
     /// Seconds, or what was wrong.
     pub fn seconds(&self) -> Result<f64, String> {
-        const HELP: &str =
-            "expected a duration like \"30s\", \"5m\", \"500ms\", \"1h\" or a number of seconds";
+        const HELP: &str = "expected a duration like \"30s\", \"5m\", \"500ms\", \"1h\" or a number of seconds";
         let secs = match self {
             DurationValue::Seconds(s) => *s,
             DurationValue::Text(t) => {
                 let t = t.trim();
-                let split = t
-                    .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                    .unwrap_or(t.len());
+                let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
                 let (number, unit) = t.split_at(split);
                 let n: f64 = number.parse().map_err(|_| format!("{t:?}: {HELP}"))?;
                 match unit.trim() {
@@ -148,10 +145,7 @@ mod tests {
         assert_eq!(Text("5m".into()).seconds().unwrap(), 300.0);
         assert_eq!(Text("1h".into()).seconds().unwrap(), 3600.0);
         assert_eq!(Seconds(2.5).seconds().unwrap(), 2.5);
-        assert!(Text("5 weeks".into())
-            .seconds()
-            .unwrap_err()
-            .contains("unknown unit"));
+        assert!(Text("5 weeks".into()).seconds().unwrap_err().contains("unknown unit"));
         assert!(Seconds(-1.0).seconds().unwrap_err().contains("positive"));
     }
 }

@@ -6,105 +6,48 @@ fn plan(text: &str) -> Result<Plan, String> {
 
 #[test]
 fn the_workshop_chapter_4_run() {
-    let p = plan(
-        "[data]\naccounts = 1000\n[load]\nmodel = \"batches\"\nparallel = 1000\nbatches = 10\n",
-    )
-    .unwrap();
-    assert_eq!(
-        p.engine.load,
-        LoadModel::Batches {
-            parallel: 1000,
-            batches: 10
-        }
-    );
-    assert_eq!(
-        p.data,
-        DataSpec {
-            accounts: 1000,
-            initial_balance: 100
-        }
-    );
-    assert_eq!(
-        p.target,
-        TargetSpec::Local {
-            function: "reinvent-dat401".into(),
-            database_url: None
-        }
-    );
+    let p = plan("[data]\naccounts = 1000\n[load]\nmodel = \"batches\"\nparallel = 1000\nbatches = 10\n").unwrap();
+    assert_eq!(p.engine.load, LoadModel::Batches { parallel: 1000, batches: 10 });
+    assert_eq!(p.data, DataSpec { accounts: 1000, initial_balance: 100 });
+    assert_eq!(p.target, TargetSpec::Local { function: "reinvent-dat401".into(), database_url: None });
     assert_eq!(p.local.retry_policy, "unlimited");
-    assert_eq!(
-        (
-            p.engine.workload.first_account,
-            p.engine.workload.last_account
-        ),
-        (1, 1000)
-    );
+    assert_eq!((p.engine.workload.first_account, p.engine.workload.last_account), (1, 1000));
     assert_eq!(p.name, "s");
 }
 
 #[test]
 fn open_and_closed_models() {
-    let p = plan("[load]\nmodel = \"open\"\nrate = 200\nduration = \"10s\"\nmax_in_flight = 50\n")
-        .unwrap();
+    let p = plan("[load]\nmodel = \"open\"\nrate = 200\nduration = \"10s\"\nmax_in_flight = 50\n").unwrap();
     assert_eq!(
         p.engine.load,
-        LoadModel::Open {
-            stages: vec![Stage {
-                rate: 200.0,
-                duration_s: 10.0
-            }],
-            max_in_flight: 50
-        }
+        LoadModel::Open { stages: vec![Stage { rate: 200.0, duration_s: 10.0 }], max_in_flight: 50 }
     );
-    let p = plan("[load]\nmodel = \"open\"\nstages = [{rate = 10, duration = \"1m\"}, {rate = 20, duration = 30}]\n").unwrap();
+    let p = plan("[load]\nmodel = \"open\"\nstages = [{rate = 10, duration = \"1m\"}, {rate = 20, duration = 30}]\n")
+        .unwrap();
     assert_eq!(p.engine.load.planned_calls(), Some(600 + 600));
     let p = plan("[load]\nmodel = \"closed\"\nin_flight = 8\ncalls = 100\n").unwrap();
-    assert_eq!(
-        p.engine.load,
-        LoadModel::Closed {
-            in_flight: 8,
-            calls: Some(100),
-            duration_s: None
-        }
-    );
+    assert_eq!(p.engine.load, LoadModel::Closed { in_flight: 8, calls: Some(100), duration_s: None });
 }
 
 #[test]
 fn errors_point_at_line_and_column() {
     let e = plan("[load]\nmodel = \"batches\"\nparallel = 0\nbatches = 10\n").unwrap_err();
-    assert_eq!(
-        e,
-        "s.toml:3:12: load.parallel must be between 1 and 1000000, got 0"
-    );
+    assert_eq!(e, "s.toml:3:12: load.parallel must be between 1 and 1000000, got 0");
     let e = plan("[load]\nmodel = \"batches\"\nparalel = 10\n").unwrap_err();
-    assert!(
-        e.starts_with("s.toml:3:1: unknown field `paralel`, expected one of"),
-        "{e}"
-    );
+    assert!(e.starts_with("s.toml:3:1: unknown field `paralel`, expected one of"), "{e}");
     let e = plan("[load]\nmodel = \"batches\"\nparallel = \"ten\"\nbatches = 1\n").unwrap_err();
-    assert!(
-        e.starts_with("s.toml:3:12: invalid type: string \"ten\", expected i64"),
-        "{e}"
-    );
+    assert!(e.starts_with("s.toml:3:12: invalid type: string \"ten\", expected i64"), "{e}");
     let e = plan("[load]\nmodel = \"open\"\nrate = -5\nduration = \"1s\"\n").unwrap_err();
-    assert_eq!(
-        e,
-        "s.toml:3:8: rate must be > 0 and at most 1000000 calls/s, got -5"
-    );
+    assert_eq!(e, "s.toml:3:8: rate must be > 0 and at most 1000000 calls/s, got -5");
     let e = plan("[data]\naccounts = 10\n[workload]\nfirst_account = 4\nlast_account = 4\n[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n").unwrap_err();
     assert_eq!(e, "s.toml:5:16: transfers need at least two accounts to draw from, but the payer range is 4..=4");
     let e = plan("[load]\nmodel = \"batches\"\nparallel = 1\nbatches = 1\nrate = 5\n").unwrap_err();
     assert_eq!(e, "s.toml:5:8: load.rate is not used by model \"batches\"");
     let e = plan("[load]\nmodel = \"closed\"\nin_flight = 2\n").unwrap_err();
-    assert!(
-        e.starts_with("s.toml:2:9: model \"closed\" needs load.calls, load.duration"),
-        "{e}"
-    );
-    let e = plan("[local]\nretry_policy = \"forever\"\n[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n").unwrap_err();
-    assert!(
-        e.starts_with("s.toml:2:16: local.retry_policy: invalid retry policy \"forever\""),
-        "{e}"
-    );
+    assert!(e.starts_with("s.toml:2:9: model \"closed\" needs load.calls, load.duration"), "{e}");
+    let e = plan("[local]\nretry_policy = \"forever\"\n[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n")
+        .unwrap_err();
+    assert!(e.starts_with("s.toml:2:16: local.retry_policy: invalid retry policy \"forever\""), "{e}");
     assert!(plan("").unwrap_err().contains("missing [load] section"));
 }
 
@@ -119,33 +62,14 @@ fn flags_override_and_are_named_in_errors() {
         ..Default::default()
     };
     let p = parse("s.toml", text, &o).unwrap();
-    assert_eq!(
-        p.engine.load,
-        LoadModel::Batches {
-            parallel: 20,
-            batches: 2
-        }
-    );
-    assert_eq!(
-        (
-            p.data.accounts,
-            p.engine.workload.last_account,
-            p.local.retry_policy.as_str()
-        ),
-        (50, 50, "none")
-    );
-    let o = Overrides {
-        parallel: Some(0),
-        ..Default::default()
-    };
+    assert_eq!(p.engine.load, LoadModel::Batches { parallel: 20, batches: 2 });
+    assert_eq!((p.data.accounts, p.engine.workload.last_account, p.local.retry_policy.as_str()), (50, 50, "none"));
+    let o = Overrides { parallel: Some(0), ..Default::default() };
     assert_eq!(
         parse("s.toml", text, &o).unwrap_err().to_string(),
         "--parallel: load.parallel must be between 1 and 1000000, got 0"
     );
-    let o = Overrides {
-        accounts: Some(1),
-        ..Default::default()
-    };
+    let o = Overrides { accounts: Some(1), ..Default::default() };
     assert!(parse("s.toml", text, &o)
         .unwrap_err()
         .to_string()
@@ -163,8 +87,5 @@ fn shipped_scenarios_are_valid() {
             seen += 1;
         }
     }
-    assert!(
-        seen >= 5,
-        "scenarios/ ships at least five scenarios, found {seen}"
-    );
+    assert!(seen >= 5, "scenarios/ ships at least five scenarios, found {seen}");
 }

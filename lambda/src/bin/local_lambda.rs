@@ -47,15 +47,9 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let args = Args::parse();
-    anyhow::ensure!(
-        args.timeout > 0.0,
-        "--timeout must be > 0 seconds, got {}",
-        args.timeout
-    );
+    anyhow::ensure!(args.timeout > 0.0, "--timeout must be > 0 seconds, got {}", args.timeout);
     let mut _postgres = None;
     let url = match args.database_url.clone() {
         Some(url) => url,
@@ -64,16 +58,11 @@ async fn main() -> anyhow::Result<()> {
             let url = pg.url();
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await?;
             tokio::spawn(conn);
-            schema::create(&client, transfer::db::Dialect::Postgres)
-                .await
-                .context("creating the schema")?;
+            schema::create(&client, transfer::db::Dialect::Postgres).await.context("creating the schema")?;
             schema::load_accounts(&client, 1..=args.accounts, args.initial_balance)
                 .await
                 .context("loading accounts")?;
-            eprintln!(
-                "started PostgreSQL with {} accounts: DATABASE_URL={url}",
-                args.accounts
-            );
+            eprintln!("started PostgreSQL with {} accounts: DATABASE_URL={url}", args.accounts);
             _postgres = Some(pg);
             url
         }

@@ -12,10 +12,7 @@ use transfer::{Function, RetryPolicy};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .json()
-        .init();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).json().init();
     let db = Database::from_env()?;
     let policy: RetryPolicy = match std::env::var("RETRY_POLICY") {
         Ok(s) if !s.is_empty() => s.parse()?,
@@ -26,14 +23,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let function = Arc::new(Mutex::new(Function::new(db, policy)));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let function = function.clone();
-        async move {
-            function
-                .lock()
-                .await
-                .invoke(event.payload)
-                .await
-                .map_err(Diagnostic::from)
-        }
+        async move { function.lock().await.invoke(event.payload).await.map_err(Diagnostic::from) }
     }))
     .await
 }

@@ -25,26 +25,24 @@ pub struct DsqlTarget {
     pub endpoint: String,
     pub region: String,
     pub user: String,
+    /// DSQL's port (5432); settable for tests against a local listener.
+    pub port: u16,
     /// Loaded from the environment on first use (credentials, time source).
     sdk_config: Arc<OnceCell<SdkConfig>>,
 }
 
 impl DsqlTarget {
     pub fn new(endpoint: String, region: String, user: String) -> Self {
-        DsqlTarget {
-            endpoint,
-            region,
-            user,
-            sdk_config: Arc::new(OnceCell::new()),
-        }
+        DsqlTarget { endpoint, region, user, port: PORT, sdk_config: Arc::new(OnceCell::new()) }
     }
 
     /// Use this SDK configuration (credentials, time source) instead of the environment's.
     pub fn with_sdk_config(self, config: SdkConfig) -> Self {
-        DsqlTarget {
-            sdk_config: Arc::new(OnceCell::new_with(Some(config))),
-            ..self
-        }
+        DsqlTarget { sdk_config: Arc::new(OnceCell::new_with(Some(config))), ..self }
+    }
+
+    pub fn with_port(self, port: u16) -> Self {
+        DsqlTarget { port, ..self }
     }
 
     /// `admin` needs `dsql:DbConnectAdmin` and the admin token; other roles `dsql:DbConnect`.
@@ -76,9 +74,7 @@ impl DsqlTarget {
             generator.db_connect_auth_token(sdk_config).await
         };
         token.map(|t| t.as_str().to_string()).map_err(|e| {
-            self.error(format!(
-                "cannot generate an IAM auth token (are AWS credentials configured?): {e}"
-            ))
+            self.error(format!("cannot generate an IAM auth token (are AWS credentials configured?): {e}"))
         })
     }
 
@@ -88,7 +84,7 @@ impl DsqlTarget {
         let mut config = tokio_postgres::Config::new();
         config
             .host(&self.endpoint)
-            .port(PORT)
+            .port(self.port)
             .user(&self.user)
             .password(token)
             .dbname("postgres")
@@ -111,19 +107,14 @@ impl DsqlTarget {
     }
 
     fn error(&self, message: String) -> FunctionError {
-        FunctionError::new(
-            CONNECTION_ERROR,
-            format!("DSQL {} as {}: {message}", self.endpoint, self.user),
-        )
+        FunctionError::new(CONNECTION_ERROR, format!("DSQL {} as {}: {message}", self.endpoint, self.user))
     }
 }
 
 /// rustls with the Mozilla root store; hostname verification and SNI are rustls's own.
 pub fn tls_connector() -> Result<MakeRustlsConnect, FunctionError> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore {
-        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-    };
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| FunctionError::new(CONNECTION_ERROR, format!("TLS set-up failed: {e}")))?

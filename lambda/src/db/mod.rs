@@ -88,9 +88,8 @@ impl Database {
     pub async fn connect(&self) -> Result<Connection, FunctionError> {
         let client = match self {
             Database::Local { url } => {
-                let (client, conn) = tokio_postgres::connect(url, NoTls)
-                    .await
-                    .map_err(|e| connect_error(&redact(url), &e))?;
+                let (client, conn) =
+                    tokio_postgres::connect(url, NoTls).await.map_err(|e| connect_error(&redact(url), &e))?;
                 tokio::spawn(async move {
                     if let Err(e) = conn.await {
                         tracing::debug!("database connection ended: {e}");
@@ -105,10 +104,7 @@ impl Database {
 }
 
 fn connect_error(place: &str, e: &tokio_postgres::Error) -> FunctionError {
-    FunctionError::new(
-        CONNECTION_ERROR,
-        format!("cannot connect to {place}: {}", describe_db_error(e)),
-    )
+    FunctionError::new(CONNECTION_ERROR, format!("cannot connect to {place}: {}", describe_db_error(e)))
 }
 
 /// A URL without its password, for messages.
@@ -144,30 +140,14 @@ impl Connection {
     async fn new(client: Client, dialect: Dialect) -> Result<Connection, FunctionError> {
         let prep = |sql: &'static str| {
             let client = &client;
-            async move {
-                client
-                    .prepare(sql)
-                    .await
-                    .map_err(|e| FunctionError::from_db(&e, 0))
-            }
+            async move { client.prepare(sql).await.map_err(|e| FunctionError::from_db(&e, 0)) }
         };
         let statements = Statements {
-            debit: prep(
-                "UPDATE accounts SET balance = balance - $1 WHERE id = $2 RETURNING balance",
-            )
-            .await?,
+            debit: prep("UPDATE accounts SET balance = balance - $1 WHERE id = $2 RETURNING balance").await?,
             credit: prep("UPDATE accounts SET balance = balance + $1 WHERE id = $2").await?,
-            history: prep(
-                "INSERT INTO transactions (payer_id, payee_id, amount) VALUES ($1, $2, $3)",
-            )
-            .await?,
+            history: prep("INSERT INTO transactions (payer_id, payee_id, amount) VALUES ($1, $2, $3)").await?,
         };
-        Ok(Connection {
-            client,
-            statements,
-            dialect,
-            opened: Instant::now(),
-        })
+        Ok(Connection { client, statements, dialect, opened: Instant::now() })
     }
 
     /// Closed by the server, or too old to keep.
@@ -182,10 +162,7 @@ mod tests {
 
     #[test]
     fn redacts_passwords_only() {
-        assert_eq!(
-            redact("postgres://u:secret@h:5432/d"),
-            "postgres://u:***@h:5432/d"
-        );
+        assert_eq!(redact("postgres://u:secret@h:5432/d"), "postgres://u:***@h:5432/d");
         assert_eq!(redact("postgres://u@h/d"), "postgres://u@h/d");
         assert_eq!(redact("host=h user=u"), "host=h user=u");
     }

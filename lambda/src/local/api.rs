@@ -10,31 +10,18 @@ pub const MAX_PAYLOAD: usize = 6 * 1024 * 1024;
 pub const EXECUTED_VERSION: &str = "$LATEST";
 
 /// A service error: status, `x-amzn-ErrorType`, and the JSON body Lambda sends.
-pub fn service_error(
-    status: StatusCode,
-    error_type: &str,
-    message: &str,
-    extra: serde_json::Value,
-) -> Response {
+pub fn service_error(status: StatusCode, error_type: &str, message: &str, extra: serde_json::Value) -> Response {
     let mut body = json!({ "Type": "User", "message": message });
     if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
         b.extend(e.clone());
     }
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-amzn-ErrorType",
-        HeaderValue::from_str(error_type).expect("error types are ASCII"),
-    );
+    headers.insert("x-amzn-ErrorType", HeaderValue::from_str(error_type).expect("error types are ASCII"));
     (status, headers, axum::Json(body)).into_response()
 }
 
 pub fn not_found(arn: &str) -> Response {
-    service_error(
-        StatusCode::NOT_FOUND,
-        "ResourceNotFoundException",
-        &format!("Function not found: {arn}"),
-        json!({}),
-    )
+    service_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("Function not found: {arn}"), json!({}))
 }
 
 pub fn throttled() -> Response {
@@ -44,55 +31,37 @@ pub fn throttled() -> Response {
         "Rate Exceeded.",
         json!({ "Reason": "ConcurrentInvocationLimitExceeded" }),
     );
-    r.headers_mut()
-        .insert("Retry-After", HeaderValue::from_static("1"));
+    r.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));
     r
 }
 
 pub fn invalid_content(message: &str) -> Response {
-    service_error(
-        StatusCode::BAD_REQUEST,
-        "InvalidRequestContentException",
-        message,
-        json!({}),
-    )
+    service_error(StatusCode::BAD_REQUEST, "InvalidRequestContentException", message, json!({}))
 }
 
 pub fn too_large(size: usize) -> Response {
     service_error(
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestTooLargeException",
-        &format!("Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation; it was {size} bytes"),
+        &format!(
+            "Request must be smaller than {MAX_PAYLOAD} bytes for the InvokeFunction operation; it was {size} bytes"
+        ),
         json!({}),
     )
 }
 
 pub fn invalid_parameter(message: &str) -> Response {
-    service_error(
-        StatusCode::BAD_REQUEST,
-        "InvalidParameterValueException",
-        message,
-        json!({}),
-    )
+    service_error(StatusCode::BAD_REQUEST, "InvalidParameterValueException", message, json!({}))
 }
 
 /// The function ran: 200 with its payload, plus `X-Amz-Function-Error: Unhandled`
 /// when the payload is an error object.
 pub fn invoked(request_id: &str, body: serde_json::Value, function_error: bool) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "X-Amz-Executed-Version",
-        HeaderValue::from_static(EXECUTED_VERSION),
-    );
-    headers.insert(
-        "x-amzn-RequestId",
-        HeaderValue::from_str(request_id).expect("request ids are ASCII"),
-    );
+    headers.insert("X-Amz-Executed-Version", HeaderValue::from_static(EXECUTED_VERSION));
+    headers.insert("x-amzn-RequestId", HeaderValue::from_str(request_id).expect("request ids are ASCII"));
     if function_error {
-        headers.insert(
-            "X-Amz-Function-Error",
-            HeaderValue::from_static("Unhandled"),
-        );
+        headers.insert("X-Amz-Function-Error", HeaderValue::from_static("Unhandled"));
     }
     (StatusCode::OK, headers, axum::Json(body)).into_response()
 }
@@ -100,9 +69,6 @@ pub fn invoked(request_id: &str, body: serde_json::Value, function_error: bool) 
 /// Accepted without running (`Event` returns 202, `DryRun` 204).
 pub fn accepted(status: StatusCode, request_id: &str) -> Response {
     let mut headers = HeaderMap::new();
-    headers.insert(
-        "x-amzn-RequestId",
-        HeaderValue::from_str(request_id).expect("request ids are ASCII"),
-    );
+    headers.insert("x-amzn-RequestId", HeaderValue::from_str(request_id).expect("request ids are ASCII"));
     (status, headers).into_response()
 }

@@ -85,17 +85,12 @@ impl Endpoint {
             )));
         }
         if config.environments == 0 {
-            return Err(std::io::Error::other(
-                "the number of execution environments must be at least 1",
-            ));
+            return Err(std::io::Error::other("the number of execution environments must be at least 1"));
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let environments = Environments::new(config.environments, config.overflow, make);
-        let shared = Arc::new(Shared {
-            config,
-            environments: environments.clone(),
-        });
+        let shared = Arc::new(Shared { config, environments: environments.clone() });
         let app = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(invoke))
             .route("/_local/stats", get(stats))
@@ -109,12 +104,7 @@ impl Endpoint {
                 })
                 .await
         });
-        Ok(Endpoint {
-            addr,
-            environments,
-            stop: Some(stop),
-            task: Some(task),
-        })
+        Ok(Endpoint { addr, environments, stop: Some(stop), task: Some(task) })
     }
 
     /// `http://127.0.0.1:PORT`, for an SDK client's endpoint URL.
@@ -189,15 +179,13 @@ async fn invoke(
             Ok(v) => v,
             Err(e) => {
                 return api::invalid_content(&format!(
-                "Could not parse request body into json: Could not parse payload into json: {e}"
-            ))
+                    "Could not parse request body into json: Could not parse payload into json: {e}"
+                ))
             }
         }
     };
-    let invocation_type = headers
-        .get("X-Amz-Invocation-Type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("RequestResponse");
+    let invocation_type =
+        headers.get("X-Amz-Invocation-Type").and_then(|v| v.to_str().ok()).unwrap_or("RequestResponse");
     match invocation_type {
         "RequestResponse" => {}
         "Event" => {
@@ -219,8 +207,7 @@ async fn invoke(
         Ok(Some((body, function_error))) => api::invoked(&request_id, body, function_error),
         Ok(None) => api::throttled(),
         Err(e) => {
-            let error =
-                FunctionError::new("Runtime.ExitError", format!("the function crashed: {e}"));
+            let error = FunctionError::new("Runtime.ExitError", format!("the function crashed: {e}"));
             api::invoked(&request_id, error.to_json(), true)
         }
     }
@@ -228,11 +215,7 @@ async fn invoke(
 
 /// Run one invocation in an environment: `None` when throttled, else the body and
 /// whether it is a function error.
-async fn run_function(
-    shared: Arc<Shared>,
-    payload: Value,
-    overflow: Overflow,
-) -> Option<(Value, bool)> {
+async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -> Option<(Value, bool)> {
     let mut lease = match overflow {
         Overflow::Queue if shared.config.overflow == Overflow::Throttle => {
             // Event invocations wait even when synchronous ones are throttled.
@@ -262,9 +245,7 @@ async fn run_function(
             (FunctionError::new(TIMEOUT, msg).to_json(), true, true)
         }
     };
-    shared
-        .environments
-        .count_invocation(function_error, timed_out);
+    shared.environments.count_invocation(function_error, timed_out);
     Some((body, function_error))
 }
 
@@ -275,14 +256,7 @@ async fn stats(State(shared): State<Arc<Shared>>) -> axum::Json<EnvironmentStats
 fn request_id() -> String {
     let v: u128 = rand::random();
     let h = format!("{v:032x}");
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
 }
 
 #[cfg(test)]
@@ -292,14 +266,8 @@ mod tests {
     #[test]
     fn names_partial_and_full_arns() {
         assert_eq!(parse_function("reinvent-dat401"), ("reinvent-dat401", None));
-        assert_eq!(
-            parse_function("reinvent-dat401:$LATEST"),
-            ("reinvent-dat401", Some("$LATEST"))
-        );
+        assert_eq!(parse_function("reinvent-dat401:$LATEST"), ("reinvent-dat401", Some("$LATEST")));
         assert_eq!(parse_function("000000000000:function:f"), ("f", None));
-        assert_eq!(
-            parse_function("arn:aws:lambda:us-east-1:000000000000:function:f:prod"),
-            ("f", Some("prod"))
-        );
+        assert_eq!(parse_function("arn:aws:lambda:us-east-1:000000000000:function:f:prod"), ("f", Some("prod")));
     }
 }

@@ -28,9 +28,7 @@ impl FromStr for Overflow {
         match s {
             "queue" => Ok(Overflow::Queue),
             "throttle" => Ok(Overflow::Throttle),
-            _ => Err(format!(
-                "invalid overflow {s:?}: expected `queue` or `throttle`"
-            )),
+            _ => Err(format!("invalid overflow {s:?}: expected `queue` or `throttle`")),
         }
     }
 }
@@ -78,11 +76,7 @@ pub struct Environments {
 pub struct Throttled;
 
 impl Environments {
-    pub fn new(
-        max: usize,
-        overflow: Overflow,
-        make: impl Fn() -> Function + Send + Sync + 'static,
-    ) -> Arc<Self> {
+    pub fn new(max: usize, overflow: Overflow, make: impl Fn() -> Function + Send + Sync + 'static) -> Arc<Self> {
         Arc::new(Environments {
             max,
             permits: Arc::new(Semaphore::new(max)),
@@ -96,12 +90,7 @@ impl Environments {
     /// Take a free environment, creating one (a cold start) when none is idle.
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, Throttled> {
         let permit = match self.overflow {
-            Overflow::Queue => self
-                .permits
-                .clone()
-                .acquire_owned()
-                .await
-                .expect("the semaphore is never closed"),
+            Overflow::Queue => self.permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
             Overflow::Throttle => self.permits.clone().try_acquire_owned().map_err(|_| {
                 self.counters.throttles.fetch_add(1, Ordering::Relaxed);
                 Throttled
@@ -112,12 +101,7 @@ impl Environments {
             self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
             (self.make)()
         });
-        Ok(Lease {
-            function: Some(function),
-            healthy: false,
-            pool: self.clone(),
-            _permit: permit,
-        })
+        Ok(Lease { function: Some(function), healthy: false, pool: self.clone(), _permit: permit })
     }
 
     pub fn stats(&self) -> EnvironmentStats {
@@ -135,9 +119,7 @@ impl Environments {
     pub(crate) fn count_invocation(&self, function_error: bool, timed_out: bool) {
         self.counters.invocations.fetch_add(1, Ordering::Relaxed);
         if function_error {
-            self.counters
-                .function_errors
-                .fetch_add(1, Ordering::Relaxed);
+            self.counters.function_errors.fetch_add(1, Ordering::Relaxed);
         }
         if timed_out {
             self.counters.timeouts.fetch_add(1, Ordering::Relaxed);
@@ -157,9 +139,7 @@ pub struct Lease {
 
 impl Lease {
     pub fn function(&mut self) -> &mut Function {
-        self.function
-            .as_mut()
-            .expect("a lease holds its function until dropped")
+        self.function.as_mut().expect("a lease holds its function until dropped")
     }
 
     /// The invocation completed: keep the environment warm for the next one.
@@ -171,11 +151,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let (true, Some(f)) = (self.healthy, self.function.take()) {
-            self.pool
-                .idle
-                .lock()
-                .expect("environment list poisoned")
-                .push(f);
+            self.pool.idle.lock().expect("environment list poisoned").push(f);
         }
     }
 }

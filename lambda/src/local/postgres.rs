@@ -48,9 +48,7 @@ pub struct PgOptions {
 
 impl Default for PgOptions {
     fn default() -> Self {
-        PgOptions {
-            install_if_missing: true,
-        }
+        PgOptions { install_if_missing: true }
     }
 }
 
@@ -69,48 +67,22 @@ impl LocalPostgres {
     pub fn start(options: &PgOptions) -> Result<LocalPostgres, PgError> {
         let bindir = match find_bindir() {
             Some(dir) => dir,
-            None if options.install_if_missing
-                && is_root()
-                && Path::new("/usr/bin/apt-get").exists() =>
-            {
+            None if options.install_if_missing && is_root() && Path::new("/usr/bin/apt-get").exists() => {
                 install_debian_package()?;
                 find_bindir().ok_or(PgError::NotInstalled)?
             }
             None => return Err(PgError::NotInstalled),
         };
-        let run_as = if is_root() {
-            Some(ensure_user("postgres")?)
-        } else {
-            None
-        };
-        let root = tempfile::Builder::new()
-            .prefix("harness-pg-")
-            .tempdir()?
-            .keep();
-        let mut pg = LocalPostgres {
-            root,
-            bindir,
-            run_as,
-            port: 0,
-            running: false,
-        };
+        let run_as = if is_root() { Some(ensure_user("postgres")?) } else { None };
+        let root = tempfile::Builder::new().prefix("harness-pg-").tempdir()?.keep();
+        let mut pg = LocalPostgres { root, bindir, run_as, port: 0, running: false };
         if let Some(user) = &pg.run_as {
             let (uid, gid) = user_ids(user)?;
             std::os::unix::fs::chown(&pg.root, Some(uid), Some(gid))?;
         }
         pg.run(
             "initdb",
-            &[
-                "-D",
-                &pg.data(),
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "--no-sync",
-                "-E",
-                "UTF8",
-                "--locale=C",
-            ],
+            &["-D", &pg.data(), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"],
         )?;
         let mut last_error = None;
         for _ in 0..3 {
@@ -151,10 +123,7 @@ impl LocalPostgres {
     pub fn stop(&mut self) -> Result<(), PgError> {
         if self.running {
             self.running = false;
-            self.run(
-                "pg_ctl",
-                &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-            )?;
+            self.run("pg_ctl", &["-D", &self.data(), "-m", "immediate", "-w", "stop"])?;
         }
         Ok(())
     }
@@ -164,46 +133,19 @@ impl LocalPostgres {
     }
 
     fn pg_ctl_start(&self) -> Result<(), PgError> {
-        let mut opts = format!(
-            "-c listen_addresses=127.0.0.1 -p {} -k {}",
-            self.port,
-            self.root.display()
-        );
+        let mut opts = format!("-c listen_addresses=127.0.0.1 -p {} -k {}", self.port, self.root.display());
         for s in SETTINGS {
             opts.push_str(" -c ");
             opts.push_str(s);
         }
         let log = self.root.join("server.log").display().to_string();
-        self.run(
-            "pg_ctl",
-            &[
-                "-D",
-                &self.data(),
-                "-l",
-                &log,
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                &opts,
-                "start",
-            ],
-        )
-        .map_err(|e| {
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-t", "60", "-o", &opts, "start"]).map_err(|e| {
             let tail = std::fs::read_to_string(&log).unwrap_or_default();
-            let tail: Vec<&str> = tail
-                .lines()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
-                .collect();
+            let tail: Vec<&str> = tail.lines().rev().take(5).collect::<Vec<_>>().into_iter().rev().collect();
             match e {
-                PgError::Command { command, detail } => PgError::Command {
-                    command,
-                    detail: format!("{detail}\nserver log:\n{}", tail.join("\n")),
-                },
+                PgError::Command { command, detail } => {
+                    PgError::Command { command, detail: format!("{detail}\nserver log:\n{}", tail.join("\n")) }
+                }
                 other => other,
             }
         })?;
@@ -236,22 +178,12 @@ impl Drop for LocalPostgres {
 }
 
 fn checked(mut cmd: Command, shown: &str) -> Result<Output, PgError> {
-    let out = cmd.output().map_err(|e| PgError::Command {
-        command: shown.to_string(),
-        detail: e.to_string(),
-    })?;
+    let out = cmd.output().map_err(|e| PgError::Command { command: shown.to_string(), detail: e.to_string() })?;
     if out.status.success() {
         Ok(out)
     } else {
-        let detail = format!(
-            "{}; {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-        Err(PgError::Command {
-            command: shown.to_string(),
-            detail,
-        })
+        let detail = format!("{}; {}", out.status, String::from_utf8_lossy(&out.stderr).trim());
+        Err(PgError::Command { command: shown.to_string(), detail })
     }
 }
 
@@ -286,37 +218,22 @@ fn install_debian_package() -> Result<(), PgError> {
     let apt = |args: &[&str]| {
         let mut c = Command::new("apt-get");
         c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        checked(c, &format!("apt-get {}", args.join(" ")))
-            .map_err(|e| PgError::Install(e.to_string()))
+        checked(c, &format!("apt-get {}", args.join(" "))).map_err(|e| PgError::Install(e.to_string()))
     };
     apt(&["update", "-qq"])?;
-    apt(&[
-        "install",
-        "-y",
-        "-qq",
-        "--no-install-recommends",
-        "postgresql",
-    ])?;
+    apt(&["install", "-y", "-qq", "--no-install-recommends", "postgresql"])?;
     Ok(())
 }
 
 /// The effective user is root (`/proc/self` belongs to the process's user).
 pub fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| m.uid() == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
 }
 
 fn ensure_user(user: &str) -> Result<String, PgError> {
     if user_ids(user).is_err() {
         let mut c = Command::new("useradd");
-        c.args([
-            "--system",
-            "--no-create-home",
-            "--shell",
-            "/usr/sbin/nologin",
-            user,
-        ]);
+        c.args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user]);
         checked(c, &format!("useradd {user}"))?;
     }
     Ok(user.to_string())
@@ -330,10 +247,7 @@ fn user_ids(user: &str) -> Result<(u32, u32), PgError> {
         String::from_utf8_lossy(&out.stdout)
             .trim()
             .parse()
-            .map_err(|_| PgError::Command {
-                command: format!("id {flag} {user}"),
-                detail: "unexpected output".into(),
-            })
+            .map_err(|_| PgError::Command { command: format!("id {flag} {user}"), detail: "unexpected output".into() })
     };
     Ok((id("-u")?, id("-g")?))
 }

@@ -20,44 +20,20 @@ fn client(endpoint: &Endpoint) -> aws_sdk_lambda::Client {
     let config = aws_sdk_lambda::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            "AKIDLOCAL",
-            "not-a-secret",
-            None,
-            None,
-            "test",
-        ))
+        .credentials_provider(Credentials::new("AKIDLOCAL", "not-a-secret", None, None, "test"))
         .endpoint_url(endpoint.url())
         .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_lambda::Client::from_conf(config)
 }
 
-async fn start(
-    db: &TestDb,
-    environments: usize,
-    overflow: Overflow,
-    timeout: Duration,
-) -> Endpoint {
-    let config = EndpointConfig {
-        environments,
-        overflow,
-        timeout,
-        ..EndpointConfig::default()
-    };
+async fn start(db: &TestDb, environments: usize, overflow: Overflow, timeout: Duration) -> Endpoint {
+    let config = EndpointConfig { environments, overflow, timeout, ..EndpointConfig::default() };
     let database = db.database();
-    Endpoint::start(config, move || {
-        Function::new(database.clone(), RetryPolicy::Unlimited)
-    })
-    .await
-    .unwrap()
+    Endpoint::start(config, move || Function::new(database.clone(), RetryPolicy::Unlimited)).await.unwrap()
 }
 
-async fn invoke(
-    client: &aws_sdk_lambda::Client,
-    name: &str,
-    payload: &str,
-) -> Result<InvokeOutput, InvokeError> {
+async fn invoke(client: &aws_sdk_lambda::Client, name: &str, payload: &str) -> Result<InvokeOutput, InvokeError> {
     client
         .invoke()
         .function_name(name)
@@ -71,15 +47,20 @@ fn body(out: &InvokeOutput) -> Value {
     serde_json::from_slice(out.payload().expect("a payload").as_ref()).expect("JSON payload")
 }
 
+/// A connection inside a transaction that holds account `id`'s row lock until ROLLBACK.
+async fn hold_row_lock(db: &TestDb, id: i32) -> tokio_postgres::Client {
+    let holder = connect(&db.url).await;
+    holder.batch_execute("BEGIN").await.unwrap();
+    holder.execute("UPDATE accounts SET balance = balance WHERE id = $1", &[&id]).await.unwrap();
+    holder
+}
+
 /// Wait until a backend is blocked on a row lock (the invocation is inside the function).
 async fn wait_for_lock_waiter(db: &TestDb) {
     for _ in 0..200 {
         let row = db
             .client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
-                &[],
-            )
+            .query_one("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'", &[])
             .await
             .unwrap();
         if row.get::<_, i64>(0) > 0 {
@@ -96,51 +77,27 @@ async fn sdk_sees_successes_and_errors_as_on_aws() {
     let endpoint = start(&db, 4, Overflow::Queue, Duration::from_secs(30)).await;
     let lambda = client(&endpoint);
 
-    let ok = invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#)
-        .await
-        .unwrap();
+    let ok = invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#).await.unwrap();
     assert_eq!(ok.status_code(), 200);
     assert_eq!(ok.function_error(), None);
     assert_eq!(ok.executed_version(), Some("$LATEST"));
     assert_eq!(body(&ok)["balance"], 90);
 
     let arn = format!("arn:aws:lambda:us-east-1:000000000000:function:{NAME}");
-    let business = invoke(
-        &lambda,
-        &arn,
-        r#"{"payer_id":1,"payee_id":2,"amount":1000}"#,
-    )
-    .await
-    .unwrap();
-    assert_eq!(
-        business.function_error(),
-        None,
-        "a business failure is a normal response"
-    );
+    let business = invoke(&lambda, &arn, r#"{"payer_id":1,"payee_id":2,"amount":1000}"#).await.unwrap();
+    assert_eq!(business.function_error(), None, "a business failure is a normal response");
     assert_eq!(body(&business)["error"], "Insufficient balance");
 
-    let malformed = invoke(
-        &lambda,
-        NAME,
-        r#"{"payer_id":1,"payee_id":2,"amount":"ten"}"#,
-    )
-    .await
-    .unwrap();
+    let malformed = invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":"ten"}"#).await.unwrap();
     assert_eq!(malformed.status_code(), 200);
     assert_eq!(malformed.function_error(), Some("Unhandled"));
     let e = body(&malformed);
     assert_eq!(e["errorType"], "InvalidRequest");
-    assert!(
-        e["errorMessage"].as_str().unwrap().contains("amount"),
-        "{e}"
-    );
+    assert!(e["errorMessage"].as_str().unwrap().contains("amount"), "{e}");
 
     match invoke(&lambda, NAME, "{not json").await.unwrap_err() {
         InvokeError::InvalidRequestContentException(e) => {
-            assert!(e
-                .message()
-                .unwrap()
-                .starts_with("Could not parse request body into json"))
+            assert!(e.message().unwrap().starts_with("Could not parse request body into json"))
         }
         other => panic!("expected InvalidRequestContentException, got {other:?}"),
     }
@@ -150,22 +107,13 @@ async fn sdk_sees_successes_and_errors_as_on_aws() {
         }
         other => panic!("expected ResourceNotFoundException, got {other:?}"),
     }
-    let dry = lambda
-        .invoke()
-        .function_name(NAME)
-        .invocation_type(InvocationType::DryRun)
-        .send()
-        .await
-        .unwrap();
+    let dry = lambda.invoke().function_name(NAME).invocation_type(InvocationType::DryRun).send().await.unwrap();
     assert_eq!(dry.status_code(), 204);
 
     assert_eq!(db.totals().await.balance_sum, 200);
     assert_eq!(db.totals().await.history_rows, 1);
     let stats = endpoint.stats();
-    assert_eq!(
-        (stats.invocations, stats.function_errors, stats.cold_starts),
-        (3, 1, 1)
-    );
+    assert_eq!((stats.invocations, stats.function_errors, stats.cold_starts), (3, 1, 1));
     endpoint.shutdown().await.unwrap();
 }
 
@@ -176,43 +124,25 @@ async fn beyond_its_environments_the_endpoint_throttles_like_aws() {
     let lambda = client(&endpoint);
 
     // Hold account 1's row lock so the only environment stays busy.
-    let holder = connect(&db.url).await;
-    holder
-        .batch_execute("BEGIN; UPDATE accounts SET balance = balance WHERE id = 1")
-        .await
-        .unwrap();
+    let holder = hold_row_lock(&db, 1).await;
     let busy = tokio::spawn({
         let lambda = lambda.clone();
         async move { invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#).await }
     });
     wait_for_lock_waiter(&db).await;
 
-    match invoke(&lambda, NAME, r#"{"payer_id":2,"payee_id":1,"amount":1}"#)
-        .await
-        .unwrap_err()
-    {
+    match invoke(&lambda, NAME, r#"{"payer_id":2,"payee_id":1,"amount":1}"#).await.unwrap_err() {
         InvokeError::TooManyRequestsException(e) => {
-            assert_eq!(
-                e.reason().map(|r| r.as_str()),
-                Some("ConcurrentInvocationLimitExceeded")
-            );
+            assert_eq!(e.reason().map(|r| r.as_str()), Some("ConcurrentInvocationLimitExceeded"));
             assert_eq!(e.retry_after_seconds(), Some("1"));
         }
         other => panic!("expected TooManyRequestsException, got {other:?}"),
     }
     holder.batch_execute("ROLLBACK").await.unwrap();
     let done = busy.await.unwrap().unwrap();
-    assert_eq!(
-        body(&done)["balance"],
-        90,
-        "the blocked invocation completes once the lock is released"
-    );
+    assert_eq!(body(&done)["balance"], 90, "the blocked invocation completes once the lock is released");
     assert_eq!(endpoint.stats().throttles, 1);
-    assert_eq!(
-        db.totals().await.history_rows,
-        1,
-        "the throttled call never ran"
-    );
+    assert_eq!(db.totals().await.history_rows, 1, "the throttled call never ran");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,14 +151,8 @@ async fn queued_calls_wait_and_timeouts_discard_the_environment() {
     let endpoint = start(&db, 1, Overflow::Queue, Duration::from_millis(400)).await;
     let lambda = client(&endpoint);
 
-    let holder = connect(&db.url).await;
-    holder
-        .batch_execute("BEGIN; UPDATE accounts SET balance = balance WHERE id = 1")
-        .await
-        .unwrap();
-    let out = invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#)
-        .await
-        .unwrap();
+    let holder = hold_row_lock(&db, 1).await;
+    let out = invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#).await.unwrap();
     assert_eq!(out.function_error(), Some("Unhandled"));
     assert_eq!(body(&out)["errorType"], "Sandbox.Timedout");
     holder.batch_execute("ROLLBACK").await.unwrap();
@@ -236,19 +160,11 @@ async fn queued_calls_wait_and_timeouts_discard_the_environment() {
     // The timed-out transfer must not commit later through a reused connection.
     let calls = (0..6).map(|_| invoke(&lambda, NAME, r#"{"payer_id":2,"payee_id":1,"amount":1}"#));
     for r in futures::future::join_all(calls).await {
-        assert_eq!(
-            body(&r.unwrap())["retries"],
-            0,
-            "queued one at a time, never in conflict"
-        );
+        assert_eq!(body(&r.unwrap())["retries"], 0, "queued one at a time, never in conflict");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!((db.balance(1).await, db.balance(2).await), (106, 94));
     assert_eq!(db.totals().await.history_rows, 6);
     let stats = endpoint.stats();
-    assert_eq!(
-        (stats.timeouts, stats.cold_starts, stats.throttles),
-        (1, 2, 0),
-        "{stats:?}"
-    );
+    assert_eq!((stats.timeouts, stats.cold_starts, stats.throttles), (1, 2, 0), "{stats:?}");
 }

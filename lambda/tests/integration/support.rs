@@ -15,29 +15,17 @@ pub struct TestDb {
 impl TestDb {
     /// A new cluster with accounts 1..=`accounts`, each holding `balance`.
     pub async fn new(accounts: i32, balance: i32) -> TestDb {
-        let pg = LocalPostgres::start_async(PgOptions::default())
-            .await
-            .expect("start a local PostgreSQL");
+        let pg = LocalPostgres::start_async(PgOptions::default()).await.expect("start a local PostgreSQL");
         let url = pg.url();
         let client = connect(&url).await;
-        schema::create(&client, Dialect::Postgres)
-            .await
-            .expect("create the schema");
-        let loaded = schema::load_accounts(&client, 1..=accounts, balance)
-            .await
-            .expect("load accounts");
+        schema::create(&client, Dialect::Postgres).await.expect("create the schema");
+        let loaded = schema::load_accounts(&client, 1..=accounts, balance).await.expect("load accounts");
         assert_eq!(loaded, accounts as u64);
-        TestDb {
-            url,
-            client,
-            _pg: pg,
-        }
+        TestDb { url, client, _pg: pg }
     }
 
     pub fn database(&self) -> Database {
-        Database::Local {
-            url: self.url.clone(),
-        }
+        Database::Local { url: self.url.clone() }
     }
 
     pub async fn totals(&self) -> Totals {
@@ -45,18 +33,12 @@ impl TestDb {
     }
 
     pub async fn balance(&self, id: i32) -> i32 {
-        self.client
-            .query_one("SELECT balance FROM accounts WHERE id = $1", &[&id])
-            .await
-            .unwrap()
-            .get(0)
+        self.client.query_one("SELECT balance FROM accounts WHERE id = $1", &[&id]).await.unwrap().get(0)
     }
 }
 
 pub async fn connect(url: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(url, NoTls)
-        .await
-        .expect("connect to the local PostgreSQL");
+    let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect to the local PostgreSQL");
     tokio::spawn(conn);
     client
 }
