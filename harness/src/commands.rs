@@ -38,7 +38,7 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
         .with_context(|| format!("--payload is not JSON: {}", args.payload))?;
     let target = match &args.endpoint_url {
         Some(url) => LambdaTarget::local(url, &args.function),
-        None => LambdaTarget::aws(&args.function, args.region.clone(), args.profile.clone()).await,
+        None => LambdaTarget::aws(&args.function, args.region.clone(), args.profile.clone(), 1).await,
     };
     let out = target
         .client()

@@ -52,7 +52,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (driven, Some(target.stats()), Some(verification))
         }
         TargetSpec::Aws { function, region, profile } => {
-            let target = Arc::new(LambdaTarget::aws(&function, region, profile).await);
+            let target =
+                Arc::new(LambdaTarget::aws(&function, region, profile, plan.engine.load.max_in_flight()).await);
             (drive(&plan, target, cancel).await, None, None)
         }
     };

@@ -46,6 +46,15 @@ impl LoadModel {
         }
     }
 
+    /// The most calls the model can have in flight at once.
+    pub fn max_in_flight(&self) -> u64 {
+        match self {
+            LoadModel::Batches { parallel, .. } => *parallel,
+            LoadModel::Closed { in_flight, .. } => *in_flight,
+            LoadModel::Open { max_in_flight, .. } => *max_in_flight,
+        }
+    }
+
     /// Whether latency is measured from intended starts (coordinated-omission corrected).
     pub fn is_open(&self) -> bool {
         matches!(self, LoadModel::Open { .. })

@@ -4,7 +4,10 @@
 //! separate the function's cost from the invoke path's.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+
+use aws_smithy_http_client::tls;
 
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::Credentials;
@@ -69,10 +72,16 @@ impl Outcome {
     }
 }
 
-/// A function behind the Lambda Invoke API.
+/// Concurrent calls per HTTP connection to AWS: Lambda's endpoint allows about 128
+/// HTTP/2 streams per connection, so each client (with its own connection) takes fewer.
+pub const CALLS_PER_CLIENT: u64 = 100;
+
+/// A function behind the Lambda Invoke API, called through a small pool of SDK clients
+/// (each with its own HTTP client) so that HTTP/2 stream limits never cap concurrency.
 #[derive(Clone, Debug)]
 pub struct LambdaTarget {
-    client: aws_sdk_lambda::Client,
+    clients: Arc<[aws_sdk_lambda::Client]>,
+    next: Arc<AtomicUsize>,
     function: String,
 }
 
@@ -86,11 +95,16 @@ impl LambdaTarget {
             .endpoint_url(endpoint_url)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
             .build();
-        LambdaTarget { client: aws_sdk_lambda::Client::from_conf(config), function: function.to_string() }
+        LambdaTarget::with_clients(vec![aws_sdk_lambda::Client::from_conf(config)], function)
     }
 
-    /// AWS Lambda, with region and credentials from the usual AWS configuration.
-    pub async fn aws(function: &str, region: Option<String>, profile: Option<String>) -> Self {
+    fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
+        LambdaTarget { clients: clients.into(), next: Arc::new(AtomicUsize::new(0)), function: function.to_string() }
+    }
+
+    /// AWS Lambda, with region and credentials from the usual AWS configuration, and
+    /// enough clients for `max_in_flight` concurrent calls.
+    pub async fn aws(function: &str, region: Option<String>, profile: Option<String>, max_in_flight: u64) -> Self {
         let mut loader =
             aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::disabled());
         if let Some(region) = region {
@@ -100,18 +114,32 @@ impl LambdaTarget {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
-        LambdaTarget { client: aws_sdk_lambda::Client::new(&sdk), function: function.to_string() }
+        let clients = (0..max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1))
+            .map(|_| {
+                let http = aws_smithy_http_client::Builder::new()
+                    .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
+                    .build_https();
+                aws_sdk_lambda::Client::from_conf(aws_sdk_lambda::config::Builder::from(&sdk).http_client(http).build())
+            })
+            .collect();
+        LambdaTarget::with_clients(clients, function)
     }
 
-    /// The SDK client, for calls beyond `invoke`.
+    /// How many SDK clients (HTTP connection pools) the target spreads calls over.
+    pub fn client_count(&self) -> usize {
+        self.clients.len()
+    }
+
+    /// The next SDK client, round-robin.
     pub fn client(&self) -> &aws_sdk_lambda::Client {
-        &self.client
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
+        &self.clients[i]
     }
 
     /// One synchronous invocation.
     pub async fn call(&self, payload: &Value) -> Outcome {
         let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
-        let result = self.client.invoke().function_name(&self.function).payload(Blob::new(bytes)).send().await;
+        let result = self.client().invoke().function_name(&self.function).payload(Blob::new(bytes)).send().await;
         match result {
             Ok(out) => {
                 let body = out.payload().map(|b| b.as_ref()).unwrap_or(b"null");
@@ -199,4 +227,37 @@ fn error_chain(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn aws_target_has_a_client_per_hundred_calls_in_flight() {
+        // Loading the configuration is offline: credentials are only resolved on a call.
+        let target = LambdaTarget::aws("reinvent-dat401", Some("us-east-1".into()), None, 1_000).await;
+        assert_eq!(target.client_count(), 10);
+        assert_eq!(LambdaTarget::aws("f", Some("us-east-1".into()), None, 1).await.client_count(), 1);
+        assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f").client_count(), 1);
+    }
+
+    #[test]
+    fn outcomes_classify_into_error_classes() {
+        let ok = Outcome::Response(serde_json::json!({"balance": 5, "duration": 3, "duration_us": 3100, "retries": 2}));
+        assert_eq!(ok.classify(), (None, Some(3100), Some(2)));
+        let business =
+            Outcome::Response(serde_json::json!({"error": "Insufficient balance", "duration": 2, "retries": 0}));
+        assert_eq!(
+            business.classify(),
+            (Some((ErrorClass::Business, "Insufficient balance".into())), Some(2000), Some(0))
+        );
+        let occ = Outcome::FunctionError {
+            error_type: "OccConflict".into(),
+            message: "conflict (40001) after 3 retries".into(),
+        };
+        assert_eq!(occ.classify().0, Some((ErrorClass::Function, "OccConflict: conflict (40001)".into())));
+        let throttle = Outcome::Throttled { reason: "ConcurrentInvocationLimitExceeded".into() };
+        assert_eq!(throttle.classify().0.unwrap().0, ErrorClass::Throttle);
+    }
 }
