@@ -4,6 +4,7 @@
 pub mod api;
 pub mod endpoint;
 pub mod environments;
+pub mod fd_limit;
 pub mod postgres;
 
 pub use endpoint::{Endpoint, EndpointConfig};
