@@ -7,6 +7,7 @@ use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use aws_sdk_lambda::config::StalledStreamProtectionConfig;
 use aws_smithy_http_client::tls;
 
 use aws_config::{BehaviorVersion, Region};
@@ -94,6 +95,7 @@ impl LambdaTarget {
             .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
             .endpoint_url(endpoint_url)
             .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
             .build();
         LambdaTarget::with_clients(vec![aws_sdk_lambda::Client::from_conf(config)], function)
     }
@@ -119,7 +121,11 @@ impl LambdaTarget {
                 let http = aws_smithy_http_client::Builder::new()
                     .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
                     .build_https();
-                aws_sdk_lambda::Client::from_conf(aws_sdk_lambda::config::Builder::from(&sdk).http_client(http).build())
+                let config = aws_sdk_lambda::config::Builder::from(&sdk)
+                    .http_client(http)
+                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                    .build();
+                aws_sdk_lambda::Client::from_conf(config)
             })
             .collect();
         LambdaTarget::with_clients(clients, function)
