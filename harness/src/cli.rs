@@ -33,6 +33,25 @@ pub enum Command {
     /// Start the local stack, run the workshop's first chapters and a small burst of
     /// transfers through the real aws-sdk-lambda client, verify, and tear down.
     Quickstart(QuickstartArgs),
+    /// The local Lambda endpoint as a child process of `run` (internal).
+    #[command(hide = true)]
+    LocalLambdaChild(LocalLambdaArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LocalLambdaArgs {
+    #[arg(long)]
+    pub database_url: String,
+    #[arg(long)]
+    pub function_name: String,
+    #[arg(long)]
+    pub environments: usize,
+    #[arg(long)]
+    pub overflow: String,
+    #[arg(long)]
+    pub timeout_s: f64,
+    #[arg(long)]
+    pub retry_policy: RetryPolicy,
 }
 
 #[derive(Args, Debug)]

@@ -2,11 +2,17 @@
 //! accounts, optionally fronted by the local Lambda endpoint. Stopping (or dropping) it
 //! tears down what it started.
 
+use std::process::{ExitCode, Stdio};
+use std::time::Duration;
+
 use anyhow::Context;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
 use transfer::db::Database;
-use transfer::local::{Endpoint, EndpointConfig, LocalPostgres, PgOptions};
+use transfer::local::{Endpoint, EndpointConfig, EnvironmentStats, LocalPostgres, Overflow, PgOptions};
 use transfer::{Function, RetryPolicy};
 
+use crate::cli::LocalLambdaArgs;
 use crate::database;
 use crate::scenario::DataSpec;
 
@@ -41,25 +47,101 @@ impl LocalDatabase {
     }
 }
 
-/// The database and the local Lambda endpoint in front of the function.
+/// The database and the local Lambda endpoint in front of the function. The endpoint
+/// runs in a process of its own (this executable, `local-lambda-child`), so that its
+/// sockets, CPU and memory are not the harness's: each call in flight holds a socket on
+/// both sides, and 10,000 of them would not fit one process's open-file limit.
 pub struct LocalStack {
-    pub endpoint: Endpoint,
+    url: String,
+    child: Child,
+    // Closing it tells the endpoint to stop (and it stops if we die).
+    stdin: Option<ChildStdin>,
     // Declared last: the endpoint's connections close before the database stops.
     pub db: LocalDatabase,
 }
 
+/// The first line the endpoint process prints.
+const READY: &str = "listening on ";
+
 impl LocalStack {
     pub async fn start(db: LocalDatabase, config: EndpointConfig, policy: RetryPolicy) -> anyhow::Result<Self> {
-        let database = db.database();
-        let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy))
+        let exe = std::env::current_exe().context("finding the harness executable")?;
+        let mut child = Command::new(exe)
+            .arg("local-lambda-child")
+            .args(["--database-url", &db.url, "--function-name", &config.function_name])
+            .args(["--environments", &config.environments.to_string()])
+            .args(["--overflow", if config.overflow == Overflow::Throttle { "throttle" } else { "queue" }])
+            .args(["--timeout-s", &config.timeout.as_secs_f64().to_string(), "--retry-policy", &policy.to_string()])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting the local Lambda endpoint process")?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
             .await
-            .context("starting the local Lambda endpoint")?;
-        Ok(LocalStack { endpoint, db })
+            .context("the local Lambda endpoint did not start within 30 s")??
+            .context("the local Lambda endpoint exited before it was ready")?;
+        let url = line.strip_prefix(READY).context("unexpected first line from the local Lambda endpoint")?.to_string();
+        let stdin = child.stdin.take();
+        Ok(LocalStack { url, child, stdin, db })
     }
 
-    /// Stop the endpoint (letting calls in flight finish), then the database if ours.
-    pub async fn stop(self) -> anyhow::Result<LocalDatabase> {
-        self.endpoint.shutdown().await.context("stopping the local Lambda endpoint")?;
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The endpoint's counters (`GET /_local/stats`).
+    pub async fn stats(&self) -> anyhow::Result<EnvironmentStats> {
+        let addr = self.url.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(addr).await.context("connecting to the local endpoint")?;
+        stream.write_all(format!("GET /_local/stats HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes()).await?;
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await?;
+        let text = String::from_utf8_lossy(&response);
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b).context("no body in the stats response")?;
+        serde_json::from_str(body).with_context(|| format!("the endpoint's stats are not JSON: {body}"))
+    }
+
+    /// Stop the endpoint (it lets calls in flight finish), then hand back the database.
+    pub async fn stop(mut self) -> anyhow::Result<LocalDatabase> {
+        drop(self.stdin.take());
+        match tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await {
+            Ok(status) => {
+                let status = status?;
+                anyhow::ensure!(status.success(), "the local Lambda endpoint exited with {status}");
+            }
+            Err(_) => {
+                self.child.kill().await?;
+                anyhow::bail!("the local Lambda endpoint did not stop within 60 s; killed it");
+            }
+        }
         Ok(self.db)
     }
+}
+
+/// The endpoint process: serve until stdin closes. Ctrl-C from the terminal reaches the
+/// whole process group; it is ignored here so that the harness can drain calls first.
+pub async fn serve_child(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
+    if let Err(e) = transfer::local::fd_limit::raise_open_files(1 << 20) {
+        eprintln!("warning: cannot raise the open-file limit: {e}");
+    }
+    let config = EndpointConfig {
+        function_name: args.function_name,
+        environments: args.environments,
+        overflow: args.overflow.parse().map_err(anyhow::Error::msg)?,
+        timeout: Duration::from_secs_f64(args.timeout_s),
+        ..EndpointConfig::default()
+    };
+    let database = Database::Local { url: args.database_url };
+    let policy = args.retry_policy;
+    let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy)).await?;
+    println!("{READY}{}", endpoint.url());
+    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+    let mut sink = Vec::new();
+    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    endpoint.shutdown().await?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -29,6 +29,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Verify(args) => commands::verify(args).await,
         cli::Command::Invoke(args) => commands::invoke(args).await,
         cli::Command::Quickstart(args) => quickstart::run(args).await,
+        cli::Command::LocalLambdaChild(args) => local_stack::serve_child(args).await,
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

@@ -29,12 +29,12 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let db = LocalDatabase::start(args.database_url.clone(), data, false, false).await?;
     let stack = LocalStack::start(db, EndpointConfig::default(), args.retry_policy).await?;
     let before = schema::totals(&stack.db.client).await?;
-    let target = LambdaTarget::local(&stack.endpoint.url(), &EndpointConfig::default().function_name);
-    println!("local Lambda endpoint: {} | database: {}", stack.endpoint.url(), transfer::db::redact(&stack.db.url));
+    let target = LambdaTarget::local(&stack.url(), &EndpointConfig::default().function_name);
+    println!("local Lambda endpoint: {} | database: {}", stack.url(), transfer::db::redact(&stack.db.url));
 
     let result = chapters(&target, &args).await;
     let after = schema::totals(&stack.db.client).await?;
-    let stats = stack.endpoint.stats();
+    let stats = stack.stats().await?;
     stack.stop().await?;
     let committed = result?;
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EndpointConfig;
-use workers::{EngineEnd, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
+use workers::{EngineEnd, ErrorClass, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
 
 use crate::cli::RunArgs;
 use crate::database::{self, Verification};
@@ -20,8 +20,9 @@ use crate::scenario::{self, Plan, TargetSpec};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
-    // Each call in flight to the local endpoint holds a client and a server socket.
-    let needed = plan.engine.load.max_in_flight() * 2 + 1_024;
+    // Each call in flight holds a socket (the local endpoint, a process of its own,
+    // raises its own limit for the other end).
+    let needed = plan.engine.load.max_in_flight() + 1_024;
     match transfer::local::fd_limit::raise_open_files(needed) {
         Ok(limit) if limit < needed => eprintln!(
             "warning: only {limit} open files allowed, {needed} wanted for {} calls in flight; raise `ulimit -n`",
@@ -46,11 +47,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 ..EndpointConfig::default()
             };
             let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
-            let target = Arc::new(LambdaTarget::local(&stack.endpoint.url(), &function));
+            let target = Arc::new(LambdaTarget::local(stack.url(), &function));
             let driven = drive(&plan, target, cancel).await;
-            let environments = stack.endpoint.stats();
+            let environments = stack.stats().await?;
             let db = stack.stop().await?;
-            let verification = verify_run(&plan, &db, history_before, &driven.totals).await?;
+            let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
             (driven, Some(environments), Some(verification))
         }
         TargetSpec::InProcess { database_url } => {
@@ -58,7 +59,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let history_before = history_rows(&db).await?;
             let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
             let driven = drive(&plan, target.clone(), cancel).await;
-            let verification = verify_run(&plan, &db, history_before, &driven.totals).await?;
+            let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
             (driven, Some(target.stats()), Some(verification))
         }
         TargetSpec::Aws { function, region, profile } => {
@@ -130,10 +131,14 @@ async fn verify_run(
     db: &LocalDatabase,
     history_before: i64,
     totals: &Stats,
+    abandoned: u64,
 ) -> anyhow::Result<Verification> {
     let mut v = database::verify(&db.client, plan.data).await?;
     if plan.engine.workload.op == Op::Transfer {
-        v.check_run(history_before, totals.successes as i64);
+        let unknown =
+            [ErrorClass::Timeout, ErrorClass::Transport].iter().filter_map(|c| totals.errors.get(c)).sum::<u64>()
+                + abandoned;
+        v.check_run(history_before, totals.successes as i64, unknown as i64);
     }
     Ok(v)
 }
