@@ -216,18 +216,7 @@ async fn invoke(
 /// Run one invocation in an environment: `None` when throttled, else the body and
 /// whether it is a function error.
 async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -> Option<(Value, bool)> {
-    let mut lease = match overflow {
-        Overflow::Queue if shared.config.overflow == Overflow::Throttle => {
-            // Event invocations wait even when synchronous ones are throttled.
-            loop {
-                match shared.environments.acquire().await {
-                    Ok(lease) => break lease,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-                }
-            }
-        }
-        _ => shared.environments.acquire().await.ok()?,
-    };
+    let mut lease = shared.environments.acquire_or(overflow).await.ok()?;
     let timeout = shared.config.timeout;
     let result = tokio::time::timeout(timeout, lease.function().invoke(payload)).await;
     let (body, function_error, timed_out) = match result {

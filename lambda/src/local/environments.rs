@@ -87,9 +87,15 @@ impl Environments {
         })
     }
 
-    /// Take a free environment, creating one (a cold start) when none is idle.
+    /// Take a free environment, creating one (a cold start) when none is idle; when all
+    /// are busy, wait or be throttled as the pool's overflow policy says.
     pub async fn acquire(self: &Arc<Self>) -> Result<Lease, Throttled> {
-        let permit = match self.overflow {
+        self.acquire_or(self.overflow).await
+    }
+
+    /// `acquire` with another overflow policy (asynchronous invocations always wait).
+    pub async fn acquire_or(self: &Arc<Self>, overflow: Overflow) -> Result<Lease, Throttled> {
+        let permit = match overflow {
             Overflow::Queue => self.permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
             Overflow::Throttle => self.permits.clone().try_acquire_owned().map_err(|_| {
                 self.counters.throttles.fetch_add(1, Ordering::Relaxed);
