@@ -222,3 +222,73 @@ fn setup_then_verify_catches_tampering() {
     let out = data_command("verify", &url, &[]);
     assert!(out.status.success(), "--reset restores the balances: {}", text(&out));
 }
+
+#[test]
+fn a_throttling_endpoint_shows_throttles_as_errors_and_nothing_is_lost() {
+    let smoke = scenario("smoke.toml");
+    let (out, summary, _d) =
+        run(&[&smoke, "--environments", "2", "--overflow", "throttle", "--parallel", "40", "--batches", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.unwrap();
+    let throttles = n(&s, "/totals/errors/throttle");
+    assert!(throttles > 0, "40 parallel calls on 2 environments must be throttled: {}", text(&out));
+    assert_eq!(n(&s, "/environments/throttles"), throttles, "the endpoint counted what the client saw");
+    assert_eq!(n(&s, "/totals/successes") + throttles, 120);
+    assert!(
+        s["totals"]["error_messages"]["throttle: TooManyRequestsException: ConcurrentInvocationLimitExceeded"].is_u64()
+    );
+    assert_eq!(s["verification"]["passed"], true);
+    assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));
+}
+
+#[test]
+fn invoke_prints_the_response_like_the_aws_cli() {
+    let pg = LocalPostgres::start(&PgOptions::default()).unwrap();
+    let url = pg.url();
+    assert!(data_command("setup", &url, &[]).status.success());
+    // The endpoint as `harness run` starts it; it stops when its stdin closes.
+    let mut endpoint = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["local-lambda-child", "--database-url", &url, "--function-name", "reinvent-dat401"])
+        .args(["--environments", "2", "--overflow", "queue", "--timeout-s", "10", "--retry-policy", "unlimited"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(endpoint.stdout.as_mut().unwrap()), &mut first).unwrap();
+    let endpoint_url = first.trim().strip_prefix("listening on ").expect("the endpoint's first line").to_string();
+
+    let out = harness(&[
+        "invoke",
+        "--endpoint-url",
+        &endpoint_url,
+        "--payload",
+        r#"{"payer_id":1,"payee_id":2,"amount":10}"#,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("\"StatusCode\": 200") && stdout.contains("\"ExecutedVersion\": \"$LATEST\""), "{stdout}");
+    assert!(stdout.contains(r#""balance":40"#), "25000 accounts of 50, minus 10: {stdout}");
+
+    let out = harness(&[
+        "invoke",
+        "--endpoint-url",
+        &endpoint_url,
+        "--payload",
+        r#"{"payer_id":1,"payee_id":1,"amount":10}"#,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a function error exits 1: {}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"FunctionError\": \"Unhandled\""), "{}", text(&out));
+
+    let out = harness(&["invoke", "--endpoint-url", &endpoint_url, "--function", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ResourceNotFoundException: Function not found"),
+        "{}",
+        text(&out)
+    );
+
+    drop(endpoint.stdin.take());
+    let status = endpoint.wait().unwrap();
+    assert!(status.success(), "the endpoint stops when its stdin closes");
+}
