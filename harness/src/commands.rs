@@ -37,7 +37,7 @@ pub async fn invoke(args: InvokeArgs) -> anyhow::Result<ExitCode> {
     serde_json::from_str::<serde_json::Value>(&args.payload)
         .with_context(|| format!("--payload is not JSON: {}", args.payload))?;
     let target = match &args.endpoint_url {
-        Some(url) => LambdaTarget::local(url, &args.function),
+        Some(url) => LambdaTarget::local(url, &args.function, 1),
         None => LambdaTarget::aws(&args.function, args.region.clone(), args.profile.clone(), 1).await,
     };
     let out = target

@@ -29,7 +29,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let db = LocalDatabase::start(args.database_url.clone(), data, false, false).await?;
     let stack = LocalStack::start(db, EndpointConfig::default(), args.retry_policy).await?;
     let before = schema::totals(&stack.db.client).await?;
-    let target = LambdaTarget::local(&stack.url(), &EndpointConfig::default().function_name);
+    let target = LambdaTarget::local(stack.url(), &EndpointConfig::default().function_name, args.parallel as u64);
     println!("local Lambda endpoint: {} | database: {}", stack.url(), transfer::db::redact(&stack.db.url));
 
     let result = chapters(&target, &args).await;

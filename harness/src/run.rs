@@ -47,7 +47,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 ..EndpointConfig::default()
             };
             let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
-            let target = Arc::new(LambdaTarget::local(stack.url(), &function));
+            let target = Arc::new(LambdaTarget::local(stack.url(), &function, plan.engine.load.max_in_flight()));
             let driven = drive(&plan, target, cancel).await;
             let environments = stack.stats().await?;
             let db = stack.stop().await?;

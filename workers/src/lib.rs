@@ -2,6 +2,7 @@
 //! merge exactly, and the engine loop that ties them together.
 
 pub mod engine;
+pub mod h2c;
 pub mod histogram;
 pub mod load;
 pub mod stats;

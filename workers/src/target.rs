@@ -73,8 +73,8 @@ impl Outcome {
     }
 }
 
-/// Concurrent calls per HTTP connection to AWS: Lambda's endpoint allows about 128
-/// HTTP/2 streams per connection, so each client (with its own connection) takes fewer.
+/// Concurrent calls per HTTP/2 connection: Lambda's endpoint allows about 128 streams
+/// per connection (hyper's server 200), so each client (its own connection) takes fewer.
 pub const CALLS_PER_CLIENT: u64 = 100;
 
 /// A function behind the Lambda Invoke API, called through a small pool of SDK clients
@@ -87,17 +87,25 @@ pub struct LambdaTarget {
 }
 
 impl LambdaTarget {
-    /// The local endpoint at `endpoint_url`, with static placeholder credentials.
-    pub fn local(endpoint_url: &str, function: &str) -> Self {
-        let config = aws_sdk_lambda::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
-            .endpoint_url(endpoint_url)
-            .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-            .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-            .build();
-        LambdaTarget::with_clients(vec![aws_sdk_lambda::Client::from_conf(config)], function)
+    /// The local endpoint at `endpoint_url`, with static placeholder credentials, over
+    /// HTTP/2 as AWS is reached: one connection per `CALLS_PER_CLIENT` calls in flight
+    /// (servers allow a few hundred streams per connection; hyper's default is 200).
+    pub fn local(endpoint_url: &str, function: &str, max_in_flight: u64) -> Self {
+        let clients = (0..clients_for(max_in_flight))
+            .map(|_| {
+                let config = aws_sdk_lambda::Config::builder()
+                    .http_client(crate::h2c::client())
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
+                    .endpoint_url(endpoint_url)
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                    .build();
+                aws_sdk_lambda::Client::from_conf(config)
+            })
+            .collect();
+        LambdaTarget::with_clients(clients, function)
     }
 
     fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
@@ -116,7 +124,7 @@ impl LambdaTarget {
             loader = loader.profile_name(profile);
         }
         let sdk = loader.load().await;
-        let clients = (0..max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1))
+        let clients = (0..clients_for(max_in_flight))
             .map(|_| {
                 let http = aws_smithy_http_client::Builder::new()
                     .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc))
@@ -224,6 +232,10 @@ pub fn describe_sdk_error(e: &SdkError<InvokeError, aws_sdk_lambda::config::http
     }
 }
 
+fn clients_for(max_in_flight: u64) -> u64 {
+    max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1)
+}
+
 fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
@@ -245,7 +257,8 @@ mod tests {
         let target = LambdaTarget::aws("reinvent-dat401", Some("us-east-1".into()), None, 1_000).await;
         assert_eq!(target.client_count(), 10);
         assert_eq!(LambdaTarget::aws("f", Some("us-east-1".into()), None, 1).await.client_count(), 1);
-        assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f").client_count(), 1);
+        assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 1).client_count(), 1);
+        assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 10_000).client_count(), 100);
     }
 
     #[test]

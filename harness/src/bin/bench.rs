@@ -79,7 +79,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
     let cpu0 = cpu_seconds()?;
     let start = Instant::now();
     let (calls, errors) = rt.block_on(async {
-        let target = Arc::new(LambdaTarget::local(url, "noop"));
+        let target = Arc::new(LambdaTarget::local(url, "noop", in_flight));
         match mode {
             "engine" => {
                 let plan = EnginePlan {
