@@ -59,7 +59,10 @@ fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
     rt.block_on(async move {
         let app = axum::Router::new().route(
             "/2015-03-31/functions/{name}/invocations",
-            post(move || async move {
+            // Reading the body first, as a real endpoint does: a response sent before the
+            // request body is read makes hyper reset the HTTP/2 stream, and after 1,024
+            // such resets its rapid-reset protection closes the connection.
+            post(move |_body: axum::body::Bytes| async move {
                 if delay_ms > 0 {
                     tokio::time::sleep(Duration::from_millis(delay_ms)).await;
                 }
@@ -108,6 +111,9 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                     s
                 };
                 let (_, stats) = tokio::join!(engine, sum);
+                for (message, n) in &stats.error_messages {
+                    eprintln!("  {n} x {message}");
+                }
                 Ok((stats.calls, stats.error_count()))
             }
             "bare" => {
