@@ -258,25 +258,14 @@ fn invoke_prints_the_response_like_the_aws_cli() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(endpoint.stdout.as_mut().unwrap()), &mut first).unwrap();
     let endpoint_url = first.trim().strip_prefix("listening on ").expect("the endpoint's first line").to_string();
 
-    let out = harness(&[
-        "invoke",
-        "--endpoint-url",
-        &endpoint_url,
-        "--payload",
-        r#"{"payer_id":1,"payee_id":2,"amount":10}"#,
-    ]);
+    let invoke = |payload: &str| harness(&["invoke", "--endpoint-url", &endpoint_url, "--payload", payload]);
+    let out = invoke(r#"{"payer_id":1,"payee_id":2,"amount":10}"#);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("\"StatusCode\": 200") && stdout.contains("\"ExecutedVersion\": \"$LATEST\""), "{stdout}");
     assert!(stdout.contains(r#""balance":40"#), "25000 accounts of 50, minus 10: {stdout}");
 
-    let out = harness(&[
-        "invoke",
-        "--endpoint-url",
-        &endpoint_url,
-        "--payload",
-        r#"{"payer_id":1,"payee_id":1,"amount":10}"#,
-    ]);
+    let out = invoke(r#"{"payer_id":1,"payee_id":1,"amount":10}"#);
     assert_eq!(out.status.code(), Some(1), "a function error exits 1: {}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"FunctionError\": \"Unhandled\""), "{}", text(&out));
 
