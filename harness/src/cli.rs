@@ -30,6 +30,9 @@ pub enum Command {
     Verify(VerifyArgs),
     /// Invoke the function once and print the response like `aws lambda invoke`.
     Invoke(InvokeArgs),
+    /// Re-render a run folder (timeseries.csv, errors.csv, latency.hlog and the STATS)
+    /// from its summary.json.
+    Report(ReportArgs),
     /// Start the local stack, run the workshop's first chapters and a small burst of
     /// transfers through the real aws-sdk-lambda client, verify, and tear down.
     Quickstart(QuickstartArgs),
@@ -166,6 +169,12 @@ pub struct VerifyArgs {
     pub database_url: String,
     #[command(flatten)]
     pub data: DataArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    /// A run folder, e.g. results/20261129-101500-ch04-10k.
+    pub run_dir: PathBuf,
 }
 
 #[derive(Args, Debug)]

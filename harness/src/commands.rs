@@ -6,8 +6,9 @@ use anyhow::Context;
 use aws_sdk_lambda::primitives::Blob;
 use workers::LambdaTarget;
 
-use crate::cli::{InvokeArgs, SetupArgs, VerifyArgs};
+use crate::cli::{InvokeArgs, ReportArgs, SetupArgs, VerifyArgs};
 use crate::database;
+use crate::report::{console::Console, Render};
 use crate::scenario::DataSpec;
 
 pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
@@ -68,4 +69,12 @@ impl crate::cli::DataArgs {
         anyhow::ensure!(self.initial_balance >= 0, "--initial-balance must be >= 0, got {}", self.initial_balance);
         Ok(DataSpec { accounts: self.accounts, initial_balance: self.initial_balance })
     }
+}
+
+/// Re-render a run folder's files and STATS from its `summary.json`.
+pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
+    let report = crate::report::json::read(&args.run_dir.join("summary.json"))?;
+    crate::report::write_derived(&args.run_dir, &report)?;
+    print!("{}", String::from_utf8(Console.render(&report)?)?);
+    Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Setup(args) => commands::setup(args).await,
         cli::Command::Verify(args) => commands::verify(args).await,
         cli::Command::Invoke(args) => commands::invoke(args).await,
+        cli::Command::Report(args) => commands::report(args).await,
         cli::Command::Quickstart(args) => quickstart::run(args).await,
         cli::Command::LocalLambdaChild(args) => local_stack::serve_child(args).await,
     };

@@ -82,8 +82,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let summary = dir.join("summary.json");
     std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
+    crate::report::write_derived(&dir, &report)?;
     print!("{}", String::from_utf8(Console.render(&report)?)?);
-    println!("Summary: {}", summary.display());
+    println!("Results: {} (summary.json, timeseries.csv, errors.csv, latency.hlog)", dir.display());
 
     Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) {
         ExitCode::from(1)

@@ -11,3 +11,19 @@ impl Render for Json {
         Ok(out)
     }
 }
+
+/// Read a summary back (for `harness report`).
+pub fn read(path: &std::path::Path) -> anyhow::Result<RunReport> {
+    use anyhow::Context;
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let report: RunReport =
+        serde_json::from_slice(&bytes).with_context(|| format!("{} is not a harness summary", path.display()))?;
+    anyhow::ensure!(
+        report.schema_version <= super::SCHEMA_VERSION,
+        "{} has summary schema version {}, newer than this harness understands ({})",
+        path.display(),
+        report.schema_version,
+        super::SCHEMA_VERSION
+    );
+    Ok(report)
+}

@@ -2,7 +2,13 @@
 //! each). `summary.json` carries the full histograms, so it can be re-read and merged.
 
 pub mod console;
+pub mod csv;
+pub mod hlog;
 pub mod json;
+
+use std::path::Path;
+
+use anyhow::Context;
 
 use serde::{Deserialize, Serialize};
 use transfer::local::EnvironmentStats;
@@ -48,4 +54,18 @@ impl RunReport {
 /// A small trait for report formats.
 pub trait Render {
     fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>>;
+}
+
+/// The files of a run folder besides `summary.json`, each from one renderer.
+pub fn derived_files() -> [(&'static str, &'static dyn Render); 3] {
+    [("timeseries.csv", &csv::TimeSeries), ("errors.csv", &csv::Errors), ("latency.hlog", &hlog::Hlog)]
+}
+
+/// Write every derived file into `dir`.
+pub fn write_derived(dir: &Path, report: &RunReport) -> anyhow::Result<()> {
+    for (name, renderer) in derived_files() {
+        let path = dir.join(name);
+        std::fs::write(&path, renderer.render(report)?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
 }
