@@ -20,17 +20,6 @@ use crate::scenario::{self, Plan, TargetSpec};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
-    // Each call in flight holds a socket (the local endpoint, a process of its own,
-    // raises its own limit for the other end).
-    let needed = plan.engine.load.max_in_flight() + 1_024;
-    match transfer::local::fd_limit::raise_open_files(needed) {
-        Ok(limit) if limit < needed => eprintln!(
-            "warning: only {limit} open files allowed, {needed} wanted for {} calls in flight; raise `ulimit -n`",
-            plan.engine.load.max_in_flight()
-        ),
-        Ok(_) => {}
-        Err(e) => eprintln!("warning: cannot read or raise the open-file limit: {e}"),
-    }
     let started_at = std::time::SystemTime::now();
     let dir = results_dir(&args.results, &plan.name, started_at)?;
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);

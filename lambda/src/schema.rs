@@ -53,16 +53,16 @@ pub async fn load_accounts(client: &Client, ids: RangeInclusive<i32>, balance: i
         )
         .await?;
     let mut inserted = 0;
-    let mut first = *ids.start();
-    while first <= *ids.end() {
-        let last = first.saturating_add(LOAD_BATCH - 1).min(*ids.end());
+    for (first, last) in batches(ids) {
         inserted += client.execute(&insert, &[&first, &last, &balance]).await?;
-        if last == i32::MAX {
-            break;
-        }
-        first = last + 1;
     }
     Ok(inserted)
+}
+
+/// `ids` cut into consecutive `(first, last)` ranges of at most `LOAD_BATCH` ids.
+fn batches(ids: RangeInclusive<i32>) -> impl Iterator<Item = (i32, i32)> {
+    let (start, end) = (*ids.start(), *ids.end());
+    (start..=end).step_by(LOAD_BATCH as usize).map(move |first| (first, first.saturating_add(LOAD_BATCH - 1).min(end)))
 }
 
 /// What the verification reads: account count, the sum and minimum of balances, and
@@ -92,14 +92,8 @@ pub async fn totals(client: &Client) -> Result<Totals, Error> {
 pub async fn reset(client: &Client, dialect: Dialect, accounts: i32, balance: i32) -> Result<(), Error> {
     let restore =
         client.prepare("UPDATE accounts SET balance = $3 WHERE id BETWEEN $1 AND $2 AND balance <> $3").await?;
-    let mut first = 1;
-    while first <= accounts {
-        let last = first.saturating_add(LOAD_BATCH - 1).min(accounts);
+    for (first, last) in batches(1..=accounts) {
         client.execute(&restore, &[&first, &last, &balance]).await?;
-        if last == i32::MAX {
-            break;
-        }
-        first = last + 1;
     }
     match dialect {
         Dialect::Postgres => client.batch_execute("TRUNCATE transactions").await,
@@ -126,4 +120,18 @@ pub async fn inconsistent_accounts(client: &Client, initial: i32) -> Result<i64,
         )
         .await?;
     Ok(row.get(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{batches, LOAD_BATCH};
+
+    #[test]
+    fn batches_cover_the_range_once() {
+        assert_eq!(batches(1..=2_500).collect::<Vec<_>>(), [(1, 1_000), (1_001, 2_000), (2_001, 2_500)]);
+        assert_eq!(batches(5..=5).collect::<Vec<_>>(), [(5, 5)]);
+        assert_eq!(batches(3..=2).count(), 0);
+        let top = i32::MAX - LOAD_BATCH - 5;
+        assert_eq!(batches(top..=i32::MAX).last(), Some((top + LOAD_BATCH, i32::MAX)));
+    }
 }

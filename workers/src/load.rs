@@ -37,15 +37,6 @@ impl LoadModel {
         }
     }
 
-    /// The planned duration, where the model has one.
-    pub fn planned_duration(&self) -> Option<Duration> {
-        match self {
-            LoadModel::Batches { .. } => None,
-            LoadModel::Closed { duration_s, .. } => duration_s.map(Duration::from_secs_f64),
-            LoadModel::Open { stages, .. } => Some(Duration::from_secs_f64(stages.iter().map(|s| s.duration_s).sum())),
-        }
-    }
-
     /// The most calls the model can have in flight at once.
     pub fn max_in_flight(&self) -> u64 {
         match self {
