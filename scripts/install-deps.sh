@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # Install what a fresh Debian machine lacks to build and test the harness:
-# the PostgreSQL server binaries (the local stand-in for Aurora DSQL).
+# - the PostgreSQL server binaries (the local stand-in for Aurora DSQL);
+# - Chromium and Node.js with playwright-core (scripts/browser), which open report.html
+#   headless in the tests and in scripts/screenshot-report.sh.
 # The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+export DEBIAN_FRONTEND=noninteractive
 
 have_pg() {
   command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 && return 0
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 
-if have_pg; then
-  echo "PostgreSQL server binaries: present"
-  exit 0
+missing=()
+have_pg || missing+=(postgresql)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "installing Debian's ${missing[*]}..."
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "PostgreSQL server binaries are missing; run as root or: sudo apt-get install postgresql" >&2
-  exit 1
-fi
-echo "installing Debian's postgresql package..."
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends postgresql >/dev/null
 have_pg || { echo "postgresql installed, but initdb/pg_ctl are still not found" >&2; exit 1; }
-echo "PostgreSQL server binaries: installed"
+echo "PostgreSQL server binaries: present"
+echo "Chromium: $(chromium --version 2>/dev/null || echo missing)"
+
+if [ ! -d "$here/browser/node_modules/playwright-core" ]; then
+  echo "installing playwright-core (drives Debian's Chromium; downloads no browser)..."
+  npm ci --prefix "$here/browser" --no-audit --no-fund --loglevel=error
+fi
+echo "Node.js $(node --version), playwright-core: present"

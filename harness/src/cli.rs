@@ -33,6 +33,10 @@ pub enum Command {
     /// Re-render a run folder (timeseries.csv, errors.csv, latency.hlog and the STATS)
     /// from its summary.json.
     Report(ReportArgs),
+    /// Gate a run for CI: check it against the scenario's [thresholds] and, with
+    /// --baseline, against an earlier run; print a table of every check.
+    /// Exit status: 0 all passed, 1 a check failed, 2 bad input.
+    Check(CheckArgs),
     /// Start the local stack, run the workshop's first chapters and a small burst of
     /// transfers through the real aws-sdk-lambda client, verify, and tear down.
     Quickstart(QuickstartArgs),
@@ -175,6 +179,30 @@ pub struct VerifyArgs {
 pub struct ReportArgs {
     /// A run folder, e.g. results/20261129-101500-ch04-10k.
     pub run_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The run to check: a run folder or its summary.json.
+    pub run: PathBuf,
+    /// An earlier run (folder or summary.json) to compare with: latency percentiles,
+    /// throughput, and the shift of the latency distribution.
+    #[arg(long)]
+    pub baseline: Option<PathBuf>,
+    /// Take the thresholds from this scenario file instead of the run's own scenario.
+    #[arg(long)]
+    pub thresholds: Option<PathBuf>,
+    /// Against the baseline: percent slower or lower that still passes
+    /// (thresholds.baseline_tolerance_pct; default 25).
+    #[arg(long)]
+    pub tolerance_pct: Option<f64>,
+    /// Against the baseline: the share of calls (0..1) that may move to a slower latency
+    /// beyond sampling noise (thresholds.max_latency_shift; default 0.25).
+    #[arg(long)]
+    pub max_shift: Option<f64>,
+    /// Also write the checks as JUnit XML here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

@@ -1,4 +1,4 @@
-//! The small commands: `setup`, `verify` and `invoke`.
+//! The small commands: `setup`, `verify`, `invoke`, `report` and `check`.
 
 use std::process::ExitCode;
 
@@ -6,10 +6,11 @@ use anyhow::Context;
 use aws_sdk_lambda::primitives::Blob;
 use workers::LambdaTarget;
 
-use crate::cli::{InvokeArgs, ReportArgs, SetupArgs, VerifyArgs};
+use crate::check::{self, BaselineRule};
+use crate::cli::{CheckArgs, InvokeArgs, ReportArgs, SetupArgs, VerifyArgs};
 use crate::database;
 use crate::report::{console::Console, Render};
-use crate::scenario::DataSpec;
+use crate::scenario::{self, DataSpec, Overrides};
 
 pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.spec()?;
@@ -73,8 +74,48 @@ impl crate::cli::DataArgs {
 
 /// Re-render a run folder's files and STATS from its `summary.json`.
 pub async fn report(args: ReportArgs) -> anyhow::Result<ExitCode> {
-    let report = crate::report::json::read(&args.run_dir.join("summary.json"))?;
+    let report = summary(&args.run_dir)?;
     crate::report::write_derived(&args.run_dir, &report)?;
     print!("{}", String::from_utf8(Console.render(&report)?)?);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A run folder or a summary.json path, read.
+fn summary(path: &std::path::Path) -> anyhow::Result<crate::report::RunReport> {
+    let file = if path.is_dir() { path.join("summary.json") } else { path.to_path_buf() };
+    crate::report::json::read(&file)
+}
+
+/// The CI gate: thresholds and an optional baseline, as a table (and JUnit XML).
+pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let report = summary(&args.run)?;
+    let mut thresholds = match &args.thresholds {
+        Some(path) => scenario::load(path, &Overrides::default())?.thresholds,
+        None => report.plan.thresholds.clone(),
+    };
+    if let Some(t) = args.tolerance_pct {
+        anyhow::ensure!(t.is_finite() && t >= 0.0, "--tolerance-pct must be >= 0, got {t}");
+        thresholds.baseline_tolerance_pct = Some(t);
+    }
+    if let Some(s) = args.max_shift {
+        anyhow::ensure!((0.0..=1.0).contains(&s), "--max-shift must be between 0 and 1, got {s}");
+        thresholds.max_latency_shift = Some(s);
+    }
+    let baseline = args.baseline.as_deref().map(summary).transpose()?;
+    let checks = check::evaluate(&report, &thresholds, baseline.as_ref().map(|b| (b, BaselineRule::from(&thresholds))));
+    anyhow::ensure!(
+        !checks.is_empty(),
+        "nothing to check in {}: its scenario has no [thresholds], it was not verified, and no --baseline was given",
+        args.run.display()
+    );
+    println!("Run {} ({})", report.run_id, report.plan.name);
+    if let Some(b) = &baseline {
+        println!("Baseline {} ({})", b.run_id, b.plan.name);
+    }
+    print!("{}", check::table(&checks));
+    if let Some(path) = &args.junit {
+        std::fs::write(path, check::junit::render(&report.plan.name, &checks))
+            .with_context(|| format!("writing --junit {}", path.display()))?;
+    }
+    Ok(if checks.iter().all(|c| c.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

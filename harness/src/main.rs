@@ -1,6 +1,7 @@
 //! `harness`: load tests for transactional Lambda functions on Aurora DSQL.
 //! parse -> validate into a plan -> run -> report; each command in its own module.
 
+mod check;
 mod cli;
 mod commands;
 mod database;
@@ -29,6 +30,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Verify(args) => commands::verify(args).await,
         cli::Command::Invoke(args) => commands::invoke(args).await,
         cli::Command::Report(args) => commands::report(args).await,
+        cli::Command::Check(args) => commands::check(args),
         cli::Command::Quickstart(args) => quickstart::run(args).await,
         cli::Command::LocalLambdaChild(args) => local_stack::serve_child(args).await,
     };

@@ -11,17 +11,23 @@ use tokio::sync::{mpsc, watch};
 use transfer::local::EndpointConfig;
 use workers::{EngineEnd, ErrorClass, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
 
+use crate::check;
 use crate::cli::RunArgs;
 use crate::database::{self, Verification};
 use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::progress::Progress;
-use crate::report::{console::Console, json::Json, Render, RunReport, SCHEMA_VERSION};
-use crate::scenario::{self, Plan, TargetSpec};
+use crate::report::hlog::Hlog;
+use crate::report::live::LiveFiles;
+use crate::report::{console::Console, json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
+use crate::scenario::{self, Plan, TargetSpec, Thresholds};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
     let started_at = std::time::SystemTime::now();
     let dir = results_dir(&args.results, &plan.name, started_at)?;
+    let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let version = env!("CARGO_PKG_VERSION");
+    let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
 
     let (driven, environments, verification) = match plan.target.clone() {
@@ -37,7 +43,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             };
             let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
             let target = Arc::new(LambdaTarget::local(stack.url(), &function, plan.engine.load.max_in_flight()));
-            let driven = drive(&plan, target, cancel).await;
+            let driven = drive(&plan, target, cancel, live).await;
             let environments = stack.stats().await?;
             let db = stack.stop().await?;
             let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
@@ -47,23 +53,30 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
             let history_before = history_rows(&db).await?;
             let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
-            let driven = drive(&plan, target.clone(), cancel).await;
+            let driven = drive(&plan, target.clone(), cancel, live).await;
             let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
             (driven, Some(target.stats()), Some(verification))
         }
         TargetSpec::Aws { function, region, profile } => {
             let target =
                 Arc::new(LambdaTarget::aws(&function, region, profile, plan.engine.load.max_in_flight()).await);
-            (drive(&plan, target, cancel).await, None, None)
+            (drive(&plan, target, cancel, live).await, None, None)
         }
+    };
+    let local = WorkerReport {
+        name: "local".into(),
+        status: driven.end.stop.name().into(),
+        elapsed_s: driven.end.elapsed_s,
+        totals: driven.totals.clone(),
     };
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
-        harness_version: env!("CARGO_PKG_VERSION").to_string(),
-        run_id: dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        harness_version: version.to_string(),
+        run_id,
         started_at: rfc3339(started_at),
         plan: redacted(plan),
         end: driven.end,
+        workers: vec![local],
         totals: driven.totals,
         intervals: driven.intervals,
         environments,
@@ -73,9 +86,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
     crate::report::write_derived(&dir, &report)?;
     print!("{}", String::from_utf8(Console.render(&report)?)?);
-    println!("Results: {} (summary.json, timeseries.csv, errors.csv, latency.hlog)", dir.display());
+    let files: Vec<&str> = crate::report::derived_files().iter().map(|(name, _)| *name).collect();
+    println!("Results: {} (summary.json, {})", dir.display(), files.join(", "));
+    let thresholds_failed = if report.plan.thresholds != Thresholds::default() {
+        let checks = check::evaluate(&report, &report.plan.thresholds, None);
+        print!("\nThresholds:\n{}", check::table(&checks));
+        checks.iter().any(|c| !c.passed)
+    } else {
+        false
+    };
 
-    Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) {
+    Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed {
         ExitCode::from(1)
     } else if report.end.stop == StopReason::Cancelled {
         ExitCode::from(130)
@@ -93,7 +114,7 @@ struct Driven {
 }
 
 /// Run the engine and show progress.
-async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<bool>) -> Driven {
+async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<bool>, mut live: LiveFiles) -> Driven {
     let (events, mut received) = mpsc::unbounded_channel();
     let engine = workers::engine::run(&plan.engine, target, cancel, events);
     let watch = async {
@@ -101,6 +122,9 @@ async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<b
         let (mut totals, mut intervals) = (Stats::default(), Vec::new());
         while let Some(mut interval) = received.recv().await {
             progress.update(&interval);
+            if let Err(e) = live.append(&interval) {
+                tracing::warn!("could not append to the run folder: {e:#}");
+            }
             totals.merge(&interval.stats);
             interval.stats.pack();
             intervals.push(interval);

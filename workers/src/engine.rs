@@ -60,6 +60,16 @@ pub enum StopReason {
     Cancelled,
 }
 
+impl StopReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::TimeLimit => "time_limit",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
 /// How the run ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineEnd {

@@ -1,6 +1,6 @@
-//! CSV files: the one-second time series, and the error breakdown.
+//! CSV files: the one-second time series, per-worker totals, and the error breakdown.
 
-use workers::ErrorClass;
+use workers::{ErrorClass, Interval};
 
 use super::{Render, RunReport};
 
@@ -30,26 +30,66 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "function_p99_ms",
 ];
 
+impl TimeSeries {
+    /// The row of one interval that starts `start_s` into the run.
+    pub fn row(start_s: f64, interval: &Interval) -> Vec<String> {
+        let s = &interval.stats;
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
+        let mut row = vec![format!("{start_s:.3}"), format!("{:.3}", interval.seconds)];
+        row.extend([s.calls, s.successes, s.error_count()].map(|n| n.to_string()));
+        row.extend(ErrorClass::ALL.iter().map(|c| s.errors.get(c).copied().unwrap_or(0).to_string()));
+        row.extend([s.total_retries, s.late_starts].map(|n| n.to_string()));
+        row.push(format!("{:.1}", if interval.seconds > 0.0 { s.calls as f64 / interval.seconds } else { 0.0 }));
+        for q in [0.5, 0.9, 0.99] {
+            row.push(ms(s.latency_us.quantile(q)));
+        }
+        row.push(ms(s.latency_us.max()));
+        row.extend([0.5, 0.99].map(|q| ms(s.function_us.quantile(q))));
+        row
+    }
+}
+
 impl Render for TimeSeries {
     fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(TIMESERIES_COLUMNS)?;
         let mut start = 0.0;
         for interval in &report.intervals {
-            let s = &interval.stats;
-            let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
-            let mut row = vec![format!("{start:.3}"), format!("{:.3}", interval.seconds)];
-            row.extend([s.calls, s.successes, s.error_count()].map(|n| n.to_string()));
-            row.extend(ErrorClass::ALL.iter().map(|c| s.errors.get(c).copied().unwrap_or(0).to_string()));
-            row.extend([s.total_retries, s.late_starts].map(|n| n.to_string()));
-            row.push(format!("{:.1}", if interval.seconds > 0.0 { s.calls as f64 / interval.seconds } else { 0.0 }));
-            for q in [0.5, 0.9, 0.99] {
-                row.push(ms(s.latency_us.quantile(q)));
-            }
-            row.push(ms(s.latency_us.max()));
-            row.extend([0.5, 0.99].map(|q| ms(s.function_us.quantile(q))));
-            w.write_record(&row)?;
+            w.write_record(Self::row(start, interval))?;
             start += interval.seconds;
+        }
+        Ok(w.into_inner()?)
+    }
+}
+
+/// `workers.csv`: each worker's totals.
+pub struct Workers;
+
+pub const WORKER_COLUMNS: &[&str] = &[
+    "worker",
+    "status",
+    "seconds",
+    "calls",
+    "successes",
+    "errors",
+    "retries",
+    "calls_per_s",
+    "latency_p50_ms",
+    "latency_p99_ms",
+];
+
+impl Render for Workers {
+    fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(WORKER_COLUMNS)?;
+        for worker in &report.workers {
+            let t = &worker.totals;
+            let rate = if worker.elapsed_s > 0.0 { t.calls as f64 / worker.elapsed_s } else { 0.0 };
+            let mut row = vec![worker.name.clone(), worker.status.clone(), format!("{:.3}", worker.elapsed_s)];
+            row.extend([t.calls, t.successes, t.error_count(), t.total_retries].map(|n| n.to_string()));
+            row.push(format!("{rate:.1}"));
+            row.extend([0.5, 0.99].map(|q| format!("{:.3}", t.latency_us.quantile(q) as f64 / 1_000.0)));
+            w.write_record(&row)?;
         }
         Ok(w.into_inner()?)
     }

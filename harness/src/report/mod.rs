@@ -4,7 +4,10 @@
 pub mod console;
 pub mod csv;
 pub mod hlog;
+pub mod html;
 pub mod json;
+pub mod live;
+pub mod svg;
 
 use std::path::Path;
 
@@ -31,6 +34,10 @@ pub struct RunReport {
     /// The plan as run (database passwords redacted).
     pub plan: Plan,
     pub end: EngineEnd,
+    /// Each worker's own totals (one, `local`, for a single-process run).
+    #[serde(default)]
+    pub workers: Vec<WorkerReport>,
+    /// All workers merged.
     pub totals: Stats,
     /// One entry per second of the run.
     pub intervals: Vec<Interval>,
@@ -38,6 +45,16 @@ pub struct RunReport {
     pub environments: Option<EnvironmentStats>,
     /// `None` where the database is out of reach (the AWS target).
     pub verification: Option<Verification>,
+}
+
+/// One worker's part of the run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerReport {
+    pub name: String,
+    /// `completed`, or why its part ended early.
+    pub status: String,
+    pub elapsed_s: f64,
+    pub totals: Stats,
 }
 
 impl RunReport {
@@ -57,8 +74,14 @@ pub trait Render {
 }
 
 /// The files of a run folder besides `summary.json`, each from one renderer.
-pub fn derived_files() -> [(&'static str, &'static dyn Render); 3] {
-    [("timeseries.csv", &csv::TimeSeries), ("errors.csv", &csv::Errors), ("latency.hlog", &hlog::Hlog)]
+pub fn derived_files() -> [(&'static str, &'static dyn Render); 5] {
+    [
+        ("timeseries.csv", &csv::TimeSeries),
+        ("workers.csv", &csv::Workers),
+        ("errors.csv", &csv::Errors),
+        ("latency.hlog", &hlog::Hlog),
+        ("report.html", &html::Html),
+    ]
 }
 
 /// Write every derived file into `dir`.

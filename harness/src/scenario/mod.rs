@@ -4,6 +4,9 @@
 //! what is allowed.
 
 mod raw;
+mod thresholds;
+
+pub use thresholds::Thresholds;
 
 use std::path::Path;
 
@@ -53,6 +56,9 @@ pub struct Plan {
     pub data: DataSpec,
     pub local: LocalSpec,
     pub engine: EnginePlan,
+    /// What `harness check` gates on; absent in summaries written before it existed.
+    #[serde(default)]
+    pub thresholds: Thresholds,
 }
 
 impl Plan {
@@ -170,7 +176,8 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         max_duration_s,
         drain_timeout_s,
     };
-    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine })
+    let thresholds = thresholds::parse(&src, &raw.thresholds)?;
+    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine, thresholds })
 }
 
 fn positive(src: &Source, f: &F<i64>, key: &str, max: i64) -> Result<i64, ScenarioError> {

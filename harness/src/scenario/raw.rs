@@ -23,6 +23,8 @@ pub struct RawScenario {
     pub local: RawLocal,
     #[serde(default)]
     pub limits: RawLimits,
+    #[serde(default)]
+    pub thresholds: RawThresholds,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -89,6 +91,23 @@ pub struct RawLimits {
     pub max_duration: S<DurationValue>,
     pub call_timeout: S<DurationValue>,
     pub drain_timeout: S<DurationValue>,
+}
+
+/// `[thresholds]`: what `harness check` (and the end of `harness run`) gates on.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawThresholds {
+    pub min_success_pct: S<f64>,
+    pub max_p50_ms: S<f64>,
+    pub max_p90_ms: S<f64>,
+    pub max_p99_ms: S<f64>,
+    pub max_p999_ms: S<f64>,
+    pub min_calls_per_s: S<f64>,
+    pub max_retried_pct: S<f64>,
+    pub max_late_pct: S<f64>,
+    pub verification: S<bool>,
+    pub baseline_tolerance_pct: S<f64>,
+    pub max_latency_shift: S<f64>,
 }
 
 /// `"30s"`, `"5m"`, `"500ms"`, `"1h"`, or a number of seconds.

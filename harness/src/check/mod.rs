@@ -1,0 +1,229 @@
+//! `harness check`: the CI gate. Every threshold of the scenario, and optionally a
+//! comparison with a baseline summary, becomes one row (value, limit, baseline,
+//! pass/fail). Baseline comparisons read the full histograms: percentiles exactly, and a
+//! one-sided Kolmogorov-Smirnov distance that allows for the sampling noise of the two
+//! runs' sizes, so a small run does not fail on chance alone.
+
+pub mod junit;
+
+use std::fmt::Write;
+
+use workers::Hist;
+
+use crate::report::RunReport;
+use crate::scenario::Thresholds;
+
+/// One gate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub value: String,
+    pub limit: String,
+    pub baseline: Option<String>,
+    pub passed: bool,
+}
+
+/// How a baseline is compared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BaselineRule {
+    /// Percent slower (latency) or lower (throughput) that still passes.
+    pub tolerance_pct: f64,
+    /// Share of calls that may move to a slower latency, beyond sampling noise.
+    pub max_shift: f64,
+}
+
+impl BaselineRule {
+    pub fn from(t: &Thresholds) -> BaselineRule {
+        BaselineRule {
+            tolerance_pct: t.baseline_tolerance_pct.unwrap_or(Thresholds::DEFAULT_TOLERANCE_PCT),
+            max_shift: t.max_latency_shift.unwrap_or(Thresholds::DEFAULT_LATENCY_SHIFT),
+        }
+    }
+}
+
+/// Every check of `report` against `t`, then against `baseline` if given.
+pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport, BaselineRule)>) -> Vec<Check> {
+    let mut out = Vec::new();
+    let totals = &report.totals;
+    let at_most = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
+        limit.map(|l| check(name, unit.show(value), format!("<= {}", unit.show(l)), value <= l))
+    };
+    let at_least = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
+        limit.map(|l| check(name, unit.show(value), format!(">= {}", unit.show(l)), value >= l))
+    };
+    out.extend(at_least("success rate", share(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
+    for (name, q, limit) in [
+        ("latency p50", 0.5, t.max_p50_ms),
+        ("latency p90", 0.9, t.max_p90_ms),
+        ("latency p99", 0.99, t.max_p99_ms),
+        ("latency p99.9", 0.999, t.max_p999_ms),
+    ] {
+        out.extend(at_most(name, ms(&totals.latency_us, q), limit, Unit::Ms));
+    }
+    out.extend(at_least("throughput", report.throughput(), t.min_calls_per_s, Unit::PerS));
+    let retried = share(totals.retried_calls, totals.retries.count());
+    out.extend(at_most("calls retried", retried, t.max_retried_pct, Unit::Pct));
+    out.extend(at_most("late starts", share(totals.late_starts, totals.calls), t.max_late_pct, Unit::Pct));
+    match (&report.verification, t.verification) {
+        (_, Some(false)) | (None, None) => {}
+        (None, Some(true)) => out.push(check("verification", "not run".into(), "PASS".into(), false)),
+        (Some(v), _) => {
+            let value = if v.passed { "PASS".to_string() } else { format!("FAIL ({})", v.problems.join("; ")) };
+            out.push(check("verification", value, "PASS".into(), v.passed));
+        }
+    }
+    if let Some((base, rule)) = baseline {
+        out.extend(against_baseline(report, base, rule));
+    }
+    out
+}
+
+fn against_baseline(report: &RunReport, base: &RunReport, rule: BaselineRule) -> Vec<Check> {
+    let mut out = Vec::new();
+    let slack = 1.0 + rule.tolerance_pct / 100.0;
+    let (cur, old) = (&report.totals.latency_us, &base.totals.latency_us);
+    for (name, q) in
+        [("latency p50 vs baseline", 0.5), ("latency p90 vs baseline", 0.9), ("latency p99 vs baseline", 0.99)]
+    {
+        let (value, was) = (ms(cur, q), ms(old, q));
+        let limit = was * slack;
+        out.push(Check {
+            baseline: Some(Unit::Ms.show(was)),
+            ..check(name, Unit::Ms.show(value), format!("<= {}", Unit::Ms.show(limit)), value <= limit)
+        });
+    }
+    let (value, was) = (report.throughput(), base.throughput());
+    let limit = was / slack;
+    out.push(Check {
+        baseline: Some(Unit::PerS.show(was)),
+        ..check(
+            "throughput vs baseline",
+            Unit::PerS.show(value),
+            format!(">= {}", Unit::PerS.show(limit)),
+            value >= limit,
+        )
+    });
+    let shift = slower_shift(old, cur);
+    let limit = rule.max_shift + noise(old.count(), cur.count());
+    out.push(Check {
+        baseline: Some(format!("{} calls", old.count())),
+        ..check("latency shift vs baseline", format!("{shift:.3}"), format!("<= {limit:.3}"), shift <= limit)
+    });
+    out
+}
+
+/// The one-sided Kolmogorov-Smirnov distance D+ = max over x of F_base(x) - F_cur(x):
+/// the largest share of calls that became slower than some latency x. 0 when the
+/// current run is as fast or faster everywhere.
+pub fn slower_shift(base: &Hist, cur: &Hist) -> f64 {
+    let (b, c) = (base.to_histogram(), cur.to_histogram());
+    if b.is_empty() || c.is_empty() {
+        return 0.0;
+    }
+    let steps = |h: &hdrhistogram::Histogram<u64>| -> Vec<(u64, u64)> {
+        h.iter_recorded().map(|v| (h.highest_equivalent(v.value_iterated_to()), v.count_at_value())).collect()
+    };
+    let (sb, sc) = (steps(&b), steps(&c));
+    let (nb, nc) = (b.len() as f64, c.len() as f64);
+    let (mut i, mut j, mut fb, mut fc, mut d) = (0, 0, 0u64, 0u64, 0.0f64);
+    while i < sb.len() || j < sc.len() {
+        let x = match (sb.get(i), sc.get(j)) {
+            (Some(a), Some(b)) => a.0.min(b.0),
+            (Some(a), None) => a.0,
+            (None, Some(b)) => b.0,
+            (None, None) => unreachable!(),
+        };
+        while i < sb.len() && sb[i].0 == x {
+            fb += sb[i].1;
+            i += 1;
+        }
+        while j < sc.len() && sc[j].0 == x {
+            fc += sc[j].1;
+            j += 1;
+        }
+        d = d.max(fb as f64 / nb - fc as f64 / nc);
+    }
+    d
+}
+
+/// The one-sided two-sample critical value at a 0.1% false-alarm rate: a shift this
+/// large happens by chance alone once in a thousand comparisons of equal distributions.
+pub fn noise(n: u64, m: u64) -> f64 {
+    if n == 0 || m == 0 {
+        return 1.0;
+    }
+    let (n, m) = (n as f64, m as f64);
+    (-(0.001f64).ln() / 2.0).sqrt() * ((n + m) / (n * m)).sqrt()
+}
+
+fn check(name: &str, value: String, limit: String, passed: bool) -> Check {
+    Check { name: name.to_string(), value, limit, baseline: None, passed }
+}
+
+fn share(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn ms(h: &Hist, q: f64) -> f64 {
+    h.quantile(q) as f64 / 1_000.0
+}
+
+#[derive(Clone, Copy)]
+enum Unit {
+    Pct,
+    Ms,
+    PerS,
+}
+
+impl Unit {
+    fn show(self, v: f64) -> String {
+        match self {
+            Unit::Pct => format!("{v:.2}%"),
+            Unit::Ms => format!("{v:.2} ms"),
+            Unit::PerS => format!("{v:.1} calls/s"),
+        }
+    }
+}
+
+/// The checks as a table, one row each, and a last line with the verdict.
+pub fn table(checks: &[Check]) -> String {
+    let headers = ["Check", "Value", "Limit", "Baseline", "Result"];
+    let rows: Vec<[String; 5]> = checks
+        .iter()
+        .map(|c| {
+            let result = if c.passed { "PASS" } else { "FAIL" };
+            [c.name.clone(), c.value.clone(), c.limit.clone(), c.baseline.clone().unwrap_or("-".into()), result.into()]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: [&str; 5]| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(s, "{}", padded.join("  ").trim_end());
+    };
+    line(&mut s, headers);
+    for row in &rows {
+        line(&mut s, [&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    let _ = writeln!(
+        s,
+        "{}: {} of {} checks passed",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        checks.len() - failed,
+        checks.len()
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests;

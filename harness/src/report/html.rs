@@ -1,0 +1,257 @@
+//! `report.html`: one self-contained file (inline CSS and SVG, no scripts, nothing
+//! fetched) with the run's charts, tables, verification and scenario.
+
+use std::fmt::Write;
+
+use workers::Hist;
+
+use super::console::Console;
+use super::svg::{esc, short, BarChart, LineChart, Series};
+use super::{Render, RunReport};
+use crate::check;
+
+pub struct Html;
+
+/// Quantiles of the distribution chart, drawn at x = -log10(1 - q).
+const QUANTILES: [f64; 12] = [0.0, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9995, 0.9999, 0.99999];
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}\
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ddd}\
+table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}\
+td.n{text-align:right}.pass{color:#1a7f37;font-weight:bold}.fail{color:#c62828;font-weight:bold}\
+pre{background:#f6f8fa;padding:10px;font-size:12px;overflow:auto}svg.chart{display:block;margin:12px 0;max-width:100%;height:auto}";
+
+impl Render for Html {
+    fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
+        let t = &r.totals;
+        let mut s = String::new();
+        writeln!(s, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
+        writeln!(s, "<title>{} · {}</title><style>{STYLE}</style></head><body>", esc(&r.plan.name), esc(&r.run_id))?;
+        writeln!(s, "<h1>{} <small>{}</small></h1>", esc(&r.plan.name), esc(&r.run_id))?;
+        if let Some(d) = &r.plan.description {
+            writeln!(s, "<p>{}</p>", esc(d))?;
+        }
+        let verdict = match &r.verification {
+            Some(v) if v.passed => "<span class=\"pass\">PASS</span>".to_string(),
+            Some(_) => "<span class=\"fail\">FAIL</span>".to_string(),
+            None => "not run (the database is out of reach)".to_string(),
+        };
+        writeln!(
+            s,
+            "<p>Started {} · harness {} · target {} · {} worker(s) · stopped: {} · verification: {verdict}</p>",
+            esc(&r.started_at),
+            esc(&r.harness_version),
+            esc(&target_name(r)),
+            r.workers.len().max(1),
+            r.end.stop.name()
+        )?;
+        key_figures(&mut s, r)?;
+
+        writeln!(s, "<h2>Over time</h2>")?;
+        s += &throughput_chart(r).render();
+        s += &latency_chart(r).render();
+        writeln!(s, "<h2>Distributions</h2>")?;
+        s += &distribution_chart(r).render();
+        if t.retries.count() > 0 {
+            s += &retries_chart(&t.retries).render();
+        }
+        writeln!(s, "<h2>Workers</h2>")?;
+        let bars = r.workers.iter().map(|w| (w.name.clone(), w.totals.calls as f64)).collect();
+        s += &BarChart { id: "workers", title: "Calls per worker", x_label: "worker", y_label: "calls", bars }.render();
+        workers_table(&mut s, r)?;
+
+        writeln!(s, "<h2>Errors</h2>")?;
+        errors_table(&mut s, r)?;
+        writeln!(s, "<h2>Verification</h2>")?;
+        match &r.verification {
+            Some(v) => {
+                let details = v.summary();
+                let details = details.trim_start_matches("PASS").trim_start_matches("FAIL").trim_start();
+                writeln!(s, "<p id=\"verification\">{verdict} {}</p>", esc(details))?
+            }
+            None => writeln!(s, "<p id=\"verification\">{verdict}</p>")?,
+        }
+        if r.plan.thresholds != Default::default() {
+            writeln!(s, "<h2>Thresholds</h2>")?;
+            writeln!(s, "<pre>{}</pre>", esc(&check::table(&check::evaluate(r, &r.plan.thresholds, None))))?;
+        }
+        writeln!(s, "<h2>STATS</h2><pre>{}</pre>", esc(&String::from_utf8(Console.render(r)?)?))?;
+        writeln!(s, "<h2>Scenario as run</h2><pre>{}</pre>", esc(&serde_json::to_string_pretty(&r.plan)?))?;
+        writeln!(s, "</body></html>")?;
+        Ok(s.into_bytes())
+    }
+}
+
+fn target_name(r: &RunReport) -> String {
+    serde_json::to_value(&r.plan.target).ok().and_then(|v| v["kind"].as_str().map(String::from)).unwrap_or_default()
+}
+
+fn key_figures(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let t = &r.totals;
+    let ms = |us: u64| format!("{:.2} ms", us as f64 / 1_000.0);
+    let rows = [
+        ("Calls", t.calls.to_string()),
+        ("Successful", format!("{} ({:.2}%)", t.successes, pct(t.successes, t.calls))),
+        ("Errors", t.error_count().to_string()),
+        ("Throughput", format!("{:.1} calls/s over {:.2} s", r.throughput(), r.end.elapsed_s)),
+        (
+            "Latency p50 / p90 / p99",
+            format!(
+                "{} / {} / {}",
+                ms(t.latency_us.quantile(0.5)),
+                ms(t.latency_us.quantile(0.9)),
+                ms(t.latency_us.quantile(0.99))
+            ),
+        ),
+        ("Latency p99.9 / max", format!("{} / {}", ms(t.latency_us.quantile(0.999)), ms(t.latency_us.max()))),
+        (
+            "Calls retried",
+            format!(
+                "{} ({:.2}%), {} retries in all",
+                t.retried_calls,
+                pct(t.retried_calls, t.retries.count()),
+                t.total_retries
+            ),
+        ),
+        ("Late starts", t.late_starts.to_string()),
+    ];
+    writeln!(s, "<table id=\"figures\">")?;
+    for (k, v) in rows {
+        writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v))?;
+    }
+    writeln!(s, "</table>")
+}
+
+fn per_second(r: &RunReport, f: impl Fn(&workers::Interval) -> f64) -> Vec<(f64, f64)> {
+    let mut start = 0.0;
+    r.intervals
+        .iter()
+        .map(|i| {
+            start += i.seconds;
+            (start, f(i))
+        })
+        .collect()
+}
+
+fn at_second(x: f64) -> String {
+    format!("{x:.0} s")
+}
+
+fn throughput_chart(r: &RunReport) -> LineChart<'static> {
+    let rate = |n: u64, s: f64| if s > 0.0 { n as f64 / s } else { 0.0 };
+    LineChart {
+        id: "throughput",
+        title: "Throughput and errors",
+        x_label: "seconds into the run",
+        y_label: "calls per second",
+        series: vec![
+            Series { name: "successes/s".into(), points: per_second(r, |i| rate(i.stats.successes, i.seconds)) },
+            Series { name: "errors/s".into(), points: per_second(r, |i| rate(i.stats.error_count(), i.seconds)) },
+        ],
+        x_ticks: None,
+        x_name: at_second,
+    }
+}
+
+fn latency_chart(r: &RunReport) -> LineChart<'static> {
+    let q = |q: f64| move |i: &workers::Interval| i.stats.latency_us.quantile(q) as f64 / 1_000.0;
+    LineChart {
+        id: "latency",
+        title: "Client latency percentiles per second",
+        x_label: "seconds into the run",
+        y_label: "milliseconds",
+        series: vec![
+            Series { name: "p50".into(), points: per_second(r, q(0.5)) },
+            Series { name: "p90".into(), points: per_second(r, q(0.9)) },
+            Series { name: "p99".into(), points: per_second(r, q(0.99)) },
+            Series { name: "max".into(), points: per_second(r, q(1.0)) },
+        ],
+        x_ticks: None,
+        x_name: at_second,
+    }
+}
+
+fn distribution_chart(r: &RunReport) -> LineChart<'static> {
+    let curve = |h: &Hist| -> Vec<(f64, f64)> {
+        if h.count() == 0 {
+            return Vec::new();
+        }
+        QUANTILES.iter().map(|&q| (-(1.0 - q).log10(), h.quantile(q) as f64 / 1_000.0)).collect()
+    };
+    let mut series = vec![Series { name: "client latency".into(), points: curve(&r.totals.latency_us) }];
+    if r.totals.function_us.count() > 0 {
+        series.push(Series { name: "function duration".into(), points: curve(&r.totals.function_us) });
+    }
+    let labels = ["0%", "90%", "99%", "99.9%", "99.99%", "99.999%"];
+    LineChart {
+        id: "distribution",
+        title: "Latency by percentile (log scale)",
+        x_label: "percentile",
+        y_label: "milliseconds",
+        series,
+        x_ticks: Some(labels.iter().enumerate().map(|(i, l)| (i as f64, l.to_string())).collect()),
+        x_name: |x| format!("p{}", short(100.0 * (1.0 - 10f64.powf(-x)))),
+    }
+}
+
+fn retries_chart(retries: &Hist) -> BarChart<'static> {
+    const MAX_BARS: u64 = 20;
+    let h = retries.to_histogram();
+    let mut bars: Vec<(String, f64)> = Vec::new();
+    let mut beyond = 0u64;
+    for v in h.iter_recorded() {
+        let n = h.highest_equivalent(v.value_iterated_to());
+        if n < MAX_BARS {
+            bars.push((n.to_string(), v.count_at_value() as f64));
+        } else {
+            beyond += v.count_at_value();
+        }
+    }
+    if beyond > 0 {
+        bars.push((format!(">={MAX_BARS}"), beyond as f64));
+    }
+    BarChart { id: "retries", title: "OCC retries per call", x_label: "retries", y_label: "calls", bars }
+}
+
+fn workers_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    writeln!(s, "<table id=\"workers-table\"><tr><th>worker</th><th>status</th><th>calls</th><th>successes</th><th>errors</th><th>retries</th><th>p50 ms</th><th>p99 ms</th></tr>")?;
+    for w in &r.workers {
+        let t = &w.totals;
+        let ms = |q: f64| format!("{:.2}", t.latency_us.quantile(q) as f64 / 1_000.0);
+        writeln!(
+            s,
+            "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            esc(&w.name),
+            esc(&w.status),
+            t.calls,
+            t.successes,
+            t.error_count(),
+            t.total_retries,
+            ms(0.5),
+            ms(0.99)
+        )?;
+    }
+    writeln!(s, "</table>")
+}
+
+fn errors_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    if r.totals.error_messages.is_empty() {
+        return writeln!(s, "<p id=\"errors\">No errors.</p>");
+    }
+    let mut rows: Vec<_> = r.totals.error_messages.iter().collect();
+    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    writeln!(s, "<table id=\"errors\"><tr><th>class</th><th>message</th><th>count</th></tr>")?;
+    for (key, n) in rows {
+        let (class, message) = key.split_once(": ").unwrap_or(("", key));
+        writeln!(s, "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>", esc(class), esc(message))?;
+    }
+    writeln!(s, "</table>")
+}
+
+fn pct(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}

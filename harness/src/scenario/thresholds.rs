@@ -1,0 +1,65 @@
+//! `[thresholds]`: the limits a run must meet, checked at the end of `harness run` and by
+//! `harness check` (which can also compare against a baseline summary).
+
+use serde::{Deserialize, Serialize};
+
+use super::raw::{RawThresholds, S};
+use super::{ScenarioError, Source};
+
+/// Limits on a run's figures; `None` means not checked.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Thresholds {
+    /// Successful calls, percent of all calls.
+    pub min_success_pct: Option<f64>,
+    /// Client-latency percentiles, milliseconds.
+    pub max_p50_ms: Option<f64>,
+    pub max_p90_ms: Option<f64>,
+    pub max_p99_ms: Option<f64>,
+    pub max_p999_ms: Option<f64>,
+    /// Calls per second over the whole run.
+    pub min_calls_per_s: Option<f64>,
+    /// Calls that needed at least one OCC retry, percent of calls that reported retries.
+    pub max_retried_pct: Option<f64>,
+    /// Calls that started late (open model), percent of all calls.
+    pub max_late_pct: Option<f64>,
+    /// `true`: the data must be verified and pass; `false`: not checked; absent: checked
+    /// when the run verified (the local and in-process targets).
+    pub verification: Option<bool>,
+    /// Against a baseline: how much slower (latency percentiles) or lower (throughput),
+    /// in percent, still passes. Default 25.
+    pub baseline_tolerance_pct: Option<f64>,
+    /// Against a baseline: the largest share of calls (0..1) that may have moved to a
+    /// slower latency than in the baseline, beyond sampling noise. Default 0.25.
+    pub max_latency_shift: Option<f64>,
+}
+
+impl Thresholds {
+    pub const DEFAULT_TOLERANCE_PCT: f64 = 25.0;
+    pub const DEFAULT_LATENCY_SHIFT: f64 = 0.25;
+}
+
+pub(super) fn parse(src: &Source, raw: &RawThresholds) -> Result<Thresholds, ScenarioError> {
+    let ranged = |v: &S<f64>, key: &str, lo: f64, hi: f64| -> Result<Option<f64>, ScenarioError> {
+        match src.f(v.clone()) {
+            None => Ok(None),
+            Some(f) if f.v.is_finite() && f.v >= lo && f.v <= hi => Ok(Some(f.v)),
+            Some(f) => Err(src.err(f.at, format!("thresholds.{key} must be between {lo} and {hi}, got {}", f.v))),
+        }
+    };
+    let pct = |v: &S<f64>, key: &str| ranged(v, key, 0.0, 100.0);
+    let positive = |v: &S<f64>, key: &str| ranged(v, key, f64::MIN_POSITIVE, 1e12);
+    Ok(Thresholds {
+        min_success_pct: pct(&raw.min_success_pct, "min_success_pct")?,
+        max_p50_ms: positive(&raw.max_p50_ms, "max_p50_ms")?,
+        max_p90_ms: positive(&raw.max_p90_ms, "max_p90_ms")?,
+        max_p99_ms: positive(&raw.max_p99_ms, "max_p99_ms")?,
+        max_p999_ms: positive(&raw.max_p999_ms, "max_p999_ms")?,
+        min_calls_per_s: positive(&raw.min_calls_per_s, "min_calls_per_s")?,
+        max_retried_pct: pct(&raw.max_retried_pct, "max_retried_pct")?,
+        max_late_pct: pct(&raw.max_late_pct, "max_late_pct")?,
+        verification: raw.verification.as_ref().map(|v| *v.get_ref()),
+        baseline_tolerance_pct: ranged(&raw.baseline_tolerance_pct, "baseline_tolerance_pct", 0.0, 1_000.0)?,
+        max_latency_shift: ranged(&raw.max_latency_shift, "max_latency_shift", 0.0, 1.0)?,
+    })
+}

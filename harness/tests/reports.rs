@@ -1,0 +1,207 @@
+//! The run folder as users review it: summary.json against its JSON Schema, the CSV
+//! files, the HdrHistogram log, report.html in headless Chromium, files written while
+//! the run goes, and `harness check` as a CI gate.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use transfer::local::{LocalPostgres, PgOptions};
+
+mod common;
+
+use common::*;
+
+const DERIVED: [&str; 5] = ["timeseries.csv", "workers.csv", "errors.csv", "latency.hlog", "report.html"];
+
+fn run_dir(results: &Path) -> PathBuf {
+    summary_in(results).expect("a run folder with summary.json").parent().unwrap().to_path_buf()
+}
+
+fn validate_against_schema(summary: &Value) {
+    let schema_path = format!("{}/../schemas/summary.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let problems: Vec<String> =
+        validator.iter_errors(summary).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(problems.is_empty(), "summary.json does not match its schema: {problems:#?}");
+}
+
+#[test]
+fn run_folder_validates_round_trips_and_re_renders_identically() {
+    let (out, summary, results) =
+        run(&[&scenario("ch04-no-retry.toml"), "--accounts", "10", "--parallel", "100", "--batches", "3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.unwrap();
+    let dir = run_dir(results.path());
+    let intervals = s["intervals"].as_array().unwrap();
+
+    validate_against_schema(&s);
+    let mut broken = s.clone();
+    broken["totals"]["errors"]["mystery"] = 1.into();
+    broken["end"]["stop"] = "exploded".into();
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../schemas/summary.schema.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    let errors = jsonschema::validator_for(&schema).unwrap().iter_errors(&broken).count();
+    assert!(errors >= 2, "the schema refuses an unknown error class and stop reason, found {errors} errors");
+
+    let mut series = csv::Reader::from_path(dir.join("timeseries.csv")).unwrap();
+    let header: Vec<String> = series.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header[..5], ["start_s", "seconds", "calls", "successes", "errors"]);
+    assert!(header.contains(&"latency_p99_ms".to_string()) && header.contains(&"throttle".to_string()));
+    let rows: Vec<csv::StringRecord> = series.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), intervals.len(), "one row per second");
+    let calls: u64 = rows.iter().map(|r| r[2].parse::<u64>().unwrap()).sum();
+    assert_eq!(calls, n(&s, "/totals/calls"));
+
+    let mut workers = csv::Reader::from_path(dir.join("workers.csv")).unwrap();
+    assert_eq!(workers.headers().unwrap().iter().take(4).collect::<Vec<_>>(), ["worker", "status", "seconds", "calls"]);
+    let rows: Vec<csv::StringRecord> = workers.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1, "one local worker");
+    assert_eq!((&rows[0][0], &rows[0][1]), ("local", "completed"));
+    assert_eq!(rows[0][3].parse::<u64>().unwrap(), n(&s, "/totals/calls"));
+
+    let mut errors = csv::Reader::from_path(dir.join("errors.csv")).unwrap();
+    let counted: u64 = errors.records().map(|r| r.unwrap()[2].parse::<u64>().unwrap()).sum();
+    assert_eq!(counted, n(&s, "/totals/errors/function"), "conflicts without retries are in errors.csv");
+
+    // The log, read back with HdrHistogram's own reader, holds exactly the summary's histograms.
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let log = std::fs::read(dir.join("latency.hlog")).unwrap();
+    let mut merged = workers::Hist::default();
+    let mut entries = 0;
+    for entry in IntervalLogIterator::new(&log) {
+        if let LogEntry::Interval(h) = entry.expect("a valid interval log") {
+            entries += 1;
+            if h.tag().map(|t| t.as_str()) == Some("latency") {
+                // The log's encoding is the one summary.json uses: base64 of V2 + DEFLATE.
+                merged.merge(&workers::Hist::decode(h.encoded_histogram()).expect("an HdrHistogram V2 encoding"));
+            }
+        }
+    }
+    assert_eq!(entries, 2 * intervals.len(), "a latency and a function histogram per second");
+    let total = workers::Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
+    assert_eq!(merged, total, "the per-second log merges to the run's histogram");
+
+    // `harness report` re-renders the same files from summary.json.
+    let read_all = || -> Vec<Vec<u8>> { DERIVED.iter().map(|f| std::fs::read(dir.join(f)).unwrap()).collect() };
+    let before = read_all();
+    for f in DERIVED {
+        std::fs::remove_file(dir.join(f)).unwrap();
+    }
+    let out = harness(&["report", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Error Breakdown:"));
+    assert!(before == read_all(), "re-rendered files differ from the run's");
+}
+
+#[test]
+fn report_html_renders_its_charts_offline_in_headless_chromium() {
+    let (out, _summary, results) = run(&[&scenario("smoke.toml")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let dir = run_dir(results.path());
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    let svg_namespaces = html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
+    assert_eq!(html.matches("http://").count(), svg_namespaces, "the only URLs are SVG namespaces");
+    assert!(!html.contains("<script") && !html.contains("https://"), "self-contained: no scripts, no links out");
+
+    let shot = dir.join("report.png");
+    let script = format!("{}/../scripts/screenshot-report.sh", env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(script).arg(&dir).arg(&shot).output().expect("run scripts/screenshot-report.sh");
+    assert!(out.status.success(), "{}", text(&out));
+    let seen: Value = serde_json::from_slice(&out.stdout).expect("the browser check prints JSON");
+    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "{seen:#}");
+    assert_eq!(seen["pageErrors"], serde_json::json!([]), "{seen:#}");
+    assert_eq!(seen["requests"], serde_json::json!([]), "no network requests: {seen:#}");
+    let charts = seen["charts"].as_array().unwrap();
+    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, ["throughput", "latency", "distribution", "retries", "workers"]);
+    for c in charts {
+        assert!(c["width"].as_u64().unwrap() > 300 && c["height"].as_u64().unwrap() > 100, "{c}");
+        let marks = c["lines"].as_u64().unwrap() + c["bars"].as_u64().unwrap();
+        assert!(marks > 0, "chart {} draws something: {c}", c["id"]);
+    }
+    assert_eq!(charts[0]["lines"], 2, "successes and errors over time");
+    assert_eq!(charts[1]["lines"], 4, "p50, p90, p99 and max over time");
+    assert!(seen["verification"].as_str().unwrap().starts_with("PASS"), "{seen:#}");
+    let png = std::fs::read(&shot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a real screenshot, {} bytes", png.len());
+}
+
+#[test]
+fn a_killed_run_leaves_the_seconds_it_ran() {
+    let pg = LocalPostgres::start(&PgOptions::default()).expect("start PostgreSQL");
+    let results = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", &scenario("hot-accounts.toml"), "--target", "in-process", "--duration", "60s"])
+        .args(["--accounts", "1000", "--database-url", &pg.url(), "--results"])
+        .arg(results.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rows = |dir: &Path| csv::Reader::from_path(dir.join("timeseries.csv")).map_or(0, |mut r| r.records().count());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let dir = loop {
+        let dir = std::fs::read_dir(results.path()).ok().and_then(|mut d| d.next()).map(|e| e.unwrap().path());
+        if let Some(dir) = dir.filter(|d| rows(d) >= 3) {
+            break dir;
+        }
+        assert!(Instant::now() < deadline, "no three seconds of data within a minute");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!dir.join("summary.json").exists(), "killed before the end: no summary");
+    assert!(rows(&dir) >= 3);
+    use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+    let log = std::fs::read(dir.join("latency.hlog")).unwrap();
+    let intervals = IntervalLogIterator::new(&log)
+        .filter(|e| matches!(e.as_ref().expect("a valid interval log"), LogEntry::Interval(_)))
+        .count();
+    assert!(intervals >= 6, "two histograms per second already in latency.hlog, found {intervals}");
+}
+
+#[test]
+fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
+    let (out, summary, results) = run(&[&scenario("smoke.toml")]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("Thresholds:") && stdout.contains("PASS: 5 of 5 checks passed"), "{stdout}");
+    let dir = run_dir(results.path());
+    let dir_s = dir.to_str().unwrap();
+
+    let out = harness(&["check", dir_s, "--baseline", dir_s]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("latency shift vs baseline  0.000"), "a run is no regression of itself: {stdout}");
+
+    // Stricter thresholds from another file fail, and say so in JUnit.
+    let tmp = tempfile::tempdir().unwrap();
+    let strict = tmp.path().join("strict.toml");
+    std::fs::write(&strict, "[load]\nmodel = \"batches\"\nparallel = 1\nbatches = 1\n[thresholds]\nmax_p50_ms = 0.001\nmin_calls_per_s = 1000000\n").unwrap();
+    let junit = tmp.path().join("junit.xml");
+    let out = harness(&["check", dir_s, "--thresholds", strict.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: 1 of 3 checks passed"), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("tests=\"3\" failures=\"2\""), "{xml}");
+
+    // A baseline that was ten times faster: the throughput check fails.
+    let mut fast = summary.unwrap();
+    fast["end"]["elapsed_s"] = (fast["end"]["elapsed_s"].as_f64().unwrap() / 10.0).into();
+    let baseline = tmp.path().join("baseline.json");
+    std::fs::write(&baseline, serde_json::to_vec(&fast).unwrap()).unwrap();
+    let out = harness(&["check", dir_s, "--baseline", baseline.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let row = stdout.lines().find(|l| l.starts_with("throughput vs baseline")).expect("a throughput row");
+    assert!(row.ends_with("FAIL"), "{stdout}");
+
+    let out = harness(&["check", tmp.path().join("nothing").to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing"), "{}", text(&out));
+}
