@@ -40,13 +40,40 @@ pub enum Command {
     /// Start the local stack, run the workshop's first chapters and a small burst of
     /// transfers through the real aws-sdk-lambda client, verify, and tear down.
     Quickstart(QuickstartArgs),
+    /// Run a worker daemon: it takes a plan from a coordinator (`harness run` with
+    /// [workers] addresses or --worker), runs its share of the load and streams the
+    /// statistics back. Listens on loopback unless told otherwise; beyond loopback it
+    /// needs a shared secret (--secret-file or HARNESS_WORKER_SECRET).
+    Worker(WorkerArgs),
     /// The local Lambda endpoint as a child process of `run` (internal).
     #[command(hide = true)]
     LocalLambdaChild(LocalLambdaArgs),
 }
 
 #[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// Address to listen on, e.g. 127.0.0.1:7700 or 0.0.0.0:7700 (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:7700")]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the shared secret coordinators must prove they hold.
+    #[arg(long)]
+    pub secret_file: Option<PathBuf>,
+    /// The name this worker reports (default: host name and port).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Exit after this many plans (default: serve until stopped).
+    #[arg(long)]
+    pub plans: Option<u64>,
+    /// Exit when stdin closes (for workers started by a coordinator).
+    #[arg(long, hide = true)]
+    pub exit_with_stdin: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct LocalLambdaArgs {
+    /// Listen on this address instead of loopback (for remote workers).
+    #[arg(long)]
+    pub listen: Option<std::net::IpAddr>,
     #[arg(long)]
     pub database_url: String,
     #[arg(long)]
@@ -71,6 +98,9 @@ pub struct RunArgs {
     /// Restore every balance and clear the history before the run (with --database-url).
     #[arg(long)]
     pub reset: bool,
+    /// A file holding the worker daemons' shared secret (or set HARNESS_WORKER_SECRET).
+    #[arg(long)]
+    pub worker_secret_file: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: OverrideArgs,
 }
@@ -120,6 +150,12 @@ pub struct OverrideArgs {
     /// Seed for the payload sampler (seed).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Run the load from N local worker processes (workers.count).
+    #[arg(long)]
+    pub workers: Option<i64>,
+    /// A worker daemon's HOST:PORT; repeat for each (workers.addresses).
+    #[arg(long = "worker")]
+    pub worker_addresses: Vec<String>,
 }
 
 impl OverrideArgs {
@@ -139,6 +175,8 @@ impl OverrideArgs {
             environments: self.environments,
             overflow: self.overflow.clone(),
             seed: self.seed,
+            workers: self.workers,
+            worker_addresses: self.worker_addresses.clone(),
         }
     }
 }

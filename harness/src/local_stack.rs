@@ -72,6 +72,11 @@ impl LocalStack {
             .args(["--environments", &config.environments.to_string()])
             .args(["--overflow", if config.overflow == Overflow::Throttle { "throttle" } else { "queue" }])
             .args(["--timeout-s", &config.timeout.as_secs_f64().to_string(), "--retry-policy", &policy.to_string()])
+            .args(if config.allow_non_loopback {
+                vec!["--listen".to_string(), config.listen.ip().to_string()]
+            } else {
+                vec![]
+            })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -134,6 +139,10 @@ pub async fn serve_child(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
         overflow: args.overflow.parse().map_err(anyhow::Error::msg)?,
         timeout: Duration::from_secs_f64(args.timeout_s),
         ..EndpointConfig::default()
+    };
+    let config = match args.listen {
+        Some(ip) => EndpointConfig { listen: std::net::SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
+        None => config,
     };
     let database = Database::Local { url: args.database_url };
     let policy = args.retry_policy;

@@ -5,12 +5,14 @@ mod check;
 mod cli;
 mod commands;
 mod database;
+mod fleet;
 mod local_stack;
 mod progress;
 mod quickstart;
 mod report;
 mod run;
 mod scenario;
+mod worker;
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.
 #[global_allocator]
@@ -32,6 +34,7 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Report(args) => commands::report(args).await,
         cli::Command::Check(args) => commands::check(args),
         cli::Command::Quickstart(args) => quickstart::run(args).await,
+        cli::Command::Worker(args) => worker::run(args).await,
         cli::Command::LocalLambdaChild(args) => local_stack::serve_child(args).await,
     };
     result.unwrap_or_else(|e| {

@@ -1,6 +1,7 @@
 //! `harness run SCENARIO`: plan -> results folder -> target (starting the local stack
 //! when asked) -> engine with live progress -> verification -> reports.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EndpointConfig;
+use workers::fleet::WorkerTarget;
 use workers::{EngineEnd, ErrorClass, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
 
 use crate::check;
 use crate::cli::RunArgs;
 use crate::database::{self, Verification};
+use crate::fleet::{self, FleetRun};
 use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::progress::Progress;
 use crate::report::hlog::Hlog;
@@ -28,6 +31,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
+    let secret = crate::worker::secret(args.worker_secret_file.as_deref())?;
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
 
     let (driven, environments, verification) = match plan.target.clone() {
@@ -41,12 +45,25 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 function_name: function.clone(),
                 ..EndpointConfig::default()
             };
+            let config = match plan.workers.as_ref().and_then(|f| f.endpoint_address) {
+                Some(ip) => EndpointConfig { listen: SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
+                None => config,
+            };
             let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
-            let target = Arc::new(LambdaTarget::local(stack.url(), &function, plan.engine.load.max_in_flight()));
-            let driven = drive(&plan, target, cancel, live).await;
+            let driven = match &plan.workers {
+                Some(fleet) => {
+                    let target = WorkerTarget::Endpoint { url: stack.url().to_string(), function: function.clone() };
+                    fleet::drive(&plan, fleet, target, secret, cancel, live).await?.into()
+                }
+                None => {
+                    let max_in_flight = plan.engine.load.max_in_flight();
+                    let target = Arc::new(LambdaTarget::local(stack.url(), &function, max_in_flight));
+                    drive(&plan, target, cancel, live).await
+                }
+            };
             let environments = stack.stats().await?;
             let db = stack.stop().await?;
-            let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
+            let verification = verify_run(&plan, &db, history_before, &driven).await?;
             (driven, Some(environments), Some(verification))
         }
         TargetSpec::InProcess { database_url } => {
@@ -54,20 +71,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let history_before = history_rows(&db).await?;
             let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
             let driven = drive(&plan, target.clone(), cancel, live).await;
-            let verification = verify_run(&plan, &db, history_before, &driven.totals, driven.end.abandoned).await?;
+            let verification = verify_run(&plan, &db, history_before, &driven).await?;
             (driven, Some(target.stats()), Some(verification))
         }
         TargetSpec::Aws { function, region, profile } => {
-            let target =
-                Arc::new(LambdaTarget::aws(&function, region, profile, plan.engine.load.max_in_flight()).await);
-            (drive(&plan, target, cancel, live).await, None, None)
+            let driven = match &plan.workers {
+                Some(fleet) => {
+                    let target = WorkerTarget::Aws { function, region, profile };
+                    fleet::drive(&plan, fleet, target, secret, cancel, live).await?.into()
+                }
+                None => {
+                    let max_in_flight = plan.engine.load.max_in_flight();
+                    let target = Arc::new(LambdaTarget::aws(&function, region, profile, max_in_flight).await);
+                    drive(&plan, target, cancel, live).await
+                }
+            };
+            (driven, None, None)
         }
-    };
-    let local = WorkerReport {
-        name: "local".into(),
-        status: driven.end.stop.name().into(),
-        elapsed_s: driven.end.elapsed_s,
-        totals: driven.totals.clone(),
     };
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -76,7 +96,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         started_at: rfc3339(started_at),
         plan: redacted(plan),
         end: driven.end,
-        workers: vec![local],
+        workers: driven.workers,
         totals: driven.totals,
         intervals: driven.intervals,
         environments,
@@ -96,7 +116,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         false
     };
 
-    Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed {
+    let lost = report.workers.iter().any(WorkerReport::lost);
+    Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed || lost {
         ExitCode::from(1)
     } else if report.end.stop == StopReason::Cancelled {
         ExitCode::from(130)
@@ -111,6 +132,13 @@ struct Driven {
     end: EngineEnd,
     totals: Stats,
     intervals: Vec<Interval>,
+    workers: Vec<WorkerReport>,
+}
+
+impl From<FleetRun> for Driven {
+    fn from(f: FleetRun) -> Driven {
+        Driven { end: f.end, totals: f.totals, intervals: f.intervals, workers: f.workers }
+    }
 }
 
 /// Run the engine and show progress.
@@ -133,7 +161,14 @@ async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<b
         (totals, intervals)
     };
     let (end, (totals, intervals)) = tokio::join!(engine, watch);
-    Driven { end, totals, intervals }
+    let local = WorkerReport {
+        name: "local".into(),
+        status: end.stop.name().into(),
+        elapsed_s: end.elapsed_s,
+        totals: totals.clone(),
+        ..WorkerReport::default()
+    };
+    Driven { end, totals, intervals, workers: vec![local] }
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
@@ -144,15 +179,22 @@ async fn verify_run(
     plan: &Plan,
     db: &LocalDatabase,
     history_before: i64,
-    totals: &Stats,
-    abandoned: u64,
+    driven: &Driven,
 ) -> anyhow::Result<Verification> {
     let mut v = database::verify(&db.client, plan.data).await?;
     if plan.engine.workload.op == Op::Transfer {
-        let unknown =
+        let totals = &driven.totals;
+        let mut unknown =
             [ErrorClass::Timeout, ErrorClass::Transport].iter().filter_map(|c| totals.errors.get(c)).sum::<u64>()
-                + abandoned;
-        v.check_run(history_before, totals.successes as i64, unknown as i64);
+                as i64
+                + driven.end.abandoned as i64;
+        if driven.workers.iter().any(WorkerReport::lost) {
+            // A lost worker's last calls were never reported: any commits beyond the
+            // successes seen are of unknown outcome (fewer would still be a failure).
+            let added = v.history_rows - history_before;
+            unknown = unknown.max(added - totals.successes as i64);
+        }
+        v.check_run(history_before, totals.successes as i64, unknown);
     }
     Ok(v)
 }

@@ -58,11 +58,12 @@ fn run_folder_validates_round_trips_and_re_renders_identically() {
     assert_eq!(calls, n(&s, "/totals/calls"));
 
     let mut workers = csv::Reader::from_path(dir.join("workers.csv")).unwrap();
-    assert_eq!(workers.headers().unwrap().iter().take(4).collect::<Vec<_>>(), ["worker", "status", "seconds", "calls"]);
+    let columns: Vec<String> = workers.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(columns[..5], ["worker", "address", "status", "seconds", "calls"]);
     let rows: Vec<csv::StringRecord> = workers.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 1, "one local worker");
-    assert_eq!((&rows[0][0], &rows[0][1]), ("local", "completed"));
-    assert_eq!(rows[0][3].parse::<u64>().unwrap(), n(&s, "/totals/calls"));
+    assert_eq!((&rows[0][0], &rows[0][2]), ("local", "completed"));
+    assert_eq!(rows[0][4].parse::<u64>().unwrap(), n(&s, "/totals/calls"));
 
     let mut errors = csv::Reader::from_path(dir.join("errors.csv")).unwrap();
     let counted: u64 = errors.records().map(|r| r.unwrap()[2].parse::<u64>().unwrap()).sum();

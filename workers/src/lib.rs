@@ -2,6 +2,7 @@
 //! merge exactly, and the engine loop that ties them together.
 
 pub mod engine;
+pub mod fleet;
 pub mod h2c;
 pub mod histogram;
 pub mod load;

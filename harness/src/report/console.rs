@@ -75,6 +75,22 @@ impl Render for Console {
                 writeln!(s, "  throttled: {}, timed out: {}", env.throttles, env.timeouts)?;
             }
         }
+        if r.workers.len() > 1 || r.workers.iter().any(|w| w.lost()) {
+            let lost: Vec<_> = r.workers.iter().filter(|w| w.lost()).collect();
+            writeln!(s, "\nWorkers:            {} ({} lost)", r.workers.len(), lost.len())?;
+            for w in lost {
+                let undelivered =
+                    w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not made", thousands(n)));
+                writeln!(
+                    s,
+                    "  LOST {} at {}: {}; {} seconds missed{undelivered}",
+                    w.name,
+                    w.address.as_deref().unwrap_or("-"),
+                    w.reason.as_deref().unwrap_or("no reason given"),
+                    w.missed_intervals
+                )?;
+            }
+        }
         if t.late_starts > 0 {
             writeln!(s, "Late starts:        {} calls could not start on schedule", thousands(t.late_starts))?;
         }

@@ -67,6 +67,7 @@ pub struct Workers;
 
 pub const WORKER_COLUMNS: &[&str] = &[
     "worker",
+    "address",
     "status",
     "seconds",
     "calls",
@@ -76,6 +77,9 @@ pub const WORKER_COLUMNS: &[&str] = &[
     "calls_per_s",
     "latency_p50_ms",
     "latency_p99_ms",
+    "missed_intervals",
+    "undelivered_calls",
+    "reason",
 ];
 
 impl Render for Workers {
@@ -85,10 +89,14 @@ impl Render for Workers {
         for worker in &report.workers {
             let t = &worker.totals;
             let rate = if worker.elapsed_s > 0.0 { t.calls as f64 / worker.elapsed_s } else { 0.0 };
-            let mut row = vec![worker.name.clone(), worker.status.clone(), format!("{:.3}", worker.elapsed_s)];
+            let address = worker.address.clone().unwrap_or_default();
+            let mut row = vec![worker.name.clone(), address, worker.status.clone(), format!("{:.3}", worker.elapsed_s)];
             row.extend([t.calls, t.successes, t.error_count(), t.total_retries].map(|n| n.to_string()));
             row.push(format!("{rate:.1}"));
             row.extend([0.5, 0.99].map(|q| format!("{:.3}", t.latency_us.quantile(q) as f64 / 1_000.0)));
+            row.push(worker.missed_intervals.to_string());
+            row.push(worker.undelivered_calls.map_or(String::new(), |n| n.to_string()));
+            row.push(worker.reason.clone().unwrap_or_default());
             w.write_record(&row)?;
         }
         Ok(w.into_inner()?)

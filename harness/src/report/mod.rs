@@ -48,13 +48,31 @@ pub struct RunReport {
 }
 
 /// One worker's part of the run.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerReport {
     pub name: String,
-    /// `completed`, or why its part ended early.
+    /// `completed`, `time_limit`, `cancelled`, `lost` or `failed`.
     pub status: String,
+    /// Where it ran: the daemon's address (none for the single-process run).
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Why it was lost or failed.
+    #[serde(default)]
+    pub reason: Option<String>,
     pub elapsed_s: f64,
+    /// Seconds of the run it sent no interval for (after it was lost).
+    #[serde(default)]
+    pub missed_intervals: u64,
+    /// Calls of its share that it never made (when the load model plans a count).
+    #[serde(default)]
+    pub undelivered_calls: Option<u64>,
     pub totals: Stats,
+}
+
+impl WorkerReport {
+    pub fn lost(&self) -> bool {
+        self.status == "lost" || self.status == "failed"
+    }
 }
 
 impl RunReport {

@@ -3,9 +3,11 @@
 //! are refused before anything runs, naming the file, line and column (or the flag) and
 //! what is allowed.
 
+mod fleet;
 mod raw;
 mod thresholds;
 
+pub use fleet::{FleetSpec, OnLost, WorkerSet};
 pub use thresholds::Thresholds;
 
 use std::path::Path;
@@ -59,6 +61,9 @@ pub struct Plan {
     /// What `harness check` gates on; absent in summaries written before it existed.
     #[serde(default)]
     pub thresholds: Thresholds,
+    /// Several workers instead of this process alone.
+    #[serde(default)]
+    pub workers: Option<FleetSpec>,
 }
 
 impl Plan {
@@ -84,6 +89,10 @@ pub struct Overrides {
     pub environments: Option<i64>,
     pub overflow: Option<String>,
     pub seed: Option<u64>,
+    /// `--workers N`: N local worker processes.
+    pub workers: Option<i64>,
+    /// `--worker ADDR` (repeated): worker daemons.
+    pub worker_addresses: Vec<String>,
 }
 
 /// A scenario error: where, and what.
@@ -177,7 +186,18 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         drain_timeout_s,
     };
     let thresholds = thresholds::parse(&src, &raw.thresholds)?;
-    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine, thresholds })
+    let workers = fleet::parse(&src, raw.workers.clone(), o)?;
+    if workers.is_some() && matches!(target, TargetSpec::InProcess { .. }) {
+        return Err(src.err(
+            src.path,
+            "target.kind = \"in-process\" runs in this process only; use \"local\" or \"aws\" with [workers]",
+        ));
+    }
+    if let Some(fleet) = &workers {
+        workers::fleet::split(&engine, fleet.workers.len(), fleet.partition_accounts)
+            .map_err(|m| src.err(&fleet.at, m))?;
+    }
+    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine, thresholds, workers })
 }
 
 fn positive(src: &Source, f: &F<i64>, key: &str, max: i64) -> Result<i64, ScenarioError> {

@@ -25,6 +25,20 @@ pub struct RawScenario {
     pub limits: RawLimits,
     #[serde(default)]
     pub thresholds: RawThresholds,
+    pub workers: S<RawWorkers>,
+}
+
+/// `[workers]`: run the load from several worker processes or daemons.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkers {
+    pub count: S<i64>,
+    pub addresses: S<Vec<String>>,
+    pub on_lost: S<String>,
+    pub partition_accounts: Option<bool>,
+    pub endpoint_address: S<String>,
+    pub heartbeat: S<DurationValue>,
+    pub lost_after: S<DurationValue>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -89,3 +89,25 @@ fn shipped_scenarios_are_valid() {
     }
     assert!(seen >= 5, "scenarios/ ships at least five scenarios, found {seen}");
 }
+
+#[test]
+fn workers_are_validated_with_their_position() {
+    let load = "[load]\nmodel = \"batches\"\nparallel = 10\nbatches = 2\n";
+    let p = plan(&format!("{load}[workers]\ncount = 3\npartition_accounts = true\n")).unwrap();
+    let fleet = p.workers.unwrap();
+    assert_eq!((fleet.workers, fleet.on_lost, fleet.lost_after_s), (WorkerSet::Local(3), OnLost::Continue, 3.0));
+    let e = plan(&format!("{load}[workers]\ncount = 3\naddresses = [\"a:1\"]\n")).unwrap_err();
+    assert!(e.starts_with("s.toml:6:9: workers.count and workers.addresses"), "{e}");
+    let e = plan(&format!("{load}[workers]\ncount = 11\n")).unwrap_err();
+    assert_eq!(e, "s.toml:6:9: load.parallel = 10 cannot be split across 11 workers (at least one call each)");
+    let e = plan(&format!("{load}[workers]\naddresses = [\"10.0.0.1\"]\n")).unwrap_err();
+    assert!(e.contains("needs a port"), "{e}");
+    let e = plan(&format!("[target]\nkind = \"in-process\"\n{load}[workers]\ncount = 2\n")).unwrap_err();
+    assert!(e.contains("runs in this process only"), "{e}");
+    let e = plan(&format!("{load}[workers]\non_lost = \"stop\"\n")).unwrap_err();
+    assert!(e.contains("[workers] needs count = N or addresses"), "{e}");
+
+    let o = Overrides { worker_addresses: vec!["127.0.0.1:7700".into()], ..Overrides::default() };
+    let p = parse("s.toml", &format!("{load}[workers]\ncount = 2\n"), &o).unwrap();
+    assert_eq!(p.workers.unwrap().workers, WorkerSet::Remote(vec!["127.0.0.1:7700".into()]), "--worker replaces count");
+}

@@ -65,6 +65,9 @@ pub struct Endpoint {
     environments: Arc<Environments>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    /// How long `shutdown` waits for open connections: a call in flight ends within the
+    /// function timeout, but a client cut off by the network never closes its connection.
+    grace: Duration,
 }
 
 struct Shared {
@@ -90,6 +93,7 @@ impl Endpoint {
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
         let environments = Environments::new(config.environments, config.overflow, make);
+        let grace = config.timeout + Duration::from_secs(5);
         let shared = Arc::new(Shared { config, environments: environments.clone() });
         let app = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(invoke))
@@ -104,7 +108,7 @@ impl Endpoint {
                 })
                 .await
         });
-        Ok(Endpoint { addr, environments, stop: Some(stop), task: Some(task) })
+        Ok(Endpoint { addr, environments, stop: Some(stop), task: Some(task), grace })
     }
 
     /// `http://127.0.0.1:PORT`, for an SDK client's endpoint URL.
@@ -120,14 +124,19 @@ impl Endpoint {
         self.environments.stats()
     }
 
-    /// Stop accepting, let requests in flight finish, and return.
+    /// Stop accepting, let requests in flight finish (for at most the function timeout
+    /// plus 5 s, then close what is still open), and return.
     pub async fn shutdown(mut self) -> std::io::Result<()> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        match self.task.take() {
-            Some(task) => task.await.map_err(std::io::Error::other)?,
-            None => Ok(()),
+        let Some(mut task) = self.task.take() else { return Ok(()) };
+        match tokio::time::timeout(self.grace, &mut task).await {
+            Ok(done) => done.map_err(std::io::Error::other)?,
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
         }
     }
 }

@@ -1,0 +1,89 @@
+//! `harness worker`: the worker daemon's command. It binds (loopback unless told
+//! otherwise, and beyond loopback only with a shared secret), prints
+//! `listening on ADDR` as its first line, and shows what the daemon does on stderr.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use tokio::io::AsyncReadExt;
+use tokio::sync::mpsc;
+use workers::fleet::{Daemon, DaemonEvent};
+
+use crate::cli::WorkerArgs;
+
+/// The environment variable that may hold the shared secret.
+pub const SECRET_ENV: &str = "HARNESS_WORKER_SECRET";
+
+/// The shared secret from `file`, else from `HARNESS_WORKER_SECRET`.
+pub fn secret(file: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
+    let secret = match file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading --secret-file {}", path.display()))?;
+            Some(text.trim().to_string())
+        }
+        None => std::env::var(SECRET_ENV).ok(),
+    };
+    match secret {
+        Some(s) if s.len() < 16 => {
+            anyhow::bail!(
+                "the worker secret is {} characters long; use at least 16 (e.g. `openssl rand -hex 32`)",
+                s.len()
+            )
+        }
+        other => Ok(other.map(String::into_bytes)),
+    }
+}
+
+pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
+    let secret = secret(args.secret_file.as_deref())?;
+    if !args.listen.ip().is_loopback() && secret.is_none() {
+        anyhow::bail!(
+            "--listen {} is beyond loopback: give a shared secret with --secret-file or {SECRET_ENV}, so that only your coordinator can start load here",
+            args.listen
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding --listen {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    let host =
+        std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into());
+    let name = args.name.clone().unwrap_or_else(|| format!("{host}:{}", addr.port()));
+    println!("listening on {addr}");
+    eprintln!("worker {name}: listening on {addr}{}", if secret.is_some() { " (secret required)" } else { "" });
+    let (events, mut shown) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(event) = shown.recv().await {
+            eprintln!("{}", describe(&event));
+        }
+    });
+    let daemon = Daemon::new(name, secret, events);
+    let serve = daemon.serve(listener, args.plans);
+    if args.exit_with_stdin {
+        // Started by a coordinator: Ctrl-C at the terminal reaches us too, but the
+        // coordinator decides (it sends Stop, and we still report).
+        tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+        let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());
+        tokio::select! {
+            served = serve => served?,
+            _ = stdin.read_to_end(&mut sink) => {}
+        }
+    } else {
+        serve.await?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe(event: &DaemonEvent) -> String {
+    match event {
+        DaemonEvent::Refused { peer, reason } => format!("refused {peer}: {reason}"),
+        DaemonEvent::Running { peer, calls } => match calls {
+            Some(n) => format!("running a plan for {peer}: {n} calls"),
+            None => format!("running a plan for {peer}"),
+        },
+        DaemonEvent::CoordinatorLost { peer, reason } => format!("lost coordinator {peer}: {reason}"),
+        DaemonEvent::Finished { peer, calls } => format!("finished the plan for {peer}: {calls} calls"),
+    }
+}

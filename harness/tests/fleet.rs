@@ -1,0 +1,372 @@
+//! Distributed runs with real worker processes: the coordinator (`harness run`) and
+//! worker daemons (`harness worker`) talking the protocol over real sockets, on
+//! loopback and across veth pairs into network namespaces the test creates.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use workers::fleet::protocol::{self, ToCoordinator, ToWorker};
+use workers::Hist;
+
+mod common;
+
+use common::*;
+
+const SECRET: &str = "test-secret-0123456789abcdef";
+
+/// A `harness worker` daemon: its address, and its stderr lines as they come.
+struct Daemon {
+    child: Child,
+    address: String,
+    log: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Daemon {
+    fn start(prefix: &[&str], listen: &str, secret: Option<&str>) -> Daemon {
+        let mut command = Command::new(prefix.first().copied().unwrap_or(env!("CARGO_BIN_EXE_harness")));
+        if !prefix.is_empty() {
+            command.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_harness"));
+        }
+        command.args(["worker", "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        match secret {
+            Some(s) => command.env("HARNESS_WORKER_SECRET", s),
+            None => command.env_remove("HARNESS_WORKER_SECRET"),
+        };
+        let mut child = command.spawn().expect("start harness worker");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        let address =
+            first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_string();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push((Instant::now(), line));
+            }
+        });
+        Daemon { child, address, log }
+    }
+
+    /// When a line containing `text` appeared, waiting up to `within`.
+    fn wait_for(&self, text: &str, within: Duration) -> Option<Instant> {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some((at, _)) = self.log.lock().unwrap().iter().find(|(_, l)| l.contains(text)) {
+                return Some(*at);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().iter().map(|(_, l)| l.as_str()).collect::<Vec<_>>().join("\n")
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A closed-model scenario of `seconds` with 6 calls in flight over 2,000 accounts.
+fn closed_scenario(dir: &std::path::Path, seconds: u32, extra: &str) -> String {
+    let path = dir.join("fleet.toml");
+    let text = format!(
+        "[data]\naccounts = 2000\n[load]\nmodel = \"closed\"\nin_flight = 6\nduration = \"{seconds}s\"\n[limits]\ndrain_timeout = \"5s\"\n{extra}"
+    );
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+fn hist(v: &Value) -> Hist {
+    Hist::decode(v.as_str().expect("an encoded histogram")).unwrap()
+}
+
+#[test]
+fn local_worker_processes_merge_exactly() {
+    let (out, summary, _dir) = run(&[&scenario("smoke.toml"), "--workers", "3", "--parallel", "21", "--batches", "4"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.unwrap();
+    let workers = s["workers"].as_array().unwrap();
+    assert_eq!(workers.len(), 3);
+    assert_eq!(n(&s, "/totals/calls"), 84);
+    let mut merged = Hist::default();
+    let (mut calls, mut successes, mut retries) = (0, 0, 0);
+    for w in workers {
+        assert_eq!(w["status"], "completed", "{w}");
+        assert_eq!(n(w, "/totals/calls"), 28, "7 parallel x 4 batches each");
+        assert_eq!(w["undelivered_calls"], 0);
+        calls += n(w, "/totals/calls");
+        successes += n(w, "/totals/successes");
+        retries += n(w, "/totals/total_retries");
+        merged.merge(&hist(&w["totals"]["latency_us"]));
+    }
+    assert_eq!(
+        (calls, successes, retries),
+        (n(&s, "/totals/calls"), n(&s, "/totals/successes"), n(&s, "/totals/total_retries"))
+    );
+    let total = hist(&s["totals"]["latency_us"]);
+    assert_eq!(merged, total, "the fleet's histogram is every worker's samples, merged exactly");
+    assert_eq!(total.count(), 84);
+    let mut per_second = Hist::default();
+    for i in s["intervals"].as_array().unwrap() {
+        per_second.merge(&hist(&i["stats"]["latency_us"]));
+    }
+    assert_eq!(per_second, total, "the merged seconds add up to the totals");
+    for q in [0.5, 0.9, 0.99, 1.0] {
+        assert_eq!(per_second.quantile(q), total.quantile(q));
+    }
+    assert_eq!(s["verification"]["passed"], true);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Workers:            3 (0 lost)"), "{}", text(&out));
+}
+
+#[test]
+fn a_killed_worker_is_reported_lost_and_the_others_are_kept() {
+    let daemons: Vec<Daemon> = (0..3).map(|_| Daemon::start(&[], "127.0.0.1:0", Some(SECRET))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 12, "");
+    let results = dir.path().join("results");
+    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    coordinator.args(["run", &scenario, "--results", results.to_str().unwrap()]).env("HARNESS_WORKER_SECRET", SECRET);
+    for d in &daemons {
+        coordinator.args(["--worker", &d.address]);
+    }
+    let coordinator = coordinator.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    assert!(daemons[1].wait_for("running a plan", Duration::from_secs(60)).is_some(), "{}", daemons[1].log());
+    std::thread::sleep(Duration::from_secs(4));
+    let mut daemons = daemons;
+    let mut killed = daemons.remove(1);
+    let killed_at = Instant::now();
+    killed.child.kill().unwrap(); // SIGKILL
+    let out = coordinator.wait_with_output().unwrap();
+    assert!(killed_at.elapsed() < Duration::from_secs(30), "the run ended in bounded time");
+    assert_eq!(out.status.code(), Some(1), "a lost worker makes the run fail: {}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    let workers = s["workers"].as_array().unwrap();
+    assert_eq!(workers[1]["status"], "lost", "{:#}", s["workers"]);
+    assert!(workers[1]["reason"].as_str().unwrap().contains("connection closed"), "{:#}", workers[1]);
+    assert!(n(&workers[1], "/missed_intervals") >= 5, "it missed the seconds after it died: {:#}", workers[1]);
+    for w in [&workers[0], &workers[2]] {
+        assert_eq!(w["status"], "completed");
+        assert!(n(w, "/totals/calls") > n(&workers[1], "/totals/calls"), "the others ran on");
+    }
+    let sum: u64 = workers.iter().map(|w| n(w, "/totals/calls")).sum();
+    assert_eq!(sum, n(&s, "/totals/calls"), "what every worker reported is kept");
+    assert_eq!(s["verification"]["passed"], true, "money is conserved: {}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("LOST ") && stdout.contains("seconds missed"), "{stdout}");
+    drop(killed);
+}
+
+#[test]
+fn ctrl_c_stops_the_whole_fleet_and_still_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 60, "[workers]\ncount = 2\n");
+    let results = dir.path().join("results");
+    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", &scenario, "--results", results.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(8));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let interrupted = Instant::now();
+    let out = child.wait_with_output().unwrap();
+    assert!(interrupted.elapsed() < Duration::from_secs(20), "stopped within the drain time");
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    assert_eq!(s["end"]["stop"], "cancelled");
+    for w in s["workers"].as_array().unwrap() {
+        assert_eq!(w["status"], "cancelled", "{w}");
+        assert!(n(w, "/totals/calls") > 0);
+    }
+    assert_eq!(s["verification"]["passed"], true);
+}
+
+#[test]
+fn workers_stop_when_the_coordinator_dies() {
+    let daemons: Vec<Daemon> = (0..2).map(|_| Daemon::start(&[], "127.0.0.1:0", Some(SECRET))).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 60, "");
+    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    coordinator.args(["run", &scenario, "--results", dir.path().join("r").to_str().unwrap()]);
+    coordinator.env("HARNESS_WORKER_SECRET", SECRET).stdout(Stdio::null()).stderr(Stdio::null());
+    for d in &daemons {
+        coordinator.args(["--worker", &d.address]);
+    }
+    let mut coordinator = coordinator.spawn().unwrap();
+    for d in &daemons {
+        assert!(d.wait_for("running a plan", Duration::from_secs(60)).is_some(), "{}", d.log());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    coordinator.kill().unwrap();
+    let killed = Instant::now();
+    coordinator.wait().unwrap();
+    for d in &daemons {
+        let stopped = d.wait_for("lost coordinator", Duration::from_secs(10)).expect("the worker noticed");
+        assert!(
+            stopped.saturating_duration_since(killed) < Duration::from_secs(4),
+            "within the dead-man time: {}",
+            d.log()
+        );
+        assert!(d.wait_for("finished the plan", Duration::from_secs(10)).is_some(), "{}", d.log());
+    }
+    // Idle again: the next coordinator is greeted as not busy.
+    let mut stream = TcpStream::connect(&daemons[0].address).unwrap();
+    let hello: Value = read_frame(&mut stream);
+    assert_eq!(hello["busy"], Value::Null, "{hello}");
+}
+
+fn read_frame(stream: &mut TcpStream) -> Value {
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut len = [0u8; 4];
+    stream.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+    stream.read_exact(&mut body).unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+fn write_raw(stream: &mut TcpStream, body: &[u8]) {
+    stream.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+}
+
+#[test]
+fn daemons_refuse_bad_secrets_bad_frames_other_versions_and_open_listening_without_a_secret() {
+    let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let wrong = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, Some(b"not-the-secret-at-all")));
+    assert!(wrong.err().unwrap().contains("authentication failed"), "{}", d.log());
+    let none = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, None));
+    assert!(none.err().unwrap().contains("authentication failed"));
+
+    // An oversized frame, then garbage, then another protocol version: refused, and the
+    // daemon lives on.
+    let mut s = TcpStream::connect(&d.address).unwrap();
+    let hello = read_frame(&mut s);
+    assert_eq!(hello["type"], "hello");
+    s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+    let refused = read_frame(&mut s);
+    assert!(refused["reason"].as_str().unwrap().contains("over the limit"), "{refused}");
+    let mut s = TcpStream::connect(&d.address).unwrap();
+    read_frame(&mut s);
+    write_raw(&mut s, b"{\"type\": \"auth\", \"protocol\": \"one\"}");
+    assert!(read_frame(&mut s)["reason"].as_str().unwrap().contains("malformed frame"));
+    let mut s = TcpStream::connect(&d.address).unwrap();
+    let hello = read_frame(&mut s);
+    let proof = protocol::proof(SECRET.as_bytes(), hello["nonce"].as_str().unwrap());
+    write_raw(&mut s, &serde_json::to_vec(&ToWorker::Auth { protocol: 99, proof: Some(proof) }).unwrap());
+    let refused: ToCoordinator = serde_json::from_value(read_frame(&mut s)).unwrap();
+    let ToCoordinator::Refused { reason } = refused else { panic!("{refused:?}") };
+    assert!(reason.contains("protocol version 99 is not this worker's 1"), "{reason}");
+
+    let ok = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())));
+    assert!(ok.is_ok(), "the daemon still serves: {}", d.log());
+
+    let out = harness(&["worker", "--listen", "0.0.0.0:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("beyond loopback: give a shared secret"), "{}", text(&out));
+}
+
+/// Network namespaces with a veth link each to this host, removed on drop.
+struct Hosts {
+    namespaces: Vec<String>,
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().expect("run ip (iproute2)");
+    assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+impl Hosts {
+    /// Host k (1-based) is namespace `hw<tag><k>` at 10.213.k.2, linked to this host's
+    /// 10.213.k.1 over the veth pair vh<tag><k> / vw<tag><k>.
+    fn create(count: u32) -> Hosts {
+        let tag = std::process::id() % 10_000;
+        let mut hosts = Hosts { namespaces: Vec::new() };
+        for k in 1..=count {
+            let (ns, outside, inside) = (format!("hw{tag}h{k}"), format!("vh{tag}h{k}"), format!("vw{tag}h{k}"));
+            ip(&["netns", "add", &ns]);
+            hosts.namespaces.push(ns.clone());
+            ip(&["link", "add", &outside, "type", "veth", "peer", "name", &inside]);
+            ip(&["link", "set", &inside, "netns", &ns]);
+            ip(&["addr", "add", &format!("10.213.{k}.1/24"), "dev", &outside]);
+            ip(&["link", "set", &outside, "up"]);
+            ip(&["netns", "exec", &ns, "ip", "addr", "add", &format!("10.213.{k}.2/24"), "dev", &inside]);
+            ip(&["netns", "exec", &ns, "ip", "link", "set", &inside, "up"]);
+            ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+            ip(&["netns", "exec", &ns, "ip", "route", "add", "default", "via", &format!("10.213.{k}.1")]);
+        }
+        hosts
+    }
+
+    fn link(&self, k: usize) -> String {
+        self.namespaces[k - 1].replacen("hw", "vh", 1)
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for ns in &self.namespaces {
+            // Deleting the namespace deletes its end of the veth pair, and so the pair.
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+    }
+}
+
+#[test]
+fn daemons_on_other_hosts_across_a_real_network_and_a_cut_link() {
+    let hosts = Hosts::create(2);
+    let daemons: Vec<Daemon> = (1..=2)
+        .map(|k| {
+            let ns = hosts.namespaces[k - 1].clone();
+            Daemon::start(&["ip", "netns", "exec", &ns], &format!("10.213.{k}.2:7700"), Some(SECRET))
+        })
+        .collect();
+    assert_eq!(daemons[1].address, "10.213.2.2:7700");
+    let dir = tempfile::tempdir().unwrap();
+    let secret_file = dir.path().join("secret");
+    std::fs::write(&secret_file, SECRET).unwrap();
+    // A short function timeout: the endpoint then waits at most 10 s for the cut-off
+    // host's connections when it stops.
+    let workers = "[local]\nfunction_timeout = \"5s\"\n[workers]\naddresses = [\"10.213.1.2:7700\", \"10.213.2.2:7700\"]\nendpoint_address = \"10.213.1.1\"\n";
+    let scenario = closed_scenario(dir.path(), 10, workers);
+    let results = dir.path().join("results");
+    let coordinator = Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(["run", &scenario, "--results", results.to_str().unwrap(), "--worker-secret-file"])
+        .arg(&secret_file)
+        .env_remove("HARNESS_WORKER_SECRET")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    for d in &daemons {
+        assert!(d.wait_for("running a plan", Duration::from_secs(60)).is_some(), "{}", d.log());
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    // Cut host 2 off: no FIN, no RST; only the heartbeats can tell.
+    ip(&["link", "set", &hosts.link(2), "down"]);
+    let cut = Instant::now();
+    let stopped = daemons[1].wait_for("lost coordinator", Duration::from_secs(15)).expect("the dead-man timer fired");
+    assert!(stopped.duration_since(cut) < Duration::from_secs(5), "{}", daemons[1].log());
+    assert!(daemons[1].log().contains("silent for 3000 ms (dead-man timer)"), "{}", daemons[1].log());
+
+    let out = coordinator.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    let w = s["workers"].as_array().unwrap();
+    assert_eq!((w[0]["address"].as_str(), w[0]["status"].as_str()), (Some("10.213.1.2:7700"), Some("completed")));
+    assert!(n(&w[0], "/totals/successes") > 0, "host 1 invoked the endpoint across its link: {:#}", w[0]);
+    assert_eq!(w[1]["status"], "lost", "{:#}", w[1]);
+    assert!(w[1]["reason"].as_str().unwrap().contains("silent for 3.0 s"), "{:#}", w[1]);
+    assert!(n(&w[1], "/totals/calls") > 0, "host 2 worked before the cut");
+    assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
+}

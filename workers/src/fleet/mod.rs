@@ -1,0 +1,12 @@
+//! Distributed runs: the protocol, the worker daemon, the coordinator's side of one
+//! worker connection, and how a plan is split across workers.
+
+pub mod client;
+pub mod daemon;
+pub mod protocol;
+pub mod split;
+
+pub use client::{WorkerEvent, WorkerLink};
+pub use daemon::{Daemon, DaemonEvent};
+pub use protocol::{WorkerTarget, PROTOCOL_VERSION};
+pub use split::split;

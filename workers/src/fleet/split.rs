@@ -1,0 +1,140 @@
+//! Splitting one engine plan into equal shares for N workers: parallelism, in-flight
+//! calls, call counts and arrival rates are divided (the remainder goes to the first
+//! workers), every worker gets its own seed, and the account range is cut into N
+//! contiguous slices when asked.
+
+use crate::{EnginePlan, LoadModel, Stage};
+
+/// `total` divided into `n` shares that differ by at most one.
+fn shares(total: u64, n: u64) -> Vec<u64> {
+    (0..n).map(|i| total / n + u64::from(i < total % n)).collect()
+}
+
+/// The plans of `n` workers, or why the plan cannot be split that way.
+pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, String> {
+    let n64 = n as u64;
+    if n == 0 {
+        return Err("no workers".into());
+    }
+    let loads: Vec<LoadModel> = match &plan.load {
+        LoadModel::Batches { parallel, batches } => {
+            if *parallel < n64 {
+                return Err(format!(
+                    "load.parallel = {parallel} cannot be split across {n} workers (at least one call each)"
+                ));
+            }
+            shares(*parallel, n64).into_iter().map(|p| LoadModel::Batches { parallel: p, batches: *batches }).collect()
+        }
+        LoadModel::Closed { in_flight, calls, duration_s } => {
+            if *in_flight < n64 {
+                return Err(format!(
+                    "load.in_flight = {in_flight} cannot be split across {n} workers (at least one each)"
+                ));
+            }
+            let calls: Vec<Option<u64>> = match calls {
+                Some(c) if *c < n64 => {
+                    return Err(format!("load.calls = {c} cannot be split across {n} workers (at least one each)"))
+                }
+                Some(c) => shares(*c, n64).into_iter().map(Some).collect(),
+                None => vec![None; n],
+            };
+            shares(*in_flight, n64)
+                .into_iter()
+                .zip(calls)
+                .map(|(in_flight, calls)| LoadModel::Closed { in_flight, calls, duration_s: *duration_s })
+                .collect()
+        }
+        LoadModel::Open { stages, max_in_flight } => {
+            let caps = shares(*max_in_flight, n64);
+            if caps[n - 1] == 0 {
+                return Err(format!("load.max_in_flight = {max_in_flight} cannot be split across {n} workers"));
+            }
+            let stages: Vec<Stage> =
+                stages.iter().map(|s| Stage { rate: s.rate / n as f64, duration_s: s.duration_s }).collect();
+            caps.into_iter().map(|cap| LoadModel::Open { stages: stages.clone(), max_in_flight: cap }).collect()
+        }
+    };
+    let mut plans = Vec::with_capacity(n);
+    let (first, last) = (plan.workload.first_account as i64, plan.workload.last_account as i64);
+    let span = last - first + 1;
+    if partition_accounts && span < 2 * n as i64 {
+        return Err(format!(
+            "accounts {first}..={last} cannot be partitioned across {n} workers (each needs at least two accounts)"
+        ));
+    }
+    for (i, load) in loads.into_iter().enumerate() {
+        let mut p = plan.clone();
+        p.load = load;
+        p.seed = plan.seed.wrapping_add(i as u64);
+        if partition_accounts {
+            let lo = first + span * i as i64 / n as i64;
+            let hi = first + span * (i as i64 + 1) / n as i64 - 1;
+            p.workload.first_account = lo as i32;
+            p.workload.last_account = hi as i32;
+        }
+        plans.push(p);
+    }
+    Ok(plans)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Accounts, Op, Workload};
+
+    fn plan(load: LoadModel) -> EnginePlan {
+        EnginePlan {
+            load,
+            workload: Workload {
+                op: Op::Transfer,
+                first_account: 1,
+                last_account: 1_000,
+                accounts: Accounts::Uniform,
+                amount_min: 1,
+                amount_max: 1,
+            },
+            seed: 7,
+            call_timeout_s: 60.0,
+            max_duration_s: 600.0,
+            drain_timeout_s: 30.0,
+        }
+    }
+
+    #[test]
+    fn shares_add_up_for_every_model() {
+        let p = split(&plan(LoadModel::Batches { parallel: 10_000, batches: 100 }), 3, false).unwrap();
+        let parallel: Vec<u64> =
+            p.iter().map(|p| if let LoadModel::Batches { parallel, .. } = p.load { parallel } else { 0 }).collect();
+        assert_eq!(parallel, [3_334, 3_333, 3_333]);
+        assert_eq!(p.iter().map(|p| p.load.planned_calls().unwrap()).sum::<u64>(), 1_000_000);
+        assert_eq!(p.iter().map(|p| p.seed).collect::<Vec<_>>(), [7, 8, 9], "each worker draws its own payloads");
+
+        let p = split(&plan(LoadModel::Closed { in_flight: 5, calls: Some(101), duration_s: Some(9.0) }), 2, false)
+            .unwrap();
+        assert_eq!(p[0].load, LoadModel::Closed { in_flight: 3, calls: Some(51), duration_s: Some(9.0) });
+        assert_eq!(p[1].load, LoadModel::Closed { in_flight: 2, calls: Some(50), duration_s: Some(9.0) });
+
+        let stages = vec![Stage { rate: 300.0, duration_s: 10.0 }, Stage { rate: 600.0, duration_s: 5.0 }];
+        let p = split(&plan(LoadModel::Open { stages, max_in_flight: 100 }), 3, false).unwrap();
+        assert_eq!(p.iter().map(|p| p.load.planned_calls().unwrap()).sum::<u64>(), 3_000 + 3_000);
+        assert_eq!(p[2].load.max_in_flight(), 33);
+    }
+
+    #[test]
+    fn accounts_are_partitioned_when_asked() {
+        let p = split(&plan(LoadModel::Batches { parallel: 4, batches: 1 }), 3, true).unwrap();
+        let ranges: Vec<(i32, i32)> = p.iter().map(|p| (p.workload.first_account, p.workload.last_account)).collect();
+        assert_eq!(ranges, [(1, 333), (334, 666), (667, 1_000)]);
+        let unsplit = split(&plan(LoadModel::Batches { parallel: 4, batches: 1 }), 3, false).unwrap();
+        assert!(unsplit.iter().all(|p| (p.workload.first_account, p.workload.last_account) == (1, 1_000)));
+    }
+
+    #[test]
+    fn impossible_splits_say_why() {
+        let e = split(&plan(LoadModel::Batches { parallel: 2, batches: 1 }), 3, false).unwrap_err();
+        assert!(e.contains("load.parallel = 2 cannot be split across 3 workers"), "{e}");
+        let mut small = plan(LoadModel::Batches { parallel: 8, batches: 1 });
+        small.workload.last_account = 5;
+        assert!(split(&small, 3, true).unwrap_err().contains("each needs at least two accounts"));
+    }
+}
