@@ -2,7 +2,8 @@
 # Install what a fresh Debian machine lacks to build and test the harness:
 # - the PostgreSQL server binaries (the local stand-in for Aurora DSQL);
 # - Chromium and Node.js with playwright-core (scripts/browser), which open report.html
-#   headless in the tests and in scripts/screenshot-report.sh.
+#   headless in the tests and in scripts/screenshot-report.sh;
+# - iproute2 (`ip`), with which the distributed-run tests create network namespaces.
 # The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -18,6 +19,7 @@ have_pg || missing+=(postgresql)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

@@ -192,7 +192,9 @@ pub async fn drive(
             reason: s.lost.map(|(_, r)| r),
             address: Some(s.address),
             elapsed_s: s.end.as_ref().map_or(started.elapsed().as_secs_f64(), |e| e.elapsed_s),
-            missed_intervals: seconds.saturating_sub(s.intervals),
+            // Seconds after a lost worker's last interval; a worker that finished early
+            // (its share was done) missed nothing.
+            missed_intervals: if s.lost.is_some() { seconds.saturating_sub(s.intervals) } else { 0 },
             undelivered_calls: s.planned.map(|p| p.saturating_sub(s.totals.calls)),
             name: s.name,
             totals: s.totals,
