@@ -189,7 +189,7 @@ pub async fn drive(
                 (None, Some(end)) => end.stop.name().to_string(),
                 (None, None) => "lost".into(),
             },
-            reason: s.lost.map(|(_, r)| r),
+            reason: s.lost.as_ref().map(|(_, r)| r.clone()),
             address: Some(s.address),
             elapsed_s: s.end.as_ref().map_or(started.elapsed().as_secs_f64(), |e| e.elapsed_s),
             // Seconds after a lost worker's last interval; a worker that finished early
