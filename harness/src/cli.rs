@@ -25,6 +25,9 @@ pub enum Command {
     Run(RunArgs),
     /// Create the schema and load accounts (parallel batched inserts); safe to re-run.
     Setup(SetupArgs),
+    /// Create a database role for the application (the workshop's `myapp`), grant it the
+    /// tables, map an IAM role ARN to it (AWS IAM GRANT on DSQL), and show the mappings.
+    SetupRole(SetupRoleArgs),
     /// Check the data: money conserved, no negative balance, history consistent with
     /// every balance. Exit status 0 on pass, 1 on fail.
     Verify(VerifyArgs),
@@ -33,6 +36,13 @@ pub enum Command {
     /// Re-render a run folder (timeseries.csv, errors.csv, latency.hlog and the STATS)
     /// from its summary.json.
     Report(ReportArgs),
+    /// Check, in order, what a run against AWS needs and say what to fix: credentials and
+    /// region, the function (a DryRun invoke), its database connection (its connectivity
+    /// check), and the schema. Exit status 0 when all pass, 1 otherwise.
+    Doctor(DoctorArgs),
+    /// Run one of the workshop's chapters (0-6) and pass or fail with its expectations,
+    /// on the local stack (started here) or, with --aws, against the deployed function.
+    Chapter(ChapterArgs),
     /// Gate a run for CI: check it against the scenario's [thresholds] and, with
     /// --baseline, against an earlier run; print a table of every check.
     /// Exit status: 0 all passed, 1 a check failed, 2 bad input.
@@ -192,11 +202,40 @@ pub struct DataArgs {
     pub initial_balance: i32,
 }
 
+/// Which database: a PostgreSQL URL, or a DSQL cluster (IAM token auth).
+#[derive(Args, Debug)]
+pub struct DbArgs {
+    /// A PostgreSQL URL.
+    #[arg(long, env = "DATABASE_URL", conflicts_with = "dsql_endpoint")]
+    pub database_url: Option<String>,
+    /// An Aurora DSQL cluster's host name (<id>.dsql.<region>.on.aws).
+    #[arg(long)]
+    pub dsql_endpoint: Option<String>,
+    /// The cluster's region (otherwise from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The database role to connect as on DSQL (`admin` uses the admin token).
+    #[arg(long, default_value = "admin")]
+    pub dsql_user: String,
+}
+
+/// `harness setup-role`: the application role and its IAM mapping.
+#[derive(Args, Debug)]
+pub struct SetupRoleArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The database role to create (the workshop's `myapp`).
+    #[arg(long, default_value = "myapp")]
+    pub role: String,
+    /// The IAM role ARN allowed to connect as it (the function's execution role).
+    #[arg(long)]
+    pub arn: String,
+}
+
 #[derive(Args, Debug)]
 pub struct SetupArgs {
-    /// The PostgreSQL to set up.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub db: DbArgs,
     #[command(flatten)]
     pub data: DataArgs,
     /// Also restore every balance and clear the history.
@@ -206,9 +245,8 @@ pub struct SetupArgs {
 
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
-    /// The PostgreSQL to check.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: String,
+    #[command(flatten)]
+    pub db: DbArgs,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -217,6 +255,77 @@ pub struct VerifyArgs {
 pub struct ReportArgs {
     /// A run folder, e.g. results/20261129-101500-ch04-10k.
     pub run_dir: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ChapterArgs {
+    /// The chapter: 0 greeting, 1 connect as admin, 2 the application role, 3 a transfer,
+    /// 4 the stress run, 5 history with UUIDs, 6 scale and the payer index.
+    pub chapter: u8,
+    /// Against the function deployed on AWS instead of the local stack.
+    #[arg(long)]
+    pub aws: bool,
+    /// Function name or ARN.
+    #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
+    pub function: String,
+    /// AWS region (with --aws).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile (with --aws).
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// With --aws: the DSQL cluster (host name), to check balances, history and plans.
+    #[arg(long)]
+    pub dsql_endpoint: Option<String>,
+    /// Locally: use this PostgreSQL instead of a throwaway one.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Chapter 2: the application role.
+    #[arg(long, default_value = "myapp")]
+    pub role: String,
+    /// Chapter 2: the IAM role ARN to map to it (the function's execution role).
+    #[arg(long)]
+    pub arn: Option<String>,
+    /// Chapters 4 and 6: accounts (default 1,000 and 1,000,000).
+    #[arg(long)]
+    pub accounts: Option<i32>,
+    /// Chapters 4 and 6: calls (default 10,000 and 1,000,000).
+    #[arg(long)]
+    pub calls: Option<i64>,
+    /// Chapters 4 and 6: calls in parallel (default 1,000 and 10,000).
+    #[arg(long)]
+    pub parallel: Option<i64>,
+    /// Where the runs of chapters 4 and 6 write their folders.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct DoctorArgs {
+    /// Function name or ARN.
+    #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
+    pub function: String,
+    /// AWS region (otherwise from the AWS configuration).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// A local endpoint instead of AWS Lambda (e.g. from `local-lambda`).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
+    /// Check the schema in this PostgreSQL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Check the schema in this DSQL cluster (host name), connecting with an IAM token.
+    #[arg(long)]
+    pub dsql_endpoint: Option<String>,
+    /// The database role for --dsql-endpoint.
+    #[arg(long, default_value = "admin")]
+    pub dsql_user: String,
+    /// The number of accounts the schema should hold.
+    #[arg(long)]
+    pub accounts: Option<i64>,
 }
 
 #[derive(Args, Debug)]

@@ -7,7 +7,7 @@ use aws_sdk_lambda::primitives::Blob;
 use workers::LambdaTarget;
 
 use crate::check::{self, BaselineRule};
-use crate::cli::{CheckArgs, InvokeArgs, ReportArgs, SetupArgs, VerifyArgs};
+use crate::cli::{CheckArgs, DbArgs, InvokeArgs, ReportArgs, SetupArgs, SetupRoleArgs, VerifyArgs};
 use crate::database;
 use crate::report::{console::Console, Render};
 use crate::scenario::{self, DataSpec, Overrides};
@@ -15,7 +15,7 @@ use crate::scenario::{self, DataSpec, Overrides};
 pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.spec()?;
     let started = std::time::Instant::now();
-    database::setup(&args.database_url, data, args.reset, true).await?;
+    database::setup(&args.db.target().await?, data, args.reset, true).await?;
     println!(
         "set up {} accounts of {}{} in {:.1}s",
         data.accounts,
@@ -28,7 +28,7 @@ pub async fn setup(args: SetupArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.spec()?;
-    let client = database::connect(&args.database_url).await?;
+    let client = args.db.target().await?.connect().await?;
     let v = database::verify(&client, data).await?;
     println!("Verification: {}", v.summary());
     Ok(if v.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
@@ -118,4 +118,40 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("writing --junit {}", path.display()))?;
     }
     Ok(if checks.iter().all(|c| c.passed) { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+impl DbArgs {
+    /// The database these flags name; a DSQL target takes its credentials and region from
+    /// the AWS configuration (or --region).
+    pub async fn target(&self) -> anyhow::Result<database::DbTarget> {
+        match (&self.database_url, &self.dsql_endpoint) {
+            (Some(url), _) => Ok(database::DbTarget::Url(url.clone())),
+            (None, Some(host)) => {
+                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+                if let Some(r) = &self.region {
+                    loader = loader.region(aws_config::Region::new(r.clone()));
+                }
+                let sdk = loader.load().await;
+                let region = sdk
+                    .region()
+                    .map(|r| r.to_string())
+                    .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
+                let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
+                Ok(database::DbTarget::Dsql(target.with_sdk_config(sdk)))
+            }
+            (None, None) => anyhow::bail!("give --database-url (or DATABASE_URL) or --dsql-endpoint"),
+        }
+    }
+}
+
+/// The application role, its grants and its IAM mapping; then the mappings.
+pub async fn setup_role(args: SetupRoleArgs) -> anyhow::Result<ExitCode> {
+    let db = args.db.target().await?;
+    let client = db.connect().await?;
+    let mappings = crate::roles::setup(&client, db.dialect(), &args.role, &args.arn).await?;
+    println!("role {} may log in and use the tables; IAM role mappings:", args.role);
+    for (role, arn) in mappings {
+        println!("  {role:<16} {arn}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, NoTls};
-use transfer::db::{redact, Dialect};
+use transfer::db::{redact, Dialect, DsqlTarget};
 use transfer::schema::{self, LOAD_BATCH};
 
 use crate::scenario::DataSpec;
@@ -17,6 +17,33 @@ use crate::scenario::DataSpec;
 pub const LOAD_CONNECTIONS: usize = 4;
 /// Rows each loader takes at a time (split into `LOAD_BATCH`-row transactions).
 const CHUNK: i32 = 10 * LOAD_BATCH;
+
+/// The database to set up or check: a PostgreSQL URL, or a DSQL cluster reached with
+/// an IAM token (the admin token for `admin`).
+#[derive(Debug, Clone)]
+pub enum DbTarget {
+    Url(String),
+    Dsql(DsqlTarget),
+}
+
+/// New connections are opened at most this often: DSQL allows 100 per second.
+const CONNECT_SPACING: std::time::Duration = std::time::Duration::from_millis(20);
+
+impl DbTarget {
+    pub async fn connect(&self) -> anyhow::Result<Client> {
+        match self {
+            DbTarget::Url(url) => connect(url).await,
+            DbTarget::Dsql(target) => target.connect().await.map_err(|e| anyhow::anyhow!("{e}")),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            DbTarget::Url(_) => Dialect::Postgres,
+            DbTarget::Dsql(_) => Dialect::Dsql,
+        }
+    }
+}
 
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
     let (client, conn) =
@@ -28,21 +55,21 @@ pub async fn connect(url: &str) -> anyhow::Result<Client> {
 /// Create the schema and load the accounts that are missing, in parallel batches,
 /// with a progress bar on stderr when `show_progress`. Safe to re-run; `reset` also
 /// restores every balance and clears the history.
-pub async fn setup(url: &str, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<()> {
-    let client = connect(url).await?;
-    schema::create(&client, Dialect::Postgres).await.context("creating the schema")?;
+pub async fn setup(db: &DbTarget, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<()> {
+    let client = db.connect().await?;
+    schema::create(&client, db.dialect()).await.context("creating the schema")?;
     let present: i64 =
         client.query_one("SELECT count(*) FROM accounts WHERE id BETWEEN 1 AND $1", &[&data.accounts]).await?.get(0);
     if present < data.accounts as i64 {
-        load(url, data, present, show_progress).await?;
+        load(db, data, present, show_progress).await?;
     }
     if reset {
-        schema::reset(&client, Dialect::Postgres, data.accounts, data.initial_balance).await.context("resetting")?;
+        schema::reset(&client, db.dialect(), data.accounts, data.initial_balance).await.context("resetting")?;
     }
     Ok(())
 }
 
-async fn load(url: &str, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
+async fn load(db: &DbTarget, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
     let bar = if show_progress { ProgressBar::new(data.accounts as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("loading accounts [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
@@ -51,10 +78,11 @@ async fn load(url: &str, data: DataSpec, present: i64, show_progress: bool) -> a
     );
     bar.set_position(present as u64);
     let next = Arc::new(AtomicI32::new(1));
-    let loaders = (0..LOAD_CONNECTIONS).map(|_| {
+    let loaders = (0..LOAD_CONNECTIONS).map(|i| {
         let (next, bar) = (next.clone(), bar.clone());
         async move {
-            let client = connect(url).await?;
+            tokio::time::sleep(CONNECT_SPACING * i as u32).await;
+            let client = db.connect().await?;
             loop {
                 let first = next.fetch_add(CHUNK, Ordering::Relaxed);
                 if first > data.accounts || first < 1 {

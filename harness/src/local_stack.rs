@@ -37,7 +37,7 @@ impl LocalDatabase {
                 (Some(pg), url)
             }
         };
-        database::setup(&url, data, reset, show_progress).await?;
+        database::setup(&database::DbTarget::Url(url.clone()), data, reset, show_progress).await?;
         let client = database::connect(&url).await?;
         Ok(LocalDatabase { url, client, _postgres: postgres })
     }

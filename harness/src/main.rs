@@ -1,15 +1,18 @@
 //! `harness`: load tests for transactional Lambda functions on Aurora DSQL.
 //! parse -> validate into a plan -> run -> report; each command in its own module.
 
+mod chapters;
 mod check;
 mod cli;
 mod commands;
 mod database;
+mod doctor;
 mod fleet;
 mod local_stack;
 mod progress;
 mod quickstart;
 mod report;
+mod roles;
 mod run;
 mod scenario;
 mod worker;
@@ -30,9 +33,12 @@ async fn main() -> std::process::ExitCode {
         cli::Command::Run(args) => run::run(args).await,
         cli::Command::Setup(args) => commands::setup(args).await,
         cli::Command::Verify(args) => commands::verify(args).await,
+        cli::Command::SetupRole(args) => commands::setup_role(args).await,
         cli::Command::Invoke(args) => commands::invoke(args).await,
         cli::Command::Report(args) => commands::report(args).await,
         cli::Command::Check(args) => commands::check(args),
+        cli::Command::Chapter(args) => chapters::run(args).await,
+        cli::Command::Doctor(args) => doctor::command::run(args).await,
         cli::Command::Quickstart(args) => quickstart::run(args).await,
         cli::Command::Worker(args) => worker::run(args).await,
         cli::Command::LocalLambdaChild(args) => local_stack::serve_child(args).await,

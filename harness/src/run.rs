@@ -26,17 +26,27 @@ use crate::scenario::{self, Plan, TargetSpec, Thresholds};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
+    let secret = crate::worker::secret(args.worker_secret_file.as_deref())?;
+    Ok(execute(plan, &args.results, args.reset, secret).await?.0)
+}
+
+/// Run a validated plan into a new folder under `results`; the exit status and report.
+pub async fn execute(
+    plan: Plan,
+    results: &Path,
+    reset: bool,
+    secret: Option<Vec<u8>>,
+) -> anyhow::Result<(ExitCode, RunReport)> {
     let started_at = std::time::SystemTime::now();
-    let dir = results_dir(&args.results, &plan.name, started_at)?;
+    let dir = results_dir(results, &plan.name, started_at)?;
     let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
-    let secret = crate::worker::secret(args.worker_secret_file.as_deref())?;
     let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
 
     let (driven, environments, verification) = match plan.target.clone() {
         TargetSpec::Local { function, database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
+            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
             let history_before = history_rows(&db).await?;
             let config = EndpointConfig {
                 environments: plan.local.environments,
@@ -67,7 +77,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (driven, Some(environments), Some(verification))
         }
         TargetSpec::InProcess { database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, args.reset, true).await?;
+            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
             let history_before = history_rows(&db).await?;
             let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
             let driven = drive(&plan, target.clone(), cancel, live).await;
@@ -117,13 +127,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
 
     let lost = report.workers.iter().any(WorkerReport::lost);
-    Ok(if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed || lost {
+    let code = if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed || lost {
         ExitCode::from(1)
     } else if report.end.stop == StopReason::Cancelled {
         ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
-    })
+    };
+    Ok((code, report))
 }
 
 /// What the engine produced: how it ended, the merged totals, and every interval

@@ -35,12 +35,58 @@ pub fn ddl(dialect: Dialect) -> [&'static str; 4] {
     }
 }
 
-/// Create the tables and indexes; safe to re-run.
-pub async fn create(client: &Client, dialect: Dialect) -> Result<(), Error> {
+/// Why the schema could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum SchemaError {
+    #[error("{}", crate::error::describe_db_error(.0))]
+    Db(#[from] Error),
+    /// A `CREATE INDEX ASYNC` job that did not succeed.
+    #[error("building {index} (DSQL job {job}) ended {status}: {details}")]
+    IndexBuild { index: String, job: String, status: String, details: String },
+}
+
+/// Create the tables and indexes, one statement per transaction; safe to re-run. On
+/// DSQL an index is built by an asynchronous job: wait for it, and report a failure.
+pub async fn create(client: &Client, dialect: Dialect) -> Result<(), SchemaError> {
     for statement in ddl(dialect) {
-        client.batch_execute(statement).await?;
+        if dialect == Dialect::Dsql && statement.contains(" ASYNC ") {
+            create_index_async(client, statement).await?;
+        } else {
+            client.batch_execute(statement).await?;
+        }
     }
     Ok(())
+}
+
+/// `CREATE INDEX ASYNC` answers with a `job_id` (none when the index exists already);
+/// `CALL sys.wait_for_job(id)` blocks until the job ends, and `sys.jobs` tells how.
+async fn create_index_async(client: &Client, statement: &str) -> Result<(), SchemaError> {
+    let index = statement.split_whitespace().find(|w| w.starts_with("idx_")).unwrap_or("index").to_string();
+    let job = client.simple_query(statement).await?.into_iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) => row.get("job_id").map(str::to_string),
+        _ => None,
+    });
+    let Some(job) = job else { return Ok(()) };
+    let (wait, status) = wait_statements(&job);
+    client.batch_execute(&wait).await?;
+    let row = client.query_opt(status, &[&job]).await?;
+    let (state, details): (String, Option<String>) = match row {
+        Some(r) => (r.get(0), r.get(1)),
+        None => return Ok(()),
+    };
+    if state.eq_ignore_ascii_case("completed") || state.eq_ignore_ascii_case("succeeded") {
+        return Ok(());
+    }
+    Err(SchemaError::IndexBuild { index, job, status: state, details: details.unwrap_or_default() })
+}
+
+/// The statements that wait for a DSQL job and read its outcome.
+pub fn wait_statements(job: &str) -> (String, &'static str) {
+    let quoted = job.replace('\'', "''");
+    (
+        format!("CALL sys.wait_for_job('{quoted}')"),
+        "SELECT status::text, details::text FROM sys.jobs WHERE job_id = $1::text",
+    )
 }
 
 /// Insert the accounts in `ids` with `balance`, in batches of `LOAD_BATCH` rows, each
@@ -125,6 +171,16 @@ pub async fn inconsistent_accounts(client: &Client, initial: i32) -> Result<i64,
 #[cfg(test)]
 mod tests {
     use super::{batches, LOAD_BATCH};
+
+    #[test]
+    fn dsql_indexes_are_built_asynchronously_and_waited_for() {
+        let ddl = super::ddl(crate::db::Dialect::Dsql);
+        assert!(ddl[2].starts_with("CREATE INDEX ASYNC IF NOT EXISTS idx_transactions_payer"));
+        let (wait, status) = super::wait_statements("ab12'x");
+        assert_eq!(wait, "CALL sys.wait_for_job('ab12''x')");
+        assert!(status.contains("FROM sys.jobs"));
+        assert!(super::ddl(crate::db::Dialect::Postgres).iter().all(|s| !s.contains("ASYNC")));
+    }
 
     #[test]
     fn batches_cover_the_range_once() {

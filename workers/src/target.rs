@@ -108,7 +108,8 @@ impl LambdaTarget {
         LambdaTarget::with_clients(clients, function)
     }
 
-    fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
+    /// A target over these clients (e.g. with a recorded-response HTTP client in tests).
+    pub fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
         LambdaTarget { clients: clients.into(), next: Arc::new(AtomicUsize::new(0)), function: function.to_string() }
     }
 

@@ -1,0 +1,80 @@
+//! `harness doctor`: build the clients, run the checks in order, print them.
+
+use std::process::ExitCode;
+
+use aws_config::{BehaviorVersion, Region};
+use transfer::db::DsqlTarget;
+
+use super::{Finding, Status};
+use crate::cli::DoctorArgs;
+
+pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
+    let sdk = match &args.endpoint_url {
+        Some(_) => aws_config::SdkConfig::builder()
+            .region(Region::new("us-east-1"))
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("LOCAL", "local", None, None, "harness-local"),
+            ))
+            .behavior_version(BehaviorVersion::latest())
+            .build(),
+        None => {
+            let mut loader = aws_config::defaults(BehaviorVersion::latest())
+                .retry_config(aws_config::retry::RetryConfig::disabled());
+            if let Some(r) = &args.region {
+                loader = loader.region(Region::new(r.clone()));
+            }
+            if let Some(p) = &args.profile {
+                loader = loader.profile_name(p);
+            }
+            loader.load().await
+        }
+    };
+    let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "(no region)".into());
+    let mut findings: Vec<Finding> = Vec::new();
+    let show = |f: Finding, findings: &mut Vec<Finding>| {
+        print!("{}", f.render());
+        findings.push(f);
+    };
+    show(super::credentials(&sdk).await, &mut findings);
+    let client = match &args.endpoint_url {
+        Some(url) => workers::LambdaTarget::local(url, &args.function, 1).client().clone(),
+        None => aws_sdk_lambda::Client::new(&sdk),
+    };
+    if findings[0].ok() {
+        show(super::invokable(&client, &args.function, &region).await, &mut findings);
+    } else {
+        show(skipped(super::INVOKE, "needs check 1"), &mut findings);
+    }
+    if findings[1].ok() {
+        show(super::reaches_database(&client, &args.function, &region).await, &mut findings);
+    } else {
+        show(skipped(super::DATABASE, "needs check 2"), &mut findings);
+    }
+    let schema = match (&args.database_url, &args.dsql_endpoint) {
+        (Some(url), _) => Some(crate::database::connect(url).await.map_err(|e| format!("{e:#}"))),
+        (None, Some(host)) => {
+            let target =
+                DsqlTarget::new(host.clone(), region.clone(), args.dsql_user.clone()).with_sdk_config(sdk.clone());
+            Some(target.connect().await.map_err(|e| e.to_string()))
+        }
+        (None, None) => None,
+    };
+    match schema {
+        None => show(skipped(super::SCHEMA, "give --dsql-endpoint (or --database-url) to check it"), &mut findings),
+        Some(Ok(client)) => show(super::schema(&client, args.accounts).await, &mut findings),
+        Some(Err(e)) => {
+            let status = Status::Fail(super::connection_problem("ConnectionError", &e));
+            show(Finding { check: super::SCHEMA, status }, &mut findings)
+        }
+    }
+    let failed = findings.iter().filter(|f| matches!(f.status, Status::Fail(_))).count();
+    println!(
+        "{}",
+        if failed == 0 { "doctor: all checks passed".to_string() } else { format!("doctor: {failed} check(s) failed") }
+    );
+    Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn skipped(check: &'static str, why: &str) -> Finding {
+    Finding { check, status: Status::Skipped(why.to_string()) }
+}

@@ -1,0 +1,180 @@
+//! The AWS-facing paths offline: the real aws-sdk-lambda client over the SDK's own
+//! recorded-response HTTP client (`StaticReplayClient`), with the responses AWS gives
+//! for a throttle, a function error, an AccessDenied and a missing function, each
+//! mapped to what `doctor` and `run` show.
+
+use aws_credential_types::Credentials;
+use aws_sdk_lambda::config::{BehaviorVersion, Region};
+use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
+use aws_smithy_types::body::SdkBody;
+use serde_json::json;
+use workers::{ErrorClass, LambdaTarget};
+
+use super::*;
+
+const URL: &str = "https://lambda.us-east-1.amazonaws.com/2015-03-31/functions/reinvent-dat401/invocations";
+
+/// A client whose HTTP calls get `responses`, in order.
+fn client(responses: Vec<http::Response<SdkBody>>) -> (aws_sdk_lambda::Client, StaticReplayClient) {
+    let events = responses
+        .into_iter()
+        .map(|r| ReplayEvent::new(http::Request::builder().uri(URL).body(SdkBody::empty()).unwrap(), r))
+        .collect();
+    let http = StaticReplayClient::new(events);
+    let config = aws_sdk_lambda::Config::builder()
+        .http_client(http.clone())
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    (aws_sdk_lambda::Client::from_conf(config), http)
+}
+
+fn response(status: u16, headers: &[(&str, &str)], body: serde_json::Value) -> http::Response<SdkBody> {
+    let mut r = http::Response::builder().status(status).header("content-type", "application/json");
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    r.body(SdkBody::from(body.to_string())).unwrap()
+}
+
+fn throttle() -> http::Response<SdkBody> {
+    response(
+        429,
+        &[("x-amzn-ErrorType", "TooManyRequestsException"), ("Retry-After", "1")],
+        json!({"Reason": "ConcurrentInvocationLimitExceeded", "Type": "User", "message": "Rate Exceeded."}),
+    )
+}
+
+fn not_found() -> http::Response<SdkBody> {
+    response(
+        404,
+        &[("x-amzn-ErrorType", "ResourceNotFoundException")],
+        json!({"Type": "User", "Message": "Function not found: arn:aws:lambda:us-east-1:123456789012:function:reinvent-dat401"}),
+    )
+}
+
+fn access_denied() -> http::Response<SdkBody> {
+    response(
+        403,
+        &[("x-amzn-ErrorType", "AccessDeniedException")],
+        json!({"Message": "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: lambda:InvokeFunction on resource: arn:aws:lambda:us-east-1:123456789012:function:reinvent-dat401 because no identity-based policy allows the lambda:InvokeFunction action"}),
+    )
+}
+
+fn function_error(error_type: &str, message: &str) -> http::Response<SdkBody> {
+    response(
+        200,
+        &[("X-Amz-Function-Error", "Unhandled"), ("X-Amz-Executed-Version", "$LATEST")],
+        json!({"errorType": error_type, "errorMessage": message}),
+    )
+}
+
+fn failed(f: &Finding) -> Problem {
+    match &f.status {
+        Status::Fail(p) => p.clone(),
+        other => panic!("{} should fail, got {other:?}", f.check),
+    }
+}
+
+#[tokio::test]
+async fn doctor_tells_each_invoke_failure_and_its_fix() {
+    let (c, http) = client(vec![throttle(), not_found(), access_denied()]);
+    let p = failed(&invokable(&c, "reinvent-dat401", "us-east-1").await);
+    assert_eq!(p.what, "throttled: TooManyRequestsException (ConcurrentInvocationLimitExceeded)");
+    assert!(p.fix.contains("concurrency"), "{p:?}");
+    let p = failed(&invokable(&c, "reinvent-dat401", "us-east-1").await);
+    assert!(p.what.starts_with("function reinvent-dat401 not found in us-east-1"), "{p:?}");
+    assert!(p.fix.contains("scripts/deploy.sh"), "{p:?}");
+    let p = failed(&invokable(&c, "reinvent-dat401", "us-east-1").await);
+    assert!(
+        p.what.starts_with("not allowed to invoke reinvent-dat401: User: arn:aws:iam::123456789012:user/dev"),
+        "{p:?}"
+    );
+    assert!(p.fix.contains("lambda:InvokeFunction on arn:aws:lambda:us-east-1:<account>:function:reinvent-dat401"));
+    let sent = http.actual_requests().next().expect("the SDK sent a request");
+    assert_eq!(sent.headers().get("x-amz-invocation-type"), Some("DryRun"), "check 2 is a DryRun invoke");
+}
+
+#[tokio::test]
+async fn doctor_tells_a_missing_permission_from_a_missing_mapping_and_the_network() {
+    let (c, _http) = client(vec![
+        function_error(
+            "ConnectionError",
+            "DSQL abc.dsql.us-east-1.on.aws as admin: unable to accept connection, access denied (28000) (check that the role may use dsql:DbConnectAdmin on this cluster and that `admin` is mapped with AWS IAM GRANT)",
+        ),
+        function_error(
+            "ConnectionError",
+            "DSQL abc.dsql.us-east-1.on.aws as myapp: role \"myapp\" does not exist (28000) (check that the role may use dsql:DbConnect on this cluster and that `myapp` is mapped with AWS IAM GRANT)",
+        ),
+        function_error("ConnectionError", "DSQL abc.dsql.us-east-1.on.aws as myapp: error connecting to server: timed out"),
+        function_error("ConnectionError", "DSQL 10.0.0.7 as admin: TLS handshake failed: invalid peer certificate: NotValidForName"),
+        response(200, &[], json!({"greeting": "Hello harness doctor, connected to DSQL successfully!"})),
+    ]);
+    let check = || reaches_database(&c, "reinvent-dat401", "us-east-1");
+    let p = failed(&check().await);
+    assert!(
+        p.fix.starts_with("a missing IAM permission (the workshop's chapter 1): allow dsql:DbConnectAdmin"),
+        "{p:?}"
+    );
+    let p = failed(&check().await);
+    assert!(p.fix.starts_with("a missing role mapping"), "{p:?}");
+    let p = failed(&check().await);
+    assert!(p.fix.starts_with("a network problem"), "{p:?}");
+    let p = failed(&check().await);
+    assert!(p.fix.starts_with("a TLS problem"), "{p:?}");
+    let ok = check().await;
+    assert_eq!(ok.status, Status::Ok("Hello harness doctor, connected to DSQL successfully!".into()));
+    assert_eq!(
+        ok.render(),
+        "[ ok ] function reaches the database: Hello harness doctor, connected to DSQL successfully!\n"
+    );
+}
+
+#[tokio::test]
+async fn run_counts_each_failure_in_its_class() {
+    let (c, _http) = client(vec![
+        throttle(),
+        function_error("OccConflict", "change conflicts with another transaction, please retry: (OC000) (40001)"),
+        access_denied(),
+        not_found(),
+    ]);
+    let target = LambdaTarget::with_clients(vec![c], "reinvent-dat401");
+    let payload = json!({"payer_id": 1, "payee_id": 2, "amount": 1});
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let (error, _, _) = target.call(&payload).await.classify();
+        seen.push(error.expect("every call failed"));
+    }
+    assert_eq!(
+        seen,
+        [
+            (ErrorClass::Throttle, "TooManyRequestsException: ConcurrentInvocationLimitExceeded".to_string()),
+            (
+                ErrorClass::Function,
+                "OccConflict: change conflicts with another transaction, please retry: (OC000) (40001)".to_string()
+            ),
+            (ErrorClass::Service, "AccessDeniedException".to_string()),
+            (ErrorClass::Service, "ResourceNotFoundException".to_string()),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn credentials_and_region_are_checked_first() {
+    let sdk = aws_config::SdkConfig::builder().build();
+    let p = failed(&credentials(&sdk).await);
+    assert_eq!(p.what, "no AWS region configured");
+    let sdk = aws_config::SdkConfig::builder()
+        .region(Region::new("eu-west-1"))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+            "AKIDEXAMPLE",
+            "secret",
+            None,
+            None,
+            "test",
+        )))
+        .build();
+    assert_eq!(credentials(&sdk).await.status, Status::Ok("region eu-west-1, credentials AKID...".into()));
+}
