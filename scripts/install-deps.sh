@@ -3,7 +3,8 @@
 # - the PostgreSQL server binaries (the local stand-in for Aurora DSQL);
 # - Chromium and Node.js with playwright-core (scripts/browser), which open report.html
 #   headless in the tests and in scripts/screenshot-report.sh;
-# - iproute2 (`ip`), with which the distributed-run tests create network namespaces.
+# - iproute2 (`ip`), with which the distributed-run tests create network namespaces;
+# - cfn-lint (PyPI), which checks the CloudFormation template in deploy/.
 # The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -20,6 +21,7 @@ command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -39,3 +41,11 @@ if [ ! -d "$here/browser/node_modules/playwright-core" ]; then
   npm ci --prefix "$here/browser" --no-audit --no-fund --loglevel=error
 fi
 echo "Node.js $(node --version), playwright-core: present"
+
+if ! command -v cfn-lint >/dev/null 2>&1; then
+  echo "installing cfn-lint from PyPI..."
+  python3 -m pip install --quiet cfn-lint 2>/dev/null \
+    || python3 -m pip install --quiet --break-system-packages cfn-lint
+fi
+command -v cfn-lint >/dev/null 2>&1 || { echo "cfn-lint installed, but not on PATH" >&2; exit 1; }
+echo "$(cfn-lint --version): present"

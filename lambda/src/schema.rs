@@ -183,6 +183,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::reversed_empty_ranges)] // an empty range on purpose
     fn batches_cover_the_range_once() {
         assert_eq!(batches(1..=2_500).collect::<Vec<_>>(), [(1, 1_000), (1_001, 2_000), (2_001, 2_500)]);
         assert_eq!(batches(5..=5).collect::<Vec<_>>(), [(5, 5)]);
