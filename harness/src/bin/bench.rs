@@ -4,8 +4,8 @@
 //!
 //! The endpoint runs in its own process on CPU 1; every client runs on CPU 0 (taskset),
 //! so "calls/s per core" is calls divided by the client's own CPU seconds. Then the
-//! engine holds 10,000 calls in flight against an endpoint that answers after a delay,
-//! and its peak resident memory is read from /proc.
+//! engine, and a bare SDK loop for reference, hold 10,000 calls in flight against an
+//! endpoint that answers after a delay, and their peak resident memory is read from /proc.
 //!
 //! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk from
 //! Debian's packages when missing and run as root). Everything goes to 127.0.0.1.
@@ -285,13 +285,19 @@ fn orchestrate() -> anyhow::Result<()> {
     }
     drop(_fast);
     let (_slow, slow_url) = start_server(2_000)?;
-    let held = run_client("engine", &slow_url, 10_000, 6.0)?;
+    println!("Peak memory with 10,000 calls in flight (endpoint answers after 2 s):");
+    let mib = |m: &Measured| m.peak_rss_kib as f64 / 1024.0;
+    let bare = run_client("bare", &slow_url, 10_000, 6.0)?;
     println!(
-        "Peak memory of the harness engine with 10,000 calls in flight (endpoint answers after 2 s): {:.1} MiB ({} calls, {} errors)",
-        held.peak_rss_kib as f64 / 1024.0,
-        held.calls,
-        held.errors
+        "{:<34} {:>8.1} MiB ({} calls, {} errors)",
+        "aws-sdk-lambda, bare loop",
+        mib(&bare),
+        bare.calls,
+        bare.errors
     );
+    let held = run_client("engine", &slow_url, 10_000, 6.0)?;
+    println!("{:<34} {:>8.1} MiB ({} calls, {} errors)", "harness engine", mib(&held), held.calls, held.errors);
+    println!("{:<34} engine/bare SDK = {:.2}", "", mib(&held) / mib(&bare).max(0.1));
     Ok(())
 }
 
