@@ -21,7 +21,9 @@ pub enum Command {
     /// Run a load scenario (scenarios/*.toml): on the local target it starts PostgreSQL
     /// and the local Lambda endpoint, loads the accounts, runs with live progress,
     /// verifies the data, writes results/<run-id>/summary.json and prints the STATS.
-    /// Exit status: 0 ok, 1 verification failed, 2 bad input or set-up failure, 130 interrupted.
+    /// With [workers] (or --workers / --worker) the load comes from several worker processes.
+    /// Exit status: 0 ok, 1 verification, a threshold or a worker failed, 2 bad input or
+    /// set-up failure, 130 interrupted.
     Run(RunArgs),
     /// Create the schema and load accounts (parallel batched inserts); safe to re-run.
     Setup(SetupArgs),
