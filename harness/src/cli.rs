@@ -213,9 +213,12 @@ pub struct DbArgs {
     /// An Aurora DSQL cluster's host name (<id>.dsql.<region>.on.aws).
     #[arg(long)]
     pub dsql_endpoint: Option<String>,
-    /// The cluster's region (otherwise from the AWS configuration).
+    /// AWS region (otherwise from the AWS configuration).
     #[arg(long)]
     pub region: Option<String>,
+    /// AWS profile.
+    #[arg(long)]
+    pub profile: Option<String>,
     /// The database role to connect as on DSQL (`admin` uses the admin token).
     #[arg(long, default_value = "admin")]
     pub dsql_user: String,
@@ -270,18 +273,11 @@ pub struct ChapterArgs {
     /// Function name or ARN.
     #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
     pub function: String,
-    /// AWS region (with --aws).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// AWS profile (with --aws).
-    #[arg(long)]
-    pub profile: Option<String>,
-    /// With --aws: the DSQL cluster (host name), to check balances, history and plans.
-    #[arg(long)]
-    pub dsql_endpoint: Option<String>,
-    /// Locally: use this PostgreSQL instead of a throwaway one.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
+    /// Locally, --database-url replaces the throwaway PostgreSQL; with --aws,
+    /// --dsql-endpoint names the cluster whose balances, history and plans are checked,
+    /// and --region / --profile also select the function's region and credentials.
+    #[command(flatten)]
+    pub db: DbArgs,
     /// Chapter 2: the application role.
     #[arg(long, default_value = "myapp")]
     pub role: String,
@@ -307,24 +303,13 @@ pub struct DoctorArgs {
     /// Function name or ARN.
     #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
     pub function: String,
-    /// AWS region (otherwise from the AWS configuration).
-    #[arg(long)]
-    pub region: Option<String>,
-    /// AWS profile.
-    #[arg(long)]
-    pub profile: Option<String>,
     /// A local endpoint instead of AWS Lambda (e.g. from `local-lambda`).
     #[arg(long)]
     pub endpoint_url: Option<String>,
-    /// Check the schema in this PostgreSQL.
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Check the schema in this DSQL cluster (host name), connecting with an IAM token.
-    #[arg(long)]
-    pub dsql_endpoint: Option<String>,
-    /// The database role for --dsql-endpoint.
-    #[arg(long, default_value = "admin")]
-    pub dsql_user: String,
+    /// The database whose schema check 4 reads (skipped when none is given); --region
+    /// and --profile also select the Lambda region and credentials.
+    #[command(flatten)]
+    pub db: DbArgs,
     /// The number of accounts the schema should hold.
     #[arg(long)]
     pub accounts: Option<i64>,

@@ -121,26 +121,30 @@ pub fn check(args: CheckArgs) -> anyhow::Result<ExitCode> {
 }
 
 impl DbArgs {
-    /// The database these flags name; a DSQL target takes its credentials and region from
-    /// the AWS configuration (or --region).
+    /// The database these flags name.
     pub async fn target(&self) -> anyhow::Result<database::DbTarget> {
-        match (&self.database_url, &self.dsql_endpoint) {
-            (Some(url), _) => Ok(database::DbTarget::Url(url.clone())),
-            (None, Some(host)) => {
-                let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-                if let Some(r) = &self.region {
-                    loader = loader.region(aws_config::Region::new(r.clone()));
-                }
-                let sdk = loader.load().await;
-                let region = sdk
-                    .region()
-                    .map(|r| r.to_string())
-                    .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
-                let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
-                Ok(database::DbTarget::Dsql(target.with_sdk_config(sdk)))
-            }
-            (None, None) => anyhow::bail!("give --database-url (or DATABASE_URL) or --dsql-endpoint"),
+        self.target_if_given().await?.context("give --database-url (or DATABASE_URL) or --dsql-endpoint")
+    }
+
+    /// The database these flags name, if they name one.
+    pub async fn target_if_given(&self) -> anyhow::Result<Option<database::DbTarget>> {
+        match &self.database_url {
+            Some(url) => Ok(Some(database::DbTarget::Url(url.clone()))),
+            None => self.dsql_if_given().await,
         }
+    }
+
+    /// The DSQL cluster of --dsql-endpoint, if given, with credentials and region from
+    /// the AWS configuration (or --region and --profile).
+    pub async fn dsql_if_given(&self) -> anyhow::Result<Option<database::DbTarget>> {
+        let Some(host) = &self.dsql_endpoint else { return Ok(None) };
+        let sdk = workers::target::aws_sdk_config(self.region.clone(), self.profile.clone()).await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
+        let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
+        Ok(Some(database::DbTarget::Dsql(target.with_sdk_config(sdk))))
     }
 }
 

@@ -9,7 +9,6 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use tokio::sync::{mpsc, watch};
 use workers::fleet::protocol::ToWorker;
@@ -51,12 +50,7 @@ async fn spawn_local(n: usize, secret: &str) -> anyhow::Result<(LocalWorkers, Ve
             .kill_on_drop(true)
             .spawn()
             .context("starting a local worker process")?;
-        let stdout = child.stdout.take().expect("piped");
-        let line = tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).lines().next_line())
-            .await
-            .context("a local worker did not start within 30 s")??
-            .context("a local worker exited before it listened")?;
-        addresses.push(line.strip_prefix("listening on ").context("unexpected first line from a worker")?.to_string());
+        addresses.push(crate::local_stack::announced(&mut child, "a local worker").await?);
         children.push(child);
     }
     Ok((LocalWorkers { _children: children }, addresses))

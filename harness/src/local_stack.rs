@@ -60,8 +60,18 @@ pub struct LocalStack {
     pub db: LocalDatabase,
 }
 
-/// The first line the endpoint process prints.
-const READY: &str = "listening on ";
+/// The first line the endpoint and worker processes print, before the address.
+pub const READY: &str = "listening on ";
+
+/// What a child process that prints `listening on ADDR` first is listening on.
+pub async fn announced(child: &mut Child, what: &str) -> anyhow::Result<String> {
+    let stdout = child.stdout.take().context("the child's stdout is not piped")?;
+    let line = tokio::time::timeout(Duration::from_secs(30), BufReader::new(stdout).lines().next_line())
+        .await
+        .with_context(|| format!("{what} did not start within 30 s"))??
+        .with_context(|| format!("{what} exited before it was ready"))?;
+    Ok(line.strip_prefix(READY).with_context(|| format!("unexpected first line from {what}: {line}"))?.to_string())
+}
 
 impl LocalStack {
     pub async fn start(db: LocalDatabase, config: EndpointConfig, policy: RetryPolicy) -> anyhow::Result<Self> {
@@ -82,13 +92,7 @@ impl LocalStack {
             .kill_on_drop(true)
             .spawn()
             .context("starting the local Lambda endpoint process")?;
-        let stdout = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(stdout).lines();
-        let line = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
-            .await
-            .context("the local Lambda endpoint did not start within 30 s")??
-            .context("the local Lambda endpoint exited before it was ready")?;
-        let url = line.strip_prefix(READY).context("unexpected first line from the local Lambda endpoint")?.to_string();
+        let url = announced(&mut child, "the local Lambda endpoint").await?;
         let stdin = child.stdin.take();
         Ok(LocalStack { url, child, stdin, db })
     }

@@ -51,7 +51,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let host =
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into());
     let name = args.name.clone().unwrap_or_else(|| format!("{host}:{}", addr.port()));
-    println!("listening on {addr}");
+    println!("{}{addr}", crate::local_stack::READY);
     eprintln!("worker {name}: listening on {addr}{}", if secret.is_some() { " (secret required)" } else { "" });
     let (events, mut shown) = mpsc::unbounded_channel();
     tokio::spawn(async move {

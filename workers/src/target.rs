@@ -116,15 +116,7 @@ impl LambdaTarget {
     /// AWS Lambda, with region and credentials from the usual AWS configuration, and
     /// enough clients for `max_in_flight` concurrent calls.
     pub async fn aws(function: &str, region: Option<String>, profile: Option<String>, max_in_flight: u64) -> Self {
-        let mut loader =
-            aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::disabled());
-        if let Some(region) = region {
-            loader = loader.region(Region::new(region));
-        }
-        if let Some(profile) = profile {
-            loader = loader.profile_name(profile);
-        }
-        let sdk = loader.load().await;
+        let sdk = aws_sdk_config(region, profile).await;
         let clients = (0..clients_for(max_in_flight))
             .map(|_| {
                 let http = aws_smithy_http_client::Builder::new()
@@ -233,11 +225,26 @@ pub fn describe_sdk_error(e: &SdkError<InvokeError, aws_sdk_lambda::config::http
     }
 }
 
+/// The usual AWS configuration (environment, profile, instance role), with `region` and
+/// `profile` when given, and SDK retries off so that every failure is seen.
+pub async fn aws_sdk_config(region: Option<String>, profile: Option<String>) -> aws_config::SdkConfig {
+    let mut loader =
+        aws_config::defaults(BehaviorVersion::latest()).retry_config(aws_config::retry::RetryConfig::disabled());
+    if let Some(region) = region {
+        loader = loader.region(Region::new(region));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader.load().await
+}
+
 fn clients_for(max_in_flight: u64) -> u64 {
     max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1)
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// An error and its sources, `: `-separated.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {

@@ -63,9 +63,9 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.chapter <= 6, "chapter {} does not exist: the workshop has chapters 0 to 6", args.chapter);
     println!("Chapter {}: {}", args.chapter, TITLES[args.chapter as usize]);
     let verdict = if args.aws {
-        let target = LambdaTarget::aws(&args.function, args.region.clone(), args.profile.clone(), 1).await;
-        let db = match &args.dsql_endpoint {
-            Some(host) => Some(aws_db(&args, host).await?),
+        let target = LambdaTarget::aws(&args.function, args.db.region.clone(), args.db.profile.clone(), 1).await;
+        let db = match args.db.dsql_if_given().await? {
+            Some(target) => Some(target.connect().await?),
             None => None,
         };
         let ctx = Ctx { args: &args, target, db: db.as_ref(), dialect: Dialect::Dsql, local_url: None };
@@ -75,7 +75,7 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
             if args.chapter == 6 { args.accounts.unwrap_or(1_000_000) } else { args.accounts.unwrap_or(1_000) };
         let data = DataSpec { accounts, initial_balance: 100 };
         eprintln!("starting the local stack ({accounts} accounts)...");
-        let db = LocalDatabase::start(args.database_url.clone(), data, true, true).await?;
+        let db = LocalDatabase::start(args.db.database_url.clone(), data, true, true).await?;
         let url = db.url.clone();
         let stack = LocalStack::start(db, EndpointConfig::default(), RetryPolicy::Unlimited).await?;
         let target = LambdaTarget::local(stack.url(), &args.function, 16);
@@ -90,20 +90,6 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
     }
     println!("Chapter {}: {}", args.chapter, if verdict.passed { "PASS" } else { "FAIL" });
     Ok(if verdict.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-async fn aws_db(args: &ChapterArgs, host: &str) -> anyhow::Result<Client> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = &args.region {
-        loader = loader.region(aws_config::Region::new(r.clone()));
-    }
-    if let Some(p) = &args.profile {
-        loader = loader.profile_name(p);
-    }
-    let sdk = loader.load().await;
-    let region = sdk.region().map(|r| r.to_string()).unwrap_or_default();
-    let target = transfer::db::DsqlTarget::new(host.to_string(), region, "admin".into()).with_sdk_config(sdk);
-    target.connect().await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// The response body of a call that must succeed, or why it did not.

@@ -126,8 +126,8 @@ fn plan_from(ctx: &Ctx<'_>, name: &str, text: &str, mut o: Overrides) -> anyhow:
     }
     let mut plan = scenario::parse(name, text, &o)?;
     if let scenario::TargetSpec::Aws { region, profile, .. } = &mut plan.target {
-        *region = ctx.args.region.clone();
-        *profile = ctx.args.profile.clone();
+        *region = ctx.args.db.region.clone();
+        *profile = ctx.args.db.profile.clone();
     }
     Ok(plan)
 }
@@ -231,7 +231,7 @@ async fn scale(ctx: &Ctx<'_>) -> anyhow::Result<Verdict> {
         "{} calls, {} succeeded, {:.2}% retried, {:.0} calls/s (exit status {code:?})",
         t.calls,
         t.successes,
-        if t.calls > 0 { t.retried_calls as f64 * 100.0 / t.calls as f64 } else { 0.0 },
+        crate::report::percent(t.retried_calls, t.calls),
         report.throughput()
     )];
     let mut passed = t.successes == t.calls && report.verification.as_ref().is_none_or(|v| v.passed);

@@ -10,7 +10,7 @@ use std::fmt::Write;
 
 use workers::Hist;
 
-use crate::report::RunReport;
+use crate::report::{percent, RunReport};
 use crate::scenario::Thresholds;
 
 /// One gate.
@@ -51,7 +51,7 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
     let at_least = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
         limit.map(|l| check(name, unit.show(value), format!(">= {}", unit.show(l)), value >= l))
     };
-    out.extend(at_least("success rate", share(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
+    out.extend(at_least("success rate", percent(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
     for (name, q, limit) in [
         ("latency p50", 0.5, t.max_p50_ms),
         ("latency p90", 0.9, t.max_p90_ms),
@@ -61,9 +61,9 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
         out.extend(at_most(name, ms(&totals.latency_us, q), limit, Unit::Ms));
     }
     out.extend(at_least("throughput", report.throughput(), t.min_calls_per_s, Unit::PerS));
-    let retried = share(totals.retried_calls, totals.retries.count());
+    let retried = percent(totals.retried_calls, totals.retries.count());
     out.extend(at_most("calls retried", retried, t.max_retried_pct, Unit::Pct));
-    out.extend(at_most("late starts", share(totals.late_starts, totals.calls), t.max_late_pct, Unit::Pct));
+    out.extend(at_most("late starts", percent(totals.late_starts, totals.calls), t.max_late_pct, Unit::Pct));
     match (&report.verification, t.verification) {
         (_, Some(false)) | (None, None) => {}
         (None, Some(true)) => out.push(check("verification", "not run".into(), "PASS".into(), false)),
@@ -158,14 +158,6 @@ pub fn noise(n: u64, m: u64) -> f64 {
 
 fn check(name: &str, value: String, limit: String, passed: bool) -> Check {
     Check { name: name.to_string(), value, limit, baseline: None, passed }
-}
-
-fn share(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
 }
 
 fn ms(h: &Hist, q: f64) -> f64 {

@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region};
-use transfer::db::DsqlTarget;
 
 use super::{Finding, Status};
 use crate::cli::DoctorArgs;
@@ -17,17 +16,7 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
             ))
             .behavior_version(BehaviorVersion::latest())
             .build(),
-        None => {
-            let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                .retry_config(aws_config::retry::RetryConfig::disabled());
-            if let Some(r) = &args.region {
-                loader = loader.region(Region::new(r.clone()));
-            }
-            if let Some(p) = &args.profile {
-                loader = loader.profile_name(p);
-            }
-            loader.load().await
-        }
+        None => workers::target::aws_sdk_config(args.db.region.clone(), args.db.profile.clone()).await,
     };
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "(no region)".into());
     let mut findings: Vec<Finding> = Vec::new();
@@ -50,14 +39,10 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         show(skipped(super::DATABASE, "needs check 2"), &mut findings);
     }
-    let schema = match (&args.database_url, &args.dsql_endpoint) {
-        (Some(url), _) => Some(crate::database::connect(url).await.map_err(|e| format!("{e:#}"))),
-        (None, Some(host)) => {
-            let target =
-                DsqlTarget::new(host.clone(), region.clone(), args.dsql_user.clone()).with_sdk_config(sdk.clone());
-            Some(target.connect().await.map_err(|e| e.to_string()))
-        }
-        (None, None) => None,
+    let schema = match args.db.target_if_given().await {
+        Ok(None) => None,
+        Ok(Some(target)) => Some(target.connect().await.map_err(|e| format!("{e:#}"))),
+        Err(e) => Some(Err(format!("{e:#}"))),
     };
     match schema {
         None => show(skipped(super::SCHEMA, "give --dsql-endpoint (or --database-url) to check it"), &mut findings),

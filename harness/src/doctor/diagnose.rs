@@ -24,7 +24,7 @@ pub fn invoke_problem(
     e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> Problem {
     let SdkError::ServiceError(service) = e else {
-        let text = chain(e);
+        let text = workers::target::error_chain(e);
         return Problem::new(
             format!("no answer from Lambda in {region}: {text}"),
             "check the network path to lambda.<region>.amazonaws.com (proxy, VPC endpoint, DNS) and the region",
@@ -132,15 +132,4 @@ pub fn connection_problem(error_type: &str, message: &str) -> Problem {
             "the function could not use its database; see the message, and the function's logs in CloudWatch",
         )
     }
-}
-
-pub fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }

@@ -136,11 +136,7 @@ pub fn ms(us: u64) -> String {
 }
 
 pub fn pct(part: u64, whole: u64) -> String {
-    if whole == 0 {
-        "0.00%".into()
-    } else {
-        format!("{:.2}%", part as f64 * 100.0 / whole as f64)
-    }
+    format!("{:.2}%", super::percent(part, whole))
 }
 
 /// `1234567` -> `1,234,567`.

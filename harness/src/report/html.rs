@@ -7,7 +7,7 @@ use workers::Hist;
 
 use super::console::Console;
 use super::svg::{esc, short, BarChart, LineChart, Series};
-use super::{Render, RunReport};
+use super::{percent, Render, RunReport};
 use crate::check;
 
 pub struct Html;
@@ -91,7 +91,7 @@ fn key_figures(s: &mut String, r: &RunReport) -> std::fmt::Result {
     let ms = |us: u64| format!("{:.2} ms", us as f64 / 1_000.0);
     let rows = [
         ("Calls", t.calls.to_string()),
-        ("Successful", format!("{} ({:.2}%)", t.successes, pct(t.successes, t.calls))),
+        ("Successful", format!("{} ({:.2}%)", t.successes, percent(t.successes, t.calls))),
         ("Errors", t.error_count().to_string()),
         ("Throughput", format!("{:.1} calls/s over {:.2} s", r.throughput(), r.end.elapsed_s)),
         (
@@ -109,7 +109,7 @@ fn key_figures(s: &mut String, r: &RunReport) -> std::fmt::Result {
             format!(
                 "{} ({:.2}%), {} retries in all",
                 t.retried_calls,
-                pct(t.retried_calls, t.retries.count()),
+                percent(t.retried_calls, t.retries.count()),
                 t.total_retries
             ),
         ),
@@ -246,12 +246,4 @@ fn errors_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
         writeln!(s, "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>", esc(class), esc(message))?;
     }
     writeln!(s, "</table>")
-}
-
-fn pct(part: u64, whole: u64) -> f64 {
-    if whole == 0 {
-        0.0
-    } else {
-        part as f64 * 100.0 / whole as f64
-    }
 }

@@ -86,6 +86,15 @@ impl RunReport {
     }
 }
 
+/// `part` as a percentage of `whole` (0 when there is no whole).
+pub fn percent(part: u64, whole: u64) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
 /// A small trait for report formats.
 pub trait Render {
     fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>>;
