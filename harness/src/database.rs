@@ -120,6 +120,9 @@ pub struct Verification {
     pub unknown_outcomes: Option<i64>,
     /// Each failed check, in words.
     pub problems: Vec<String>,
+    /// Why the checks could not run at all (the database stayed out of reach).
+    #[serde(default)]
+    pub could_not_run: Option<String>,
 }
 
 /// Money conservation, no negative balance, and history consistent with the balances.
@@ -159,10 +162,29 @@ pub async fn verify(client: &Client, data: DataSpec) -> anyhow::Result<Verificat
         successful_transfers: None,
         unknown_outcomes: None,
         problems,
+        could_not_run: None,
     })
 }
 
 impl Verification {
+    /// The verification of a run whose database could not be read, and why.
+    pub fn could_not_run(why: String) -> Verification {
+        Verification {
+            passed: false,
+            accounts: 0,
+            expected_sum: 0,
+            balance_sum: 0,
+            min_balance: None,
+            history_rows: 0,
+            inconsistent_accounts: 0,
+            history_rows_added: None,
+            successful_transfers: None,
+            unknown_outcomes: None,
+            problems: vec![format!("could not run: {why}")],
+            could_not_run: Some(why),
+        }
+    }
+
     /// In a run: every successful transfer left exactly one history row. Calls whose
     /// outcome the client never saw (`unknown`: timed out, abandoned, transport failure)
     /// may have committed too, so up to that many more rows are consistent.
@@ -182,6 +204,9 @@ impl Verification {
 
     /// One line for the console.
     pub fn summary(&self) -> String {
+        if let Some(why) = &self.could_not_run {
+            return format!("COULD NOT RUN: {why}");
+        }
         if self.passed {
             let run = match (self.history_rows_added, self.successful_transfers, self.unknown_outcomes) {
                 (Some(a), Some(s), Some(u)) if u > 0 => {
@@ -219,6 +244,7 @@ mod tests {
             successful_transfers: None,
             unknown_outcomes: None,
             problems: vec![],
+            could_not_run: None,
         }
     }
 

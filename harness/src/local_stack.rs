@@ -8,9 +8,11 @@ use std::time::Duration;
 use anyhow::Context;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::watch;
 use transfer::db::Database;
-use transfer::local::{Endpoint, EndpointConfig, EnvironmentStats, LocalPostgres, Overflow, PgOptions};
+use transfer::local::{Endpoint, EndpointConfig, EnvironmentStats, LocalPostgres, PgOptions};
 use transfer::{Function, RetryPolicy};
+use workers::Halt;
 
 use crate::cli::LocalLambdaArgs;
 use crate::database;
@@ -44,6 +46,20 @@ impl LocalDatabase {
 
     pub fn database(&self) -> Database {
         Database::Local { url: self.url.clone() }
+    }
+
+    /// A new connection, tried again for up to `patience` (the server may be restarting).
+    pub async fn reconnect(&self, patience: Duration) -> anyhow::Result<tokio_postgres::Client> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match database::connect(&self.url).await {
+                Ok(client) => return Ok(client),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(e.context(format!("the database did not come back within {} s", patience.as_secs())))
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        }
     }
 }
 
@@ -80,7 +96,7 @@ impl LocalStack {
             .arg("local-lambda-child")
             .args(["--database-url", &db.url, "--function-name", &config.function_name])
             .args(["--environments", &config.environments.to_string()])
-            .args(["--overflow", if config.overflow == Overflow::Throttle { "throttle" } else { "queue" }])
+            .args(["--overflow", &config.overflow.to_string()])
             .args(["--timeout-s", &config.timeout.as_secs_f64().to_string(), "--retry-policy", &policy.to_string()])
             .args(if config.allow_non_loopback {
                 vec!["--listen".to_string(), config.listen.ip().to_string()]
@@ -115,19 +131,32 @@ impl LocalStack {
     }
 
     /// Stop the endpoint (it lets calls in flight finish), then hand back the database.
-    pub async fn stop(mut self) -> anyhow::Result<LocalDatabase> {
+    pub async fn stop(self) -> anyhow::Result<LocalDatabase> {
+        let (_keep, never) = watch::channel(Halt::Go);
+        let (db, stopped) = self.stop_unless(never).await;
+        stopped.map(|()| db)
+    }
+
+    /// Stop the endpoint, letting calls in flight finish unless `halt` turns `Now` (then
+    /// it is killed); the database comes back either way, with how the endpoint ended.
+    pub async fn stop_unless(mut self, mut halt: watch::Receiver<Halt>) -> (LocalDatabase, anyhow::Result<()>) {
         drop(self.stdin.take());
-        match tokio::time::timeout(Duration::from_secs(60), self.child.wait()).await {
-            Ok(status) => {
-                let status = status?;
-                anyhow::ensure!(status.success(), "the local Lambda endpoint exited with {status}");
+        let now = async {
+            if halt.wait_for(|h| *h == Halt::Now).await.is_err() {
+                std::future::pending::<()>().await;
             }
-            Err(_) => {
-                self.child.kill().await?;
-                anyhow::bail!("the local Lambda endpoint did not stop within 60 s; killed it");
-            }
-        }
-        Ok(self.db)
+        };
+        let ended = tokio::select! {
+            status = tokio::time::timeout(Duration::from_secs(60), self.child.wait()) => match status {
+                Ok(Ok(status)) if status.success() => Ok(()),
+                Ok(Ok(status)) => Err(anyhow::anyhow!("the local Lambda endpoint exited with {status}")),
+                Ok(Err(e)) => Err(anyhow::anyhow!("waiting for the local Lambda endpoint: {e}")),
+                Err(_) => Err(anyhow::anyhow!("the local Lambda endpoint did not stop within 60 s; killed it")),
+            },
+            () = now => Ok(()),
+        };
+        let _ = self.child.kill().await;
+        (self.db, ended)
     }
 }
 
@@ -153,8 +182,12 @@ pub async fn serve_child(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
     let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy)).await?;
     println!("{READY}{}", endpoint.url());
     tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
-    let mut sink = Vec::new();
-    let _ = tokio::io::stdin().read_to_end(&mut sink).await;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());
+    tokio::select! {
+        _ = stdin.read_to_end(&mut sink) => {}
+        _ = terminate.recv() => {}
+    }
     endpoint.shutdown().await?;
     Ok(ExitCode::SUCCESS)
 }

@@ -5,16 +5,18 @@ mod chapters;
 mod check;
 mod cli;
 mod commands;
+mod coordinator;
 mod database;
 mod doctor;
-mod fleet;
 mod local_stack;
 mod progress;
 mod quickstart;
+mod record;
 mod report;
 mod roles;
 mod run;
 mod scenario;
+mod signals;
 mod worker;
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.

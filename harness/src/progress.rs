@@ -54,6 +54,12 @@ impl Progress {
         }
     }
 
+    /// A line of its own now, then the progress line again.
+    pub fn say(&self, line: &str) {
+        let mut err = std::io::stderr().lock();
+        let _ = if self.tty { writeln!(err, "\r{line}") } else { writeln!(err, "{line}") };
+    }
+
     pub fn finish(&self) {
         let mut err = std::io::stderr().lock();
         let _ = if self.tty { writeln!(err, "\r{}", self.line()) } else { writeln!(err, "{}", self.line()) };

@@ -1,7 +1,6 @@
 //! `harness run SCENARIO`: plan -> results folder -> target (starting the local stack
 //! when asked) -> engine with live progress -> verification -> reports.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,108 +8,58 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::sync::{mpsc, watch};
-use transfer::local::EndpointConfig;
+use transfer::local::EnvironmentStats;
 use workers::fleet::WorkerTarget;
-use workers::{EngineEnd, ErrorClass, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
+use workers::{EngineEnd, ErrorClass, Halt, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
 
 use crate::check;
 use crate::cli::RunArgs;
+use crate::coordinator;
 use crate::database::{self, Verification};
-use crate::fleet::{self, FleetRun};
 use crate::local_stack::{LocalDatabase, LocalStack};
-use crate::progress::Progress;
+use crate::record::Record;
 use crate::report::hlog::Hlog;
 use crate::report::live::LiveFiles;
 use crate::report::{console::Console, json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
-use crate::scenario::{self, Plan, TargetSpec, Thresholds};
+use crate::scenario::{self, FleetSpec, Plan, TargetSpec, Thresholds};
+use crate::signals::{Signals, Stopping};
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
     let secret = crate::worker::secret(args.worker_secret_file.as_deref())?;
-    Ok(execute(plan, &args.results, args.reset, secret).await?.0)
+    let signals = Signals::listen(plan.engine.drain_timeout_s)?;
+    Ok(execute(plan, &args.results, args.reset, secret, &signals).await?.0)
 }
 
 /// Run a validated plan into a new folder under `results`; the exit status and report.
+/// Once the run folder exists, the report is written whatever happens to the run: a
+/// signal, a lost worker, a database that went away, an endpoint that failed to stop.
 pub async fn execute(
     plan: Plan,
     results: &Path,
     reset: bool,
     secret: Option<Vec<u8>>,
+    signals: &Signals,
 ) -> anyhow::Result<(ExitCode, RunReport)> {
     let started_at = std::time::SystemTime::now();
     let dir = results_dir(results, &plan.name, started_at)?;
     let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
-    let cancel = cancel_on_ctrl_c(plan.engine.drain_timeout_s);
-
-    let (driven, environments, verification) = match plan.target.clone() {
-        TargetSpec::Local { function, database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
-            let history_before = history_rows(&db).await?;
-            let config = EndpointConfig {
-                environments: plan.local.environments,
-                overflow: plan.local.overflow,
-                timeout: Duration::from_secs_f64(plan.local.function_timeout_s),
-                function_name: function.clone(),
-                ..EndpointConfig::default()
-            };
-            let config = match plan.workers.as_ref().and_then(|f| f.endpoint_address) {
-                Some(ip) => EndpointConfig { listen: SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
-                None => config,
-            };
-            let stack = LocalStack::start(db, config, plan.retry_policy()).await?;
-            let driven = match &plan.workers {
-                Some(fleet) => {
-                    let target = WorkerTarget::Endpoint { url: stack.url().to_string(), function: function.clone() };
-                    fleet::drive(&plan, fleet, target, secret, cancel, live).await?.into()
-                }
-                None => {
-                    let max_in_flight = plan.engine.load.max_in_flight();
-                    let target = Arc::new(LambdaTarget::local(stack.url(), &function, max_in_flight));
-                    drive(&plan, target, cancel, live).await
-                }
-            };
-            let environments = stack.stats().await?;
-            let db = stack.stop().await?;
-            let verification = verify_run(&plan, &db, history_before, &driven).await?;
-            (driven, Some(environments), Some(verification))
-        }
-        TargetSpec::InProcess { database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
-            let history_before = history_rows(&db).await?;
-            let target = Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.retry_policy()));
-            let driven = drive(&plan, target.clone(), cancel, live).await;
-            let verification = verify_run(&plan, &db, history_before, &driven).await?;
-            (driven, Some(target.stats()), Some(verification))
-        }
-        TargetSpec::Aws { function, region, profile } => {
-            let driven = match &plan.workers {
-                Some(fleet) => {
-                    let target = WorkerTarget::Aws { function, region, profile };
-                    fleet::drive(&plan, fleet, target, secret, cancel, live).await?.into()
-                }
-                None => {
-                    let max_in_flight = plan.engine.load.max_in_flight();
-                    let target = Arc::new(LambdaTarget::aws(&function, region, profile, max_in_flight).await);
-                    drive(&plan, target, cancel, live).await
-                }
-            };
-            (driven, None, None)
-        }
-    };
+    let record = Record::new(live, plan.engine.load.planned_calls());
+    let ran = drive_target(&plan, reset, secret, signals, record).await?;
     let report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: version.to_string(),
         run_id,
         started_at: rfc3339(started_at),
         plan: redacted(plan),
-        end: driven.end,
-        workers: driven.workers,
-        totals: driven.totals,
-        intervals: driven.intervals,
-        environments,
-        verification,
+        end: ran.driven.end,
+        workers: ran.driven.workers,
+        totals: ran.driven.totals,
+        intervals: ran.driven.intervals,
+        environments: ran.environments,
+        verification: ran.verification,
     };
     let summary = dir.join("summary.json");
     std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
@@ -125,74 +74,146 @@ pub async fn execute(
     } else {
         false
     };
+    for note in &ran.teardown {
+        eprintln!("warning: {note}");
+    }
+    Ok((exit_status(&report, thresholds_failed, signals.first()), report))
+}
 
+/// The one place a run's exit status is decided (documented in `harness run --help`).
+fn exit_status(report: &RunReport, thresholds_failed: bool, signal: Option<Stopping>) -> ExitCode {
+    if let Some(signal) = signal {
+        return ExitCode::from(signal.exit_code());
+    }
+    let verification_failed = report.verification.as_ref().is_some_and(|v| !v.passed);
     let lost = report.workers.iter().any(WorkerReport::lost);
-    let code = if report.verification.as_ref().is_some_and(|v| !v.passed) || thresholds_failed || lost {
+    let incomplete = report.end.stop == StopReason::TimeLimit && !report.plan.allow_incomplete;
+    if verification_failed || thresholds_failed || lost || incomplete {
         ExitCode::from(1)
-    } else if report.end.stop == StopReason::Cancelled {
-        ExitCode::from(130)
     } else {
         ExitCode::SUCCESS
-    };
-    Ok((code, report))
+    }
+}
+
+/// What a run produced besides its report's header.
+struct Ran {
+    driven: Driven,
+    environments: Option<EnvironmentStats>,
+    verification: Option<Verification>,
+    /// What went wrong while tearing down (the run's figures stand).
+    teardown: Vec<String>,
+}
+
+/// Set up the target (starting the local stack when asked), drive the load, tear down
+/// and verify.
+async fn drive_target(
+    plan: &Plan,
+    reset: bool,
+    secret: Option<Vec<u8>>,
+    signals: &Signals,
+    record: Record,
+) -> anyhow::Result<Ran> {
+    let max_in_flight = plan.engine.load.max_in_flight();
+    let mut teardown = Vec::new();
+    match plan.target.clone() {
+        TargetSpec::Local { function, database_url } => {
+            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
+            let history_before = history_rows(&db).await?;
+            let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
+            let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
+            let source = match &plan.workers {
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url: stack.url().to_string(), function }),
+                None => Source::Here(Arc::new(LambdaTarget::local(stack.url(), &function, max_in_flight))),
+            };
+            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            let environments = stack.stats().await.map_err(|e| teardown.push(format!("{e:#}"))).ok();
+            let (db, stopped) = stack.stop_unless(signals.halt()).await;
+            teardown.extend(stopped.err().map(|e| format!("{e:#}")));
+            let verification = Some(verify_run(plan, &db, history_before, &driven).await);
+            Ok(Ran { driven, environments, verification, teardown })
+        }
+        TargetSpec::InProcess { database_url } => {
+            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
+            let history_before = history_rows(&db).await?;
+            let target =
+                Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.local.retry_policy));
+            let driven = drive(plan, Source::Here(target.clone()), secret, signals.halt(), record).await?;
+            let verification = Some(verify_run(plan, &db, history_before, &driven).await);
+            Ok(Ran { driven, environments: Some(target.stats()), verification, teardown })
+        }
+        TargetSpec::Aws { function, region, profile } => {
+            let source = match &plan.workers {
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, region, profile }),
+                None => Source::Here(Arc::new(LambdaTarget::aws(&function, region, profile, max_in_flight).await)),
+            };
+            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            Ok(Ran { driven, environments: None, verification: None, teardown })
+        }
+    }
 }
 
 /// What the engine produced: how it ended, the merged totals, and every interval
 /// (packed, so memory stays flat however long the run).
-struct Driven {
-    end: EngineEnd,
-    totals: Stats,
-    intervals: Vec<Interval>,
-    workers: Vec<WorkerReport>,
+pub struct Driven {
+    pub end: EngineEnd,
+    pub totals: Stats,
+    pub intervals: Vec<Interval>,
+    pub workers: Vec<WorkerReport>,
 }
 
-impl From<FleetRun> for Driven {
-    fn from(f: FleetRun) -> Driven {
-        Driven { end: f.end, totals: f.totals, intervals: f.intervals, workers: f.workers }
-    }
+/// Where the load comes from: this process's engine, or a fleet of workers.
+enum Source<'a, T> {
+    Here(Arc<T>),
+    Fleet(&'a FleetSpec, WorkerTarget),
 }
 
-/// Run the engine and show progress.
-async fn drive<T: Target>(plan: &Plan, target: Arc<T>, cancel: watch::Receiver<bool>, mut live: LiveFiles) -> Driven {
-    let (events, mut received) = mpsc::unbounded_channel();
-    let engine = workers::engine::run(&plan.engine, target, cancel, events);
-    let watch = async {
-        let mut progress = Progress::new(plan.engine.load.planned_calls());
-        let (mut totals, mut intervals) = (Stats::default(), Vec::new());
-        while let Some(mut interval) = received.recv().await {
-            progress.update(&interval);
-            if let Err(e) = live.append(&interval) {
-                tracing::warn!("could not append to the run folder: {e:#}");
-            }
-            totals.merge(&interval.stats);
-            interval.stats.pack();
-            intervals.push(interval);
-        }
-        progress.finish();
-        (totals, intervals)
+/// Drive the load from either source into the record.
+async fn drive<T: Target>(
+    plan: &Plan,
+    source: Source<'_, T>,
+    secret: Option<Vec<u8>>,
+    halt: watch::Receiver<Halt>,
+    mut record: Record,
+) -> anyhow::Result<Driven> {
+    let target = match source {
+        Source::Fleet(fleet, target) => return coordinator::drive(plan, fleet, target, secret, halt, record).await,
+        Source::Here(target) => target,
     };
-    let (end, (totals, intervals)) = tokio::join!(engine, watch);
+    let (events, mut received) = mpsc::unbounded_channel();
+    let engine = workers::engine::run(&plan.engine, target, halt, events);
+    let watch = async {
+        while let Some(interval) = received.recv().await {
+            record.second(interval);
+        }
+    };
+    let (end, ()) = tokio::join!(engine, watch);
+    let (totals, intervals) = record.finish();
     let local = WorkerReport {
         name: "local".into(),
-        status: end.stop.name().into(),
+        status: end.stop.into(),
         elapsed_s: end.elapsed_s,
         totals: totals.clone(),
         ..WorkerReport::default()
     };
-    Driven { end, totals, intervals, workers: vec![local] }
+    Ok(Driven { end, totals, intervals, workers: vec![local] })
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
     Ok(transfer::schema::totals(&db.client).await?.history_rows)
 }
 
-async fn verify_run(
-    plan: &Plan,
-    db: &LocalDatabase,
-    history_before: i64,
-    driven: &Driven,
-) -> anyhow::Result<Verification> {
-    let mut v = database::verify(&db.client, plan.data).await?;
+/// Verify the data after the run, on a new connection (the database may have restarted
+/// during the run), retried for a while; if it stays out of reach the verification says
+/// it could not run, and why.
+async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven: &Driven) -> Verification {
+    let client = match db.reconnect(VERIFY_PATIENCE).await {
+        Ok(client) => client,
+        Err(e) => return Verification::could_not_run(format!("{e:#}")),
+    };
+    let mut v = match database::verify(&client, plan.data).await {
+        Ok(v) => v,
+        Err(e) => return Verification::could_not_run(format!("{e:#}")),
+    };
     if plan.engine.workload.op == Op::Transfer {
         let totals = &driven.totals;
         let mut unknown =
@@ -207,23 +228,11 @@ async fn verify_run(
         }
         v.check_run(history_before, totals.successes as i64, unknown);
     }
-    Ok(v)
+    v
 }
 
-/// First Ctrl-C: stop starting calls and drain; second: exit at once.
-fn cancel_on_ctrl_c(drain_s: f64) -> watch::Receiver<bool> {
-    let (tx, rx) = watch::channel(false);
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nstopping: waiting up to {drain_s:.0}s for calls in flight (Ctrl-C again to abort)");
-            let _ = tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
-    rx
-}
+/// How long verification waits for the database to come back.
+const VERIFY_PATIENCE: Duration = Duration::from_secs(30);
 
 /// `results/<UTC date>-<time>-<scenario>`, created now so that a bad path fails before
 /// the run starts.

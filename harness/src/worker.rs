@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use tokio::io::AsyncReadExt;
+use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use workers::fleet::{Daemon, DaemonEvent};
 
@@ -59,7 +60,21 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             eprintln!("{}", describe(&event));
         }
     });
-    let daemon = Daemon::new(name, secret, events);
+    // SIGTERM or SIGHUP (systemd, Kubernetes, ECS): stop taking plans, let the running
+    // plan drain and report, then exit.
+    let (shutdown, shutting) = tokio::sync::watch::channel(false);
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = hangup.recv() => {}
+        }
+        eprintln!("worker: stopping (the running plan, if any, drains and reports first)");
+        let _ = shutdown.send(true);
+        std::future::pending::<()>().await
+    });
+    let daemon = Daemon::new(name, secret, events, shutting);
     let serve = daemon.serve(listener, args.plans);
     if args.exit_with_stdin {
         // Started by a coordinator: Ctrl-C at the terminal reaches us too, but the

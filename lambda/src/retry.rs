@@ -105,6 +105,19 @@ impl fmt::Display for RetryPolicy {
     }
 }
 
+/// Serialised as its text (`unlimited`, `none`, `backoff:MAX:BASE_MS:CAP_MS`).
+impl serde::Serialize for RetryPolicy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RetryPolicy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        <String as serde::Deserialize>::deserialize(d)?.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// True for the errors the policy retries: 40001 (DSQL OC000/OC001, PostgreSQL
 /// serialization failure) and PostgreSQL's 40P01 deadlock.
 pub fn is_occ_conflict(err: &tokio_postgres::Error) -> bool {

@@ -5,12 +5,13 @@ pub mod engine;
 pub mod fleet;
 pub mod h2c;
 pub mod histogram;
+pub mod limits;
 pub mod load;
 pub mod stats;
 pub mod target;
 pub mod workload;
 
-pub use engine::{EngineEnd, EnginePlan, Interval, StopReason};
+pub use engine::{EngineEnd, EnginePlan, Halt, Interval, StopReason};
 pub use histogram::Hist;
 pub use load::{LoadModel, Stage};
 pub use stats::{CallRecord, ErrorClass, Stats};

@@ -1,7 +1,9 @@
 //! Load models, each a pacing strategy for the one engine loop: it says when the next
 //! call may start, or that the loop must wait for a completion, or that the run is done.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 

@@ -101,7 +101,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                     drain_timeout_s: 30.0,
                 };
                 let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-                let (_cancel_tx, cancel) = tokio::sync::watch::channel(false);
+                let (_cancel_tx, cancel) = tokio::sync::watch::channel(workers::Halt::Go);
                 let engine = workers::engine::run(&plan, target, cancel, tx);
                 let sum = async {
                     let mut s = workers::Stats::default();

@@ -32,6 +32,8 @@ pub struct Ctx<'a> {
     pub dialect: Dialect,
     /// The local database's URL (local stack only).
     pub local_url: Option<String>,
+    /// Stop signals, for the chapters' load runs.
+    pub signals: crate::signals::Signals,
 }
 
 /// A chapter's verdict, with what was seen.
@@ -62,13 +64,14 @@ pub const TITLES: [&str; 7] = [
 pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.chapter <= 6, "chapter {} does not exist: the workshop has chapters 0 to 6", args.chapter);
     println!("Chapter {}: {}", args.chapter, TITLES[args.chapter as usize]);
+    let signals = crate::signals::Signals::listen(30.0)?;
     let verdict = if args.aws {
         let target = LambdaTarget::aws(&args.function, args.db.region.clone(), args.db.profile.clone(), 1).await;
         let db = match args.db.dsql_if_given().await? {
             Some(target) => Some(target.connect().await?),
             None => None,
         };
-        let ctx = Ctx { args: &args, target, db: db.as_ref(), dialect: Dialect::Dsql, local_url: None };
+        let ctx = Ctx { args: &args, target, db: db.as_ref(), dialect: Dialect::Dsql, local_url: None, signals };
         steps::chapter(&ctx).await?
     } else {
         let accounts =
@@ -79,8 +82,14 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
         let url = db.url.clone();
         let stack = LocalStack::start(db, EndpointConfig::default(), RetryPolicy::Unlimited).await?;
         let target = LambdaTarget::local(stack.url(), &args.function, 16);
-        let ctx =
-            Ctx { args: &args, target, db: Some(&stack.db.client), dialect: Dialect::Postgres, local_url: Some(url) };
+        let ctx = Ctx {
+            args: &args,
+            target,
+            db: Some(&stack.db.client),
+            dialect: Dialect::Postgres,
+            local_url: Some(url),
+            signals,
+        };
         let verdict = steps::chapter(&ctx).await;
         stack.stop().await?;
         verdict?

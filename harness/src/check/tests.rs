@@ -54,6 +54,7 @@ fn verification(passed: bool) -> Verification {
         successful_transfers: None,
         unknown_outcomes: None,
         problems: if passed { vec![] } else { vec!["balances sum to 990, expected 1000".into()] },
+        could_not_run: None,
     }
 }
 

@@ -90,7 +90,12 @@ impl Render for Workers {
             let t = &worker.totals;
             let rate = if worker.elapsed_s > 0.0 { t.calls as f64 / worker.elapsed_s } else { 0.0 };
             let address = worker.address.clone().unwrap_or_default();
-            let mut row = vec![worker.name.clone(), address, worker.status.clone(), format!("{:.3}", worker.elapsed_s)];
+            let mut row = vec![
+                worker.name.clone(),
+                address,
+                worker.status.name().to_string(),
+                format!("{:.3}", worker.elapsed_s),
+            ];
             row.extend([t.calls, t.successes, t.error_count(), t.total_retries].map(|n| n.to_string()));
             row.push(format!("{rate:.1}"));
             row.extend([0.5, 0.99].map(|q| format!("{:.3}", t.latency_us.quantile(q) as f64 / 1_000.0)));

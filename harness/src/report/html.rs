@@ -83,7 +83,7 @@ impl Render for Html {
 }
 
 fn target_name(r: &RunReport) -> String {
-    serde_json::to_value(&r.plan.target).ok().and_then(|v| v["kind"].as_str().map(String::from)).unwrap_or_default()
+    r.plan.target.kind().to_string()
 }
 
 fn key_figures(s: &mut String, r: &RunReport) -> std::fmt::Result {
@@ -222,7 +222,7 @@ fn workers_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
             s,
             "<tr><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             esc(&w.name),
-            esc(&w.status),
+            esc(w.status.name()),
             t.calls,
             t.successes,
             t.error_count(),

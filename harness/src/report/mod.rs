@@ -15,7 +15,7 @@ use anyhow::Context;
 
 use serde::{Deserialize, Serialize};
 use transfer::local::EnvironmentStats;
-use workers::{EngineEnd, Interval, Stats};
+use workers::{EngineEnd, Interval, Stats, StopReason};
 
 use crate::database::Verification;
 use crate::scenario::Plan;
@@ -51,8 +51,7 @@ pub struct RunReport {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WorkerReport {
     pub name: String,
-    /// `completed`, `time_limit`, `cancelled`, `lost` or `failed`.
-    pub status: String,
+    pub status: WorkerStatus,
     /// Where it ran: the daemon's address (none for the single-process run).
     #[serde(default)]
     pub address: Option<String>,
@@ -71,7 +70,46 @@ pub struct WorkerReport {
 
 impl WorkerReport {
     pub fn lost(&self) -> bool {
-        self.status == "lost" || self.status == "failed"
+        matches!(self.status, WorkerStatus::Lost | WorkerStatus::Failed)
+    }
+}
+
+/// How a worker's part of the run ended (in JSON and CSV, its snake_case name).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    /// It started all the calls of its share.
+    #[default]
+    Completed,
+    /// `max_duration` passed first.
+    TimeLimit,
+    /// It was told to stop (a signal, or the fleet stopping).
+    Cancelled,
+    /// Its connection closed or it fell silent before it reported its end.
+    Lost,
+    /// It could not run the plan (refused it, or its engine failed).
+    Failed,
+}
+
+impl WorkerStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            WorkerStatus::Completed => "completed",
+            WorkerStatus::TimeLimit => "time_limit",
+            WorkerStatus::Cancelled => "cancelled",
+            WorkerStatus::Lost => "lost",
+            WorkerStatus::Failed => "failed",
+        }
+    }
+}
+
+impl From<StopReason> for WorkerStatus {
+    fn from(stop: StopReason) -> Self {
+        match stop {
+            StopReason::Completed => WorkerStatus::Completed,
+            StopReason::TimeLimit => WorkerStatus::TimeLimit,
+            StopReason::Cancelled => WorkerStatus::Cancelled,
+        }
     }
 }
 

@@ -105,6 +105,12 @@ pub(super) fn parse(
     };
     let heartbeat_s = secs(raw.heartbeat.clone(), "heartbeat", 0.5)?;
     let lost_after_s = secs(raw.lost_after.clone(), "lost_after", 3.0)?;
+    if heartbeat_s > 60.0 || lost_after_s > 3_600.0 {
+        return Err(src.err(
+            at,
+            format!("workers.heartbeat must be at most 60 s and workers.lost_after at most 1 h, got {heartbeat_s} s and {lost_after_s} s"),
+        ));
+    }
     if lost_after_s < 2.0 * heartbeat_s {
         return Err(src.err(
             at,

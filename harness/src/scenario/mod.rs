@@ -13,8 +13,10 @@ pub use thresholds::Thresholds;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
 use toml::Spanned;
-use transfer::local::Overflow;
+
+use transfer::local::{EndpointConfig, Overflow};
 use transfer::RetryPolicy;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
@@ -33,6 +35,17 @@ pub enum TargetSpec {
     InProcess { database_url: Option<String> },
 }
 
+impl TargetSpec {
+    /// The kind as the scenario names it (`target.kind`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetSpec::Local { .. } => "local",
+            TargetSpec::Aws { .. } => "aws",
+            TargetSpec::InProcess { .. } => "in-process",
+        }
+    }
+}
+
 /// The data set.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DataSpec {
@@ -43,7 +56,7 @@ pub struct DataSpec {
 /// The local stack's knobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalSpec {
-    pub retry_policy: String,
+    pub retry_policy: RetryPolicy,
     pub environments: usize,
     pub overflow: Overflow,
     pub function_timeout_s: f64,
@@ -64,11 +77,26 @@ pub struct Plan {
     /// Several workers instead of this process alone.
     #[serde(default)]
     pub workers: Option<FleetSpec>,
+    /// A run cut short by `limits.max_duration` still exits 0 (`limits.allow_incomplete`).
+    #[serde(default)]
+    pub allow_incomplete: bool,
 }
 
-impl Plan {
-    pub fn retry_policy(&self) -> RetryPolicy {
-        self.local.retry_policy.parse().expect("validated when the plan was built")
+impl LocalSpec {
+    /// The local endpoint's configuration for `function`; with a fleet, listening where
+    /// the workers can reach it.
+    pub fn endpoint_config(&self, function: &str, fleet: Option<&FleetSpec>) -> EndpointConfig {
+        let config = EndpointConfig {
+            environments: self.environments,
+            overflow: self.overflow,
+            timeout: std::time::Duration::from_secs_f64(self.function_timeout_s),
+            function_name: function.to_string(),
+            ..EndpointConfig::default()
+        };
+        match fleet.and_then(|f| f.endpoint_address) {
+            Some(ip) => EndpointConfig { listen: SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
+            None => config,
+        }
     }
 }
 
@@ -171,7 +199,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
             Some(f) => f.v.seconds().map_err(|m| src.err(f.at, m)),
         }
     };
-    let default_max = planned.map_or(3_600.0, |p| (p * 2.0 + 60.0).max(3_600.0));
+    let default_max = planned.map_or(3_600.0, |p| (p * 2.0 + 60.0).clamp(3_600.0, workers::limits::MAX_SECONDS));
     let max_duration_s = secs(limits.max_duration.clone(), default_max)?;
     let call_timeout_s = secs(limits.call_timeout.clone(), 60.0)?;
     let drain_timeout_s = secs(limits.drain_timeout.clone(), 30.0)?;
@@ -185,6 +213,8 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         max_duration_s,
         drain_timeout_s,
     };
+    // A backstop: the same bounds a worker daemon checks, for anything derived above.
+    workers::limits::validate(&engine).map_err(|m| src.err(src.path, m))?;
     let thresholds = thresholds::parse(&src, &raw.thresholds)?;
     let workers = fleet::parse(&src, raw.workers.clone(), o)?;
     if workers.is_some() && matches!(target, TargetSpec::InProcess { .. }) {
@@ -197,7 +227,18 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         workers::fleet::split(&engine, fleet.workers.len(), fleet.partition_accounts)
             .map_err(|m| src.err(&fleet.at, m))?;
     }
-    Ok(Plan { name, description: raw.description.clone(), target, data, local, engine, thresholds, workers })
+    let allow_incomplete = limits.allow_incomplete.unwrap_or(false);
+    Ok(Plan {
+        name,
+        description: raw.description.clone(),
+        target,
+        data,
+        local,
+        engine,
+        thresholds,
+        workers,
+        allow_incomplete,
+    })
 }
 
 fn positive(src: &Source, f: &F<i64>, key: &str, max: i64) -> Result<i64, ScenarioError> {
@@ -234,6 +275,9 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
     let mut function = src.f(t.function.clone());
     flag(&mut function, o.function.clone(), "--function");
     let database_url = o.database_url.clone().or_else(|| t.database_url.clone());
+    if let Some(f) = &function {
+        function_name_ok(&f.v).map_err(|m| src.err(&f.at, format!("target.function: {m}")))?;
+    }
     let function_name =
         function.clone().map_or_else(|| transfer::local::endpoint::DEFAULT_FUNCTION.to_string(), |f| f.v);
     match kind.as_ref().map(|k| k.v.as_str()) {
@@ -250,6 +294,21 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
             let at = kind.as_ref().map(|k| k.at.clone()).unwrap_or_default();
             Err(src.err(at, format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\"")))
         }
+    }
+}
+
+/// A Lambda function name, partial ARN or ARN (with an optional qualifier), as the
+/// Invoke API accepts them: 1 to 170 characters of letters, digits, `-_:.$`.
+fn function_name_ok(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("the function name is empty; give a name or ARN, e.g. \"reinvent-dat401\"".into());
+    }
+    if name.len() > 170 {
+        return Err(format!("{} characters; a function name or ARN has at most 170", name.len()));
+    }
+    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || "-_:.$".contains(*c))) {
+        Some(c) => Err(format!("{name:?} has {c:?}; a function name or ARN has only letters, digits and -_:.$")),
+        None => Ok(()),
     }
 }
 
@@ -275,9 +334,17 @@ fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, Sc
     };
     let function_timeout_s = match src.f(l.function_timeout.clone()) {
         None => transfer::local::endpoint::DEFAULT_TIMEOUT.as_secs_f64(),
-        Some(f) => f.v.seconds().map_err(|m| src.err(f.at, format!("local.function_timeout: {m}")))?,
+        Some(f) => match f.v.seconds() {
+            Ok(s) if s <= 900.0 => s,
+            Ok(s) => {
+                return Err(
+                    src.err(f.at, format!("local.function_timeout must be at most 900 s (Lambda's limit), got {s} s"))
+                )
+            }
+            Err(m) => return Err(src.err(f.at, format!("local.function_timeout: {m}"))),
+        },
     };
-    Ok(LocalSpec { retry_policy: retry_policy.to_string(), environments, overflow, function_timeout_s })
+    Ok(LocalSpec { retry_policy, environments, overflow, function_timeout_s })
 }
 
 /// The load model and its planned duration in seconds, if it has one.
@@ -349,7 +416,8 @@ fn load_model(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<(LoadMod
             ])?;
             let in_flight = need(in_flight, "in_flight", 1_000_000)?;
             let duration_s = dur(&duration)?;
-            let calls = calls.map(|c| positive(src, &c, "load.calls", i64::MAX).map(|v| v as u64)).transpose()?;
+            let max_calls = workers::limits::MAX_CALLS as i64;
+            let calls = calls.map(|c| positive(src, &c, "load.calls", max_calls).map(|v| v as u64)).transpose()?;
             if calls.is_none() && duration_s.is_none() {
                 return Err(src.err(
                     &model.at,

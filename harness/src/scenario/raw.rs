@@ -102,6 +102,7 @@ pub struct RawLocal {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
+    pub allow_incomplete: Option<bool>,
     pub max_duration: S<DurationValue>,
     pub call_timeout: S<DurationValue>,
     pub drain_timeout: S<DurationValue>,
@@ -163,6 +164,12 @@ impl DurationValue {
         if !(secs.is_finite() && secs > 0.0) {
             return Err(format!("must be a positive duration, got {secs} s"));
         }
+        if secs > workers::limits::MAX_SECONDS {
+            return Err(format!("must be at most 7 days ({} s), got {secs} s", workers::limits::MAX_SECONDS));
+        }
+        if secs < workers::limits::MIN_SECONDS {
+            return Err(format!("must be at least 1ms, got {secs} s"));
+        }
         Ok(secs)
     }
 }
@@ -180,5 +187,8 @@ mod tests {
         assert_eq!(Seconds(2.5).seconds().unwrap(), 2.5);
         assert!(Text("5 weeks".into()).seconds().unwrap_err().contains("unknown unit"));
         assert!(Seconds(-1.0).seconds().unwrap_err().contains("positive"));
+        assert!(Seconds(1e300).seconds().unwrap_err().contains("at most 7 days"));
+        assert!(Text("1e300s".into()).seconds().is_err());
+        assert!(Seconds(f64::INFINITY).seconds().is_err());
     }
 }

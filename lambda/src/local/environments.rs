@@ -33,6 +33,15 @@ impl FromStr for Overflow {
     }
 }
 
+impl std::fmt::Display for Overflow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Overflow::Queue => "queue",
+            Overflow::Throttle => "throttle",
+        })
+    }
+}
+
 /// Counters the endpoint reports at `GET /_local/stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentStats {

@@ -15,7 +15,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use super::protocol::{self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_TO_WORKER, PROTOCOL_VERSION};
-use crate::{LambdaTarget, Stats};
+use crate::{EngineEnd, EnginePlan, Halt, LambdaTarget, Stats, StopReason};
 
 /// How long a coordinator has to authenticate and to send its plan.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -48,23 +48,44 @@ pub struct Daemon {
     /// The plan being run (its coordinator's address), if any.
     busy: Mutex<Option<String>>,
     events: mpsc::UnboundedSender<DaemonEvent>,
+    /// Turns true on shutdown: no new coordinators, and the running plan drains.
+    shutdown: watch::Receiver<bool>,
+}
+
+/// Frees the daemon when the plan's connection ends, however it ends.
+struct Claim<'a>(&'a Mutex<Option<String>>);
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
 }
 
 impl Daemon {
-    pub fn new(name: String, secret: Option<Vec<u8>>, events: mpsc::UnboundedSender<DaemonEvent>) -> Arc<Daemon> {
-        Arc::new(Daemon { name, secret, busy: Mutex::new(None), events })
+    /// A daemon that stops taking plans, and drains the one it runs, when `shutdown`
+    /// turns true.
+    pub fn new(
+        name: String,
+        secret: Option<Vec<u8>>,
+        events: mpsc::UnboundedSender<DaemonEvent>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Daemon> {
+        Arc::new(Daemon { name, secret, busy: Mutex::new(None), events, shutdown })
     }
 
-    /// Serve coordinators until `plans` plans have run (forever when `None`).
+    /// Serve coordinators until `plans` plans have run (forever when `None`) or until
+    /// shutdown, after the running plan has reported.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, plans: Option<u64>) -> std::io::Result<()> {
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
+        let mut connections = tokio::task::JoinSet::new();
         let mut finished = 0u64;
+        let mut shutdown = self.shutdown.clone();
         loop {
             tokio::select! {
                 accepted = listener.accept() => {
                     let (stream, peer) = accepted?;
                     let (daemon, done) = (self.clone(), done_tx.clone());
-                    tokio::spawn(async move {
+                    connections.spawn(async move {
                         if daemon.handle(stream, peer).await {
                             let _ = done.send(());
                         }
@@ -76,8 +97,14 @@ impl Daemon {
                         return Ok(());
                     }
                 }
+                _ = shut_down(&mut shutdown) => break,
+                Some(_) = connections.join_next(), if !connections.is_empty() => {}
             }
         }
+        drop(listener);
+        // Let the running plan drain and report (bounded by its own drain timeout).
+        while connections.join_next().await.is_some() {}
+        Ok(())
     }
 
     fn emit(&self, event: DaemonEvent) {
@@ -95,50 +122,57 @@ impl Daemon {
     async fn handle(&self, stream: TcpStream, peer: SocketAddr) -> bool {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
-        let nonce = protocol::nonce();
-        let busy = self.busy.lock().expect("not poisoned").clone();
-        let hello =
-            ToCoordinator::Hello { protocol: PROTOCOL_VERSION, worker: self.name.clone(), nonce: nonce.clone(), busy };
-        if protocol::write(&mut wr, &hello).await.is_err() {
-            return false;
+        if let Err(reason) = self.authenticate(&mut rd, &mut wr).await {
+            return match reason {
+                Some(reason) => self.refuse(&mut wr, peer, reason).await,
+                None => false,
+            };
         }
-        let auth = tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await;
-        let (version, proof) = match auth {
-            Ok(Ok(ToWorker::Auth { protocol, proof })) => (protocol, proof),
-            Ok(Ok(other)) => return self.refuse(&mut wr, peer, format!("expected auth, got {other:?}")).await,
-            Ok(Err(FrameError::Closed)) => return false,
-            Ok(Err(e)) => return self.refuse(&mut wr, peer, e.to_string()).await,
-            Err(_) => return self.refuse(&mut wr, peer, "no auth within 10 s".into()).await,
-        };
-        if version != PROTOCOL_VERSION {
-            let reason = format!(
-                "protocol version {version} is not this worker's {PROTOCOL_VERSION} (harness {}): run the same harness version on the coordinator and the workers",
-                env!("CARGO_PKG_VERSION")
-            );
-            return self.refuse(&mut wr, peer, reason).await;
-        }
-        if let Some(secret) = &self.secret {
-            if !proof.is_some_and(|p| protocol::verify_proof(secret, &nonce, &p)) {
-                let reason = "authentication failed: the coordinator does not hold this worker's secret";
-                return self.refuse(&mut wr, peer, reason.into()).await;
-            }
-        }
-        let claimed = {
-            let mut busy = self.busy.lock().expect("not poisoned");
+        let claim = {
+            let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
             match busy.as_ref() {
                 Some(other) => Err(format!("busy: running a plan for {other}; a worker runs one plan at a time")),
+                None if *self.shutdown.borrow() => Err("shutting down".to_string()),
                 None => {
                     *busy = Some(peer.to_string());
-                    Ok(())
+                    Ok(Claim(&self.busy))
                 }
             }
         };
-        if let Err(reason) = claimed {
-            return self.refuse(&mut wr, peer, reason).await;
+        match claim {
+            Err(reason) => self.refuse(&mut wr, peer, reason).await,
+            Ok(_claim) => self.accepted(rd, wr, peer).await,
         }
-        let ran = self.accepted(rd, wr, peer).await;
-        *self.busy.lock().expect("not poisoned") = None;
-        ran
+    }
+
+    /// The greeting and the proof; `Err(Some(reason))` to refuse, `Err(None)` when the
+    /// coordinator went away.
+    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<(), Option<String>> {
+        let nonce = protocol::nonce();
+        let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let hello =
+            ToCoordinator::Hello { protocol: PROTOCOL_VERSION, worker: self.name.clone(), nonce: nonce.clone(), busy };
+        protocol::write(wr, &hello).await.map_err(|_| None)?;
+        let auth = tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_TO_WORKER)).await;
+        let (version, proof) = match auth {
+            Ok(Ok(ToWorker::Auth { protocol, proof })) => (protocol, proof),
+            Ok(Ok(other)) => return Err(Some(format!("expected auth, got {other:?}"))),
+            Ok(Err(FrameError::Closed)) => return Err(None),
+            Ok(Err(e)) => return Err(Some(e.to_string())),
+            Err(_) => return Err(Some("no auth within 10 s".into())),
+        };
+        if version != PROTOCOL_VERSION {
+            return Err(Some(format!(
+                "protocol version {version} is not this worker's {PROTOCOL_VERSION} (harness {}): run the same harness version on the coordinator and the workers",
+                env!("CARGO_PKG_VERSION")
+            )));
+        }
+        if let Some(secret) = &self.secret {
+            if !proof.is_some_and(|p| protocol::verify_proof(secret, &nonce, &p)) {
+                return Err(Some("authentication failed: the coordinator does not hold this worker's secret".into()));
+            }
+        }
+        Ok(())
     }
 
     async fn accepted(&self, mut rd: OwnedReadHalf, mut wr: OwnedWriteHalf, peer: SocketAddr) -> bool {
@@ -154,59 +188,122 @@ impl Daemon {
             };
             return self.refuse(&mut wr, peer, reason).await;
         };
+        if let Err(reason) = crate::limits::validate(&plan) {
+            return self.refuse(&mut wr, peer, format!("invalid plan: {reason}")).await;
+        }
         self.emit(DaemonEvent::Running { peer, calls: plan.load.planned_calls() });
 
         // Frames out go through one writer task.
-        let (out, mut outbox) = mpsc::unbounded_channel::<ToCoordinator>();
-        let writer = tokio::spawn(async move {
-            while let Some(m) = outbox.recv().await {
-                if protocol::write(&mut wr, &m).await.is_err() {
-                    break;
-                }
+        let (out, outbox) = mpsc::unbounded_channel::<ToCoordinator>();
+        let writer = tokio::spawn(write_frames(wr, outbox));
+        let (halt_tx, halt) = watch::channel(Halt::Go);
+        let halt_tx = Arc::new(halt_tx);
+        let reader = tokio::spawn(dead_man(rd, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), {
+            let events = self.events.clone();
+            move |reason| {
+                let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
             }
-        });
-        // The dead-man: any frame from the coordinator resets it; silence, a closed
-        // connection or `Stop` cancels the engine.
-        let (cancel_tx, cancel) = watch::channel(false);
-        let dead_man = Duration::from_millis(dead_man_ms.max(100));
-        let events = self.events.clone();
-        let lost = move |reason: String| {
-            let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
-        };
-        let reader = tokio::spawn(async move {
-            loop {
-                match tokio::time::timeout(dead_man, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await {
-                    Ok(Ok(ToWorker::Stop)) => {
-                        let _ = cancel_tx.send(true);
-                    }
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => {
-                        let _ = cancel_tx.send(true);
-                        return lost(format!("coordinator connection: {e}; stopped starting calls"));
-                    }
-                    Err(_) => {
-                        let _ = cancel_tx.send(true);
-                        let ms = dead_man.as_millis();
-                        return lost(format!(
-                            "coordinator silent for {ms} ms (dead-man timer); stopped starting calls"
-                        ));
-                    }
-                }
-            }
-        });
-        let beats = {
-            let out = out.clone();
+        }));
+        let beats = tokio::spawn(heartbeats(out.clone(), Duration::from_millis(heartbeat_ms.max(50))));
+        let on_shutdown = {
+            let (mut shutdown, halt_tx) = (self.shutdown.clone(), halt_tx.clone());
             tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_millis(heartbeat_ms.max(50)));
-                loop {
-                    tick.tick().await;
-                    if out.send(ToCoordinator::Heartbeat).is_err() {
-                        return;
-                    }
-                }
+                shut_down(&mut shutdown).await;
+                let _ = halt_tx.send(Halt::Drain);
             })
         };
 
+        let calls = run_plan(plan, target, start_at_ms, halt, out.clone()).await;
+        for task in [beats, reader, on_shutdown] {
+            task.abort();
+        }
+        drop(out);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+        self.emit(DaemonEvent::Finished { peer, calls });
+        true
+    }
+}
+
+/// Resolves when shutdown is asked for; never, if nobody can ask any more.
+async fn shut_down(shutdown: &mut watch::Receiver<bool>) {
+    if shutdown.wait_for(|s| *s).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Send every frame of `outbox` until it closes or the connection fails.
+async fn write_frames(mut wr: OwnedWriteHalf, mut outbox: mpsc::UnboundedReceiver<ToCoordinator>) {
+    while let Some(m) = outbox.recv().await {
+        if protocol::write(&mut wr, &m).await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn heartbeats(out: mpsc::UnboundedSender<ToCoordinator>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if out.send(ToCoordinator::Heartbeat).is_err() {
+            return;
+        }
+    }
+}
+
+/// The dead-man: any frame from the coordinator resets it; silence, a closed
+/// connection or `Stop` halts the engine (it drains and reports).
+async fn dead_man(mut rd: OwnedReadHalf, dead_man: Duration, halt: Arc<watch::Sender<Halt>>, lost: impl Fn(String)) {
+    loop {
+        match tokio::time::timeout(dead_man, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await {
+            Ok(Ok(ToWorker::Stop)) => {
+                let _ = halt.send(Halt::Drain);
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                let _ = halt.send(Halt::Drain);
+                return lost(format!("coordinator connection: {e}; stopped starting calls"));
+            }
+            Err(_) => {
+                let _ = halt.send(Halt::Drain);
+                let ms = dead_man.as_millis();
+                return lost(format!("coordinator silent for {ms} ms (dead-man timer); stopped starting calls"));
+            }
+        }
+    }
+}
+
+/// Wait for the agreed start, run the engine in a task of its own and forward its
+/// intervals; a task that fails (a panic) is reported as `Failed`, never left hanging.
+/// Returns the calls made.
+async fn run_plan(
+    plan: EnginePlan,
+    target: WorkerTarget,
+    start_at_ms: u64,
+    mut halt: watch::Receiver<Halt>,
+    out: mpsc::UnboundedSender<ToCoordinator>,
+) -> u64 {
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let wait = Duration::from_millis(start_at_ms.saturating_sub(now_ms));
+    let _ = tokio::time::timeout(wait, halt.wait_for(|h| *h != Halt::Go)).await;
+    if *halt.borrow() != Halt::Go {
+        let end = EngineEnd { started: 0, abandoned: 0, elapsed_s: 0.0, stop: StopReason::Cancelled };
+        let _ = out.send(ToCoordinator::Done { end, totals: Stats::default() });
+        return 0;
+    }
+    let _ = out.send(ToCoordinator::Started);
+    let (events, mut intervals) = mpsc::unbounded_channel::<crate::Interval>();
+    let forward = {
+        let out = out.clone();
+        tokio::spawn(async move {
+            let mut totals = Stats::default();
+            while let Some(interval) = intervals.recv().await {
+                totals.merge(&interval.stats);
+                let _ = out.send(ToCoordinator::Interval(interval));
+            }
+            totals
+        })
+    };
+    let engine = tokio::spawn(async move {
         let max_in_flight = plan.load.max_in_flight();
         let target = match target {
             WorkerTarget::Endpoint { url, function } => LambdaTarget::local(&url, &function, max_in_flight),
@@ -214,29 +311,14 @@ impl Daemon {
                 LambdaTarget::aws(&function, region, profile, max_in_flight).await
             }
         };
-        let mut cancelled = cancel.clone();
-        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-        let wait = Duration::from_millis(start_at_ms.saturating_sub(now_ms));
-        let _ = tokio::time::timeout(wait, cancelled.wait_for(|c| *c)).await;
-        let mut totals = Stats::default();
-        if !*cancel.borrow() {
-            let _ = out.send(ToCoordinator::Started);
-            let (events, mut intervals) = mpsc::unbounded_channel();
-            let engine = crate::engine::run(&plan, Arc::new(target), cancel.clone(), events);
-            let forward = async {
-                while let Some(interval) = intervals.recv().await {
-                    totals.merge(&interval.stats);
-                    let _ = out.send(ToCoordinator::Interval(interval));
-                }
-            };
-            let (end, ()) = tokio::join!(engine, forward);
-            let _ = out.send(ToCoordinator::Done { end, totals: totals.clone() });
-        }
-        beats.abort();
-        reader.abort();
-        drop(out);
-        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
-        self.emit(DaemonEvent::Finished { peer, calls: totals.calls });
-        true
-    }
+        crate::engine::run(&plan, Arc::new(target), halt, events).await
+    });
+    let end = engine.await;
+    let totals = forward.await.unwrap_or_default();
+    let calls = totals.calls;
+    let _ = out.send(match end {
+        Ok(end) => ToCoordinator::Done { end, totals },
+        Err(e) => ToCoordinator::Failed { reason: format!("the plan's engine failed: {e}") },
+    });
+    calls
 }

@@ -1,0 +1,289 @@
+//! The coordinator of a distributed run (`harness run` with `[workers]`): start local worker processes or connect to
+//! daemons, give each its share of the plan, start them together at an agreed instant,
+//! and merge what they stream back exactly (histograms are added, never averaged). A
+//! worker that is lost is marked with the seconds it missed and the calls it did not
+//! make; the run goes on or stops as the scenario says.
+
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::Context;
+use tokio::process::{Child, Command};
+use tokio::sync::{mpsc, watch};
+use workers::fleet::protocol::ToWorker;
+use workers::fleet::{WorkerEvent, WorkerLink, WorkerTarget};
+use workers::{EngineEnd, Halt, Interval, Stats, StopReason};
+
+use crate::record::Record;
+use crate::report::{WorkerReport, WorkerStatus};
+use crate::run::Driven;
+use crate::scenario::{FleetSpec, OnLost, Plan, WorkerSet};
+
+/// Time between the plans going out and the load starting, so every worker starts at once.
+const START_DELAY: Duration = Duration::from_millis(1_500);
+
+/// Worker processes on this machine, stopped when dropped.
+struct LocalWorkers {
+    _children: Vec<Child>,
+}
+
+async fn spawn_local(n: usize, secret: &str) -> anyhow::Result<(LocalWorkers, Vec<String>)> {
+    let exe = std::env::current_exe().context("finding the harness executable")?;
+    let (mut children, mut addresses) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        let mut child = Command::new(&exe)
+            .args(["worker", "--listen", "127.0.0.1:0", "--plans", "1", "--exit-with-stdin"])
+            .args(["--name", &format!("local-{}", i + 1)])
+            .env(crate::worker::SECRET_ENV, secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a local worker process")?;
+        addresses.push(crate::local_stack::announced(&mut child, "a local worker").await?);
+        children.push(child);
+    }
+    Ok((LocalWorkers { _children: children }, addresses))
+}
+
+/// One worker's progress through the run.
+struct Seen {
+    name: String,
+    address: String,
+    planned: Option<u64>,
+    totals: Stats,
+    intervals: u64,
+    end: Option<EngineEnd>,
+    lost: Option<(WorkerStatus, String)>,
+}
+
+impl Seen {
+    fn new(link: &WorkerLink, planned: Option<u64>) -> Seen {
+        Seen {
+            name: link.name.clone(),
+            address: link.address.clone(),
+            planned,
+            totals: Stats::default(),
+            intervals: 0,
+            end: None,
+            lost: None,
+        }
+    }
+
+    fn finished(&self) -> bool {
+        self.end.is_some() || self.lost.is_some()
+    }
+
+    /// Take one event of this worker's; its intervals go into `merged`.
+    fn take(&mut self, event: WorkerEvent, merged: &mut BTreeMap<u64, Interval>) {
+        match event {
+            WorkerEvent::Started => {}
+            WorkerEvent::Interval(interval) => {
+                self.totals.merge(&interval.stats);
+                self.intervals += 1;
+                merge_into(merged, interval);
+            }
+            WorkerEvent::Done { end, .. } => self.end = Some(end),
+            WorkerEvent::Lost(reason) => self.lost = Some((WorkerStatus::Lost, reason)),
+            WorkerEvent::Failed(reason) => self.lost = Some((WorkerStatus::Failed, reason)),
+        }
+    }
+
+    /// Its row of the report; `seconds` is how many seconds the run had.
+    fn report(self, seconds: u64, started: Instant) -> WorkerReport {
+        WorkerReport {
+            status: match (&self.lost, &self.end) {
+                (Some((status, _)), _) => *status,
+                (None, Some(end)) => end.stop.into(),
+                (None, None) => WorkerStatus::Lost,
+            },
+            reason: self.lost.as_ref().map(|(_, r)| r.clone()),
+            address: Some(self.address),
+            elapsed_s: self.end.as_ref().map_or(started.elapsed().as_secs_f64(), |e| e.elapsed_s),
+            // Seconds after a lost worker's last interval; a worker that finished early
+            // (its share was done) missed nothing.
+            missed_intervals: if self.lost.is_some() { seconds.saturating_sub(self.intervals) } else { 0 },
+            undelivered_calls: self.planned.map(|p| p.saturating_sub(self.totals.calls)),
+            name: self.name,
+            totals: self.totals,
+        }
+    }
+}
+
+/// Run the plan on the fleet: connect, split, start together, merge what comes back
+/// second by second into `record`, and account for every worker.
+pub async fn drive(
+    plan: &Plan,
+    fleet: &FleetSpec,
+    target: WorkerTarget,
+    secret: Option<Vec<u8>>,
+    halt: watch::Receiver<Halt>,
+    mut record: Record,
+) -> anyhow::Result<Driven> {
+    let (_local, links) = connect(fleet, secret).await?;
+    let shares =
+        workers::fleet::split(&plan.engine, links.len(), fleet.partition_accounts).map_err(anyhow::Error::msg)?;
+    let (stop, stopped) = watch::channel(false);
+    let (events, received) = mpsc::unbounded_channel();
+    let mut seen = Vec::new();
+    let timing = Timing::new(fleet);
+    for (i, (link, share)) in links.into_iter().zip(shares).enumerate() {
+        seen.push(Seen::new(&link, share.load.planned_calls()));
+        let run = timing.run_message(share, target.clone());
+        tokio::spawn(link.run(i, run, stopped.clone(), timing.heartbeat, timing.lost_after, events.clone()));
+    }
+    drop(events);
+    let bound = START_DELAY
+        + Duration::from_secs_f64(plan.engine.max_duration_s + plan.engine.drain_timeout_s)
+        + 2 * timing.lost_after;
+    let started = Instant::now();
+    let cancelled = follow(&mut seen, received, halt, stop, fleet.on_lost, bound, &mut record).await;
+    let (totals, intervals) = record.finish();
+    let abandoned = seen.iter().filter_map(|s| s.end.as_ref()).map(|e| e.abandoned).sum();
+    let workers: Vec<WorkerReport> = seen.into_iter().map(|s| s.report(intervals.len() as u64, started)).collect();
+    let end = fleet_end(&workers, abandoned, cancelled);
+    Ok(Driven { end, totals, intervals, workers })
+}
+
+/// The local worker processes (if any) and an authenticated link to every worker.
+async fn connect(
+    fleet: &FleetSpec,
+    secret: Option<Vec<u8>>,
+) -> anyhow::Result<(Option<LocalWorkers>, Vec<WorkerLink>)> {
+    let (local, addresses, secret) = match &fleet.workers {
+        WorkerSet::Local(n) => {
+            let secret = workers::fleet::protocol::nonce() + &workers::fleet::protocol::nonce();
+            let (local, addresses) = spawn_local(*n, &secret).await?;
+            (Some(local), addresses, Some(secret.into_bytes()))
+        }
+        WorkerSet::Remote(addresses) => (None, addresses.clone(), secret),
+    };
+    let connected =
+        futures::future::join_all(addresses.iter().map(|a| WorkerLink::connect(a, secret.as_deref()))).await;
+    let problems: Vec<String> = connected.iter().filter_map(|c| c.as_ref().err().cloned()).collect();
+    anyhow::ensure!(problems.is_empty(), "cannot start the run:\n  {}", problems.join("\n  "));
+    Ok((local, connected.into_iter().map(Result::unwrap).collect()))
+}
+
+/// When the fleet starts, and how its liveness is watched.
+struct Timing {
+    start_at_ms: u64,
+    heartbeat: Duration,
+    lost_after: Duration,
+}
+
+impl Timing {
+    fn new(fleet: &FleetSpec) -> Timing {
+        let start_at = SystemTime::now() + START_DELAY;
+        Timing {
+            start_at_ms: start_at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64),
+            heartbeat: Duration::from_secs_f64(fleet.heartbeat_s),
+            lost_after: Duration::from_secs_f64(fleet.lost_after_s),
+        }
+    }
+
+    fn run_message(&self, plan: workers::EnginePlan, target: WorkerTarget) -> ToWorker {
+        ToWorker::Run {
+            plan,
+            target,
+            start_at_ms: self.start_at_ms,
+            heartbeat_ms: self.heartbeat.as_millis() as u64,
+            dead_man_ms: self.lost_after.as_millis() as u64,
+        }
+    }
+}
+
+/// Follow the workers' events until every worker has finished or is lost, merging
+/// complete seconds into `record`; whether the run was cancelled.
+async fn follow(
+    seen: &mut [Seen],
+    mut received: mpsc::UnboundedReceiver<(usize, WorkerEvent)>,
+    mut halt: watch::Receiver<Halt>,
+    stop: watch::Sender<bool>,
+    on_lost: OnLost,
+    bound: Duration,
+    record: &mut Record,
+) -> bool {
+    let deadline = tokio::time::Instant::now() + bound;
+    let mut merged: BTreeMap<u64, Interval> = BTreeMap::new();
+    while seen.iter().any(|s| !s.finished()) {
+        tokio::select! {
+            event = received.recv() => {
+                let Some((i, event)) = event else { break };
+                seen[i].take(event, &mut merged);
+                if let Some((status, reason)) = &seen[i].lost {
+                    record.say(&format!("worker {} {}: {reason}", seen[i].name, status.name()));
+                    if on_lost == OnLost::Stop {
+                        let _ = stop.send(true);
+                    }
+                }
+            }
+            changed = halt.changed() => {
+                let level = if changed.is_ok() { *halt.borrow() } else { Halt::Go };
+                if level >= Halt::Drain {
+                    let _ = stop.send(true);
+                }
+                if level == Halt::Now {
+                    for s in seen.iter_mut().filter(|s| !s.finished()) {
+                        s.lost = Some((WorkerStatus::Lost, "stopped at once by a second signal before it reported".into()));
+                    }
+                }
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                for s in seen.iter_mut().filter(|s| !s.finished()) {
+                    s.lost = Some((WorkerStatus::Lost, format!("no end within {:.0} s", bound.as_secs_f64())));
+                }
+            }
+        }
+        // Second k is complete once every worker still going has sent it.
+        let complete = seen.iter().filter(|s| !s.finished()).map(|s| s.intervals).min().unwrap_or(u64::MAX);
+        flush(&mut merged, complete, record);
+    }
+    flush(&mut merged, u64::MAX, record);
+    let cancelled = *halt.borrow() != Halt::Go;
+    cancelled
+}
+
+/// How the fleet's run ended, from its workers' reports.
+fn fleet_end(workers: &[WorkerReport], abandoned: u64, cancelled: bool) -> EngineEnd {
+    EngineEnd {
+        started: workers.iter().map(|w| w.totals.calls).sum::<u64>() + abandoned,
+        abandoned,
+        elapsed_s: workers.iter().map(|w| w.elapsed_s).fold(0.0, f64::max),
+        stop: if cancelled {
+            StopReason::Cancelled
+        } else if workers.iter().any(|w| w.status == WorkerStatus::TimeLimit) {
+            StopReason::TimeLimit
+        } else {
+            StopReason::Completed
+        },
+    }
+}
+
+/// Add one worker's interval into the fleet's interval of the same second.
+fn merge_into(merged: &mut BTreeMap<u64, Interval>, interval: Interval) {
+    match merged.get_mut(&interval.index) {
+        Some(m) => {
+            m.seconds = m.seconds.max(interval.seconds);
+            m.started += interval.started;
+            m.in_flight += interval.in_flight;
+            m.stats.merge(&interval.stats);
+        }
+        None => {
+            merged.insert(interval.index, interval);
+        }
+    }
+}
+
+/// Move the complete seconds (index < `complete`) into the run's record. Every worker
+/// starts at the same instant, so their second k is the same second.
+fn flush(merged: &mut BTreeMap<u64, Interval>, complete: u64, record: &mut Record) {
+    while let Some(entry) = merged.first_entry() {
+        if *entry.key() >= complete {
+            break;
+        }
+        record.second(entry.remove());
+    }
+}

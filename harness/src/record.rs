@@ -1,0 +1,44 @@
+//! The run's record as it arrives: every complete second (one process's, or the fleet's
+//! merged) goes to the progress line, the run folder, the totals and the kept list of
+//! intervals (packed, so memory stays flat however long the run). Single-process and
+//! fleet runs both record through this one type.
+
+use workers::{Interval, Stats};
+
+use crate::progress::Progress;
+use crate::report::live::LiveFiles;
+
+pub struct Record {
+    live: LiveFiles,
+    progress: Progress,
+    totals: Stats,
+    intervals: Vec<Interval>,
+}
+
+impl Record {
+    pub fn new(live: LiveFiles, planned_calls: Option<u64>) -> Record {
+        Record { live, progress: Progress::new(planned_calls), totals: Stats::default(), intervals: Vec::new() }
+    }
+
+    /// One complete second of the run.
+    pub fn second(&mut self, mut interval: Interval) {
+        self.progress.update(&interval);
+        if let Err(e) = self.live.append(&interval) {
+            tracing::warn!("could not append to the run folder: {e:#}");
+        }
+        self.totals.merge(&interval.stats);
+        interval.stats.pack();
+        self.intervals.push(interval);
+    }
+
+    /// A line for the user now, under the progress line (e.g. a worker was lost).
+    pub fn say(&self, line: &str) {
+        self.progress.say(line);
+    }
+
+    /// The totals and every second, once the run is over.
+    pub fn finish(self) -> (Stats, Vec<Interval>) {
+        self.progress.finish();
+        (self.totals, self.intervals)
+    }
+}

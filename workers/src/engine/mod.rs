@@ -1,0 +1,265 @@
+//! The engine: one loop that asks the load model's pacer when to start calls, runs them
+//! against a target, records each finished call, and emits one `Interval` of statistics
+//! per second. It prints nothing; whoever holds the receiver shows or ships the numbers.
+//!
+//! Every run is bounded: by the model's own count or duration, by `max_duration`, and by
+//! a halt (`Halt::Drain`); calls still in flight then get `drain_timeout` to finish, or
+//! none at all after `Halt::Now`. Time is tokio's, so tests run it on a paused clock.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use crate::load::{LoadModel, Step};
+use crate::stats::{CallRecord, ErrorClass, Stats};
+use crate::target::Target;
+use crate::workload::Workload;
+
+/// A call starting later than this after its intended start counts as late (open model).
+pub const LATE_TOLERANCE: Duration = Duration::from_millis(5);
+
+/// What one engine runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnginePlan {
+    pub load: LoadModel,
+    pub workload: Workload,
+    /// Seeds the payload sampler, for repeatable runs.
+    pub seed: u64,
+    /// A call with no answer by then counts as a timeout.
+    pub call_timeout_s: f64,
+    /// Hard limit on the run, whatever the model says.
+    pub max_duration_s: f64,
+    /// After the last start (or cancellation), how long calls in flight may take.
+    pub drain_timeout_s: f64,
+}
+
+/// One second of statistics (the last one may be shorter).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interval {
+    /// 0 for the first second of the run.
+    pub index: u64,
+    /// Seconds the interval covers.
+    pub seconds: f64,
+    /// Calls started so far, and in flight at the interval's end.
+    pub started: u64,
+    pub in_flight: u64,
+    pub stats: Stats,
+}
+
+/// Why the engine stopped starting calls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The load model started all its calls.
+    Completed,
+    /// `max_duration` passed first.
+    TimeLimit,
+    /// Cancelled (Ctrl-C, or the coordinator).
+    Cancelled,
+}
+
+impl StopReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            StopReason::Completed => "completed",
+            StopReason::TimeLimit => "time_limit",
+            StopReason::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EngineEnd {
+    pub started: u64,
+    /// Calls still in flight when the drain timeout passed; aborted, not counted.
+    pub abandoned: u64,
+    pub elapsed_s: f64,
+    pub stop: StopReason,
+}
+
+/// How far a run has been told to stop: `Drain` stops starting calls and lets those in
+/// flight finish within the drain timeout; `Now` also abandons the calls in flight.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Halt {
+    #[default]
+    Go,
+    Drain,
+    Now,
+}
+
+/// Run the plan against `target`, sending an `Interval` every second on `events`.
+pub async fn run<T: Target>(
+    plan: &EnginePlan,
+    target: Arc<T>,
+    mut halt: watch::Receiver<Halt>,
+    events: mpsc::UnboundedSender<Interval>,
+) -> EngineEnd {
+    let start = Instant::now();
+    let mut run = Running::new(plan, start, events);
+    let stop = run.start_calls(plan, &target, &mut halt).await;
+    let abandoned = run.drain(Duration::from_secs_f64(plan.drain_timeout_s), &mut halt).await;
+    run.intervals.flush(0);
+    EngineEnd { started: run.intervals.started, abandoned, elapsed_s: start.elapsed().as_secs_f64(), stop }
+}
+
+/// A run in progress: its calls in flight, the interval being filled, the 1 s ticker.
+struct Running {
+    calls: JoinSet<CallRecord>,
+    intervals: Intervals,
+    ticker: tokio::time::Interval,
+    deadline: Instant,
+}
+
+impl Running {
+    fn new(plan: &EnginePlan, start: Instant, events: mpsc::UnboundedSender<Interval>) -> Self {
+        let mut ticker = tokio::time::interval_at(start + Duration::from_secs(1), Duration::from_secs(1));
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        Running {
+            calls: JoinSet::new(),
+            intervals: Intervals::new(start, events),
+            ticker,
+            deadline: start + Duration::from_secs_f64(plan.max_duration_s),
+        }
+    }
+
+    /// Start calls as the load model paces them until it is done, the time limit
+    /// passes, or a halt is asked for.
+    async fn start_calls<T: Target>(
+        &mut self,
+        plan: &EnginePlan,
+        target: &Arc<T>,
+        halt: &mut watch::Receiver<Halt>,
+    ) -> StopReason {
+        let call_timeout = Duration::from_secs_f64(plan.call_timeout_s);
+        let open = plan.load.is_open();
+        let mut pacer = plan.load.pacer(Instant::now());
+        let mut sampler = plan.workload.sampler(plan.seed);
+        loop {
+            if *halt.borrow() != Halt::Go {
+                return StopReason::Cancelled;
+            }
+            let now = Instant::now();
+            if now >= self.deadline {
+                return StopReason::TimeLimit;
+            }
+            while let Some(done) = self.calls.try_join_next() {
+                self.intervals.record(done);
+            }
+            match pacer.next(now, self.calls.len()) {
+                Step::Start { intended } => {
+                    let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
+                    self.calls.spawn(call(target.clone(), sampler.next_payload(), intended, call_timeout, late));
+                    self.intervals.started += 1;
+                    if self.intervals.started % 256 == 0 {
+                        tokio::task::yield_now().await; // let the ticker and completions run during long bursts
+                    }
+                }
+                Step::Done => return StopReason::Completed,
+                Step::WaitUntil(t) => tokio::select! {
+                    _ = tokio::time::sleep_until(t.min(self.deadline)) => {}
+                    Some(done) = self.calls.join_next(), if !self.calls.is_empty() => self.intervals.record(done),
+                    _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
+                    _ = halted(halt, Halt::Drain) => {}
+                },
+                Step::WaitForCompletion => tokio::select! {
+                    Some(done) = self.calls.join_next() => self.intervals.record(done),
+                    _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
+                    _ = tokio::time::sleep_until(self.deadline) => {}
+                    _ = halted(halt, Halt::Drain) => {}
+                },
+            }
+        }
+    }
+
+    /// Let the calls in flight finish within `timeout` (or until `Halt::Now`); abort
+    /// the rest and return how many that was.
+    async fn drain(&mut self, timeout: Duration, halt: &mut watch::Receiver<Halt>) -> u64 {
+        let drain_deadline = Instant::now() + timeout;
+        while !self.calls.is_empty() {
+            tokio::select! {
+                Some(done) = self.calls.join_next() => self.intervals.record(done),
+                _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
+                _ = tokio::time::sleep_until(drain_deadline) => break,
+                _ = halted(halt, Halt::Now) => break,
+            }
+        }
+        let abandoned = self.calls.len() as u64;
+        self.calls.abort_all();
+        abandoned
+    }
+}
+
+/// One call: invoke with the call timeout, measure from its intended start.
+async fn call<T: Target>(
+    target: Arc<T>,
+    payload: serde_json::Value,
+    intended: Instant,
+    call_timeout: Duration,
+    late: bool,
+) -> CallRecord {
+    let outcome = tokio::time::timeout(call_timeout, target.invoke(payload)).await;
+    let latency_us = intended.elapsed().as_micros() as u64;
+    let (error, function_us, retries) = match &outcome {
+        Ok(o) => o.classify(),
+        Err(_) => (Some((ErrorClass::Timeout, format!("no answer within {call_timeout:?}"))), None, None),
+    };
+    CallRecord { latency_us, function_us, retries, error, late }
+}
+
+/// Resolves once a halt of at least `level` is asked for; never, if the sender is gone.
+async fn halted(halt: &mut watch::Receiver<Halt>, level: Halt) {
+    if halt.wait_for(|h| *h >= level).await.is_err() {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// The interval being filled, and the channel intervals go out on.
+struct Intervals {
+    current: Stats,
+    index: u64,
+    since: Instant,
+    started: u64,
+    events: mpsc::UnboundedSender<Interval>,
+}
+
+impl Intervals {
+    fn new(start: Instant, events: mpsc::UnboundedSender<Interval>) -> Self {
+        Intervals { current: Stats::default(), index: 0, since: start, started: 0, events }
+    }
+
+    fn record(&mut self, done: Result<CallRecord, tokio::task::JoinError>) {
+        match done {
+            Ok(record) => self.current.record(&record),
+            Err(e) => self.current.record(&CallRecord {
+                latency_us: 0,
+                function_us: None,
+                retries: None,
+                error: Some((ErrorClass::Transport, format!("call task failed: {e}"))),
+                late: false,
+            }),
+        }
+    }
+
+    fn flush(&mut self, in_flight: usize) {
+        let now = Instant::now();
+        let interval = Interval {
+            index: self.index,
+            seconds: now.duration_since(self.since).as_secs_f64(),
+            started: self.started,
+            in_flight: in_flight as u64,
+            stats: std::mem::take(&mut self.current),
+        };
+        self.index += 1;
+        self.since = now;
+        // A receiver that went away only means nobody is watching.
+        let _ = self.events.send(interval);
+    }
+}
+
+#[cfg(test)]
+mod tests;

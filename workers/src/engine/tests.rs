@@ -1,0 +1,169 @@
+//! The engine on tokio's paused clock against a scripted in-memory target: each test
+//! covers seconds or hours of run time and takes milliseconds.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, watch};
+
+use super::*;
+use crate::target::Outcome;
+use crate::{Accounts, LoadModel, Op, Stage, Workload};
+
+/// Answers call k after `delay(k)`; `None` hangs for good.
+struct Scripted {
+    served: AtomicU64,
+    delay: fn(u64) -> Option<Duration>,
+}
+
+impl Target for Scripted {
+    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Outcome> + Send {
+        let k = self.served.fetch_add(1, Ordering::Relaxed);
+        let delay = (self.delay)(k);
+        async move {
+            match delay {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+            Outcome::Response(json!({"balance": 1, "retries": 0}))
+        }
+    }
+}
+
+fn plan(load: LoadModel) -> EnginePlan {
+    EnginePlan {
+        load,
+        workload: Workload {
+            op: Op::Transfer,
+            first_account: 1,
+            last_account: 100,
+            accounts: Accounts::Uniform,
+            amount_min: 1,
+            amount_max: 1,
+        },
+        seed: 7,
+        call_timeout_s: 3_600.0,
+        max_duration_s: 3_600.0,
+        drain_timeout_s: 30.0,
+    }
+}
+
+/// Run `plan` against `delay`, with `halt` sent at the given offsets; the end, the
+/// intervals, and the calls the target saw.
+async fn drive(
+    plan: EnginePlan,
+    delay: fn(u64) -> Option<Duration>,
+    halts: Vec<(Duration, Halt)>,
+) -> (EngineEnd, Vec<Interval>, u64) {
+    let target = Arc::new(Scripted { served: AtomicU64::new(0), delay });
+    let (tx, rx) = watch::channel(Halt::Go);
+    tokio::spawn(async move {
+        for (at, h) in halts {
+            tokio::time::sleep(at).await;
+            let _ = tx.send(h);
+        }
+        std::future::pending::<()>().await
+    });
+    let (events, mut received) = mpsc::unbounded_channel();
+    let end = run(&plan, target.clone(), rx, events).await;
+    let mut intervals = Vec::new();
+    while let Ok(i) = received.try_recv() {
+        intervals.push(i);
+    }
+    (end, intervals, target.served.load(Ordering::Relaxed))
+}
+
+fn recorded(intervals: &[Interval]) -> u64 {
+    intervals.iter().map(|i| i.stats.calls).sum()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_closed_run_completes_every_call_and_reports_each_second() {
+    let load = LoadModel::Closed { in_flight: 10, calls: Some(1_000), duration_s: None };
+    let (end, intervals, served) = drive(plan(load), |_| Some(Duration::from_millis(25)), vec![]).await;
+    assert_eq!((end.stop, end.started, end.abandoned, served), (StopReason::Completed, 1_000, 0, 1_000));
+    assert_eq!(recorded(&intervals), 1_000);
+    // 100 rounds of 25 ms: 2.5 s, so three intervals (the last one short).
+    assert!((end.elapsed_s - 2.5).abs() < 0.01, "{}", end.elapsed_s);
+    assert_eq!(intervals.len(), 3);
+    assert_eq!(intervals.iter().map(|i| i.index).collect::<Vec<_>>(), [0, 1, 2]);
+    let latency = intervals.iter().fold(crate::Hist::default(), |mut h, i| {
+        h.merge(&i.stats.latency_us);
+        h
+    });
+    assert!(latency.quantile(0.5).abs_diff(25_000) < 100, "{}", latency.quantile(0.5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_time_limit_stops_starting_calls() {
+    let mut p = plan(LoadModel::Closed { in_flight: 4, calls: None, duration_s: Some(3_600.0) });
+    p.max_duration_s = 2.0;
+    let (end, intervals, _) = drive(p, |_| Some(Duration::from_millis(100)), vec![]).await;
+    assert_eq!(end.stop, StopReason::TimeLimit);
+    assert_eq!(end.started, 80, "4 in flight, 10 rounds a second, 2 s");
+    assert_eq!(recorded(&intervals), 80, "calls in flight at the limit were drained");
+    assert!((end.elapsed_s - 2.0).abs() < 0.01, "{}", end.elapsed_s);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_drain_halt_stops_starting_and_lets_calls_finish() {
+    let load = LoadModel::Closed { in_flight: 5, calls: Some(1_000_000), duration_s: None };
+    let halts = vec![(Duration::from_millis(1_050), Halt::Drain)];
+    let (end, intervals, served) = drive(plan(load), |_| Some(Duration::from_millis(200)), halts).await;
+    assert_eq!(end.stop, StopReason::Cancelled);
+    assert_eq!((end.started, end.abandoned, served), (30, 0, 30), "6 rounds of 5 started by 1.05 s");
+    assert_eq!(recorded(&intervals), 30, "the 5 in flight finished during the drain");
+    assert!((end.elapsed_s - 1.2).abs() < 0.01, "{}", end.elapsed_s);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_hanging_past_the_drain_timeout_are_abandoned_and_counted() {
+    let mut p = plan(LoadModel::Closed { in_flight: 10, calls: Some(10), duration_s: None });
+    p.drain_timeout_s = 5.0;
+    // Every third call never answers.
+    let (end, intervals, _) = drive(p, |k| (k % 3 != 0).then_some(Duration::from_millis(10)), vec![]).await;
+    assert_eq!((end.stop, end.started, end.abandoned), (StopReason::Completed, 10, 4));
+    assert_eq!(recorded(&intervals), 6);
+    assert!((end.elapsed_s - 5.0).abs() < 0.01, "waited out the drain: {}", end.elapsed_s);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_second_halt_abandons_calls_in_flight_at_once() {
+    let load = LoadModel::Closed { in_flight: 8, calls: Some(100), duration_s: None };
+    let halts = vec![(Duration::from_secs(1), Halt::Drain), (Duration::from_secs(1), Halt::Now)];
+    let (end, intervals, _) = drive(plan(load), |_| None, halts).await;
+    assert_eq!((end.stop, end.started, end.abandoned), (StopReason::Cancelled, 8, 8));
+    assert_eq!(recorded(&intervals), 0);
+    assert!((end.elapsed_s - 2.0).abs() < 0.01, "no 30 s drain: {}", end.elapsed_s);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_that_exceed_the_call_timeout_are_timeouts() {
+    let mut p = plan(LoadModel::Batches { parallel: 4, batches: 1 });
+    p.call_timeout_s = 2.0;
+    let (end, intervals, _) = drive(p, |k| (k != 0).then_some(Duration::from_millis(5)), vec![]).await;
+    assert_eq!(end.abandoned, 0);
+    let timeouts: u64 = intervals.iter().map(|i| i.stats.errors.get(&ErrorClass::Timeout).copied().unwrap_or(0)).sum();
+    assert_eq!((recorded(&intervals), timeouts), (4, 1));
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_open_model_counts_late_starts_when_slots_run_out() {
+    // 100 calls/s for 1 s, at most 1 in flight, each taking 50 ms: every call after the
+    // first waits for a slot, so 95 or more start late; latency counts from the schedule.
+    let load = LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 1 };
+    let (end, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
+    assert_eq!(end.started, 100);
+    let late: u64 = intervals.iter().map(|i| i.stats.late_starts).sum();
+    assert!(late >= 95, "{late}");
+    let mut latency = crate::Hist::default();
+    intervals.iter().for_each(|i| latency.merge(&i.stats.latency_us));
+    assert!(latency.max() > 4_000_000, "the last call waited ~4 s behind its schedule: {}", latency.max());
+
+    // With room to spare nothing is late.
+    let load = LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 10 };
+    let (_, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
+    assert_eq!(intervals.iter().map(|i| i.stats.late_starts).sum::<u64>(), 0);
+}
