@@ -55,7 +55,8 @@ pub enum Command {
     /// Run a worker daemon: it takes a plan from a coordinator (`harness run` with
     /// [workers] addresses or --worker), runs its share of the load and streams the
     /// statistics back. Listens on loopback unless told otherwise; beyond loopback it
-    /// needs a shared secret (--secret-file or HARNESS_WORKER_SECRET).
+    /// needs a shared secret (--secret-file or HARNESS_WORKER_SECRET). SIGTERM or SIGHUP:
+    /// it takes no new plan, lets the running one drain and report, and exits 0.
     Worker(WorkerArgs),
     /// The local Lambda endpoint as a child process of `run` (internal).
     #[command(hide = true)]
@@ -76,6 +77,9 @@ pub struct WorkerArgs {
     /// Exit after this many plans (default: serve until stopped).
     #[arg(long)]
     pub plans: Option<u64>,
+    /// Refuse plans whose share needs more calls in flight than this (protects a small node).
+    #[arg(long)]
+    pub max_in_flight: Option<u64>,
     /// Exit when stdin closes (for workers started by a coordinator).
     #[arg(long, hide = true)]
     pub exit_with_stdin: bool,

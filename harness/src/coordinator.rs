@@ -39,6 +39,10 @@ async fn spawn_local(n: usize, secret: &str) -> anyhow::Result<(LocalWorkers, Ve
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
+            // Its own process group: signals for the harness's group (Ctrl-C at the
+            // terminal, `timeout`, systemd) are the harness's to act on; it stops when
+            // its stdin closes, which also happens if the harness dies.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .context("starting a local worker process")?;
@@ -252,7 +256,7 @@ fn fleet_end(workers: &[WorkerReport], abandoned: u64, cancelled: bool) -> Engin
         started: workers.iter().map(|w| w.totals.calls).sum::<u64>() + abandoned,
         abandoned,
         elapsed_s: workers.iter().map(|w| w.elapsed_s).fold(0.0, f64::max),
-        stop: if cancelled {
+        stop: if cancelled || workers.iter().any(|w| w.status == WorkerStatus::Cancelled) {
             StopReason::Cancelled
         } else if workers.iter().any(|w| w.status == WorkerStatus::TimeLimit) {
             StopReason::TimeLimit

@@ -35,6 +35,9 @@ impl LocalDatabase {
             None => {
                 let pg =
                     LocalPostgres::start_async(PgOptions::default()).await.context("starting a local PostgreSQL")?;
+                for (root, why) in pg.removed_stale() {
+                    eprintln!("removed a stale throwaway PostgreSQL at {} ({why})", root.display());
+                }
                 let url = pg.url();
                 (Some(pg), url)
             }
@@ -105,6 +108,10 @@ impl LocalStack {
             })
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
+            // Its own process group: signals for the harness's group (Ctrl-C at the
+            // terminal, `timeout`, systemd) are the harness's to act on; it stops when
+            // its stdin closes, which also happens if the harness dies.
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()
             .context("starting the local Lambda endpoint process")?;

@@ -87,7 +87,8 @@ fn exit_status(report: &RunReport, thresholds_failed: bool, signal: Option<Stopp
     }
     let verification_failed = report.verification.as_ref().is_some_and(|v| !v.passed);
     let lost = report.workers.iter().any(WorkerReport::lost);
-    let incomplete = report.end.stop == StopReason::TimeLimit && !report.plan.allow_incomplete;
+    // Not every planned call was started: the time limit, or a worker stopped early.
+    let incomplete = report.end.stop != StopReason::Completed && !report.plan.allow_incomplete;
     if verification_failed || thresholds_failed || lost || incomplete {
         ExitCode::from(1)
     } else {
@@ -216,10 +217,7 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
     };
     if plan.engine.workload.op == Op::Transfer {
         let totals = &driven.totals;
-        let mut unknown =
-            [ErrorClass::Timeout, ErrorClass::Transport].iter().filter_map(|c| totals.errors.get(c)).sum::<u64>()
-                as i64
-                + driven.end.abandoned as i64;
+        let mut unknown = unknown_outcomes(totals) as i64 + driven.end.abandoned as i64;
         if driven.workers.iter().any(WorkerReport::lost) {
             // A lost worker's last calls were never reported: any commits beyond the
             // successes seen are of unknown outcome (fewer would still be a failure).
@@ -229,6 +227,21 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
         v.check_run(history_before, totals.successes as i64, unknown);
     }
     v
+}
+
+/// Calls that may have committed although the client did not see a success: no answer
+/// in time, no response at all, a function timeout (it may have been at COMMIT), and a
+/// connection lost at COMMIT.
+fn unknown_outcomes(totals: &Stats) -> u64 {
+    let classes: u64 = [ErrorClass::Timeout, ErrorClass::Transport].iter().filter_map(|c| totals.errors.get(c)).sum();
+    let maybe_committed = [transfer::error::COMMIT_UNKNOWN, transfer::error::TIMEOUT].map(|t| format!("function: {t}"));
+    let functions: u64 = totals
+        .error_messages
+        .iter()
+        .filter(|(k, _)| maybe_committed.iter().any(|prefix| k.starts_with(prefix.as_str())))
+        .map(|(_, n)| n)
+        .sum();
+    classes + functions
 }
 
 /// How long verification waits for the database to come back.

@@ -9,7 +9,7 @@ use anyhow::Context;
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use workers::fleet::{Daemon, DaemonEvent};
+use workers::fleet::{Daemon, DaemonConfig, DaemonEvent};
 
 use crate::cli::WorkerArgs;
 
@@ -74,7 +74,8 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         let _ = shutdown.send(true);
         std::future::pending::<()>().await
     });
-    let daemon = Daemon::new(name, secret, events, shutting);
+    let config = DaemonConfig { name, secret, max_in_flight: args.max_in_flight };
+    let daemon = Daemon::new(config, events, shutting);
     let serve = daemon.serve(listener, args.plans);
     if args.exit_with_stdin {
         // Started by a coordinator: Ctrl-C at the terminal reaches us too, but the

@@ -27,11 +27,16 @@ struct Daemon {
 
 impl Daemon {
     fn start(prefix: &[&str], listen: &str, secret: Option<&str>) -> Daemon {
+        Daemon::start_with(prefix, listen, secret, &[])
+    }
+
+    /// A daemon with extra `harness worker` flags.
+    fn start_with(prefix: &[&str], listen: &str, secret: Option<&str>, flags: &[&str]) -> Daemon {
         let mut command = Command::new(prefix.first().copied().unwrap_or(env!("CARGO_BIN_EXE_harness")));
         if !prefix.is_empty() {
             command.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_harness"));
         }
-        command.args(["worker", "--listen", listen]).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.args(["worker", "--listen", listen]).args(flags).stdout(Stdio::piped()).stderr(Stdio::piped());
         match secret {
             Some(s) => command.env("HARNESS_WORKER_SECRET", s),
             None => command.env_remove("HARNESS_WORKER_SECRET"),
@@ -223,6 +228,100 @@ fn workers_stop_when_the_coordinator_dies() {
     let mut stream = TcpStream::connect(&daemons[0].address).unwrap();
     let hello: Value = read_frame(&mut stream);
     assert_eq!(hello["busy"], Value::Null, "{hello}");
+}
+
+/// `harness run SCENARIO --worker A --worker B ..` with the shared secret.
+fn coordinate(scenario: &str, results: &std::path::Path, daemons: &[&Daemon], extra: &[&str]) -> Command {
+    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    coordinator.args(["run", scenario, "--results", results.to_str().unwrap()]).args(extra);
+    coordinator.env("HARNESS_WORKER_SECRET", SECRET).env_remove("DATABASE_URL");
+    for d in daemons {
+        coordinator.args(["--worker", &d.address]);
+    }
+    coordinator
+}
+
+#[test]
+fn a_share_a_worker_cannot_run_marks_it_failed_and_it_serves_the_next_coordinator() {
+    let small = Daemon::start_with(&[], "127.0.0.1:0", Some(SECRET), &["--max-in-flight", "2"]);
+    let big = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 3, "");
+    // 6 in flight split 3 + 3: more than the small worker takes.
+    let out = coordinate(&scenario, &dir.path().join("a"), &[&big, &small], &[]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a failed worker fails the run: {}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&dir.path().join("a")).unwrap()).unwrap()).unwrap();
+    let workers = s["workers"].as_array().unwrap();
+    assert_eq!(workers[0]["status"], "completed", "{:#}", s["workers"]);
+    assert_eq!(workers[1]["status"], "failed", "{:#}", s["workers"]);
+    assert!(workers[1]["reason"].as_str().unwrap().contains("--max-in-flight"), "{:#}", workers[1]);
+    assert!(n(&s, "/totals/calls") > 0 && n(&workers[1], "/totals/calls") == 0);
+    assert_eq!(s["verification"]["passed"], true);
+
+    // The refused worker is free: the next coordinator's smaller plan runs there.
+    let scenario = closed_scenario(dir.path(), 2, "");
+    let out = coordinate(&scenario, &dir.path().join("b"), &[&small], &["--in-flight", "2"]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", text(&out), small.log());
+}
+
+#[test]
+fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
+    let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let plan = workers::EnginePlan {
+        load: workers::LoadModel::Closed { in_flight: 2, calls: Some(10), duration_s: None },
+        workload: workers::Workload {
+            op: workers::Op::Transfer,
+            first_account: 1,
+            last_account: 10,
+            accounts: workers::Accounts::Uniform,
+            amount_min: 1,
+            amount_max: 1,
+        },
+        seed: 1,
+        call_timeout_s: 60.0,
+        max_duration_s: 1e19,
+        drain_timeout_s: 60.0,
+    };
+    let target = workers::fleet::WorkerTarget::Endpoint { url: "http://127.0.0.1:9".into(), function: "f".into() };
+    let events = runtime.block_on(async {
+        let link = workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
+        let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000 };
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        link.run(0, run, stopped, Duration::from_millis(500), Duration::from_secs(3), tx).await;
+        let mut events = Vec::new();
+        while let Ok((_, e)) = rx.try_recv() {
+            events.push(e);
+        }
+        events
+    });
+    let [workers::fleet::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}") };
+    assert!(reason.contains("invalid plan: limits.max_duration must be between 1ms and 7 days"), "{reason}");
+    let mut stream = TcpStream::connect(&d.address).unwrap();
+    assert_eq!(read_frame(&mut stream)["busy"], Value::Null, "free again: {}", d.log());
+}
+
+#[test]
+fn sigterm_makes_a_daemon_drain_report_and_exit() {
+    let mut d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 60, "");
+    let results = dir.path().join("r");
+    let coordinator =
+        coordinate(&scenario, &results, &[&d], &[]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    assert!(d.wait_for("running a plan", Duration::from_secs(60)).is_some(), "{}", d.log());
+    std::thread::sleep(Duration::from_secs(3));
+    signal(d.child.id(), "TERM");
+    let status = d.child.wait().unwrap();
+    assert!(status.success(), "the daemon exits 0 after draining: {status:?}\n{}", d.log());
+    let out = coordinator.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "the run did not start all it planned: {}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    assert_eq!(s["workers"][0]["status"], "cancelled", "it reported its end: {:#}", s["workers"]);
+    assert_eq!(s["end"]["stop"], "cancelled");
+    assert!(n(&s, "/totals/calls") > 0);
+    assert_eq!(s["verification"]["passed"], true);
 }
 
 fn read_frame(stream: &mut TcpStream) -> Value {

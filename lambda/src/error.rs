@@ -12,6 +12,8 @@ pub const OCC_CONFLICT: &str = "OccConflict";
 pub const DATABASE_ERROR: &str = "DatabaseError";
 /// The database could not be reached or refused the login (IAM, TLS, network).
 pub const CONNECTION_ERROR: &str = "ConnectionError";
+/// The connection failed while COMMIT was in flight: the transfer may have committed.
+pub const COMMIT_UNKNOWN: &str = "CommitOutcomeUnknown";
 /// The function did not finish before its timeout.
 pub const TIMEOUT: &str = "Sandbox.Timedout";
 
@@ -43,6 +45,13 @@ impl FunctionError {
         } else {
             Self::new(DATABASE_ERROR, text)
         }
+    }
+
+    /// The connection was lost at COMMIT, so whether the transfer committed is unknown.
+    pub fn commit_unknown(err: &tokio_postgres::Error, retries: u32) -> Self {
+        let note = if retries == 0 { String::new() } else { format!(" after {retries} retries") };
+        let text = describe_db_error(err);
+        Self::new(COMMIT_UNKNOWN, format!("the connection failed at COMMIT, which may have committed: {text}{note}"))
     }
 
     /// The body Lambda returns with `X-Amz-Function-Error`.

@@ -31,7 +31,10 @@ pub async fn run(conn: &Connection, t: &Transfer, policy: &RetryPolicy) -> Resul
     loop {
         match attempt(conn, t).await {
             Ok(outcome) => return Ok((outcome, retries)),
-            Err(e) if is_occ_conflict(&e) => match policy.delay_before(retries + 1) {
+            Err(Failed { err, at_commit: true }) if err.as_db_error().is_none() => {
+                return Err(FunctionError::commit_unknown(&err, retries))
+            }
+            Err(Failed { err: e, .. }) if is_occ_conflict(&e) => match policy.delay_before(retries + 1) {
                 Some(delay) => {
                     if !delay.is_zero() {
                         tokio::time::sleep(delay).await;
@@ -40,18 +43,31 @@ pub async fn run(conn: &Connection, t: &Transfer, policy: &RetryPolicy) -> Resul
                 }
                 None => return Err(FunctionError::from_db(&e, retries)),
             },
-            Err(e) => return Err(FunctionError::from_db(&e, retries)),
+            Err(Failed { err, .. }) => return Err(FunctionError::from_db(&err, retries)),
         }
     }
 }
 
+/// Why an attempt failed, and whether it was at COMMIT.
+struct Failed {
+    err: DbError,
+    at_commit: bool,
+}
+
+impl From<DbError> for Failed {
+    fn from(err: DbError) -> Self {
+        Failed { err, at_commit: false }
+    }
+}
+
 /// One attempt, from BEGIN to COMMIT or ROLLBACK.
-async fn attempt(conn: &Connection, t: &Transfer) -> Result<Outcome, DbError> {
+async fn attempt(conn: &Connection, t: &Transfer) -> Result<Outcome, Failed> {
     let client = &conn.client;
     client.batch_execute(conn.dialect.begin()).await?;
     match body(conn, t).await {
         Ok(committed @ Outcome::Committed { .. }) => {
-            client.batch_execute("COMMIT").await?;
+            // Without an answer from the server, the COMMIT may or may not have happened.
+            client.batch_execute("COMMIT").await.map_err(|err| Failed { err, at_commit: true })?;
             Ok(committed)
         }
         Ok(refused) => {
@@ -62,7 +78,7 @@ async fn attempt(conn: &Connection, t: &Transfer) -> Result<Outcome, DbError> {
             // The transaction is already aborted; a failed ROLLBACK means the
             // connection is gone, which the next invocation notices and replaces.
             let _ = client.batch_execute("ROLLBACK").await;
-            Err(e)
+            Err(e.into())
         }
     }
 }

@@ -18,12 +18,21 @@ pub const MAX_RATE: f64 = 1_000_000.0;
 /// Stages of an open model.
 pub const MAX_STAGES: usize = 10_000;
 
+/// A number as people read it: plain, or in exponent form when huge or tiny.
+pub fn shown(v: f64) -> String {
+    if v == 0.0 || (1e-6..1e12).contains(&v.abs()) {
+        format!("{v}")
+    } else {
+        format!("{v:e}")
+    }
+}
+
 /// A duration in seconds within `MIN_SECONDS..=MAX_SECONDS`, or what is wrong with it.
 pub fn seconds(name: &str, s: f64) -> Result<f64, String> {
     if s.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&s) {
         Ok(s)
     } else {
-        Err(format!("{name} must be between 1ms and 7 days ({MAX_SECONDS} s), got {s} s"))
+        Err(format!("{name} must be between 1ms and 7 days ({MAX_SECONDS} s), got {} s", shown(s)))
     }
 }
 
@@ -39,7 +48,7 @@ fn rate(name: &str, r: f64) -> Result<(), String> {
     if r.is_finite() && r > 0.0 && r <= MAX_RATE {
         Ok(())
     } else {
-        Err(format!("{name} must be > 0 and at most {MAX_RATE} calls/s, got {r}"))
+        Err(format!("{name} must be > 0 and at most {MAX_RATE} calls/s, got {}", shown(r)))
     }
 }
 

@@ -104,8 +104,8 @@ impl Render for Console {
         if r.end.stop != workers::StopReason::Completed {
             writeln!(
                 s,
-                "Stopped early:      {:?} after {} of {} planned calls",
-                r.end.stop,
+                "Stopped early:      {} after {} of {} planned calls",
+                stop_reason(r.end.stop),
                 thousands(r.end.started),
                 r.plan.engine.load.planned_calls().map_or("?".into(), thousands)
             )?;
@@ -115,6 +115,15 @@ impl Render for Console {
             None => writeln!(s, "\nVerification: skipped (no database access for this target)")?,
         }
         Ok(s.into_bytes())
+    }
+}
+
+/// Why a run stopped early, in words.
+pub fn stop_reason(stop: workers::StopReason) -> &'static str {
+    match stop {
+        workers::StopReason::Completed => "completed",
+        workers::StopReason::TimeLimit => "the time limit (limits.max_duration) passed",
+        workers::StopReason::Cancelled => "stopped by a signal or the fleet",
     }
 }
 

@@ -193,16 +193,16 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let (load, planned) = load_model(&src, &raw, o)?;
     let workload = workload(&src, &raw, data)?;
     let limits = &raw.limits;
-    let secs = |v: Option<Spanned<DurationValue>>, default: f64| -> Result<f64, ScenarioError> {
+    let secs = |v: Option<Spanned<DurationValue>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
         match src.f(v) {
             None => Ok(default),
-            Some(f) => f.v.seconds().map_err(|m| src.err(f.at, m)),
+            Some(f) => f.v.seconds().map_err(|m| src.err(f.at, format!("limits.{key}: {m}"))),
         }
     };
     let default_max = planned.map_or(3_600.0, |p| (p * 2.0 + 60.0).clamp(3_600.0, workers::limits::MAX_SECONDS));
-    let max_duration_s = secs(limits.max_duration.clone(), default_max)?;
-    let call_timeout_s = secs(limits.call_timeout.clone(), 60.0)?;
-    let drain_timeout_s = secs(limits.drain_timeout.clone(), 30.0)?;
+    let max_duration_s = secs(limits.max_duration.clone(), "max_duration", default_max)?;
+    let call_timeout_s = secs(limits.call_timeout.clone(), "call_timeout", 60.0)?;
+    let drain_timeout_s = secs(limits.drain_timeout.clone(), "drain_timeout", 30.0)?;
     let mut seed = src.f(raw.seed.clone());
     flag(&mut seed, o.seed, "--seed");
     let engine = EnginePlan {
@@ -463,7 +463,7 @@ fn open_stages(
         if r.is_finite() && r > 0.0 && r <= 1_000_000.0 {
             Ok(r)
         } else {
-            Err(src.err(at, format!("rate must be > 0 and at most 1000000 calls/s, got {r}")))
+            Err(src.err(at, format!("rate must be > 0 and at most 1000000 calls/s, got {}", workers::limits::shown(r))))
         }
     };
     match (rate, duration, stages) {
@@ -478,7 +478,9 @@ fn open_stages(
                     let st = st.into_inner();
                     let rate = check_rate(*st.rate.get_ref(), &src.at(st.rate.span().start))?;
                     let duration_s =
-                        st.duration.get_ref().seconds().map_err(|m| src.err(src.at(st.duration.span().start), m))?;
+                        st.duration.get_ref().seconds().map_err(|m| {
+                            src.err(src.at(st.duration.span().start), format!("load.stages duration: {m}"))
+                        })?;
                     Ok(Stage { rate, duration_s })
                 })
                 .collect()

@@ -161,14 +161,15 @@ impl DurationValue {
                 }
             }
         };
+        let shown = workers::limits::shown(secs);
         if !(secs.is_finite() && secs > 0.0) {
-            return Err(format!("must be a positive duration, got {secs} s"));
+            return Err(format!("must be a positive duration, got {shown} s"));
         }
         if secs > workers::limits::MAX_SECONDS {
-            return Err(format!("must be at most 7 days ({} s), got {secs} s", workers::limits::MAX_SECONDS));
+            return Err(format!("must be at most 7 days ({} s), got {shown} s", workers::limits::MAX_SECONDS));
         }
         if secs < workers::limits::MIN_SECONDS {
-            return Err(format!("must be at least 1ms, got {secs} s"));
+            return Err(format!("must be at least 1ms, got {shown} s"));
         }
         Ok(secs)
     }

@@ -47,3 +47,93 @@ pub fn summary_in(dir: &Path) -> Option<PathBuf> {
 pub fn n(v: &Value, path: &str) -> u64 {
     v.pointer(path).and_then(Value::as_u64).unwrap_or_else(|| panic!("{path} missing in summary"))
 }
+
+/// Start the real `harness` binary with its output piped and its temporary directory
+/// (where throwaway PostgreSQL clusters go) set to `tmp`.
+pub fn spawn(args: &[&str], tmp: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_harness"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .env("TMPDIR", tmp)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start harness")
+}
+
+/// Send `signal` (e.g. "TERM", "INT", "KILL") to process `pid`.
+pub fn signal(pid: u32, signal: &str) {
+    let status = Command::new("kill").args([&format!("-{signal}"), &pid.to_string()]).status().unwrap();
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+/// Whether process `pid` runs (a zombie, dead but not yet reaped, does not).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.trim_start().chars().next() != Some('Z')))
+        .unwrap_or(false)
+}
+
+/// Every running process descended from `pid`.
+pub fn descendants(pid: u32) -> Vec<u32> {
+    let parents: Vec<(u32, u32)> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut found = vec![pid];
+    let mut i = 0;
+    while i < found.len() {
+        let parent = found[i];
+        found.extend(parents.iter().filter(|(_, pp)| *pp == parent).map(|(p, _)| *p));
+        i += 1;
+    }
+    found.into_iter().skip(1).filter(|p| alive(*p)).collect()
+}
+
+/// The throwaway PostgreSQL directories under `tmp`, and the servers running there.
+pub fn clusters(tmp: &Path) -> (Vec<PathBuf>, Vec<u32>) {
+    let dirs: Vec<PathBuf> = std::fs::read_dir(tmp)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("harness-pg-"))
+        .map(|e| e.path())
+        .collect();
+    let servers = dirs
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("data/postmaster.pid")).ok())
+        .filter_map(|pid| pid.lines().next()?.trim().parse().ok())
+        .filter(|pid| alive(*pid))
+        .collect();
+    (dirs, servers)
+}
+
+/// Wait up to `limit` for `done`; whether it came true.
+pub fn wait_for(limit: std::time::Duration, mut done: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < until {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    done()
+}
+
+/// Wait until the run writing under `results` has recorded `n` seconds (rows of its
+/// timeseries.csv, written as the run goes).
+pub fn wait_for_seconds(results: &Path, n: usize) {
+    let recorded = || {
+        let run = std::fs::read_dir(results).ok().and_then(|mut d| d.next()).and_then(|e| e.ok());
+        let rows = run.and_then(|r| std::fs::read_to_string(r.path().join("timeseries.csv")).ok());
+        rows.is_some_and(|t| t.lines().count() > n)
+    };
+    assert!(wait_for(std::time::Duration::from_secs(120), recorded), "the run recorded {n} seconds within 120 s");
+}

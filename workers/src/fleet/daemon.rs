@@ -50,6 +50,19 @@ pub struct Daemon {
     events: mpsc::UnboundedSender<DaemonEvent>,
     /// Turns true on shutdown: no new coordinators, and the running plan drains.
     shutdown: watch::Receiver<bool>,
+    /// The most calls in flight a plan may ask of this worker.
+    max_in_flight: Option<u64>,
+}
+
+/// Who the daemon is and what it accepts.
+#[derive(Debug, Clone, Default)]
+pub struct DaemonConfig {
+    /// The name it reports to coordinators.
+    pub name: String,
+    /// The shared secret coordinators must prove they hold, if any.
+    pub secret: Option<Vec<u8>>,
+    /// The most calls in flight a plan's share may need here.
+    pub max_in_flight: Option<u64>,
 }
 
 /// Frees the daemon when the plan's connection ends, however it ends.
@@ -65,12 +78,12 @@ impl Daemon {
     /// A daemon that stops taking plans, and drains the one it runs, when `shutdown`
     /// turns true.
     pub fn new(
-        name: String,
-        secret: Option<Vec<u8>>,
+        config: DaemonConfig,
         events: mpsc::UnboundedSender<DaemonEvent>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Daemon> {
-        Arc::new(Daemon { name, secret, busy: Mutex::new(None), events, shutdown })
+        let DaemonConfig { name, secret, max_in_flight } = config;
+        Arc::new(Daemon { name, secret, busy: Mutex::new(None), events, shutdown, max_in_flight })
     }
 
     /// Serve coordinators until `plans` plans have run (forever when `None`) or until
@@ -190,6 +203,13 @@ impl Daemon {
         };
         if let Err(reason) = crate::limits::validate(&plan) {
             return self.refuse(&mut wr, peer, format!("invalid plan: {reason}")).await;
+        }
+        if let Some(max) = self.max_in_flight.filter(|m| plan.load.max_in_flight() > *m) {
+            let reason = format!(
+                "the plan's share needs {} calls in flight; this worker runs at most {max} (harness worker --max-in-flight)",
+                plan.load.max_in_flight()
+            );
+            return self.refuse(&mut wr, peer, reason).await;
         }
         self.emit(DaemonEvent::Running { peer, calls: plan.load.planned_calls() });
 

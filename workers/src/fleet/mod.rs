@@ -7,6 +7,6 @@ pub mod protocol;
 pub mod split;
 
 pub use client::{WorkerEvent, WorkerLink};
-pub use daemon::{Daemon, DaemonEvent};
+pub use daemon::{Daemon, DaemonConfig, DaemonEvent};
 pub use protocol::{WorkerTarget, PROTOCOL_VERSION};
 pub use split::split;

@@ -1,5 +1,6 @@
 //! A throwaway PostgreSQL cluster from the system's binaries: `initdb` in a directory
-//! of its own, started on a free loopback port, stopped and removed on drop.
+//! of its own, started on a free loopback port, stopped and removed on drop, and by its
+//! watchdog if its owner dies without dropping it (see `watchdog`).
 //!
 //! PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres`
 //! user (created by Debian's package). When the binaries are missing and we are root on
@@ -10,6 +11,11 @@ use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+mod watchdog;
+
+use watchdog::Watchdog;
+pub use watchdog::{remove_stale, PREFIX};
 
 /// Server settings for a disposable cluster: durability off, room for many connections.
 const SETTINGS: &[&str] = &[
@@ -60,6 +66,9 @@ pub struct LocalPostgres {
     run_as: Option<String>,
     port: u16,
     running: bool,
+    /// Stale clusters of earlier owners removed before this one started, and why.
+    removed_stale: Vec<(PathBuf, String)>,
+    watchdog: Option<Watchdog>,
 }
 
 impl LocalPostgres {
@@ -74,8 +83,11 @@ impl LocalPostgres {
             None => return Err(PgError::NotInstalled),
         };
         let run_as = if is_root() { Some(ensure_user("postgres")?) } else { None };
-        let root = tempfile::Builder::new().prefix("harness-pg-").tempdir()?.keep();
-        let mut pg = LocalPostgres { root, bindir, run_as, port: 0, running: false };
+        let removed_stale = remove_stale(&std::env::temp_dir());
+        let root = tempfile::Builder::new().prefix(PREFIX).tempdir()?.keep();
+        let watchdog = Watchdog::start(&root, &bindir.join("pg_ctl"), run_as.as_deref());
+        let mut pg = LocalPostgres { root, bindir, run_as, port: 0, running: false, removed_stale, watchdog: None };
+        pg.watchdog = Some(watchdog?);
         if let Some(user) = &pg.run_as {
             let (uid, gid) = user_ids(user)?;
             std::os::unix::fs::chown(&pg.root, Some(uid), Some(gid))?;
@@ -117,6 +129,23 @@ impl LocalPostgres {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// Stale clusters (whose owners had died) removed before this one started, and why.
+    pub fn removed_stale(&self) -> &[(PathBuf, String)] {
+        &self.removed_stale
+    }
+
+    /// The cluster's directory (its data directory is `data` inside it).
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Restart the server (`pg_ctl restart -m fast`): every connection is cut.
+    pub fn restart(&self) -> Result<(), PgError> {
+        let log = self.root.join("server.log").display().to_string();
+        self.run("pg_ctl", &["-D", &self.data(), "-l", &log, "-m", "fast", "-w", "-t", "60", "restart"])?;
+        Ok(())
     }
 
     /// Stop the server now (also done on drop).
@@ -172,6 +201,10 @@ impl Drop for LocalPostgres {
     fn drop(&mut self) {
         if let Err(e) = self.stop() {
             tracing::warn!("stopping the local PostgreSQL failed: {e}");
+        }
+        // The watchdog stops whatever still runs and removes the directory.
+        if let Some(mut w) = self.watchdog.take() {
+            w.fire();
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
