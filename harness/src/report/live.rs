@@ -34,10 +34,12 @@ impl LiveFiles {
         Ok(LiveFiles { timeseries, hlog, comment: hlog_comment, start_s: 0.0 })
     }
 
+    /// The histograms first, then the row: a second in timeseries.csv always has its
+    /// histograms in latency.hlog, however abruptly the run ends.
     pub fn append(&mut self, interval: &Interval) -> anyhow::Result<()> {
+        self.hlog.write_all(&Hlog::entries(&self.comment, self.start_s, interval)?)?;
         self.timeseries.write_record(TimeSeries::row(self.start_s, interval))?;
         self.timeseries.flush()?;
-        self.hlog.write_all(&Hlog::entries(&self.comment, self.start_s, interval)?)?;
         self.start_s += interval.seconds;
         Ok(())
     }
