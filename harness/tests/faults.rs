@@ -152,6 +152,27 @@ fn a_database_restart_mid_run_keeps_the_report_and_verifies() {
 }
 
 #[test]
+fn a_database_gone_for_good_still_gets_its_report_with_verification_not_run() {
+    let mut pg = LocalPostgres::start(&PgOptions::default()).unwrap();
+    let (tmp, results) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut args = vec!["run", "--results", results.path().to_str().unwrap()];
+    let (hot, url) = (scenario("hot-accounts.toml"), pg.url());
+    args.extend_from_slice(&[&hot, "--duration", "4s", "--accounts", "1000", "--database-url", &url]);
+    let child = spawn(&args, tmp.path());
+    wait_for_seconds(results.path(), 2);
+    pg.stop().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("STATS") && stdout.contains("Verification: COULD NOT RUN: "), "{}", text(&out));
+    let s = summary(results.path());
+    assert_eq!(s["verification"]["passed"], false);
+    let why = s["verification"]["could_not_run"].as_str().unwrap();
+    assert!(why.contains("did not come back within"), "{why}");
+    assert!(n(&s, "/totals/errors/function") > 0, "the calls after the stop failed and were counted");
+}
+
+#[test]
 fn absurd_values_are_refused_with_their_position_before_anything_starts() {
     let dir = tempfile::tempdir().unwrap();
     let load = "[load]\nmodel = \"closed\"\nin_flight = 2\ncalls = 10\n";

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use tokio::signal::unix::{signal, SignalKind};
 use transfer::db::Database;
 use transfer::local::endpoint::{DEFAULT_ENVIRONMENTS, DEFAULT_FUNCTION};
 use transfer::local::{Endpoint, EndpointConfig, LocalPostgres, Overflow, PgOptions};
@@ -81,13 +82,21 @@ async fn main() -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot serve on --listen {}", args.listen))?;
     eprintln!(
-        "serving function {} on {} ({} environments, overflow {:?}, retry policy {policy}); Ctrl-C stops",
+        "serving function {} on {} ({} environments, overflow {}, retry policy {policy}); Ctrl-C or SIGTERM stops",
         args.function_name,
         endpoint.url(),
         args.environments,
         args.overflow
     );
-    tokio::signal::ctrl_c().await?;
+    // Ctrl-C, SIGTERM (systemd, `timeout`, Kubernetes) or SIGHUP: let the calls in
+    // flight finish, then stop the server and remove the throwaway PostgreSQL.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped?,
+        _ = terminate.recv() => {}
+        _ = hangup.recv() => {}
+    }
     let stats = endpoint.stats();
     endpoint.shutdown().await?;
     eprintln!("{}", serde_json::to_string(&stats)?);

@@ -4,5 +4,6 @@
 
 mod dsql_token;
 mod invoke_api;
+mod lifetime;
 mod support;
 mod transfers;
