@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use transfer::RetryPolicy;
 
@@ -345,6 +346,10 @@ pub struct CheckArgs {
     /// Also write the checks as JUnit XML here.
     #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Record these checks in the run's summary.json and re-render its files, so that
+    /// report.html shows them (with the baseline's figures).
+    #[arg(long)]
+    pub update_report: bool,
 }
 
 #[derive(Args, Debug)]
@@ -383,4 +388,40 @@ pub struct QuickstartArgs {
     /// Use this PostgreSQL instead of starting a throwaway one.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+}
+
+impl DataArgs {
+    pub fn spec(&self) -> anyhow::Result<crate::scenario::DataSpec> {
+        anyhow::ensure!(self.accounts >= 2, "--accounts must be at least 2, got {}", self.accounts);
+        anyhow::ensure!(self.initial_balance >= 0, "--initial-balance must be >= 0, got {}", self.initial_balance);
+        Ok(crate::scenario::DataSpec { accounts: self.accounts, initial_balance: self.initial_balance })
+    }
+}
+
+impl DbArgs {
+    /// The database these flags name.
+    pub async fn target(&self) -> anyhow::Result<crate::database::DbTarget> {
+        self.target_if_given().await?.context("give --database-url (or DATABASE_URL) or --dsql-endpoint")
+    }
+
+    /// The database these flags name, if they name one.
+    pub async fn target_if_given(&self) -> anyhow::Result<Option<crate::database::DbTarget>> {
+        match &self.database_url {
+            Some(url) => Ok(Some(crate::database::DbTarget::Url(url.clone()))),
+            None => self.dsql_if_given().await,
+        }
+    }
+
+    /// The DSQL cluster of --dsql-endpoint, if given, with credentials and region from
+    /// the AWS configuration (or --region and --profile).
+    pub async fn dsql_if_given(&self) -> anyhow::Result<Option<crate::database::DbTarget>> {
+        let Some(host) = &self.dsql_endpoint else { return Ok(None) };
+        let sdk = workers::target::aws_sdk_config(self.region.clone(), self.profile.clone()).await;
+        let region = sdk
+            .region()
+            .map(|r| r.to_string())
+            .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
+        let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
+        Ok(Some(crate::database::DbTarget::Dsql(target.with_sdk_config(sdk))))
+    }
 }

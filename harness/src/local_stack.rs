@@ -2,7 +2,7 @@
 //! accounts, optionally fronted by the local Lambda endpoint. Stopping (or dropping) it
 //! tears down what it started.
 
-use std::process::{ExitCode, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,11 +10,10 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
 use transfer::db::Database;
-use transfer::local::{Endpoint, EndpointConfig, EnvironmentStats, LocalPostgres, PgOptions};
-use transfer::{Function, RetryPolicy};
+use transfer::local::{EndpointConfig, EnvironmentStats, LocalPostgres, PgOptions};
+use transfer::RetryPolicy;
 use workers::Halt;
 
-use crate::cli::LocalLambdaArgs;
 use crate::database;
 use crate::scenario::DataSpec;
 
@@ -165,36 +164,4 @@ impl LocalStack {
         let _ = self.child.kill().await;
         (self.db, ended)
     }
-}
-
-/// The endpoint process: serve until stdin closes. Ctrl-C from the terminal reaches the
-/// whole process group; it is ignored here so that the harness can drain calls first.
-pub async fn serve_child(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
-    if let Err(e) = transfer::local::fd_limit::raise_open_files(1 << 20) {
-        eprintln!("warning: cannot raise the open-file limit: {e}");
-    }
-    let config = EndpointConfig {
-        function_name: args.function_name,
-        environments: args.environments,
-        overflow: args.overflow.parse().map_err(anyhow::Error::msg)?,
-        timeout: Duration::from_secs_f64(args.timeout_s),
-        ..EndpointConfig::default()
-    };
-    let config = match args.listen {
-        Some(ip) => EndpointConfig { listen: std::net::SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
-        None => config,
-    };
-    let database = Database::Local { url: args.database_url };
-    let policy = args.retry_policy;
-    let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy)).await?;
-    println!("{READY}{}", endpoint.url());
-    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());
-    tokio::select! {
-        _ = stdin.read_to_end(&mut sink) => {}
-        _ = terminate.recv() => {}
-    }
-    endpoint.shutdown().await?;
-    Ok(ExitCode::SUCCESS)
 }

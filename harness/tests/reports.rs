@@ -202,6 +202,18 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let row = stdout.lines().find(|l| l.starts_with("throughput vs baseline")).expect("a throughput row");
     assert!(row.ends_with("FAIL"), "{stdout}");
 
+    // The run recorded its own checks; --update-report records the baseline verdict,
+    // and report.html shows it.
+    let recorded: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(recorded["checks"].as_array().unwrap().len(), 5, "{}", recorded["checks"]);
+    let out = harness(&["check", dir_s, "--baseline", baseline.to_str().unwrap(), "--update-report"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let recorded: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
+    let names: Vec<&str> = recorded["checks"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"throughput vs baseline"), "{names:?}");
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("throughput vs baseline"), "report.html shows the baseline verdict");
+
     let out = harness(&["check", tmp.path().join("nothing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing"), "{}", text(&out));

@@ -4,24 +4,11 @@
 //! one-sided Kolmogorov-Smirnov distance that allows for the sampling noise of the two
 //! runs' sizes, so a small run does not fail on chance alone.
 
-pub mod junit;
-
-use std::fmt::Write;
-
 use workers::Hist;
 
-use crate::report::{percent, RunReport};
 use crate::scenario::Thresholds;
-
-/// One gate.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Check {
-    pub name: String,
-    pub value: String,
-    pub limit: String,
-    pub baseline: Option<String>,
-    pub passed: bool,
-}
+pub use crate::summary::Check;
+use crate::summary::{percent, RunReport};
 
 /// How a baseline is compared.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -179,42 +166,6 @@ impl Unit {
             Unit::PerS => format!("{v:.1} calls/s"),
         }
     }
-}
-
-/// The checks as a table, one row each, and a last line with the verdict.
-pub fn table(checks: &[Check]) -> String {
-    let headers = ["Check", "Value", "Limit", "Baseline", "Result"];
-    let rows: Vec<[String; 5]> = checks
-        .iter()
-        .map(|c| {
-            let result = if c.passed { "PASS" } else { "FAIL" };
-            [c.name.clone(), c.value.clone(), c.limit.clone(), c.baseline.clone().unwrap_or("-".into()), result.into()]
-        })
-        .collect();
-    let mut widths = headers.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut s = String::new();
-    let line = |s: &mut String, cells: [&str; 5]| {
-        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
-        let _ = writeln!(s, "{}", padded.join("  ").trim_end());
-    };
-    line(&mut s, headers);
-    for row in &rows {
-        line(&mut s, [&row[0], &row[1], &row[2], &row[3], &row[4]]);
-    }
-    let failed = checks.iter().filter(|c| !c.passed).count();
-    let _ = writeln!(
-        s,
-        "{}: {} of {} checks passed",
-        if failed == 0 { "PASS" } else { "FAIL" },
-        checks.len() - failed,
-        checks.len()
-    );
-    s
 }
 
 #[cfg(test)]

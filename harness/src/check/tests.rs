@@ -6,6 +6,8 @@ use workers::{CallRecord, EngineEnd, ErrorClass, Stats, StopReason};
 
 use super::*;
 use crate::database::Verification;
+use crate::report::console::checks_table as table;
+use crate::report::junit;
 use crate::scenario::{self, Overrides};
 
 /// A run of `calls` calls over `seconds`, latencies drawn from `latency_ms` (a uniform
@@ -38,6 +40,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
         intervals: Vec::new(),
         environments: None,
         verification: Some(verification(true)),
+        checks: Vec::new(),
     }
 }
 

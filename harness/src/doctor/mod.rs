@@ -9,7 +9,6 @@
 //! A check whose prerequisite failed is skipped. The diagnosis of an error is a pure
 //! function of what the SDK or the function returned, tested with recorded responses.
 
-pub mod command;
 pub mod diagnose;
 
 use aws_config::SdkConfig;

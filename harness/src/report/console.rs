@@ -6,6 +6,7 @@ use std::fmt::Write;
 use workers::{ErrorClass, Hist};
 
 use super::{Render, RunReport};
+use crate::summary::Check;
 
 pub struct Console;
 
@@ -137,6 +138,42 @@ fn latency(s: &mut String, h: &Hist) -> std::fmt::Result {
         ms(h.quantile(0.999)),
         ms(h.max())
     )
+}
+
+/// The checks as a table, one row each, and a last line with the verdict.
+pub fn checks_table(checks: &[Check]) -> String {
+    let headers = ["Check", "Value", "Limit", "Baseline", "Result"];
+    let rows: Vec<[String; 5]> = checks
+        .iter()
+        .map(|c| {
+            let result = if c.passed { "PASS" } else { "FAIL" };
+            [c.name.clone(), c.value.clone(), c.limit.clone(), c.baseline.clone().unwrap_or("-".into()), result.into()]
+        })
+        .collect();
+    let mut widths = headers.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut s = String::new();
+    let line = |s: &mut String, cells: [&str; 5]| {
+        let padded: Vec<String> = cells.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        let _ = writeln!(s, "{}", padded.join("  ").trim_end());
+    };
+    line(&mut s, headers);
+    for row in &rows {
+        line(&mut s, [&row[0], &row[1], &row[2], &row[3], &row[4]]);
+    }
+    let failed = checks.iter().filter(|c| !c.passed).count();
+    let _ = writeln!(
+        s,
+        "{}: {} of {} checks passed",
+        if failed == 0 { "PASS" } else { "FAIL" },
+        checks.len() - failed,
+        checks.len()
+    );
+    s
 }
 
 /// Microseconds as milliseconds with two decimals.

@@ -8,7 +8,6 @@ use workers::Hist;
 use super::console::Console;
 use super::svg::{esc, short, BarChart, LineChart, Series};
 use super::{percent, Render, RunReport};
-use crate::check;
 
 pub struct Html;
 
@@ -71,9 +70,9 @@ impl Render for Html {
             }
             None => writeln!(s, "<p id=\"verification\">{verdict}</p>")?,
         }
-        if r.plan.thresholds != Default::default() {
+        if !r.checks.is_empty() {
             writeln!(s, "<h2>Thresholds</h2>")?;
-            writeln!(s, "<pre>{}</pre>", esc(&check::table(&check::evaluate(r, &r.plan.thresholds, None))))?;
+            writeln!(s, "<pre>{}</pre>", esc(&super::console::checks_table(&r.checks)))?;
         }
         writeln!(s, "<h2>STATS</h2><pre>{}</pre>", esc(&String::from_utf8(Console.render(r)?)?))?;
         writeln!(s, "<h2>Scenario as run</h2><pre>{}</pre>", esc(&serde_json::to_string_pretty(&r.plan)?))?;

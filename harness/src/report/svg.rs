@@ -215,9 +215,7 @@ pub fn short(v: f64) -> String {
 }
 
 /// Escape text for HTML and SVG.
-pub fn esc(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
+pub use super::markup::escape as esc;
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,6 @@
-//! `harness run SCENARIO`: plan -> results folder -> target (starting the local stack
-//! when asked) -> engine with live progress -> verification -> reports.
+//! The run pipeline behind `harness run` (and the chapters' runs): plan -> results
+//! folder -> target (starting the local stack when asked) -> engine or fleet with live
+//! progress -> tear-down -> verification -> checks -> reports -> exit status.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -13,23 +14,16 @@ use workers::fleet::WorkerTarget;
 use workers::{EngineEnd, ErrorClass, Halt, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
 
 use crate::check;
-use crate::cli::RunArgs;
 use crate::coordinator;
 use crate::database::{self, Verification};
 use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::record::Record;
+use crate::report::console::{checks_table, Console};
 use crate::report::hlog::Hlog;
 use crate::report::live::LiveFiles;
-use crate::report::{console::Console, json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
-use crate::scenario::{self, FleetSpec, Plan, TargetSpec, Thresholds};
+use crate::report::{json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
+use crate::scenario::{FleetSpec, Plan, TargetSpec, Thresholds};
 use crate::signals::{Signals, Stopping};
-
-pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let plan = scenario::load(&args.scenario, &args.overrides.to_overrides())?;
-    let secret = crate::worker::secret(args.worker_secret_file.as_deref())?;
-    let signals = Signals::listen(plan.engine.drain_timeout_s)?;
-    Ok(execute(plan, &args.results, args.reset, secret, &signals).await?.0)
-}
 
 /// Run a validated plan into a new folder under `results`; the exit status and report.
 /// Once the run folder exists, the report is written whatever happens to the run: a
@@ -48,7 +42,7 @@ pub async fn execute(
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
     let record = Record::new(live, plan.engine.load.planned_calls());
     let ran = drive_target(&plan, reset, secret, signals, record).await?;
-    let report = RunReport {
+    let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: version.to_string(),
         run_id,
@@ -60,32 +54,33 @@ pub async fn execute(
         intervals: ran.driven.intervals,
         environments: ran.environments,
         verification: ran.verification,
+        checks: Vec::new(),
     };
+    if report.plan.thresholds != Thresholds::default() {
+        report.checks = check::evaluate(&report, &report.plan.thresholds, None);
+    }
     let summary = dir.join("summary.json");
     std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
     crate::report::write_derived(&dir, &report)?;
     print!("{}", String::from_utf8(Console.render(&report)?)?);
     let files: Vec<&str> = crate::report::derived_files().iter().map(|(name, _)| *name).collect();
     println!("Results: {} (summary.json, {})", dir.display(), files.join(", "));
-    let thresholds_failed = if report.plan.thresholds != Thresholds::default() {
-        let checks = check::evaluate(&report, &report.plan.thresholds, None);
-        print!("\nThresholds:\n{}", check::table(&checks));
-        checks.iter().any(|c| !c.passed)
-    } else {
-        false
-    };
+    if !report.checks.is_empty() {
+        print!("\nThresholds:\n{}", checks_table(&report.checks));
+    }
     for note in &ran.teardown {
         eprintln!("warning: {note}");
     }
-    Ok((exit_status(&report, thresholds_failed, signals.first()), report))
+    Ok((exit_status(&report, signals.first()), report))
 }
 
 /// The one place a run's exit status is decided (documented in `harness run --help`).
-fn exit_status(report: &RunReport, thresholds_failed: bool, signal: Option<Stopping>) -> ExitCode {
+fn exit_status(report: &RunReport, signal: Option<Stopping>) -> ExitCode {
     if let Some(signal) = signal {
         return ExitCode::from(signal.exit_code());
     }
     let verification_failed = report.verification.as_ref().is_some_and(|v| !v.passed);
+    let thresholds_failed = report.checks.iter().any(|c| !c.passed);
     let lost = report.workers.iter().any(WorkerReport::lost);
     // Not every planned call was started: the time limit, or a worker stopped early.
     let incomplete = report.end.stop != StopReason::Completed && !report.plan.allow_incomplete;

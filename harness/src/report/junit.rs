@@ -1,6 +1,7 @@
 //! The checks as JUnit XML, for CI systems that show test results.
 
-use super::Check;
+use super::markup::escape;
+use crate::summary::Check;
 
 pub fn render(suite: &str, checks: &[Check]) -> String {
     let failures = checks.iter().filter(|c| !c.passed).count();
@@ -24,8 +25,4 @@ pub fn render(suite: &str, checks: &[Check]) -> String {
     }
     s += "  </testsuite>\n</testsuites>\n";
     s
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }

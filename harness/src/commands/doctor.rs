@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region};
 
-use super::{Finding, Status};
 use crate::cli::DoctorArgs;
+use crate::doctor::{self, Finding, Status};
 
 pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let sdk = match &args.endpoint_url {
@@ -24,20 +24,20 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         print!("{}", f.render());
         findings.push(f);
     };
-    show(super::credentials(&sdk).await, &mut findings);
+    show(doctor::credentials(&sdk).await, &mut findings);
     let client = match &args.endpoint_url {
         Some(url) => workers::LambdaTarget::local(url, &args.function, 1).client().clone(),
         None => aws_sdk_lambda::Client::new(&sdk),
     };
     if findings[0].ok() {
-        show(super::invokable(&client, &args.function, &region).await, &mut findings);
+        show(doctor::invokable(&client, &args.function, &region).await, &mut findings);
     } else {
-        show(skipped(super::INVOKE, "needs check 1"), &mut findings);
+        show(skipped(doctor::INVOKE, "needs check 1"), &mut findings);
     }
     if findings[1].ok() {
-        show(super::reaches_database(&client, &args.function, &region).await, &mut findings);
+        show(doctor::reaches_database(&client, &args.function, &region).await, &mut findings);
     } else {
-        show(skipped(super::DATABASE, "needs check 2"), &mut findings);
+        show(skipped(doctor::DATABASE, "needs check 2"), &mut findings);
     }
     let schema = match args.db.target_if_given().await {
         Ok(None) => None,
@@ -45,11 +45,11 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         Err(e) => Some(Err(format!("{e:#}"))),
     };
     match schema {
-        None => show(skipped(super::SCHEMA, "give --dsql-endpoint (or --database-url) to check it"), &mut findings),
-        Some(Ok(client)) => show(super::schema(&client, args.accounts).await, &mut findings),
+        None => show(skipped(doctor::SCHEMA, "give --dsql-endpoint (or --database-url) to check it"), &mut findings),
+        Some(Ok(client)) => show(doctor::schema(&client, args.accounts).await, &mut findings),
         Some(Err(e)) => {
-            let status = Status::Fail(super::connection_problem("ConnectionError", &e));
-            show(Finding { check: super::SCHEMA, status }, &mut findings)
+            let status = Status::Fail(doctor::connection_problem("ConnectionError", &e));
+            show(Finding { check: doctor::SCHEMA, status }, &mut findings)
         }
     }
     let failed = findings.iter().filter(|f| matches!(f.status, Status::Fail(_))).count();

@@ -1,0 +1,56 @@
+//! `harness check RUN`: the CI gate.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::check::{self, BaselineRule};
+use crate::cli::CheckArgs;
+use crate::report::console::checks_table;
+use crate::report::{json::Json, Render};
+use crate::scenario::{self, Overrides};
+
+use super::report::summary;
+
+/// The CI gate: thresholds and an optional baseline, as a table (and JUnit XML).
+pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let mut report = summary(&args.run)?;
+    let mut thresholds = match &args.thresholds {
+        Some(path) => scenario::load(path, &Overrides::default())?.thresholds,
+        None => report.plan.thresholds.clone(),
+    };
+    if let Some(t) = args.tolerance_pct {
+        anyhow::ensure!(t.is_finite() && t >= 0.0, "--tolerance-pct must be >= 0, got {t}");
+        thresholds.baseline_tolerance_pct = Some(t);
+    }
+    if let Some(s) = args.max_shift {
+        anyhow::ensure!((0.0..=1.0).contains(&s), "--max-shift must be between 0 and 1, got {s}");
+        thresholds.max_latency_shift = Some(s);
+    }
+    let baseline = args.baseline.as_deref().map(summary).transpose()?;
+    let checks = check::evaluate(&report, &thresholds, baseline.as_ref().map(|b| (b, BaselineRule::from(&thresholds))));
+    anyhow::ensure!(
+        !checks.is_empty(),
+        "nothing to check in {}: its scenario has no [thresholds], it was not verified, and no --baseline was given",
+        args.run.display()
+    );
+    println!("Run {} ({})", report.run_id, report.plan.name);
+    if let Some(b) = &baseline {
+        println!("Baseline {} ({})", b.run_id, b.plan.name);
+    }
+    print!("{}", checks_table(&checks));
+    if let Some(path) = &args.junit {
+        std::fs::write(path, crate::report::junit::render(&report.plan.name, &checks))
+            .with_context(|| format!("writing --junit {}", path.display()))?;
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    if args.update_report {
+        report.checks = checks;
+        let dir = super::report::run_dir(&args.run);
+        let file = dir.join("summary.json");
+        std::fs::write(&file, Json.render(&report)?).with_context(|| format!("writing {}", file.display()))?;
+        crate::report::write_derived(&dir, &report)?;
+        println!("Recorded in {} (report.html shows these checks)", file.display());
+    }
+    Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
