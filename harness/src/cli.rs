@@ -54,8 +54,9 @@ pub enum Command {
     /// --baseline, against an earlier run; print a table of every check.
     /// Exit status: 0 all passed, 1 a check failed, 2 bad input.
     Check(CheckArgs),
-    /// Start the local stack, run the workshop's first chapters and a small burst of
-    /// transfers through the real aws-sdk-lambda client, verify, and tear down.
+    /// Start the local stack, run the workshop's chapters 0, 1, 3 and 5, then a burst of
+    /// transfers through the same pipeline as `run` (the real aws-sdk-lambda client,
+    /// progress, verification, a run folder), and tear down.
     Quickstart(QuickstartArgs),
     /// Run a worker daemon: it takes a plan from a coordinator (`harness run` with
     /// [workers] addresses or --worker), runs its share of the load and streams the
@@ -92,21 +93,9 @@ pub struct WorkerArgs {
 
 #[derive(Args, Debug)]
 pub struct LocalLambdaArgs {
-    /// Listen on this address instead of loopback (for remote workers).
+    /// The endpoint's configuration as JSON (`local_stack::ChildConfig`, written by `run`).
     #[arg(long)]
-    pub listen: Option<std::net::IpAddr>,
-    #[arg(long)]
-    pub database_url: String,
-    #[arg(long)]
-    pub function_name: String,
-    #[arg(long)]
-    pub environments: usize,
-    #[arg(long)]
-    pub overflow: String,
-    #[arg(long)]
-    pub timeout_s: f64,
-    #[arg(long)]
-    pub retry_policy: RetryPolicy,
+    pub config: String,
 }
 
 #[derive(Args, Debug)]
@@ -123,83 +112,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub worker_secret_file: Option<PathBuf>,
     #[command(flatten)]
-    pub overrides: OverrideArgs,
-}
-
-/// Flags that replace scenario values.
-#[derive(Args, Debug, Default)]
-pub struct OverrideArgs {
-    /// Target: `local`, `aws` or `in-process` (scenario: target.kind).
-    #[arg(long)]
-    pub target: Option<String>,
-    /// Function name or ARN (target.function).
-    #[arg(long)]
-    pub function: Option<String>,
-    /// Use this PostgreSQL instead of a throwaway one (target.database_url).
-    #[arg(long, env = "DATABASE_URL")]
-    pub database_url: Option<String>,
-    /// Number of accounts (data.accounts).
-    #[arg(long)]
-    pub accounts: Option<i64>,
-    /// Calls per batch (load.parallel, model "batches").
-    #[arg(long)]
-    pub parallel: Option<i64>,
-    /// Number of batches (load.batches).
-    #[arg(long)]
-    pub batches: Option<i64>,
-    /// Calls kept in flight (load.in_flight, model "closed").
-    #[arg(long)]
-    pub in_flight: Option<i64>,
-    /// Calls to make (load.calls, model "closed").
-    #[arg(long)]
-    pub calls: Option<i64>,
-    /// Run length, e.g. 30s or 5m (load.duration).
-    #[arg(long)]
-    pub duration: Option<String>,
-    /// Arrival rate in calls/s (load.rate, model "open").
-    #[arg(long)]
-    pub rate: Option<f64>,
-    /// The function's OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (local.retry_policy).
-    #[arg(long)]
-    pub retry_policy: Option<String>,
-    /// Execution environments of the local endpoint (local.environments).
-    #[arg(long)]
-    pub environments: Option<i64>,
-    /// Beyond them: `queue` or `throttle` (local.overflow).
-    #[arg(long)]
-    pub overflow: Option<String>,
-    /// Seed for the payload sampler (seed).
-    #[arg(long)]
-    pub seed: Option<u64>,
-    /// Run the load from N local worker processes (workers.count).
-    #[arg(long)]
-    pub workers: Option<i64>,
-    /// A worker daemon's HOST:PORT; repeat for each (workers.addresses).
-    #[arg(long = "worker")]
-    pub worker_addresses: Vec<String>,
-}
-
-impl OverrideArgs {
-    pub fn to_overrides(&self) -> Overrides {
-        Overrides {
-            target: self.target.clone(),
-            function: self.function.clone(),
-            database_url: self.database_url.clone(),
-            accounts: self.accounts,
-            parallel: self.parallel,
-            batches: self.batches,
-            in_flight: self.in_flight,
-            calls: self.calls,
-            duration: self.duration.clone(),
-            rate: self.rate,
-            retry_policy: self.retry_policy.clone(),
-            environments: self.environments,
-            overflow: self.overflow.clone(),
-            seed: self.seed,
-            workers: self.workers,
-            worker_addresses: self.worker_addresses.clone(),
-        }
-    }
+    pub overrides: Overrides,
 }
 
 /// The data set, for `setup` and `verify`.
@@ -207,14 +120,14 @@ impl OverrideArgs {
 pub struct DataArgs {
     /// Accounts 1..=N.
     #[arg(long, default_value_t = 1000)]
-    pub accounts: i32,
+    pub accounts: i64,
     /// Each account's opening balance.
     #[arg(long, default_value_t = 100)]
     pub initial_balance: i32,
 }
 
 /// Which database: a PostgreSQL URL, or a DSQL cluster (IAM token auth).
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone, Default)]
 pub struct DbArgs {
     /// A PostgreSQL URL.
     #[arg(long, env = "DATABASE_URL", conflicts_with = "dsql_endpoint")]
@@ -271,7 +184,7 @@ pub struct ReportArgs {
     pub run_dir: PathBuf,
 }
 
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ChapterArgs {
     /// The chapter: 0 greeting, 1 connect as admin, 2 the application role, 3 a transfer,
     /// 4 the stress run, 5 history with UUIDs, 6 scale and the payer index.
@@ -295,7 +208,7 @@ pub struct ChapterArgs {
     pub arn: Option<String>,
     /// Chapters 4 and 6: accounts (default 1,000 and 1,000,000).
     #[arg(long)]
-    pub accounts: Option<i32>,
+    pub accounts: Option<i64>,
     /// Chapters 4 and 6: calls (default 10,000 and 1,000,000).
     #[arg(long)]
     pub calls: Option<i64>,
@@ -375,26 +288,29 @@ pub struct InvokeArgs {
 pub struct QuickstartArgs {
     /// Accounts to create (ids 1..=N), each with 100.
     #[arg(long, default_value_t = 1000)]
-    pub accounts: i32,
+    pub accounts: i64,
     /// Transfers in the burst.
     #[arg(long, default_value_t = 200)]
-    pub calls: usize,
+    pub calls: i64,
     /// Calls in flight during the burst.
     #[arg(long, default_value_t = 20)]
-    pub parallel: usize,
+    pub parallel: i64,
     /// The function's OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]`.
     #[arg(long, default_value = "unlimited")]
     pub retry_policy: RetryPolicy,
     /// Use this PostgreSQL instead of starting a throwaway one.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Where the burst's run folder is written.
+    #[arg(long, default_value = "results")]
+    pub results: PathBuf,
 }
 
 impl DataArgs {
     pub fn spec(&self) -> anyhow::Result<crate::scenario::DataSpec> {
-        anyhow::ensure!(self.accounts >= 2, "--accounts must be at least 2, got {}", self.accounts);
+        let accounts = accounts_flag(self.accounts)?;
         anyhow::ensure!(self.initial_balance >= 0, "--initial-balance must be >= 0, got {}", self.initial_balance);
-        Ok(crate::scenario::DataSpec { accounts: self.accounts, initial_balance: self.initial_balance })
+        Ok(crate::scenario::DataSpec { accounts, initial_balance: self.initial_balance })
     }
 }
 
@@ -423,5 +339,22 @@ impl DbArgs {
             .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
         let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
         Ok(Some(crate::database::DbTarget::Dsql(target.with_sdk_config(sdk))))
+    }
+}
+
+/// `--accounts N` as an account count: 2 to 2^31-1 (ids are PostgreSQL integers).
+pub fn accounts_flag(n: i64) -> anyhow::Result<i32> {
+    match i32::try_from(n) {
+        Ok(n) if n >= 2 => Ok(n),
+        _ => anyhow::bail!("--accounts must be between 2 and {}, got {n}", i32::MAX),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -6,6 +6,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
@@ -91,20 +92,20 @@ pub async fn announced(child: &mut Child, what: &str) -> anyhow::Result<String> 
     Ok(line.strip_prefix(READY).with_context(|| format!("unexpected first line from {what}: {line}"))?.to_string())
 }
 
+/// What the endpoint process runs: handed to it whole, as JSON in `--config`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildConfig {
+    pub database_url: String,
+    pub endpoint: EndpointConfig,
+    pub retry_policy: RetryPolicy,
+}
+
 impl LocalStack {
-    pub async fn start(db: LocalDatabase, config: EndpointConfig, policy: RetryPolicy) -> anyhow::Result<Self> {
+    pub async fn start(db: LocalDatabase, endpoint: EndpointConfig, retry_policy: RetryPolicy) -> anyhow::Result<Self> {
         let exe = std::env::current_exe().context("finding the harness executable")?;
+        let config = ChildConfig { database_url: db.url.clone(), endpoint, retry_policy };
         let mut child = Command::new(exe)
-            .arg("local-lambda-child")
-            .args(["--database-url", &db.url, "--function-name", &config.function_name])
-            .args(["--environments", &config.environments.to_string()])
-            .args(["--overflow", &config.overflow.to_string()])
-            .args(["--timeout-s", &config.timeout.as_secs_f64().to_string(), "--retry-policy", &policy.to_string()])
-            .args(if config.allow_non_loopback {
-                vec!["--listen".to_string(), config.listen.ip().to_string()]
-            } else {
-                vec![]
-            })
+            .args(["local-lambda-child", "--config", &serde_json::to_string(&config)?])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             // Its own process group: signals for the harness's group (Ctrl-C at the

@@ -206,6 +206,16 @@ fn a_throttling_endpoint_shows_throttles_as_errors_and_nothing_is_lost() {
     assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));
 }
 
+/// The endpoint's configuration as `harness run` hands it over: 2 environments,
+/// queueing, a 10 s timeout, unlimited retries.
+fn endpoint_config(url: &str) -> String {
+    let endpoint = serde_json::json!({
+        "listen": "127.0.0.1:0", "allow_non_loopback": false, "function_name": "reinvent-dat401",
+        "environments": 2, "overflow": "queue", "timeout": {"secs": 10, "nanos": 0}
+    });
+    serde_json::json!({"database_url": url, "endpoint": endpoint, "retry_policy": "unlimited"}).to_string()
+}
+
 #[test]
 fn invoke_prints_the_response_like_the_aws_cli() {
     let pg = LocalPostgres::start(&PgOptions::default()).unwrap();
@@ -213,8 +223,7 @@ fn invoke_prints_the_response_like_the_aws_cli() {
     assert!(data_command("setup", &url, &[]).status.success());
     // The endpoint as `harness run` starts it; it stops when its stdin closes.
     let mut endpoint = Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(["local-lambda-child", "--database-url", &url, "--function-name", "reinvent-dat401"])
-        .args(["--environments", "2", "--overflow", "queue", "--timeout-s", "10", "--retry-policy", "unlimited"])
+        .args(["local-lambda-child", "--config", &endpoint_config(&url)])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

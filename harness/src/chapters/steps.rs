@@ -136,7 +136,7 @@ fn scaled(ctx: &Ctx<'_>, parallel: i64, calls: i64) -> Overrides {
     let parallel = ctx.args.parallel.unwrap_or(parallel);
     let calls = ctx.args.calls.unwrap_or(calls);
     Overrides {
-        accounts: ctx.args.accounts.map(i64::from),
+        accounts: ctx.args.accounts,
         parallel: Some(parallel),
         batches: Some((calls / parallel).max(1)),
         ..Overrides::default()

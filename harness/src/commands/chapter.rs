@@ -26,7 +26,7 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
         steps::chapter(&ctx).await?
     } else {
         let accounts =
-            if args.chapter == 6 { args.accounts.unwrap_or(1_000_000) } else { args.accounts.unwrap_or(1_000) };
+            crate::cli::accounts_flag(args.accounts.unwrap_or(if args.chapter == 6 { 1_000_000 } else { 1_000 }))?;
         let data = DataSpec { accounts, initial_balance: 100 };
         eprintln!("starting the local stack ({accounts} accounts)...");
         let db = LocalDatabase::start(args.db.database_url.clone(), data, true, true).await?;

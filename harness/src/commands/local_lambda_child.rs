@@ -2,15 +2,15 @@
 //! of `harness run`.
 
 use std::process::ExitCode;
-use std::time::Duration;
 
+use anyhow::Context;
 use tokio::io::AsyncReadExt;
 use transfer::db::Database;
-use transfer::local::{Endpoint, EndpointConfig};
+use transfer::local::Endpoint;
 use transfer::Function;
 
 use crate::cli::LocalLambdaArgs;
-use crate::local_stack::READY;
+use crate::local_stack::{ChildConfig, READY};
 
 /// The endpoint process: serve until stdin closes. Ctrl-C from the terminal reaches the
 /// whole process group; it is ignored here so that the harness can drain calls first.
@@ -18,20 +18,10 @@ pub async fn run(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = transfer::local::fd_limit::raise_open_files(1 << 20) {
         eprintln!("warning: cannot raise the open-file limit: {e}");
     }
-    let config = EndpointConfig {
-        function_name: args.function_name,
-        environments: args.environments,
-        overflow: args.overflow.parse().map_err(anyhow::Error::msg)?,
-        timeout: Duration::from_secs_f64(args.timeout_s),
-        ..EndpointConfig::default()
-    };
-    let config = match args.listen {
-        Some(ip) => EndpointConfig { listen: std::net::SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
-        None => config,
-    };
-    let database = Database::Local { url: args.database_url };
-    let policy = args.retry_policy;
-    let endpoint = Endpoint::start(config, move || Function::new(database.clone(), policy)).await?;
+    let ChildConfig { database_url, endpoint, retry_policy } =
+        serde_json::from_str(&args.config).context("--config is not the endpoint's configuration as JSON")?;
+    let database = Database::Local { url: database_url };
+    let endpoint = Endpoint::start(endpoint, move || Function::new(database.clone(), retry_policy)).await?;
     println!("{READY}{}", endpoint.url());
     tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

@@ -100,26 +100,58 @@ impl LocalSpec {
     }
 }
 
-/// Command-line values that replace the scenario's.
-#[derive(Debug, Clone, Default)]
+/// Command-line values that replace the scenario's: the only definition of these flags
+/// (`harness run` flattens it into its arguments), each validated like the file's value
+/// and named in errors by its flag.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
+    /// Target: `local`, `aws` or `in-process` (scenario: target.kind).
+    #[arg(long)]
     pub target: Option<String>,
+    /// Function name or ARN (target.function).
+    #[arg(long)]
     pub function: Option<String>,
+    /// Use this PostgreSQL instead of a throwaway one (target.database_url).
+    #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
+    /// Number of accounts (data.accounts).
+    #[arg(long)]
     pub accounts: Option<i64>,
+    /// Calls per batch (load.parallel, model "batches").
+    #[arg(long)]
     pub parallel: Option<i64>,
+    /// Number of batches (load.batches).
+    #[arg(long)]
     pub batches: Option<i64>,
+    /// Calls kept in flight (load.in_flight, model "closed").
+    #[arg(long)]
     pub in_flight: Option<i64>,
+    /// Calls to make (load.calls, model "closed").
+    #[arg(long)]
     pub calls: Option<i64>,
+    /// Run length, e.g. 30s or 5m (load.duration; 1ms to 7 days).
+    #[arg(long)]
     pub duration: Option<String>,
+    /// Arrival rate in calls/s (load.rate, model "open").
+    #[arg(long)]
     pub rate: Option<f64>,
+    /// The function's OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (local.retry_policy).
+    #[arg(long)]
     pub retry_policy: Option<String>,
+    /// Execution environments of the local endpoint (local.environments).
+    #[arg(long)]
     pub environments: Option<i64>,
+    /// Beyond them: `queue` or `throttle` (local.overflow).
+    #[arg(long)]
     pub overflow: Option<String>,
+    /// Seed for the payload sampler (seed).
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// `--workers N`: N local worker processes.
+    /// Run the load from N local worker processes (workers.count).
+    #[arg(long)]
     pub workers: Option<i64>,
-    /// `--worker ADDR` (repeated): worker daemons.
+    /// A worker daemon's HOST:PORT; repeat for each (workers.addresses).
+    #[arg(long = "worker")]
     pub worker_addresses: Vec<String>,
 }
 

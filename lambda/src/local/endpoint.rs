@@ -35,7 +35,7 @@ pub const LOCAL_REGION: &str = "us-east-1";
 pub const LOCAL_ACCOUNT: &str = "000000000000";
 
 /// How the endpoint runs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct EndpointConfig {
     /// Where to listen; loopback unless `allow_non_loopback`.
     pub listen: SocketAddr,
