@@ -1,9 +1,10 @@
 //! The real `harness` binary, run as a user would.
 
-use std::process::Command;
+mod common;
 
+/// Success, stdout and stderr of the real binary.
 fn harness(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_harness")).args(args).output().expect("run harness");
+    let out = common::harness(args);
     (
         out.status.success(),
         String::from_utf8_lossy(&out.stdout).into_owned(),

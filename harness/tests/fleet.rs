@@ -42,10 +42,7 @@ impl Daemon {
             None => command.env_remove("HARNESS_WORKER_SECRET"),
         };
         let mut child = command.spawn().expect("start harness worker");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
-        let address =
-            first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_string();
+        let address = listening(&mut child);
         let log = Arc::new(Mutex::new(Vec::new()));
         let (sink, stderr) = (log.clone(), child.stderr.take().unwrap());
         std::thread::spawn(move || {

@@ -228,9 +228,7 @@ fn invoke_prints_the_response_like_the_aws_cli() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(endpoint.stdout.as_mut().unwrap()), &mut first).unwrap();
-    let endpoint_url = first.trim().strip_prefix("listening on ").expect("the endpoint's first line").to_string();
+    let endpoint_url = listening(&mut endpoint);
 
     let invoke = |payload: &str| harness(&["invoke", "--endpoint-url", &endpoint_url, "--payload", payload]);
     let out = invoke(r#"{"payer_id":1,"payee_id":2,"amount":10}"#);

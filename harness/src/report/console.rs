@@ -12,111 +12,130 @@ pub struct Console;
 
 impl Render for Console {
     fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
-        let t = &r.totals;
         let mut s = String::new();
-        let rule = "=".repeat(60);
-        writeln!(s, "\n{rule}\nSTATS\n{rule}")?;
-        writeln!(s, "Total calls:        {}", thousands(t.calls))?;
-        writeln!(s, "Successful:         {} ({})", thousands(t.successes), pct(t.successes, t.calls))?;
-        writeln!(s, "Errors:             {} ({})", thousands(t.error_count()), pct(t.error_count(), t.calls))?;
-        writeln!(s)?;
-        writeln!(s, "Total time:         {:.2}s", r.end.elapsed_s)?;
-        writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())?;
-        if t.function_us.count() > 0 {
-            writeln!(s, "\nLambda Execution Times:")?;
-            writeln!(s, "  Min:                {}", ms(t.function_us.min()))?;
-            writeln!(s, "  Max:                {}", ms(t.function_us.max()))?;
-            writeln!(s, "  Avg:                {:.2}ms", t.function_us.mean() / 1_000.0)?;
-            writeln!(
-                s,
-                "  p50 / p99:          {} / {}",
-                ms(t.function_us.quantile(0.5)),
-                ms(t.function_us.quantile(0.99))
-            )?;
-        }
-        if t.calls > 0 {
-            writeln!(
-                s,
-                "\nClient Latency{}:",
-                if r.plan.engine.load.is_open() { " (from intended start)" } else { "" }
-            )?;
-            latency(&mut s, &t.latency_us)?;
-        }
-        if t.error_count() > 0 {
-            writeln!(s, "\nError Breakdown:")?;
-            let classes: Vec<String> = ErrorClass::ALL
-                .iter()
-                .filter_map(|c| t.errors.get(c).map(|n| format!("{} {}", c.name(), thousands(*n))))
-                .collect();
-            writeln!(s, "  by class: {}", classes.join(", "))?;
-            let mut messages: Vec<_> = t.error_messages.iter().collect();
-            messages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-            for (message, n) in messages.iter().take(10) {
-                writeln!(s, "  {message}: {}", thousands(**n))?;
-            }
-            if messages.len() > 10 {
-                writeln!(s, "  ... and {} more kinds (see summary.json)", messages.len() - 10)?;
-            }
-        }
-        if t.retries.count() > 0 {
-            writeln!(s, "\nOCC Retry Statistics:")?;
-            writeln!(s, "  Total retries:      {}", thousands(t.total_retries))?;
-            writeln!(s, "  Max retries:        {}", t.retries.max())?;
-            writeln!(s, "  Avg retries/call:   {:.2}", t.total_retries as f64 / t.retries.count() as f64)?;
-            writeln!(
-                s,
-                "  Transactions with retries: {} ({})",
-                thousands(t.retried_calls),
-                pct(t.retried_calls, t.retries.count())
-            )?;
-        }
-        if let Some(env) = &r.environments {
-            writeln!(s, "\nExecution environments: {} cold starts (limit {})", env.cold_starts, env.max_environments)?;
-            if env.throttles > 0 || env.timeouts > 0 {
-                writeln!(s, "  throttled: {}, timed out: {}", env.throttles, env.timeouts)?;
-            }
-        }
-        if r.workers.len() > 1 || r.workers.iter().any(|w| w.lost()) {
-            let lost: Vec<_> = r.workers.iter().filter(|w| w.lost()).collect();
-            writeln!(s, "\nWorkers:            {} ({} lost)", r.workers.len(), lost.len())?;
-            for w in lost {
-                let undelivered =
-                    w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not made", thousands(n)));
-                writeln!(
-                    s,
-                    "  LOST {} at {}: {}; {} seconds missed{undelivered}",
-                    w.name,
-                    w.address.as_deref().unwrap_or("-"),
-                    w.reason.as_deref().unwrap_or("no reason given"),
-                    w.missed_intervals
-                )?;
-            }
-        }
-        if t.late_starts > 0 {
-            writeln!(s, "Late starts:        {} calls could not start on schedule", thousands(t.late_starts))?;
-        }
-        if r.end.abandoned > 0 {
-            writeln!(
-                s,
-                "Abandoned:          {} calls still in flight at the drain timeout",
-                thousands(r.end.abandoned)
-            )?;
-        }
-        if r.end.stop != workers::StopReason::Completed {
-            writeln!(
-                s,
-                "Stopped early:      {} after {} of {} planned calls",
-                stop_reason(r.end.stop),
-                thousands(r.end.started),
-                r.plan.engine.load.planned_calls().map_or("?".into(), thousands)
-            )?;
-        }
+        totals(&mut s, r)?;
+        times(&mut s, r)?;
+        errors(&mut s, &r.totals)?;
+        retries(&mut s, &r.totals)?;
+        environments_and_workers(&mut s, r)?;
+        how_it_ended(&mut s, r)?;
         match &r.verification {
             Some(v) => writeln!(s, "\nVerification: {}", v.summary())?,
             None => writeln!(s, "\nVerification: skipped (no database access for this target)")?,
         }
         Ok(s.into_bytes())
     }
+}
+
+/// The workshop's head: calls, successes, errors, time and throughput.
+fn totals(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let t = &r.totals;
+    let rule = "=".repeat(60);
+    writeln!(s, "\n{rule}\nSTATS\n{rule}")?;
+    writeln!(s, "Total calls:        {}", thousands(t.calls))?;
+    writeln!(s, "Successful:         {} ({})", thousands(t.successes), pct(t.successes, t.calls))?;
+    writeln!(s, "Errors:             {} ({})", thousands(t.error_count()), pct(t.error_count(), t.calls))?;
+    writeln!(s)?;
+    writeln!(s, "Total time:         {:.2}s", r.end.elapsed_s)?;
+    writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())
+}
+
+/// The function's execution times and the client's latency.
+fn times(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let t = &r.totals;
+    if t.function_us.count() > 0 {
+        writeln!(s, "\nLambda Execution Times:")?;
+        writeln!(s, "  Min:                {}", ms(t.function_us.min()))?;
+        writeln!(s, "  Max:                {}", ms(t.function_us.max()))?;
+        writeln!(s, "  Avg:                {:.2}ms", t.function_us.mean() / 1_000.0)?;
+        let (p50, p99) = (ms(t.function_us.quantile(0.5)), ms(t.function_us.quantile(0.99)));
+        writeln!(s, "  p50 / p99:          {p50} / {p99}")?;
+    }
+    if t.calls > 0 {
+        let from = if r.plan.engine.load.is_open() { " (from intended start)" } else { "" };
+        writeln!(s, "\nClient Latency{from}:")?;
+        latency(s, &t.latency_us)?;
+    }
+    Ok(())
+}
+
+/// Errors by class, then the ten most frequent messages.
+fn errors(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
+    if t.error_count() == 0 {
+        return Ok(());
+    }
+    writeln!(s, "\nError Breakdown:")?;
+    let classes: Vec<String> = ErrorClass::ALL
+        .iter()
+        .filter_map(|c| t.errors.get(c).map(|n| format!("{} {}", c.name(), thousands(*n))))
+        .collect();
+    writeln!(s, "  by class: {}", classes.join(", "))?;
+    let mut messages: Vec<_> = t.error_messages.iter().collect();
+    messages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (message, n) in messages.iter().take(10) {
+        writeln!(s, "  {message}: {}", thousands(**n))?;
+    }
+    if messages.len() > 10 {
+        writeln!(s, "  ... and {} more kinds (see summary.json)", messages.len() - 10)?;
+    }
+    Ok(())
+}
+
+/// The workshop's OCC retry statistics.
+fn retries(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
+    if t.retries.count() == 0 {
+        return Ok(());
+    }
+    writeln!(s, "\nOCC Retry Statistics:")?;
+    writeln!(s, "  Total retries:      {}", thousands(t.total_retries))?;
+    writeln!(s, "  Max retries:        {}", t.retries.max())?;
+    writeln!(s, "  Avg retries/call:   {:.2}", t.total_retries as f64 / t.retries.count() as f64)?;
+    let retried = (thousands(t.retried_calls), pct(t.retried_calls, t.retries.count()));
+    writeln!(s, "  Transactions with retries: {} ({})", retried.0, retried.1)
+}
+
+/// Cold starts and throttles of the local endpoint; the fleet and its lost workers.
+fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    if let Some(env) = &r.environments {
+        writeln!(s, "\nExecution environments: {} cold starts (limit {})", env.cold_starts, env.max_environments)?;
+        if env.throttles > 0 || env.timeouts > 0 {
+            writeln!(s, "  throttled: {}, timed out: {}", env.throttles, env.timeouts)?;
+        }
+    }
+    if r.workers.len() > 1 || r.workers.iter().any(|w| w.lost()) {
+        let lost: Vec<_> = r.workers.iter().filter(|w| w.lost()).collect();
+        writeln!(s, "\nWorkers:            {} ({} lost)", r.workers.len(), lost.len())?;
+        for w in lost {
+            let undelivered =
+                w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not made", thousands(n)));
+            writeln!(
+                s,
+                "  LOST {} at {}: {}; {} seconds missed{undelivered}",
+                w.name,
+                w.address.as_deref().unwrap_or("-"),
+                w.reason.as_deref().unwrap_or("no reason given"),
+                w.missed_intervals
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Late starts, abandoned calls, and why the run stopped early.
+fn how_it_ended(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    if r.totals.late_starts > 0 {
+        writeln!(s, "Late starts:        {} calls could not start on schedule", thousands(r.totals.late_starts))?;
+    }
+    if r.end.abandoned > 0 {
+        let n = thousands(r.end.abandoned);
+        writeln!(s, "Abandoned:          {n} calls still in flight at the drain timeout")?;
+    }
+    if r.end.stop != workers::StopReason::Completed {
+        let planned = r.plan.engine.load.planned_calls().map_or("?".into(), thousands);
+        let (why, started) = (stop_reason(r.end.stop), thousands(r.end.started));
+        writeln!(s, "Stopped early:      {why} after {started} of {planned} planned calls")?;
+    }
+    Ok(())
 }
 
 /// Why a run stopped early, in words.

@@ -3,12 +3,12 @@
 //! are refused before anything runs, naming the file, line and column (or the flag) and
 //! what is allowed.
 
-mod fleet;
 mod raw;
 mod thresholds;
+mod workers_section;
 
-pub use fleet::{FleetSpec, OnLost, WorkerSet};
 pub use thresholds::Thresholds;
+pub use workers_section::{FleetSpec, OnLost, WorkerSet};
 
 use std::path::Path;
 
@@ -248,7 +248,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     // A backstop: the same bounds a worker daemon checks, for anything derived above.
     workers::limits::validate(&engine).map_err(|m| src.err(src.path, m))?;
     let thresholds = thresholds::parse(&src, &raw.thresholds)?;
-    let workers = fleet::parse(&src, raw.workers.clone(), o)?;
+    let workers = workers_section::parse(&src, raw.workers.clone(), o)?;
     if workers.is_some() && matches!(target, TargetSpec::InProcess { .. }) {
         return Err(src.err(
             src.path,
@@ -379,105 +379,138 @@ fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, Sc
     Ok(LocalSpec { retry_policy, environments, overflow, function_timeout_s })
 }
 
+/// The `[load]` keys as given (file or flag), each with its position.
+struct LoadKeys {
+    model: F<String>,
+    parallel: Option<F<i64>>,
+    batches: Option<F<i64>>,
+    in_flight: Option<F<i64>>,
+    calls: Option<F<i64>>,
+    duration: Option<F<DurationValue>>,
+    rate: Option<F<f64>>,
+    stages: Option<F<Vec<Spanned<raw::RawStage>>>>,
+    max_in_flight: Option<F<i64>>,
+}
+
+impl LoadKeys {
+    fn read(src: &Source, section_at: &str, l: &RawLoad, o: &Overrides) -> LoadKeys {
+        let mut k = LoadKeys {
+            model: src.f(l.model.clone()).unwrap_or(F { v: String::new(), at: section_at.to_string() }),
+            parallel: src.f(l.parallel.clone()),
+            batches: src.f(l.batches.clone()),
+            in_flight: src.f(l.in_flight.clone()),
+            calls: src.f(l.calls.clone()),
+            duration: src.f(l.duration.clone()),
+            rate: src.f(l.rate.clone()),
+            stages: src.f(l.stages.clone()),
+            max_in_flight: src.f(l.max_in_flight.clone()),
+        };
+        flag(&mut k.parallel, o.parallel, "--parallel");
+        flag(&mut k.batches, o.batches, "--batches");
+        flag(&mut k.in_flight, o.in_flight, "--in-flight");
+        flag(&mut k.calls, o.calls, "--calls");
+        flag(&mut k.duration, o.duration.clone().map(DurationValue::Text), "--duration");
+        flag(&mut k.rate, o.rate, "--rate");
+        k
+    }
+
+    /// Keys that the chosen model does not use are refused, not silently ignored.
+    fn unused(&self, src: &Source, keys: &[(&str, Option<&str>)]) -> Result<(), ScenarioError> {
+        match keys.iter().find_map(|(k, at)| at.map(|a| (k, a))) {
+            Some((k, at)) => Err(src.err(at, format!("load.{k} is not used by model {:?}", self.model.v))),
+            None => Ok(()),
+        }
+    }
+
+    /// A count the model needs, within 1..=max.
+    fn need(&self, src: &Source, f: &Option<F<i64>>, key: &str, max: i64) -> Result<u64, ScenarioError> {
+        match f {
+            None => Err(src.err(&self.model.at, format!("model {:?} needs load.{key}", self.model.v))),
+            Some(f) => Ok(positive(src, f, &format!("load.{key}"), max)? as u64),
+        }
+    }
+
+    fn duration_s(&self, src: &Source) -> Result<Option<f64>, ScenarioError> {
+        let d = self.duration.as_ref();
+        d.map(|f| f.v.seconds().map_err(|m| src.err(&f.at, format!("load.duration: {m}")))).transpose()
+    }
+}
+
 /// The load model and its planned duration in seconds, if it has one.
 fn load_model(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<(LoadModel, Option<f64>), ScenarioError> {
     let Some(section) = raw.load.as_ref() else {
         return Err(src.err(src.path, "missing [load] section: set model = \"batches\", \"closed\" or \"open\""));
     };
-    let section_at = src.at(section.span().start);
-    let l: &RawLoad = section.get_ref();
-    let mut model = src.f(l.model.clone());
-    let mut parallel = src.f(l.parallel.clone());
-    let mut batches = src.f(l.batches.clone());
-    let mut in_flight = src.f(l.in_flight.clone());
-    let mut calls = src.f(l.calls.clone());
-    let mut duration = src.f(l.duration.clone());
-    let mut rate = src.f(l.rate.clone());
-    let stages = src.f(l.stages.clone());
-    let max_in_flight = src.f(l.max_in_flight.clone());
-    flag(&mut parallel, o.parallel, "--parallel");
-    flag(&mut batches, o.batches, "--batches");
-    flag(&mut in_flight, o.in_flight, "--in-flight");
-    flag(&mut calls, o.calls, "--calls");
-    flag(&mut duration, o.duration.clone().map(DurationValue::Text), "--duration");
-    flag(&mut rate, o.rate, "--rate");
-    if model.is_none() {
-        model = Some(F { v: String::new(), at: section_at.clone() });
-    }
-    let model = model.expect("set above");
-    // Keys that the chosen model does not use are refused, not silently ignored.
-    let unused = |keys: &[(&str, Option<&str>)]| -> Result<(), ScenarioError> {
-        match keys.iter().find_map(|(k, at)| at.map(|a| (k, a))) {
-            Some((k, at)) => Err(src.err(at, format!("load.{k} is not used by model {:?}", model.v))),
-            None => Ok(()),
-        }
-    };
-    let dur_at = duration.as_ref().map(|f| f.at.as_str());
-    let rate_at = rate.as_ref().map(|f| f.at.as_str());
-    let stages_at = stages.as_ref().map(|f| f.at.as_str());
-    let dur = |d: &Option<F<DurationValue>>| -> Result<Option<f64>, ScenarioError> {
-        d.as_ref().map(|f| f.v.seconds().map_err(|m| src.err(&f.at, format!("load.duration: {m}")))).transpose()
-    };
-    let need = |f: Option<F<i64>>, key: &str, max: i64| -> Result<u64, ScenarioError> {
-        match f {
-            None => Err(src.err(&model.at, format!("model {:?} needs load.{key}", model.v))),
-            Some(f) => Ok(positive(src, &f, &format!("load.{key}"), max)? as u64),
-        }
-    };
-    match model.v.as_str() {
-        "batches" => {
-            unused(&[
-                ("in_flight", at(&in_flight)),
-                ("calls", at(&calls)),
-                ("duration", dur_at),
-                ("rate", rate_at),
-                ("stages", stages_at),
-                ("max_in_flight", at(&max_in_flight)),
-            ])?;
-            let parallel = need(parallel, "parallel", 1_000_000)?;
-            let batches = need(batches, "batches", 1_000_000)?;
-            Ok((LoadModel::Batches { parallel, batches }, None))
-        }
-        "closed" => {
-            unused(&[
-                ("parallel", at(&parallel)),
-                ("batches", at(&batches)),
-                ("rate", rate_at),
-                ("stages", stages_at),
-                ("max_in_flight", at(&max_in_flight)),
-            ])?;
-            let in_flight = need(in_flight, "in_flight", 1_000_000)?;
-            let duration_s = dur(&duration)?;
-            let max_calls = workers::limits::MAX_CALLS as i64;
-            let calls = calls.map(|c| positive(src, &c, "load.calls", max_calls).map(|v| v as u64)).transpose()?;
-            if calls.is_none() && duration_s.is_none() {
-                return Err(src.err(
-                    &model.at,
-                    "model \"closed\" needs load.calls, load.duration, or both (it stops at the first)",
-                ));
-            }
-            Ok((LoadModel::Closed { in_flight, calls, duration_s }, duration_s))
-        }
-        "open" => {
-            unused(&[
-                ("parallel", at(&parallel)),
-                ("batches", at(&batches)),
-                ("in_flight", at(&in_flight)),
-                ("calls", at(&calls)),
-            ])?;
-            let max_in_flight = match max_in_flight {
-                None => 1_000,
-                Some(f) => positive(src, &f, "load.max_in_flight", 1_000_000)? as u64,
-            };
-            let stages = open_stages(src, &model, rate, duration, stages)?;
-            let total = stages.iter().map(|s| s.duration_s).sum();
-            Ok((LoadModel::Open { stages, max_in_flight }, Some(total)))
-        }
-        "" => Err(src.err(&model.at, "[load] needs model = \"batches\", \"closed\" or \"open\"")),
+    let k = LoadKeys::read(src, &src.at(section.span().start), section.get_ref(), o);
+    match k.model.v.as_str() {
+        "batches" => batches_model(src, k),
+        "closed" => closed_model(src, k),
+        "open" => open_model(src, k),
+        "" => Err(src.err(&k.model.at, "[load] needs model = \"batches\", \"closed\" or \"open\"")),
         other => {
-            Err(src.err(&model.at, format!("load.model {other:?} is not one of \"batches\", \"closed\", \"open\"")))
+            Err(src.err(&k.model.at, format!("load.model {other:?} is not one of \"batches\", \"closed\", \"open\"")))
         }
     }
+}
+
+fn batches_model(src: &Source, k: LoadKeys) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+    k.unused(
+        src,
+        &[
+            ("in_flight", at(&k.in_flight)),
+            ("calls", at(&k.calls)),
+            ("duration", k.duration.as_ref().map(|f| f.at.as_str())),
+            ("rate", k.rate.as_ref().map(|f| f.at.as_str())),
+            ("stages", k.stages.as_ref().map(|f| f.at.as_str())),
+            ("max_in_flight", at(&k.max_in_flight)),
+        ],
+    )?;
+    let max = workers::limits::MAX_PARALLEL as i64;
+    let parallel = k.need(src, &k.parallel, "parallel", max)?;
+    let batches = k.need(src, &k.batches, "batches", max)?;
+    Ok((LoadModel::Batches { parallel, batches }, None))
+}
+
+fn closed_model(src: &Source, k: LoadKeys) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+    k.unused(
+        src,
+        &[
+            ("parallel", at(&k.parallel)),
+            ("batches", at(&k.batches)),
+            ("rate", k.rate.as_ref().map(|f| f.at.as_str())),
+            ("stages", k.stages.as_ref().map(|f| f.at.as_str())),
+            ("max_in_flight", at(&k.max_in_flight)),
+        ],
+    )?;
+    let in_flight = k.need(src, &k.in_flight, "in_flight", workers::limits::MAX_PARALLEL as i64)?;
+    let duration_s = k.duration_s(src)?;
+    let max_calls = workers::limits::MAX_CALLS as i64;
+    let calls = k.calls.as_ref().map(|c| positive(src, c, "load.calls", max_calls).map(|v| v as u64)).transpose()?;
+    if calls.is_none() && duration_s.is_none() {
+        return Err(
+            src.err(&k.model.at, "model \"closed\" needs load.calls, load.duration, or both (it stops at the first)")
+        );
+    }
+    Ok((LoadModel::Closed { in_flight, calls, duration_s }, duration_s))
+}
+
+fn open_model(src: &Source, k: LoadKeys) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+    k.unused(
+        src,
+        &[
+            ("parallel", at(&k.parallel)),
+            ("batches", at(&k.batches)),
+            ("in_flight", at(&k.in_flight)),
+            ("calls", at(&k.calls)),
+        ],
+    )?;
+    let max_in_flight = match &k.max_in_flight {
+        None => 1_000,
+        Some(f) => positive(src, f, "load.max_in_flight", workers::limits::MAX_PARALLEL as i64)? as u64,
+    };
+    let stages = open_stages(src, &k.model, k.rate, k.duration, k.stages)?;
+    let total = stages.iter().map(|s| s.duration_s).sum();
+    Ok((LoadModel::Open { stages, max_in_flight }, Some(total)))
 }
 
 fn at(f: &Option<F<i64>>) -> Option<&str> {

@@ -16,6 +16,14 @@ pub fn harness(args: &[&str]) -> Output {
         .expect("run harness")
 }
 
+/// What a child that prints `listening on ADDR` as its first line listens on.
+pub fn listening(child: &mut std::process::Child) -> String {
+    use std::io::BufRead;
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().expect("stdout piped")).read_line(&mut first).unwrap();
+    first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_string()
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
