@@ -243,7 +243,7 @@ fn absurd_values_are_refused_with_their_position_before_anything_starts() {
         let (tmp, results) = (tempfile::tempdir().unwrap(), dir.path().join(format!("results-{i}")));
         let mut args = vec!["run", "s.toml", "--results", results.to_str().unwrap()];
         args.extend_from_slice(flags);
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_harness"))
+        let out = command()
             .args(&args)
             .current_dir(dir.path())
             .env("TMPDIR", tmp.path())

@@ -135,7 +135,7 @@ fn a_killed_worker_is_reported_lost_and_the_others_are_kept() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = closed_scenario(dir.path(), 12, "");
     let results = dir.path().join("results");
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    let mut coordinator = command();
     coordinator.args(["run", &scenario, "--results", results.to_str().unwrap()]).env("HARNESS_WORKER_SECRET", SECRET);
     for d in &daemons {
         coordinator.args(["--worker", &d.address]);
@@ -172,7 +172,7 @@ fn ctrl_c_stops_the_whole_fleet_and_still_reports() {
     let dir = tempfile::tempdir().unwrap();
     let scenario = closed_scenario(dir.path(), 60, "[workers]\ncount = 2\n");
     let results = dir.path().join("results");
-    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let child = command()
         .args(["run", &scenario, "--results", results.to_str().unwrap()])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -198,7 +198,7 @@ fn workers_stop_when_the_coordinator_dies() {
     let daemons: Vec<Daemon> = (0..2).map(|_| Daemon::start(&[], "127.0.0.1:0", Some(SECRET))).collect();
     let dir = tempfile::tempdir().unwrap();
     let scenario = closed_scenario(dir.path(), 60, "");
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    let mut coordinator = command();
     coordinator.args(["run", &scenario, "--results", dir.path().join("r").to_str().unwrap()]);
     coordinator.env("HARNESS_WORKER_SECRET", SECRET).stdout(Stdio::null()).stderr(Stdio::null());
     for d in &daemons {
@@ -229,7 +229,7 @@ fn workers_stop_when_the_coordinator_dies() {
 
 /// `harness run SCENARIO --worker A --worker B ..` with the shared secret.
 fn coordinate(scenario: &str, results: &std::path::Path, daemons: &[&Daemon], extra: &[&str]) -> Command {
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_harness"));
+    let mut coordinator = command();
     coordinator.args(["run", scenario, "--results", results.to_str().unwrap()]).args(extra);
     coordinator.env("HARNESS_WORKER_SECRET", SECRET).env_remove("DATABASE_URL");
     for d in daemons {
@@ -436,7 +436,7 @@ fn daemons_on_other_hosts_across_a_real_network_and_a_cut_link() {
     let workers = "[local]\nfunction_timeout = \"5s\"\n[workers]\naddresses = [\"10.213.1.2:7700\", \"10.213.2.2:7700\"]\nendpoint_address = \"10.213.1.1\"\n";
     let scenario = closed_scenario(dir.path(), 10, workers);
     let results = dir.path().join("results");
-    let coordinator = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let coordinator = command()
         .args(["run", &scenario, "--results", results.to_str().unwrap(), "--worker-secret-file"])
         .arg(&secret_file)
         .env_remove("HARNESS_WORKER_SECRET")

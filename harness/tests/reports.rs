@@ -136,7 +136,7 @@ fn report_html_renders_its_charts_offline_in_headless_chromium() {
 fn a_killed_run_leaves_the_seconds_it_ran() {
     let pg = LocalPostgres::start(&PgOptions::default()).expect("start PostgreSQL");
     let results = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let mut child = command()
         .args(["run", &scenario("hot-accounts.toml"), "--target", "in-process", "--duration", "60s"])
         .args(["--accounts", "1000", "--database-url", &pg.url(), "--results"])
         .arg(results.path())

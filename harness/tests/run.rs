@@ -124,7 +124,7 @@ fn in_process_target_and_open_model() {
 #[test]
 fn ctrl_c_stops_issuing_and_still_reports() {
     let results = tempfile::tempdir().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let child = command()
         .args(["run", &scenario("hot-accounts.toml"), "--duration", "60s", "--accounts", "1000", "--results"])
         .arg(results.path())
         .env_remove("DATABASE_URL")
@@ -222,7 +222,7 @@ fn invoke_prints_the_response_like_the_aws_cli() {
     let url = pg.url();
     assert!(data_command("setup", &url, &[]).status.success());
     // The endpoint as `harness run` starts it; it stops when its stdin closes.
-    let mut endpoint = Command::new(env!("CARGO_BIN_EXE_harness"))
+    let mut endpoint = command()
         .args(["local-lambda-child", "--config", &endpoint_config(&url)])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

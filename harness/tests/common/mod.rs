@@ -7,13 +7,16 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// The one way the tests run the real `harness` binary: from the crate's folder, with no
+/// DATABASE_URL from the environment.
+pub fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_harness"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).env_remove("DATABASE_URL");
+    command
+}
+
 pub fn harness(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("DATABASE_URL")
-        .output()
-        .expect("run harness")
+    command().args(args).output().expect("run harness")
 }
 
 /// What a child that prints `listening on ADDR` as its first line listens on.
@@ -59,10 +62,8 @@ pub fn n(v: &Value, path: &str) -> u64 {
 /// Start the real `harness` binary with its output piped and its temporary directory
 /// (where throwaway PostgreSQL clusters go) set to `tmp`.
 pub fn spawn(args: &[&str], tmp: &Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_harness"))
+    command()
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_remove("DATABASE_URL")
         .env("TMPDIR", tmp)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
