@@ -15,10 +15,9 @@ use workers::fleet::protocol::ToWorker;
 use workers::fleet::{WorkerEvent, WorkerLink, WorkerTarget};
 use workers::{EngineEnd, Halt, Interval, Stats, StopReason};
 
-use crate::pipeline::Driven;
-use crate::record::Record;
-use crate::report::{WorkerReport, WorkerStatus};
+use crate::record::{Driven, Record};
 use crate::scenario::{FleetSpec, OnLost, Plan, WorkerSet};
+use crate::summary::{WorkerReport, WorkerStatus};
 
 /// Time between the plans going out and the load starting, so every worker starts at once.
 const START_DELAY: Duration = Duration::from_millis(1_500);
@@ -35,7 +34,7 @@ async fn spawn_local(n: usize, secret: &str) -> anyhow::Result<(LocalWorkers, Ve
         let mut child = Command::new(&exe)
             .args(["worker", "--listen", "127.0.0.1:0", "--plans", "1", "--exit-with-stdin"])
             .args(["--name", &format!("local-{}", i + 1)])
-            .env(crate::commands::worker::SECRET_ENV, secret)
+            .env(crate::secret::SECRET_ENV, secret)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -15,6 +15,7 @@ mod record;
 mod report;
 mod roles;
 mod scenario;
+mod secret;
 mod signals;
 mod summary;
 

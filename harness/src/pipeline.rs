@@ -11,13 +11,13 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EnvironmentStats;
 use workers::fleet::WorkerTarget;
-use workers::{EngineEnd, ErrorClass, Halt, InProcessTarget, Interval, LambdaTarget, Op, Stats, StopReason, Target};
+use workers::{ErrorClass, Halt, InProcessTarget, LambdaTarget, Op, Stats, StopReason, Target};
 
 use crate::check;
 use crate::coordinator;
 use crate::database::{self, Verification};
 use crate::local_stack::{LocalDatabase, LocalStack};
-use crate::record::Record;
+use crate::record::{Driven, Record};
 use crate::report::console::{checks_table, Console};
 use crate::report::hlog::Hlog;
 use crate::report::live::LiveFiles;
@@ -146,15 +146,6 @@ async fn drive_target(
             Ok(Ran { driven, environments: None, verification: None, teardown })
         }
     }
-}
-
-/// What the engine produced: how it ended, the merged totals, and every interval
-/// (packed, so memory stays flat however long the run).
-pub struct Driven {
-    pub end: EngineEnd,
-    pub totals: Stats,
-    pub intervals: Vec<Interval>,
-    pub workers: Vec<WorkerReport>,
 }
 
 /// Where the load comes from: this process's engine, or a fleet of workers.

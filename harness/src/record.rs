@@ -3,10 +3,11 @@
 //! intervals (packed, so memory stays flat however long the run). Single-process and
 //! fleet runs both record through this one type.
 
-use workers::{Interval, Stats};
+use workers::{EngineEnd, Interval, Stats};
 
 use crate::progress::Progress;
 use crate::report::live::LiveFiles;
+use crate::summary::WorkerReport;
 
 pub struct Record {
     live: LiveFiles,
@@ -41,4 +42,13 @@ impl Record {
         self.progress.finish();
         (self.totals, self.intervals)
     }
+}
+
+/// What the engine produced: how it ended, the merged totals, and every interval
+/// (packed, so memory stays flat however long the run).
+pub struct Driven {
+    pub end: EngineEnd,
+    pub totals: Stats,
+    pub intervals: Vec<Interval>,
+    pub workers: Vec<WorkerReport>,
 }

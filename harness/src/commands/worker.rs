@@ -2,7 +2,6 @@
 //! otherwise, and beyond loopback only with a shared secret), prints
 //! `listening on ADDR` as its first line, and shows what the daemon does on stderr.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -12,33 +11,10 @@ use tokio::sync::mpsc;
 use workers::fleet::{Daemon, DaemonConfig, DaemonEvent};
 
 use crate::cli::WorkerArgs;
-
-/// The environment variable that may hold the shared secret.
-pub const SECRET_ENV: &str = "HARNESS_WORKER_SECRET";
-
-/// The shared secret from `file`, else from `HARNESS_WORKER_SECRET`.
-pub fn secret(file: Option<&Path>) -> anyhow::Result<Option<Vec<u8>>> {
-    let secret = match file {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("reading --secret-file {}", path.display()))?;
-            Some(text.trim().to_string())
-        }
-        None => std::env::var(SECRET_ENV).ok(),
-    };
-    match secret {
-        Some(s) if s.len() < 16 => {
-            anyhow::bail!(
-                "the worker secret is {} characters long; use at least 16 (e.g. `openssl rand -hex 32`)",
-                s.len()
-            )
-        }
-        other => Ok(other.map(String::into_bytes)),
-    }
-}
+use crate::secret::{self, SECRET_ENV};
 
 pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
-    let secret = secret(args.secret_file.as_deref())?;
+    let secret = secret::read(args.secret_file.as_deref())?;
     if !args.listen.ip().is_loopback() && secret.is_none() {
         anyhow::bail!(
             "--listen {} is beyond loopback: give a shared secret with --secret-file or {SECRET_ENV}, so that only your coordinator can start load here",

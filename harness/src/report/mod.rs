@@ -16,7 +16,7 @@ use std::path::Path;
 
 use anyhow::Context;
 
-pub use crate::summary::{percent, RunReport, WorkerReport, WorkerStatus, SCHEMA_VERSION};
+pub use crate::summary::{percent, RunReport, WorkerReport, SCHEMA_VERSION};
 
 /// A small trait for report formats.
 pub trait Render {
