@@ -252,7 +252,8 @@ async fn follow(
 /// How the fleet's run ended, from its workers' reports.
 fn fleet_end(workers: &[WorkerReport], abandoned: u64, cancelled: bool) -> EngineEnd {
     EngineEnd {
-        started: workers.iter().map(|w| w.totals.calls).sum::<u64>() + abandoned,
+        // Abandoned calls are recorded calls (class `abandoned`).
+        started: workers.iter().map(|w| w.totals.calls).sum::<u64>(),
         abandoned,
         elapsed_s: workers.iter().map(|w| w.elapsed_s).fold(0.0, f64::max),
         stop: if cancelled || workers.iter().any(|w| w.status == WorkerStatus::Cancelled) {

@@ -55,7 +55,9 @@ pub async fn execute(
         environments: ran.environments,
         verification: ran.verification,
         checks: Vec::new(),
+        accounting: None,
     };
+    report.accounting = Some(report.accounting());
     if report.plan.thresholds != Thresholds::default() {
         report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     }
@@ -203,7 +205,7 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
     };
     if plan.engine.workload.op == Op::Transfer {
         let totals = &driven.totals;
-        let mut unknown = unknown_outcomes(totals) as i64 + driven.end.abandoned as i64;
+        let mut unknown = unknown_outcomes(totals) as i64;
         if driven.workers.iter().any(WorkerReport::lost) {
             // A lost worker's last calls were never reported: any commits beyond the
             // successes seen are of unknown outcome (fewer would still be a failure).
@@ -216,10 +218,13 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
 }
 
 /// Calls that may have committed although the client did not see a success: no answer
-/// in time, no response at all, a function timeout (it may have been at COMMIT), and a
-/// connection lost at COMMIT.
+/// in time, no response at all, given up at the drain deadline, a function timeout (it
+/// may have been at COMMIT), and a connection lost at COMMIT.
 fn unknown_outcomes(totals: &Stats) -> u64 {
-    let classes: u64 = [ErrorClass::Timeout, ErrorClass::Transport].iter().filter_map(|c| totals.errors.get(c)).sum();
+    let classes: u64 = [ErrorClass::Timeout, ErrorClass::Transport, ErrorClass::Abandoned]
+        .iter()
+        .filter_map(|c| totals.errors.get(c))
+        .sum();
     let maybe_committed = [transfer::error::COMMIT_UNKNOWN, transfer::error::TIMEOUT].map(|t| format!("function: {t}"));
     let functions: u64 = totals
         .error_messages

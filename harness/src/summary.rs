@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use transfer::local::EnvironmentStats;
-use workers::{EngineEnd, Interval, Stats, StopReason};
+use workers::{EngineEnd, ErrorClass, Hist, Interval, Stats, StopReason};
 
 use crate::database::Verification;
 use crate::scenario::Plan;
@@ -38,6 +38,9 @@ pub struct RunReport {
     /// summaries written before they were recorded).
     #[serde(default)]
     pub checks: Vec<Check>,
+    /// Where every planned call went (absent in older summaries).
+    #[serde(default)]
+    pub accounting: Option<Accounting>,
 }
 
 /// One worker's part of the run.
@@ -106,7 +109,59 @@ impl From<StopReason> for WorkerStatus {
     }
 }
 
+/// Where every planned call went: `planned = succeeded + failed + abandoned + not
+/// started` (abandoned calls are errors of class `abandoned`, counted apart here), and
+/// `started = recorded` (every call started was recorded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Accounting {
+    /// Calls the load model plans (none for a closed model bounded only by time).
+    pub planned: Option<u64>,
+    pub started: u64,
+    pub succeeded: u64,
+    /// Failed calls of every class but `abandoned`.
+    pub failed: u64,
+    pub abandoned: u64,
+    /// Planned calls never started (time limit, a signal, a worker stopped or lost).
+    pub not_started: Option<u64>,
+    /// Started calls whose outcome never reached the report (a lost worker's last calls).
+    pub unreported: u64,
+}
+
+impl Accounting {
+    /// Every planned call is accounted for, and no call twice.
+    pub fn holds(&self) -> bool {
+        let recorded = self.succeeded + self.failed + self.abandoned;
+        let planned_ok = self.planned.is_none_or(|p| p == recorded + self.unreported + self.not_started.unwrap_or(0));
+        recorded + self.unreported == self.started && planned_ok && self.planned.is_none_or(|p| self.started <= p)
+    }
+}
+
 impl RunReport {
+    /// Where every planned call went.
+    pub fn accounting(&self) -> Accounting {
+        let t = &self.totals;
+        let abandoned = t.errors.get(&ErrorClass::Abandoned).copied().unwrap_or(0);
+        let planned = self.plan.engine.load.planned_calls();
+        Accounting {
+            planned,
+            started: self.end.started,
+            succeeded: t.successes,
+            failed: t.error_count() - abandoned,
+            abandoned,
+            not_started: planned.map(|p| p.saturating_sub(self.end.started)),
+            unreported: self.end.started.saturating_sub(t.calls),
+        }
+    }
+
+    /// Successful calls per second over the whole run.
+    pub fn goodput(&self) -> f64 {
+        if self.end.elapsed_s > 0.0 {
+            self.totals.successes as f64 / self.end.elapsed_s
+        } else {
+            0.0
+        }
+    }
+
     /// Calls per second over the whole run.
     pub fn throughput(&self) -> f64 {
         if self.end.elapsed_s > 0.0 {
@@ -135,4 +190,14 @@ pub struct Check {
     pub limit: String,
     pub baseline: Option<String>,
     pub passed: bool,
+}
+
+/// The latency of the successful calls; a summary written before it was kept separately
+/// gives its all-calls latency instead.
+pub fn success_latency(t: &Stats) -> &Hist {
+    if t.success_latency_us.count() == 0 && t.successes > 0 {
+        &t.latency_us
+    } else {
+        &t.success_latency_us
+    }
 }

@@ -171,7 +171,8 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let (out, summary, results) = run(&[&scenario("smoke.toml")]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("Thresholds:") && stdout.contains("PASS: 5 of 5 checks passed"), "{stdout}");
+    assert!(stdout.contains("Thresholds:") && stdout.contains("PASS: 6 of 6 checks passed"), "{stdout}");
+    assert!(stdout.contains("calls accounted for  100 ok + 0 failed + 0 abandoned + 0 not started"), "{stdout}");
     let dir = run_dir(results.path());
     let dir_s = dir.to_str().unwrap();
 
@@ -187,9 +188,9 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let junit = tmp.path().join("junit.xml");
     let out = harness(&["check", dir_s, "--thresholds", strict.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: 1 of 3 checks passed"), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: 2 of 4 checks passed"), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"3\" failures=\"2\""), "{xml}");
+    assert!(xml.contains("tests=\"4\" failures=\"2\""), "{xml}");
 
     // A baseline that was ten times faster: the throughput check fails.
     let mut fast = summary.unwrap();
@@ -205,7 +206,7 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     // The run recorded its own checks; --update-report records the baseline verdict,
     // and report.html shows it.
     let recorded: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();
-    assert_eq!(recorded["checks"].as_array().unwrap().len(), 5, "{}", recorded["checks"]);
+    assert_eq!(recorded["checks"].as_array().unwrap().len(), 6, "{}", recorded["checks"]);
     let out = harness(&["check", dir_s, "--baseline", baseline.to_str().unwrap(), "--update-report"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let recorded: Value = serde_json::from_slice(&std::fs::read(dir.join("summary.json")).unwrap()).unwrap();

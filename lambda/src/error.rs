@@ -17,6 +17,9 @@ pub const COMMIT_UNKNOWN: &str = "CommitOutcomeUnknown";
 /// The function did not finish before its timeout.
 pub const TIMEOUT: &str = "Sandbox.Timedout";
 
+/// How a transaction's error message ends: ` after N retries`.
+pub const RETRIES_SUFFIX: &str = " retries";
+
 /// A Lambda function error: its type and a message a person can act on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{error_type}: {error_message}")]
@@ -36,22 +39,20 @@ impl FunctionError {
         Self::new(INVALID_REQUEST, message)
     }
 
-    /// Classify a database error that ends an invocation.
+    /// Classify a database error that ends a transaction, with the OCC retries it had
+    /// spent: the message always ends with ` after N retries`, which the harness reads
+    /// (`RETRIES_SUFFIX`), so retry statistics count failed calls too.
     pub fn from_db(err: &tokio_postgres::Error, retries: u32) -> Self {
         let text = describe_db_error(err);
-        if crate::retry::is_occ_conflict(err) {
-            let note = if retries == 0 { String::new() } else { format!(" after {retries} retries") };
-            Self::new(OCC_CONFLICT, format!("{text}{note}"))
-        } else {
-            Self::new(DATABASE_ERROR, text)
-        }
+        let kind = if crate::retry::is_occ_conflict(err) { OCC_CONFLICT } else { DATABASE_ERROR };
+        Self::new(kind, format!("{text} after {retries}{RETRIES_SUFFIX}"))
     }
 
     /// The connection was lost at COMMIT, so whether the transfer committed is unknown.
     pub fn commit_unknown(err: &tokio_postgres::Error, retries: u32) -> Self {
-        let note = if retries == 0 { String::new() } else { format!(" after {retries} retries") };
         let text = describe_db_error(err);
-        Self::new(COMMIT_UNKNOWN, format!("the connection failed at COMMIT, which may have committed: {text}{note}"))
+        let message = format!("the connection failed at COMMIT, which may have committed: {text}");
+        Self::new(COMMIT_UNKNOWN, format!("{message} after {retries}{RETRIES_SUFFIX}"))
     }
 
     /// The body Lambda returns with `X-Amz-Function-Error`.

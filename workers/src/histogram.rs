@@ -5,7 +5,10 @@ use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer}
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-/// Largest value tracked: one hour in microseconds (larger values are clamped).
+/// The largest value the histograms are sized for: one hour in microseconds. Values up
+/// to it keep 3 significant digits; a larger one is recorded at the histogram's highest
+/// trackable value (at or just above this, where its bucket ends), and `Stats::clamped`
+/// counts how many were.
 pub const MAX_VALUE: u64 = 3_600_000_000;
 /// Significant decimal digits kept.
 pub const SIGFIG: u8 = 3;

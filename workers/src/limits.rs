@@ -74,7 +74,7 @@ pub fn validate(plan: &EnginePlan) -> Result<(), String> {
                 return Err("model \"closed\" needs load.calls, load.duration, or both".into());
             }
         }
-        LoadModel::Open { stages, max_in_flight } => {
+        LoadModel::Open { stages, max_in_flight, .. } => {
             count("load.max_in_flight", *max_in_flight, MAX_PARALLEL)?;
             if stages.is_empty() || stages.len() > MAX_STAGES {
                 return Err(format!("load.stages must have 1 to {MAX_STAGES} stages, got {}", stages.len()));
@@ -134,11 +134,15 @@ mod tests {
         assert!(validate(&p).unwrap_err().starts_with("limits.max_duration must be between"));
         p.max_duration_s = f64::NAN;
         assert!(validate(&p).is_err());
-        let p = plan(LoadModel::Open { stages: vec![Stage { rate: 10.0, duration_s: 1e300 }], max_in_flight: 5 });
+        let p = plan(LoadModel::Open {
+            stages: vec![Stage { rate: 10.0, duration_s: 1e300 }],
+            max_in_flight: 5,
+            slot: crate::load::Slot::WHOLE,
+        });
         assert!(validate(&p).unwrap_err().starts_with("load.duration must be between"));
         let p = plan(LoadModel::Closed { in_flight: 0, calls: Some(1), duration_s: None });
         assert_eq!(validate(&p).unwrap_err(), "load.in_flight must be between 1 and 1000000, got 0");
-        let p = plan(LoadModel::Open { stages: vec![], max_in_flight: 5 });
+        let p = plan(LoadModel::Open { stages: vec![], max_in_flight: 5, slot: crate::load::Slot::WHOLE });
         assert!(validate(&p).unwrap_err().starts_with("load.stages must have"));
     }
 }

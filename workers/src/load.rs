@@ -7,12 +7,48 @@ use tokio::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
+/// Which calls of an open model's schedule a worker makes: those whose index in the
+/// schedule is `index` modulo `of` (worker `index` of `of`). One process makes them all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Slot {
+    pub index: u64,
+    pub of: u64,
+}
+
+impl Slot {
+    /// The whole schedule.
+    pub const WHOLE: Slot = Slot { index: 0, of: 1 };
+
+    pub fn is_whole(&self) -> bool {
+        *self == Slot::WHOLE
+    }
+
+    /// How many of `calls` consecutive schedule slots are this worker's.
+    pub fn share(&self, calls: u64) -> u64 {
+        calls / self.of + u64::from(self.index < calls % self.of)
+    }
+}
+
+impl Default for Slot {
+    fn default() -> Self {
+        Slot::WHOLE
+    }
+}
+
 /// One constant-rate stage of an open model.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
     /// Calls per second.
     pub rate: f64,
     pub duration_s: f64,
+}
+
+impl Stage {
+    /// The calls the stage makes: a whole number, floor(rate x duration), the k-th
+    /// at k / rate seconds into the stage.
+    pub fn calls(&self) -> u64 {
+        (self.rate * self.duration_s + 1e-9).floor() as u64
+    }
 }
 
 /// How calls are started.
@@ -25,8 +61,14 @@ pub enum LoadModel {
     /// `duration_s` passed (whichever comes first; at least one is set).
     Closed { in_flight: u64, calls: Option<u64>, duration_s: Option<f64> },
     /// Calls arrive at a fixed rate per stage regardless of completions, at most
-    /// `max_in_flight` at once; latency counts from each call's intended start.
-    Open { stages: Vec<Stage>, max_in_flight: u64 },
+    /// `max_in_flight` at once; latency counts from each call's intended start. A worker
+    /// of a fleet makes its `slot` of the one schedule.
+    Open {
+        stages: Vec<Stage>,
+        max_in_flight: u64,
+        #[serde(default, skip_serializing_if = "Slot::is_whole")]
+        slot: Slot,
+    },
 }
 
 impl LoadModel {
@@ -35,7 +77,7 @@ impl LoadModel {
         match self {
             LoadModel::Batches { parallel, batches } => Some(parallel * batches),
             LoadModel::Closed { calls, .. } => *calls,
-            LoadModel::Open { stages, .. } => Some(stages.iter().map(|s| (s.rate * s.duration_s).floor() as u64).sum()),
+            LoadModel::Open { stages, slot, .. } => Some(stages.iter().map(|s| slot.share(s.calls())).sum()),
         }
     }
 
@@ -63,13 +105,14 @@ impl LoadModel {
                 remaining: calls.unwrap_or(u64::MAX),
                 end: duration_s.map(|d| start + Duration::from_secs_f64(d)),
             }),
-            LoadModel::Open { stages, max_in_flight } => Box::new(OpenPacer {
+            LoadModel::Open { stages, max_in_flight, slot } => Box::new(OpenPacer {
                 stages: stages.clone(),
                 max_in_flight: *max_in_flight as usize,
                 start,
                 stage: 0,
                 stage_start: 0.0,
-                index: 0,
+                index: slot.index,
+                slot: *slot,
             }),
         }
     }
@@ -145,8 +188,9 @@ struct OpenPacer {
     stage: usize,
     /// Seconds from `start` at which the current stage began.
     stage_start: f64,
-    /// Calls started in the current stage.
+    /// The next call's index in the current stage's schedule.
     index: u64,
+    slot: Slot,
 }
 
 impl Pacer for OpenPacer {
@@ -155,13 +199,13 @@ impl Pacer for OpenPacer {
             let Some(stage) = self.stages.get(self.stage) else {
                 return Step::Done;
             };
-            let offset = self.index as f64 / stage.rate;
-            if offset >= stage.duration_s {
+            if self.index >= stage.calls() {
                 self.stage += 1;
                 self.stage_start += stage.duration_s;
-                self.index = 0;
+                self.index = self.slot.index;
                 continue;
             }
+            let offset = self.index as f64 / stage.rate;
             let intended = self.start + Duration::from_secs_f64(self.stage_start + offset);
             if now < intended {
                 return Step::WaitUntil(intended);
@@ -169,7 +213,7 @@ impl Pacer for OpenPacer {
             if in_flight >= self.max_in_flight {
                 return Step::WaitForCompletion;
             }
-            self.index += 1;
+            self.index += self.slot.of;
             return Step::Start { intended };
         }
     }
@@ -203,9 +247,48 @@ mod tests {
         let open = LoadModel::Open {
             stages: vec![Stage { rate: 100.0, duration_s: 2.0 }, Stage { rate: 10.0, duration_s: 1.5 }],
             max_in_flight: 10,
+            slot: Slot::WHOLE,
         };
         assert_eq!(starts(&open), 215);
         assert_eq!(open.planned_calls(), Some(215));
+    }
+
+    /// The intended start offsets (µs) the pacer of `model` schedules.
+    fn schedule(model: &LoadModel) -> Vec<u128> {
+        let t0 = Instant::now();
+        let mut p = model.pacer(t0);
+        let (mut out, mut now) = (Vec::new(), t0);
+        loop {
+            match p.next(now, 0) {
+                Step::Start { intended } => out.push((intended - t0).as_micros()),
+                Step::WaitUntil(t) => now = t,
+                Step::WaitForCompletion => unreachable!("nothing is in flight"),
+                Step::Done => return out,
+            }
+        }
+    }
+
+    #[test]
+    fn open_models_start_exactly_their_planned_calls_and_fleets_share_one_schedule() {
+        for (rate, duration_s) in [(3.3, 1.7), (10.0, 1.0), (0.5, 7.0), (123.4, 2.5), (7.0, 0.1)] {
+            let stages = vec![Stage { rate, duration_s }, Stage { rate: rate * 2.0, duration_s }];
+            let whole = LoadModel::Open { stages: stages.clone(), max_in_flight: 10, slot: Slot::WHOLE };
+            let planned = whole.planned_calls().unwrap();
+            assert_eq!(starts(&whole), planned, "rate {rate} for {duration_s} s");
+            let single = schedule(&whole);
+            for n in 1..=7u64 {
+                let mut merged = Vec::new();
+                for i in 0..n {
+                    let part =
+                        LoadModel::Open { stages: stages.clone(), max_in_flight: 10, slot: Slot { index: i, of: n } };
+                    let mine = schedule(&part);
+                    assert_eq!(mine.len() as u64, part.planned_calls().unwrap());
+                    merged.extend(mine);
+                }
+                merged.sort_unstable();
+                assert_eq!(merged, single, "{n} workers make exactly the single process's arrivals");
+            }
+        }
     }
 
     #[test]
@@ -222,7 +305,12 @@ mod tests {
     #[test]
     fn open_model_keeps_its_schedule_when_behind() {
         let t0 = Instant::now();
-        let mut p = LoadModel::Open { stages: vec![Stage { rate: 10.0, duration_s: 1.0 }], max_in_flight: 2 }.pacer(t0);
+        let mut p = LoadModel::Open {
+            stages: vec![Stage { rate: 10.0, duration_s: 1.0 }],
+            max_in_flight: 2,
+            slot: Slot::WHOLE,
+        }
+        .pacer(t0);
         let late = t0 + Duration::from_millis(250);
         // Three calls were due by 250 ms; each keeps its intended start.
         for k in 0..2 {

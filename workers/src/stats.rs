@@ -24,16 +24,19 @@ pub enum ErrorClass {
     Transport,
     /// No answer within the call timeout.
     Timeout,
+    /// Still in flight at the drain deadline (or a second signal): given up unanswered.
+    Abandoned,
 }
 
 impl ErrorClass {
-    pub const ALL: [ErrorClass; 6] = [
+    pub const ALL: [ErrorClass; 7] = [
         ErrorClass::Business,
         ErrorClass::Function,
         ErrorClass::Throttle,
         ErrorClass::Service,
         ErrorClass::Transport,
         ErrorClass::Timeout,
+        ErrorClass::Abandoned,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,7 +47,58 @@ impl ErrorClass {
             ErrorClass::Service => "service",
             ErrorClass::Transport => "transport",
             ErrorClass::Timeout => "timeout",
+            ErrorClass::Abandoned => "abandoned",
         }
+    }
+}
+
+/// Distinct messages kept per error class; further ones are counted under
+/// `class: (other messages)`, so memory and file sizes stay bounded however long the run.
+pub const MESSAGES_PER_CLASS: usize = 20;
+
+/// The bucket of the messages beyond `MESSAGES_PER_CLASS`.
+pub const OTHER_MESSAGES: &str = "(other messages)";
+
+/// A message with what varies from call to call replaced: timestamps (`<time>`), UUIDs,
+/// request ids and other long hex or digit runs (`<id>`), decimal numbers (`<n>`).
+/// SQLSTATEs, error codes and short numbers stay.
+pub fn normalise(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        out.push_str(generic(word).unwrap_or(word));
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | ':') {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
+/// The placeholder for a word that varies, if it is one.
+fn generic(word: &str) -> Option<&'static str> {
+    let w = word.trim_end_matches(['.', ':', '-']);
+    let digits = w.chars().filter(char::is_ascii_digit).count();
+    let b = w.as_bytes();
+    let hexish = |s: &str| s.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+    if b.len() >= 10 && b[..4].iter().all(u8::is_ascii_digit) && b[4] == b'-' && b[7] == b'-' {
+        Some("<time>")
+    } else if w.len() >= 8 && hexish(w) && digits >= 4 {
+        Some("<id>")
+    } else if w.contains('.')
+        && digits > 0
+        && w.chars().all(|c| c.is_ascii_digit() || c == '.')
+        && w.matches('.').count() == 1
+    {
+        Some("<n>")
+    } else {
+        None
     }
 }
 
@@ -55,7 +109,8 @@ pub struct CallRecord {
     pub latency_us: u64,
     /// The function's own `duration_us` (or `duration` ms), when it reported one.
     pub function_us: Option<u64>,
-    /// OCC retries the function reported.
+    /// OCC retries the function reported (on failures too, for calls that reached the
+    /// database; `None` when the call never ran the transaction or could not say).
     pub retries: Option<u64>,
     /// `None` for a success; else the class and a message to count it under.
     pub error: Option<(ErrorClass, String)>,
@@ -72,23 +127,31 @@ pub struct Stats {
     pub errors: BTreeMap<ErrorClass, u64>,
     /// Errors by `class: message`, for the error breakdown.
     pub error_messages: BTreeMap<String, u64>,
-    /// Client-side latency, microseconds.
+    /// Client-side latency of every call, microseconds.
     pub latency_us: Hist,
+    /// Client-side latency of the successful calls only (absent in older summaries).
+    #[serde(default)]
+    pub success_latency_us: Hist,
     /// The function's reported execution time, microseconds.
     pub function_us: Hist,
-    /// OCC retries per call, for calls that reported them.
+    /// OCC retries per call, for every call that ran the transaction and reported its
+    /// retries, successful or not.
     pub retries: Hist,
     pub total_retries: u64,
     /// Calls that needed at least one retry.
     pub retried_calls: u64,
     /// Calls that started late (open model: no free slot, or the scheduler fell behind).
     pub late_starts: u64,
+    /// Latencies beyond the histograms' range (`histogram::MAX_VALUE`), recorded at its top.
+    #[serde(default)]
+    pub clamped: u64,
 }
 
 impl Stats {
     pub fn record(&mut self, r: &CallRecord) {
         self.calls += 1;
         self.latency_us.record(r.latency_us);
+        self.clamped += u64::from(r.latency_us > crate::histogram::MAX_VALUE);
         if let Some(us) = r.function_us {
             self.function_us.record(us);
         }
@@ -99,10 +162,13 @@ impl Stats {
         }
         self.late_starts += u64::from(r.late);
         match &r.error {
-            None => self.successes += 1,
+            None => {
+                self.successes += 1;
+                self.success_latency_us.record(r.latency_us);
+            }
             Some((class, message)) => {
                 *self.errors.entry(*class).or_default() += 1;
-                *self.error_messages.entry(format!("{}: {message}", class.name())).or_default() += 1;
+                self.count_message(format!("{}: {}", class.name(), normalise(message)), 1);
             }
         }
     }
@@ -115,19 +181,42 @@ impl Stats {
             *self.errors.entry(*k).or_default() += v;
         }
         for (k, v) in &other.error_messages {
-            *self.error_messages.entry(k.clone()).or_default() += v;
+            self.count_message(k.clone(), *v);
         }
         self.latency_us.merge(&other.latency_us);
+        self.success_latency_us.merge(&other.success_latency_us);
         self.function_us.merge(&other.function_us);
         self.retries.merge(&other.retries);
         self.total_retries += other.total_retries;
         self.retried_calls += other.retried_calls;
         self.late_starts += other.late_starts;
+        self.clamped += other.clamped;
+    }
+
+    /// Count `n` errors under `key` (`class: message`), or under the class's
+    /// `(other messages)` once the class holds `MESSAGES_PER_CLASS` distinct messages.
+    fn count_message(&mut self, key: String, n: u64) {
+        if let Some(count) = self.error_messages.get_mut(&key) {
+            *count += n;
+            return;
+        }
+        let class = key.split_once(": ").map_or(key.as_str(), |(c, _)| c);
+        let prefix = format!("{class}: ");
+        let other = format!("{prefix}{OTHER_MESSAGES}");
+        let kept = self
+            .error_messages
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| **k != other)
+            .count();
+        let key = if kept >= MESSAGES_PER_CLASS && key != other { other } else { key };
+        *self.error_messages.entry(key).or_default() += n;
     }
 
     /// Compress the histograms (see `Hist::pack`); for statistics kept for the record.
     pub fn pack(&mut self) {
         self.latency_us.pack();
+        self.success_latency_us.pack();
         self.function_us.pack();
         self.retries.pack();
     }
@@ -153,6 +242,53 @@ mod tests {
             },
             late: i % 13 == 0,
         }
+    }
+
+    #[test]
+    fn error_keys_stay_bounded_whatever_the_messages() {
+        let mut s = Stats::default();
+        for i in 0..100_000u64 {
+            let message = format!(
+                "2026-11-30T08:{:02}:{:02}.{:03}Z {:08x}-1607-4e2a-9c1b-{:012x} Task timed out after {}.{:02} seconds",
+                i / 60 % 60,
+                i % 60,
+                i % 1000,
+                i * 7919,
+                i * 104_729,
+                3 + i % 4,
+                i % 100
+            );
+            s.record(&CallRecord {
+                latency_us: 3_000_000,
+                function_us: None,
+                retries: None,
+                error: Some((ErrorClass::Function, format!("Sandbox.Timedout: {message}"))),
+                late: false,
+            });
+        }
+        assert_eq!(s.errors[&ErrorClass::Function], 100_000);
+        let keys: Vec<_> = s.error_messages.keys().collect();
+        assert_eq!(keys, ["function: Sandbox.Timedout: <time> <id> Task timed out after <n> seconds"], "{keys:?}");
+        // Messages that share nothing: at most MESSAGES_PER_CLASS of them, then "other".
+        let mut t = Stats::default();
+        for i in 0..100_000u64 {
+            let word: String = (0..6).map(|k| char::from(b'a' + ((i >> (3 * k)) % 26) as u8)).collect();
+            t.record(&CallRecord {
+                latency_us: 10,
+                function_us: None,
+                retries: None,
+                error: Some((ErrorClass::Service, format!("Unexpected{word}"))),
+                late: false,
+            });
+        }
+        assert_eq!(t.error_messages.len(), MESSAGES_PER_CLASS + 1);
+        assert_eq!(t.error_messages.values().sum::<u64>(), 100_000, "every error still counted");
+        assert!(t.error_messages["service: (other messages)"] > 99_000);
+        assert_eq!(normalise("conflict (40001) after 3 retries"), "conflict (40001) after 3 retries");
+        assert_eq!(
+            normalise("cannot connect to 127.0.0.1:5432: Connection refused (os error 111)"),
+            "cannot connect to 127.0.0.1:5432: Connection refused (os error 111)"
+        );
     }
 
     #[test]

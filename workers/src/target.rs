@@ -55,11 +55,13 @@ impl Outcome {
                 (error, function_us, retries)
             }
             Outcome::FunctionError { error_type, message } => {
-                let message = message
-                    .rsplit_once(" after ")
-                    .filter(|(_, t)| t.ends_with(" retries"))
-                    .map_or(message.as_str(), |(m, _)| m);
-                (Some((ErrorClass::Function, format!("{error_type}: {message}"))), None, None)
+                // A failed transaction states its retries: `... after N retries`.
+                let counted = message.rsplit_once(" after ").and_then(|(m, tail)| {
+                    let n = tail.strip_suffix(transfer::error::RETRIES_SUFFIX)?.parse::<u64>().ok()?;
+                    Some((m, n))
+                });
+                let (message, retries) = counted.map_or((message.as_str(), None), |(m, n)| (m, Some(n)));
+                (Some((ErrorClass::Function, format!("{error_type}: {message}"))), None, retries)
             }
             Outcome::Throttled { reason } => {
                 (Some((ErrorClass::Throttle, format!("TooManyRequestsException: {reason}"))), None, None)
@@ -284,6 +286,10 @@ mod tests {
             message: "conflict (40001) after 3 retries".into(),
         };
         assert_eq!(occ.classify().0, Some((ErrorClass::Function, "OccConflict: conflict (40001)".into())));
+        assert_eq!(occ.classify().2, Some(3), "a failed call's retries count too");
+        let no_db =
+            Outcome::FunctionError { error_type: "InvalidRequest".into(), message: "amount: must be > 0".into() };
+        assert_eq!(no_db.classify().2, None, "no transaction ran");
         let throttle = Outcome::Throttled { reason: "ConcurrentInvocationLimitExceeded".into() };
         assert_eq!(throttle.classify().0.unwrap().0, ErrorClass::Throttle);
     }

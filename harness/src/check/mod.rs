@@ -6,9 +6,10 @@
 
 use workers::Hist;
 
+use crate::scenario::LatencyOf;
 use crate::scenario::Thresholds;
 pub use crate::summary::Check;
-use crate::summary::{percent, RunReport};
+use crate::summary::{percent, success_latency, RunReport};
 
 /// How a baseline is compared.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -38,16 +39,22 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
     let at_least = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
         limit.map(|l| check(name, unit.show(value), format!(">= {}", unit.show(l)), value >= l))
     };
+    out.push(accounted_for(report));
     out.extend(at_least("success rate", percent(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
+    let (latency, of) = match t.latency {
+        Some(LatencyOf::All) => (&totals.latency_us, " (all calls)"),
+        _ => (success_latency(totals), ""),
+    };
     for (name, q, limit) in [
         ("latency p50", 0.5, t.max_p50_ms),
         ("latency p90", 0.9, t.max_p90_ms),
         ("latency p99", 0.99, t.max_p99_ms),
         ("latency p99.9", 0.999, t.max_p999_ms),
     ] {
-        out.extend(at_most(name, ms(&totals.latency_us, q), limit, Unit::Ms));
+        out.extend(at_most(&format!("{name}{of}"), ms(latency, q), limit, Unit::Ms));
     }
     out.extend(at_least("throughput", report.throughput(), t.min_calls_per_s, Unit::PerS));
+    out.extend(at_least("goodput", report.goodput(), t.min_goodput, Unit::PerS));
     let retried = percent(totals.retried_calls, totals.retries.count());
     out.extend(at_most("calls retried", retried, t.max_retried_pct, Unit::Pct));
     out.extend(at_most("late starts", percent(totals.late_starts, totals.calls), t.max_late_pct, Unit::Pct));
@@ -65,10 +72,30 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
     out
 }
 
+/// The identity every run must satisfy: each planned call succeeded, failed, was
+/// abandoned or was not started, and each started call was recorded.
+fn accounted_for(report: &RunReport) -> Check {
+    let a = report.accounting();
+    let value = format!(
+        "{} ok + {} failed + {} abandoned + {} not started{}",
+        a.succeeded,
+        a.failed,
+        a.abandoned,
+        a.not_started.unwrap_or(0),
+        if a.unreported > 0 { format!(" + {} unreported", a.unreported) } else { String::new() }
+    );
+    let limit = match a.planned {
+        Some(p) => format!("= {p} planned"),
+        None => format!("= {} started", a.started),
+    };
+    check("calls accounted for", value, limit, a.holds())
+}
+
+/// Baselines compare the successful calls' latency: failing fast is no improvement.
 fn against_baseline(report: &RunReport, base: &RunReport, rule: BaselineRule) -> Vec<Check> {
     let mut out = Vec::new();
     let slack = 1.0 + rule.tolerance_pct / 100.0;
-    let (cur, old) = (&report.totals.latency_us, &base.totals.latency_us);
+    let (cur, old) = (success_latency(&report.totals), success_latency(&base.totals));
     for (name, q) in
         [("latency p50 vs baseline", 0.5), ("latency p90 vs baseline", 0.9), ("latency p99 vs baseline", 0.99)]
     {
@@ -79,17 +106,17 @@ fn against_baseline(report: &RunReport, base: &RunReport, rule: BaselineRule) ->
             ..check(name, Unit::Ms.show(value), format!("<= {}", Unit::Ms.show(limit)), value <= limit)
         });
     }
-    let (value, was) = (report.throughput(), base.throughput());
-    let limit = was / slack;
-    out.push(Check {
-        baseline: Some(Unit::PerS.show(was)),
-        ..check(
-            "throughput vs baseline",
-            Unit::PerS.show(value),
-            format!(">= {}", Unit::PerS.show(limit)),
-            value >= limit,
-        )
-    });
+    for (name, value, was) in [
+        ("throughput vs baseline", report.throughput(), base.throughput()),
+        ("goodput vs baseline", report.goodput(), base.goodput()),
+    ] {
+        let limit = was / slack;
+        let passed = value >= limit;
+        out.push(Check {
+            baseline: Some(Unit::PerS.show(was)),
+            ..check(name, Unit::PerS.show(value), format!(">= {}", Unit::PerS.show(limit)), passed)
+        });
+    }
     let shift = slower_shift(old, cur);
     let limit = rule.max_shift + noise(old.count(), cur.count());
     out.push(Check {

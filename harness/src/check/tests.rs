@@ -25,9 +25,8 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
             late: false,
         });
     }
-    let plan =
-        scenario::parse("t.toml", "[load]\nmodel = \"batches\"\nparallel = 10\nbatches = 10\n", &Overrides::default())
-            .unwrap();
+    let load = format!("[load]\nmodel = \"closed\"\nin_flight = 10\ncalls = {}\n", calls.max(100));
+    let plan = scenario::parse("t.toml", &load, &Overrides::default()).unwrap();
     RunReport {
         schema_version: crate::report::SCHEMA_VERSION,
         harness_version: "test".into(),
@@ -41,6 +40,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
         environments: None,
         verification: Some(verification(true)),
         checks: Vec::new(),
+        accounting: None,
     }
 }
 
@@ -81,7 +81,7 @@ fn every_threshold_kind_passes_and_fails() {
         ..Thresholds::default()
     };
     let checks = evaluate(&r, &pass, None);
-    assert_eq!(checks.len(), 9, "eight thresholds and the verification: {checks:?}");
+    assert_eq!(checks.len(), 10, "the identity, eight thresholds and the verification: {checks:?}");
     assert!(checks.iter().all(|c| c.passed), "{}", table(&checks));
     assert_eq!(only(&checks, "success rate").value, "99.00%");
     assert_eq!(only(&checks, "throughput").value, "500.0 calls/s");
@@ -102,7 +102,7 @@ fn every_threshold_kind_passes_and_fails() {
         failed,
         ["success rate", "latency p50", "latency p90", "latency p99", "latency p99.9", "throughput", "calls retried"]
     );
-    assert!(table(&checks).ends_with("FAIL: 1 of 8 checks passed\n"), "{}", table(&checks));
+    assert!(table(&checks).ends_with("FAIL: 2 of 9 checks passed\n"), "{}", table(&checks));
 }
 
 #[test]
@@ -112,11 +112,13 @@ fn verification_is_checked_when_run_required_when_asked() {
     let c = only(&evaluate(&r, &Thresholds::default(), None), "verification");
     assert!(!c.passed);
     assert!(c.value.contains("balances sum to 990"), "{c:?}");
+    let names = |checks: Vec<Check>| checks.into_iter().map(|c| c.name).collect::<Vec<_>>();
     let off = Thresholds { verification: Some(false), ..Thresholds::default() };
-    assert!(evaluate(&r, &off, None).is_empty());
+    assert_eq!(names(evaluate(&r, &off, None)), ["calls accounted for"], "only the identity, always checked");
 
     r.verification = None;
-    assert!(evaluate(&r, &Thresholds::default(), None).is_empty(), "no verification (AWS): nothing to check");
+    let no_verification = evaluate(&r, &Thresholds::default(), None);
+    assert_eq!(names(no_verification), ["calls accounted for"], "no verification (AWS): nothing else to check");
     let required = Thresholds { verification: Some(true), ..Thresholds::default() };
     let c = only(&evaluate(&r, &required, None), "verification");
     assert_eq!((c.value.as_str(), c.passed), ("not run", false));
@@ -173,7 +175,40 @@ fn junit_lists_every_check_and_its_failures() {
     let r = report(100, 1.0, (1.0, 2.0), 50, 0, 10);
     let checks = evaluate(&r, &Thresholds { min_success_pct: Some(90.0), ..Thresholds::default() }, None);
     let xml = junit::render("smoke <ci>", &checks);
-    assert!(xml.contains("<testsuite name=\"smoke &lt;ci&gt;\" tests=\"2\" failures=\"1\">"), "{xml}");
+    assert!(xml.contains("<testsuite name=\"smoke &lt;ci&gt;\" tests=\"3\" failures=\"1\">"), "{xml}");
     assert!(xml.contains("<testcase classname=\"harness.check\" name=\"success rate\"><failure message=\"value 50.00%, limit &gt;= 90.00%\"/></testcase>"), "{xml}");
     assert!(xml.contains("name=\"verification\"><system-out>value PASS, limit PASS</system-out>"), "{xml}");
+}
+
+#[test]
+fn a_run_whose_calls_do_not_add_up_fails_the_identity() {
+    let mut r = report(100, 1.0, (1.0, 2.0), 0, 0, 5);
+    assert!(only(&evaluate(&r, &Thresholds::default(), None), "calls accounted for").passed);
+    r.end.started = 103; // three calls started that no statistic holds
+    let c = only(&evaluate(&r, &Thresholds::default(), None), "calls accounted for");
+    assert!(!c.passed, "{c:?}");
+    assert!(c.value.contains("3 unreported"), "{c:?}");
+}
+
+#[test]
+fn latency_thresholds_judge_successful_calls_unless_told_otherwise() {
+    // 50 fast failures (1 ms) and 50 slow successes (100 ms), of 100 planned.
+    let mut r = report(0, 1.0, (1.0, 1.0), 0, 0, 6);
+    for i in 0..100u64 {
+        let failed = i < 50;
+        r.totals.record(&CallRecord {
+            latency_us: if failed { 1_000 } else { 100_000 },
+            function_us: None,
+            retries: None,
+            error: failed.then(|| (ErrorClass::Throttle, "TooManyRequestsException".into())),
+            late: false,
+        });
+    }
+    r.end.started = 100;
+    let t = Thresholds { max_p50_ms: Some(50.0), min_goodput: Some(60.0), ..Thresholds::default() };
+    let checks = evaluate(&r, &t, None);
+    assert!(!only(&checks, "latency p50").passed, "the successes took 100 ms: {checks:?}");
+    assert!(!only(&checks, "goodput").passed, "50 successful calls/s: {checks:?}");
+    let all = Thresholds { latency: Some(crate::scenario::LatencyOf::All), ..t };
+    assert!(only(&evaluate(&r, &all, None), "latency p50 (all calls)").passed, "the fast failures flatter p50");
 }

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use workers::{ErrorClass, Hist};
 
 use super::{Render, RunReport};
-use crate::summary::Check;
+use crate::summary::{success_latency, Check};
 
 pub struct Console;
 
@@ -37,7 +37,28 @@ fn totals(s: &mut String, r: &RunReport) -> std::fmt::Result {
     writeln!(s, "Errors:             {} ({})", thousands(t.error_count()), pct(t.error_count(), t.calls))?;
     writeln!(s)?;
     writeln!(s, "Total time:         {:.2}s", r.end.elapsed_s)?;
-    writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())
+    writeln!(s, "Throughput:         {:.0} calls/second", r.throughput())?;
+    writeln!(s, "Goodput:            {:.0} successful calls/second", r.goodput())?;
+    accounting(s, r)
+}
+
+/// The identity: where every planned call went.
+fn accounting(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let a = r.accounting();
+    let planned = match a.planned {
+        Some(p) => format!("{} planned", thousands(p)),
+        None => format!("{} started", thousands(a.started)),
+    };
+    let mut parts = vec![format!("{} succeeded", thousands(a.succeeded)), format!("{} failed", thousands(a.failed))];
+    parts.push(format!("{} abandoned", thousands(a.abandoned)));
+    if let Some(n) = a.not_started {
+        parts.push(format!("{} not started", thousands(n)));
+    }
+    if a.unreported > 0 {
+        parts.push(format!("{} started but not reported", thousands(a.unreported)));
+    }
+    let verdict = if a.holds() { "" } else { "  (DOES NOT ADD UP)" };
+    writeln!(s, "Calls:              {planned} = {}{verdict}", parts.join(" + "))
 }
 
 /// The function's execution times and the client's latency.
@@ -55,6 +76,10 @@ fn times(s: &mut String, r: &RunReport) -> std::fmt::Result {
         let from = if r.plan.engine.load.is_open() { " (from intended start)" } else { "" };
         writeln!(s, "\nClient Latency{from}:")?;
         latency(s, &t.latency_us)?;
+        if t.successes < t.calls {
+            writeln!(s, "  successful calls only ({} of {}):", thousands(t.successes), thousands(t.calls))?;
+            latency(s, success_latency(t))?;
+        }
     }
     Ok(())
 }
@@ -86,7 +111,7 @@ fn retries(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
     if t.retries.count() == 0 {
         return Ok(());
     }
-    writeln!(s, "\nOCC Retry Statistics:")?;
+    writeln!(s, "\nOCC Retry Statistics (of {} calls that reached the database):", thousands(t.retries.count()))?;
     writeln!(s, "  Total retries:      {}", thousands(t.total_retries))?;
     writeln!(s, "  Max retries:        {}", t.retries.max())?;
     writeln!(s, "  Avg retries/call:   {:.2}", t.total_retries as f64 / t.retries.count() as f64)?;
@@ -128,7 +153,11 @@ fn how_it_ended(s: &mut String, r: &RunReport) -> std::fmt::Result {
     }
     if r.end.abandoned > 0 {
         let n = thousands(r.end.abandoned);
-        writeln!(s, "Abandoned:          {n} calls still in flight at the drain timeout")?;
+        writeln!(s, "Abandoned:          {n} calls still in flight at the drain timeout (counted as errors)")?;
+    }
+    if r.totals.clamped > 0 {
+        let n = thousands(r.totals.clamped);
+        writeln!(s, "Clamped:            {n} latencies beyond the histograms' 1 h range, recorded at its top")?;
     }
     if r.end.stop != workers::StopReason::Completed {
         let planned = r.plan.engine.load.planned_calls().map_or("?".into(), thousands);

@@ -19,6 +19,7 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "service",
     "transport",
     "timeout",
+    "abandoned",
     "retries",
     "late_starts",
     "calls_per_s",
@@ -28,6 +29,9 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "latency_max_ms",
     "function_p50_ms",
     "function_p99_ms",
+    "goodput_per_s",
+    "success_p50_ms",
+    "success_p99_ms",
 ];
 
 impl TimeSeries {
@@ -45,6 +49,8 @@ impl TimeSeries {
         }
         row.push(ms(s.latency_us.max()));
         row.extend([0.5, 0.99].map(|q| ms(s.function_us.quantile(q))));
+        row.push(format!("{:.1}", if interval.seconds > 0.0 { s.successes as f64 / interval.seconds } else { 0.0 }));
+        row.extend([0.5, 0.99].map(|q| ms(s.success_latency_us.quantile(q))));
         row
     }
 }

@@ -7,7 +7,7 @@ mod raw;
 mod thresholds;
 mod workers_section;
 
-pub use thresholds::Thresholds;
+pub use thresholds::{LatencyOf, Thresholds};
 pub use workers_section::{FleetSpec, OnLost, WorkerSet};
 
 use std::path::Path;
@@ -234,7 +234,9 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let default_max = planned.map_or(3_600.0, |p| (p * 2.0 + 60.0).clamp(3_600.0, workers::limits::MAX_SECONDS));
     let max_duration_s = secs(limits.max_duration.clone(), "max_duration", default_max)?;
     let call_timeout_s = secs(limits.call_timeout.clone(), "call_timeout", 60.0)?;
-    let drain_timeout_s = secs(limits.drain_timeout.clone(), "drain_timeout", 30.0)?;
+    // Calls in flight at the end get at least the call timeout to answer, so that a
+    // hanging call ends as a timeout rather than being abandoned.
+    let drain_timeout_s = secs(limits.drain_timeout.clone(), "drain_timeout", call_timeout_s.max(30.0))?;
     let mut seed = src.f(raw.seed.clone());
     flag(&mut seed, o.seed, "--seed");
     let engine = EnginePlan {
@@ -510,7 +512,7 @@ fn open_model(src: &Source, k: LoadKeys) -> Result<(LoadModel, Option<f64>), Sce
     };
     let stages = open_stages(src, &k.model, k.rate, k.duration, k.stages)?;
     let total = stages.iter().map(|s| s.duration_s).sum();
-    Ok((LoadModel::Open { stages, max_in_flight }, Some(total)))
+    Ok((LoadModel::Open { stages, max_in_flight, slot: workers::load::Slot::WHOLE }, Some(total)))
 }
 
 fn at(f: &Option<F<i64>>) -> Option<&str> {

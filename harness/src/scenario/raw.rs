@@ -118,6 +118,8 @@ pub struct RawThresholds {
     pub max_p99_ms: S<f64>,
     pub max_p999_ms: S<f64>,
     pub min_calls_per_s: S<f64>,
+    pub min_goodput: S<f64>,
+    pub latency: S<String>,
     pub max_retried_pct: S<f64>,
     pub max_late_pct: S<f64>,
     pub verification: S<bool>,

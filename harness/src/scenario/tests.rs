@@ -20,7 +20,11 @@ fn open_and_closed_models() {
     let p = plan("[load]\nmodel = \"open\"\nrate = 200\nduration = \"10s\"\nmax_in_flight = 50\n").unwrap();
     assert_eq!(
         p.engine.load,
-        LoadModel::Open { stages: vec![Stage { rate: 200.0, duration_s: 10.0 }], max_in_flight: 50 }
+        LoadModel::Open {
+            stages: vec![Stage { rate: 200.0, duration_s: 10.0 }],
+            max_in_flight: 50,
+            slot: workers::load::Slot::WHOLE
+        }
     );
     let p = plan("[load]\nmodel = \"open\"\nstages = [{rate = 10, duration = \"1m\"}, {rate = 20, duration = 30}]\n")
         .unwrap();

@@ -12,13 +12,18 @@ use super::{ScenarioError, Source};
 pub struct Thresholds {
     /// Successful calls, percent of all calls.
     pub min_success_pct: Option<f64>,
-    /// Client-latency percentiles, milliseconds.
+    /// Client-latency percentiles, milliseconds: of the successful calls, unless
+    /// `latency = "all"` (fast failures would otherwise flatter them).
     pub max_p50_ms: Option<f64>,
     pub max_p90_ms: Option<f64>,
     pub max_p99_ms: Option<f64>,
     pub max_p999_ms: Option<f64>,
     /// Calls per second over the whole run.
     pub min_calls_per_s: Option<f64>,
+    /// Successful calls per second over the whole run.
+    pub min_goodput: Option<f64>,
+    /// Which calls the latency thresholds judge: `successful` (the default) or `all`.
+    pub latency: Option<LatencyOf>,
     /// Calls that needed at least one OCC retry, percent of calls that reported retries.
     pub max_retried_pct: Option<f64>,
     /// Calls that started late (open model), percent of all calls.
@@ -32,6 +37,14 @@ pub struct Thresholds {
     /// Against a baseline: the largest share of calls (0..1) that may have moved to a
     /// slower latency than in the baseline, beyond sampling noise. Default 0.25.
     pub max_latency_shift: Option<f64>,
+}
+
+/// Which calls' latency a threshold judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyOf {
+    Successful,
+    All,
 }
 
 impl Thresholds {
@@ -56,6 +69,15 @@ pub(super) fn parse(src: &Source, raw: &RawThresholds) -> Result<Thresholds, Sce
         max_p99_ms: positive(&raw.max_p99_ms, "max_p99_ms")?,
         max_p999_ms: positive(&raw.max_p999_ms, "max_p999_ms")?,
         min_calls_per_s: positive(&raw.min_calls_per_s, "min_calls_per_s")?,
+        min_goodput: positive(&raw.min_goodput, "min_goodput")?,
+        latency: match src.f(raw.latency.clone()) {
+            None => None,
+            Some(f) if f.v == "successful" => Some(LatencyOf::Successful),
+            Some(f) if f.v == "all" => Some(LatencyOf::All),
+            Some(f) => {
+                return Err(src.err(f.at, format!("thresholds.latency {:?} is not one of \"successful\", \"all\"", f.v)))
+            }
+        },
         max_retried_pct: pct(&raw.max_retried_pct, "max_retried_pct")?,
         max_late_pct: pct(&raw.max_late_pct, "max_late_pct")?,
         verification: raw.verification.as_ref().map(|v| *v.get_ref()),

@@ -76,7 +76,8 @@ impl StopReason {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EngineEnd {
     pub started: u64,
-    /// Calls still in flight when the drain timeout passed; aborted, not counted.
+    /// Calls still in flight when the drain timeout passed (or a second signal came):
+    /// given up, and recorded in the statistics as `abandoned` errors.
     pub abandoned: u64,
     pub elapsed_s: f64,
     pub stop: StopReason,
@@ -113,6 +114,8 @@ struct Running {
     intervals: Intervals,
     ticker: tokio::time::Interval,
     deadline: Instant,
+    /// Turned true at the drain deadline: every call still in flight gives itself up.
+    abandon: watch::Sender<bool>,
 }
 
 impl Running {
@@ -124,6 +127,7 @@ impl Running {
             intervals: Intervals::new(start, events),
             ticker,
             deadline: start + Duration::from_secs_f64(plan.max_duration_s),
+            abandon: watch::channel(false).0,
         }
     }
 
@@ -153,7 +157,8 @@ impl Running {
             match pacer.next(now, self.calls.len()) {
                 Step::Start { intended } => {
                     let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
-                    self.calls.spawn(call(target.clone(), sampler.next_payload(), intended, call_timeout, late));
+                    let call = Call { intended, call_timeout, late, abandon: self.abandon.subscribe() };
+                    self.calls.spawn(call.run(target.clone(), sampler.next_payload()));
                     self.intervals.started += 1;
                     if self.intervals.started % 256 == 0 {
                         tokio::task::yield_now().await; // let the ticker and completions run during long bursts
@@ -176,8 +181,8 @@ impl Running {
         }
     }
 
-    /// Let the calls in flight finish within `timeout` (or until `Halt::Now`); abort
-    /// the rest and return how many that was.
+    /// Let the calls in flight finish within `timeout` (or until `Halt::Now`); the rest
+    /// give themselves up and are recorded as abandoned. Returns how many that was.
     async fn drain(&mut self, timeout: Duration, halt: &mut watch::Receiver<Halt>) -> u64 {
         let drain_deadline = Instant::now() + timeout;
         while !self.calls.is_empty() {
@@ -189,26 +194,51 @@ impl Running {
             }
         }
         let abandoned = self.calls.len() as u64;
-        self.calls.abort_all();
+        let _ = self.abandon.send(true);
+        while let Some(done) = self.calls.join_next().await {
+            self.intervals.record(done);
+        }
         abandoned
     }
 }
 
-/// One call: invoke with the call timeout, measure from its intended start.
-async fn call<T: Target>(
-    target: Arc<T>,
-    payload: serde_json::Value,
+/// One call as it was started.
+struct Call {
+    /// When it should have started (its latency counts from here).
     intended: Instant,
     call_timeout: Duration,
     late: bool,
-) -> CallRecord {
-    let outcome = tokio::time::timeout(call_timeout, target.invoke(payload)).await;
-    let latency_us = intended.elapsed().as_micros() as u64;
-    let (error, function_us, retries) = match &outcome {
-        Ok(o) => o.classify(),
-        Err(_) => (Some((ErrorClass::Timeout, format!("no answer within {call_timeout:?}"))), None, None),
-    };
-    CallRecord { latency_us, function_us, retries, error, late }
+    abandon: watch::Receiver<bool>,
+}
+
+impl Call {
+    /// Invoke with the call timeout, measured from the intended start; a call still
+    /// running when told to give up is recorded as abandoned, and a target that panics
+    /// as a transport error, each with its real elapsed time.
+    async fn run<T: Target>(mut self, target: Arc<T>, payload: serde_json::Value) -> CallRecord {
+        let invoke = std::panic::AssertUnwindSafe(tokio::time::timeout(self.call_timeout, target.invoke(payload)));
+        let outcome = tokio::select! {
+            outcome = futures::FutureExt::catch_unwind(invoke) => Some(outcome),
+            () = given_up(&mut self.abandon) => None,
+        };
+        let latency_us = self.intended.elapsed().as_micros() as u64;
+        let (error, function_us, retries) = match outcome {
+            Some(Ok(Ok(o))) => o.classify(),
+            Some(Ok(Err(_))) => {
+                (Some((ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout))), None, None)
+            }
+            Some(Err(_)) => (Some((ErrorClass::Transport, "the invoke target panicked".to_string())), None, None),
+            None => (Some((ErrorClass::Abandoned, "still in flight at the drain deadline".into())), None, None),
+        };
+        CallRecord { latency_us, function_us, retries, error, late: self.late }
+    }
+}
+
+/// Resolves once the engine gives up on the calls in flight; never, if it cannot.
+async fn given_up(abandon: &mut watch::Receiver<bool>) {
+    if abandon.wait_for(|a| *a).await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// Resolves once a halt of at least `level` is asked for; never, if the sender is gone.
@@ -235,13 +265,9 @@ impl Intervals {
     fn record(&mut self, done: Result<CallRecord, tokio::task::JoinError>) {
         match done {
             Ok(record) => self.current.record(&record),
-            Err(e) => self.current.record(&CallRecord {
-                latency_us: 0,
-                function_us: None,
-                retries: None,
-                error: Some((ErrorClass::Transport, format!("call task failed: {e}"))),
-                late: false,
-            }),
+            // A call task catches its target's panics and is never aborted, so this is
+            // only reached if the runtime shuts down under the engine.
+            Err(e) => tracing::warn!("a call task ended without a record: {e}"),
         }
     }
 

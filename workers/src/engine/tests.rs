@@ -9,8 +9,38 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 
 use super::*;
+use crate::load::Slot;
 use crate::target::Outcome;
 use crate::{Accounts, LoadModel, Op, Stage, Workload};
+
+/// A target that panics on every call.
+struct Panicking;
+
+impl Target for Panicking {
+    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Outcome> + Send {
+        async move {
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            panic!("a bug in the target")
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_panicking_target_is_an_error_with_its_real_elapsed_time() {
+    let (_tx, rx) = watch::channel(Halt::Go);
+    let (events, mut received) = mpsc::unbounded_channel();
+    let p = plan(LoadModel::Batches { parallel: 3, batches: 1 });
+    let end = run(&p, Arc::new(Panicking), rx, events).await;
+    let mut intervals = Vec::new();
+    while let Ok(i) = received.try_recv() {
+        intervals.push(i);
+    }
+    assert_eq!((end.started, recorded(&intervals)), (3, 3));
+    assert_eq!(errors_of(&intervals, ErrorClass::Transport), 3);
+    let mut latency = crate::Hist::default();
+    intervals.iter().for_each(|i| latency.merge(&i.stats.latency_us));
+    assert!(latency.min() >= 29_000, "no fabricated 0 us sample: {}", latency.min());
+}
 
 /// Answers call k after `delay(k)`; `None` hangs for good.
 struct Scripted {
@@ -79,6 +109,10 @@ fn recorded(intervals: &[Interval]) -> u64 {
     intervals.iter().map(|i| i.stats.calls).sum()
 }
 
+fn errors_of(intervals: &[Interval], class: ErrorClass) -> u64 {
+    intervals.iter().map(|i| i.stats.errors.get(&class).copied().unwrap_or(0)).sum()
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_closed_run_completes_every_call_and_reports_each_second() {
     let load = LoadModel::Closed { in_flight: 10, calls: Some(1_000), duration_s: None };
@@ -125,7 +159,14 @@ async fn calls_hanging_past_the_drain_timeout_are_abandoned_and_counted() {
     // Every third call never answers.
     let (end, intervals, _) = drive(p, |k| (k % 3 != 0).then_some(Duration::from_millis(10)), vec![]).await;
     assert_eq!((end.stop, end.started, end.abandoned), (StopReason::Completed, 10, 4));
-    assert_eq!(recorded(&intervals), 6);
+    assert_eq!(recorded(&intervals), 10, "abandoned calls are recorded, not dropped");
+    assert_eq!(errors_of(&intervals, ErrorClass::Abandoned), 4);
+    let mut latency = crate::Hist::default();
+    intervals.iter().for_each(|i| latency.merge(&i.stats.latency_us));
+    assert_eq!(latency.count(), 10);
+    assert!(latency.max() >= 4_990_000, "an abandoned call's latency is its real elapsed time: {}", latency.max());
+    let successes: u64 = intervals.iter().map(|i| i.stats.success_latency_us.count()).sum();
+    assert_eq!(successes, 6, "the success-only latency holds the 6 answered calls");
     assert!((end.elapsed_s - 5.0).abs() < 0.01, "waited out the drain: {}", end.elapsed_s);
 }
 
@@ -135,7 +176,7 @@ async fn a_second_halt_abandons_calls_in_flight_at_once() {
     let halts = vec![(Duration::from_secs(1), Halt::Drain), (Duration::from_secs(1), Halt::Now)];
     let (end, intervals, _) = drive(plan(load), |_| None, halts).await;
     assert_eq!((end.stop, end.started, end.abandoned), (StopReason::Cancelled, 8, 8));
-    assert_eq!(recorded(&intervals), 0);
+    assert_eq!((recorded(&intervals), errors_of(&intervals, ErrorClass::Abandoned)), (8, 8));
     assert!((end.elapsed_s - 2.0).abs() < 0.01, "no 30 s drain: {}", end.elapsed_s);
 }
 
@@ -145,15 +186,15 @@ async fn calls_that_exceed_the_call_timeout_are_timeouts() {
     p.call_timeout_s = 2.0;
     let (end, intervals, _) = drive(p, |k| (k != 0).then_some(Duration::from_millis(5)), vec![]).await;
     assert_eq!(end.abandoned, 0);
-    let timeouts: u64 = intervals.iter().map(|i| i.stats.errors.get(&ErrorClass::Timeout).copied().unwrap_or(0)).sum();
-    assert_eq!((recorded(&intervals), timeouts), (4, 1));
+    assert_eq!((recorded(&intervals), errors_of(&intervals, ErrorClass::Timeout)), (4, 1));
 }
 
 #[tokio::test(start_paused = true)]
 async fn the_open_model_counts_late_starts_when_slots_run_out() {
     // 100 calls/s for 1 s, at most 1 in flight, each taking 50 ms: every call after the
     // first waits for a slot, so 95 or more start late; latency counts from the schedule.
-    let load = LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 1 };
+    let load =
+        LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 1, slot: Slot::WHOLE };
     let (end, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
     assert_eq!(end.started, 100);
     let late: u64 = intervals.iter().map(|i| i.stats.late_starts).sum();
@@ -163,7 +204,8 @@ async fn the_open_model_counts_late_starts_when_slots_run_out() {
     assert!(latency.max() > 4_000_000, "the last call waited ~4 s behind its schedule: {}", latency.max());
 
     // With room to spare nothing is late.
-    let load = LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 10 };
+    let load =
+        LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 10, slot: Slot::WHOLE };
     let (_, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
     assert_eq!(intervals.iter().map(|i| i.stats.late_starts).sum::<u64>(), 0);
 }

@@ -3,7 +3,8 @@
 //! workers), every worker gets its own seed, and the account range is cut into N
 //! contiguous slices when asked.
 
-use crate::{EnginePlan, LoadModel, Stage};
+use crate::load::Slot;
+use crate::{EnginePlan, LoadModel};
 
 /// `total` divided into `n` shares that differ by at most one.
 fn shares(total: u64, n: u64) -> Vec<u64> {
@@ -44,14 +45,21 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
                 .map(|(in_flight, calls)| LoadModel::Closed { in_flight, calls, duration_s: *duration_s })
                 .collect()
         }
-        LoadModel::Open { stages, max_in_flight } => {
+        LoadModel::Open { stages, max_in_flight, .. } => {
             let caps = shares(*max_in_flight, n64);
             if caps[n - 1] == 0 {
                 return Err(format!("load.max_in_flight = {max_in_flight} cannot be split across {n} workers"));
             }
-            let stages: Vec<Stage> =
-                stages.iter().map(|s| Stage { rate: s.rate / n as f64, duration_s: s.duration_s }).collect();
-            caps.into_iter().map(|cap| LoadModel::Open { stages: stages.clone(), max_in_flight: cap }).collect()
+            // Every worker follows the one schedule and makes every n-th call of it, from
+            // its own offset: the shares add up exactly and the arrivals stay even.
+            caps.into_iter()
+                .enumerate()
+                .map(|(i, cap)| LoadModel::Open {
+                    stages: stages.clone(),
+                    max_in_flight: cap,
+                    slot: Slot { index: i as u64, of: n64 },
+                })
+                .collect()
         }
     };
     let mut plans = Vec::with_capacity(n);
@@ -114,8 +122,9 @@ mod tests {
         assert_eq!(p[0].load, LoadModel::Closed { in_flight: 3, calls: Some(51), duration_s: Some(9.0) });
         assert_eq!(p[1].load, LoadModel::Closed { in_flight: 2, calls: Some(50), duration_s: Some(9.0) });
 
-        let stages = vec![Stage { rate: 300.0, duration_s: 10.0 }, Stage { rate: 600.0, duration_s: 5.0 }];
-        let p = split(&plan(LoadModel::Open { stages, max_in_flight: 100 }), 3, false).unwrap();
+        let stages =
+            vec![crate::Stage { rate: 300.0, duration_s: 10.0 }, crate::Stage { rate: 600.0, duration_s: 5.0 }];
+        let p = split(&plan(LoadModel::Open { stages, max_in_flight: 100, slot: Slot::WHOLE }), 3, false).unwrap();
         assert_eq!(p.iter().map(|p| p.load.planned_calls().unwrap()).sum::<u64>(), 3_000 + 3_000);
         assert_eq!(p[2].load.max_in_flight(), 33);
     }
