@@ -217,6 +217,37 @@ fn endpoint_config(url: &str) -> String {
 }
 
 #[test]
+fn when_most_calls_are_throttled_goodput_and_success_latency_tell_the_truth() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("throttled.toml");
+    // 40 calls at once on 2 environments that throttle: most calls are fast 429s.
+    let scenario_text = "[data]\naccounts = 100\n[load]\nmodel = \"batches\"\nparallel = 40\nbatches = 5\n\
+                [local]\nenvironments = 2\noverflow = \"throttle\"\n[thresholds]\nmax_p50_ms = 10000\n";
+    std::fs::write(&file, scenario_text).unwrap();
+    let (out, summary, _d) = run(&[file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.unwrap();
+    let (calls, successes) = (n(&s, "/totals/calls"), n(&s, "/totals/successes"));
+    assert_eq!(calls, 200);
+    assert!(successes * 2 < calls, "most calls were throttled: {successes} of {calls} succeeded");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let figure = |label: &str| -> f64 {
+        let line = stdout.lines().find(|l| l.starts_with(label)).unwrap_or_else(|| panic!("{label} in {stdout}"));
+        line[label.len()..].split_whitespace().next().unwrap().parse().unwrap()
+    };
+    assert!(figure("Goodput:") * 2.0 < figure("Throughput:"), "goodput well below throughput: {stdout}");
+    assert!(stdout.contains(&format!("successful calls only ({successes} of 200):")), "{stdout}");
+    let all = workers::Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
+    let ok = workers::Hist::decode(s["totals"]["success_latency_us"].as_str().unwrap()).unwrap();
+    assert_eq!(ok.count(), successes);
+    assert!(ok.quantile(0.5) > all.quantile(0.5), "fast failures pull the all-call p50 down");
+    // The p50 threshold judged the successful calls.
+    let check = s["checks"].as_array().unwrap().iter().find(|c| c["name"] == "latency p50").unwrap().clone();
+    assert_eq!(check["value"], format!("{:.2} ms", ok.quantile(0.5) as f64 / 1_000.0), "{check}");
+    assert_eq!(s["accounting"]["failed"], calls - successes);
+}
+
+#[test]
 fn invoke_prints_the_response_like_the_aws_cli() {
     let pg = LocalPostgres::start(&PgOptions::default()).unwrap();
     let url = pg.url();
