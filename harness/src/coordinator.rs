@@ -58,6 +58,8 @@ struct Seen {
     planned: Option<u64>,
     totals: Stats,
     intervals: u64,
+    /// Calls it had started by its last interval.
+    last_started: u64,
     end: Option<EngineEnd>,
     lost: Option<(WorkerStatus, String)>,
 }
@@ -70,6 +72,7 @@ impl Seen {
             planned,
             totals: Stats::default(),
             intervals: 0,
+            last_started: 0,
             end: None,
             lost: None,
         }
@@ -86,16 +89,50 @@ impl Seen {
             WorkerEvent::Interval(interval) => {
                 self.totals.merge(&interval.stats);
                 self.intervals += 1;
+                self.last_started = self.last_started.max(interval.started);
                 merge_into(merged, interval);
             }
-            WorkerEvent::Done { end, .. } => self.end = Some(end),
+            WorkerEvent::Done { end, totals } => {
+                if let Err(mismatch) = self.cross_check(&end, &totals) {
+                    self.lost = Some((WorkerStatus::Failed, mismatch));
+                }
+                self.end = Some(end);
+            }
             WorkerEvent::Lost(reason) => self.lost = Some((WorkerStatus::Lost, reason)),
             WorkerEvent::Failed(reason) => self.lost = Some((WorkerStatus::Failed, reason)),
         }
     }
 
-    /// Its row of the report; `seconds` is how many seconds the run had.
-    fn report(self, seconds: u64, started: Instant) -> WorkerReport {
+    /// A worker's own end against what it streamed and what it was sent: its totals
+    /// must equal the sum of its intervals, it must have recorded every call it started,
+    /// and started no more than its share.
+    fn cross_check(&self, end: &EngineEnd, totals: &Stats) -> Result<(), String> {
+        let streamed = &self.totals;
+        if totals.calls != streamed.calls || totals.successes != streamed.successes || totals.errors != streamed.errors
+        {
+            return Err(format!(
+                "its reported totals ({} calls, {} successes) differ from the sum of its intervals ({} calls, {} successes)",
+                totals.calls, totals.successes, streamed.calls, streamed.successes
+            ));
+        }
+        if end.started != streamed.calls {
+            return Err(format!("it started {} calls but recorded {}", end.started, streamed.calls));
+        }
+        match self.planned {
+            Some(p) if end.started > p => Err(format!("it started {} calls, more than its share of {p}", end.started)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Calls it started: as it said at its end, else as its last interval said.
+    fn started(&self) -> u64 {
+        self.end.as_ref().map_or(self.last_started.max(self.totals.calls), |e| e.started)
+    }
+
+    /// Its row of the report; `seconds` is how many seconds the run had, `load_start`
+    /// the agreed instant the load began.
+    fn report(self, seconds: u64, load_start: Instant) -> WorkerReport {
+        let started = self.started();
         WorkerReport {
             status: match (&self.lost, &self.end) {
                 (Some((status, _)), _) => *status,
@@ -104,11 +141,15 @@ impl Seen {
             },
             reason: self.lost.as_ref().map(|(_, r)| r.clone()),
             address: Some(self.address),
-            elapsed_s: self.end.as_ref().map_or(started.elapsed().as_secs_f64(), |e| e.elapsed_s),
+            elapsed_s: self
+                .end
+                .as_ref()
+                .map_or(Instant::now().saturating_duration_since(load_start).as_secs_f64(), |e| e.elapsed_s),
             // Seconds after a lost worker's last interval; a worker that finished early
             // (its share was done) missed nothing.
             missed_intervals: if self.lost.is_some() { seconds.saturating_sub(self.intervals) } else { 0 },
-            undelivered_calls: self.planned.map(|p| p.saturating_sub(self.totals.calls)),
+            undelivered_calls: self.planned.map(|p| p.saturating_sub(started)),
+            unreported_calls: started.saturating_sub(self.totals.calls),
             name: self.name,
             totals: self.totals,
         }
@@ -141,12 +182,13 @@ pub async fn drive(
     let bound = START_DELAY
         + Duration::from_secs_f64(plan.engine.max_duration_s + plan.engine.drain_timeout_s)
         + 2 * timing.lost_after;
-    let started = Instant::now();
+    let load_start = Instant::now() + START_DELAY;
     let cancelled = follow(&mut seen, received, halt, stop, fleet.on_lost, bound, &mut record).await;
     let (totals, intervals) = record.finish();
     let abandoned = seen.iter().filter_map(|s| s.end.as_ref()).map(|e| e.abandoned).sum();
-    let workers: Vec<WorkerReport> = seen.into_iter().map(|s| s.report(intervals.len() as u64, started)).collect();
-    let end = fleet_end(&workers, abandoned, cancelled);
+    let started = seen.iter().map(Seen::started).sum();
+    let workers: Vec<WorkerReport> = seen.into_iter().map(|s| s.report(intervals.len() as u64, load_start)).collect();
+    let end = fleet_end(&workers, started, abandoned, cancelled);
     Ok(Driven { end, totals, intervals, workers })
 }
 
@@ -250,10 +292,9 @@ async fn follow(
 }
 
 /// How the fleet's run ended, from its workers' reports.
-fn fleet_end(workers: &[WorkerReport], abandoned: u64, cancelled: bool) -> EngineEnd {
+fn fleet_end(workers: &[WorkerReport], started: u64, abandoned: u64, cancelled: bool) -> EngineEnd {
     EngineEnd {
-        // Abandoned calls are recorded calls (class `abandoned`).
-        started: workers.iter().map(|w| w.totals.calls).sum::<u64>(),
+        started,
         abandoned,
         elapsed_s: workers.iter().map(|w| w.elapsed_s).fold(0.0, f64::max),
         stop: if cancelled || workers.iter().any(|w| w.status == WorkerStatus::Cancelled) {
@@ -289,5 +330,58 @@ fn flush(merged: &mut BTreeMap<u64, Interval>, complete: u64, record: &mut Recor
             break;
         }
         record.second(entry.remove());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use workers::{CallRecord, ErrorClass};
+
+    use super::*;
+
+    fn seen(planned: Option<u64>, calls: u64) -> Seen {
+        let mut totals = Stats::default();
+        for i in 0..calls {
+            let error = (i % 3 == 0).then(|| (ErrorClass::Throttle, "TooManyRequestsException".to_string()));
+            totals.record(&CallRecord { latency_us: 1_000, function_us: None, retries: None, error, late: false });
+        }
+        Seen {
+            name: "w".into(),
+            address: "127.0.0.1:1".into(),
+            planned,
+            totals,
+            intervals: 1,
+            last_started: calls,
+            end: None,
+            lost: None,
+        }
+    }
+
+    fn end(started: u64) -> EngineEnd {
+        EngineEnd { started, abandoned: 0, elapsed_s: 1.0, stop: StopReason::Completed }
+    }
+
+    #[test]
+    fn a_worker_s_end_must_match_what_it_streamed_and_its_share() {
+        let s = seen(Some(10), 10);
+        assert!(s.cross_check(&end(10), &s.totals.clone()).is_ok());
+        let fewer = seen(Some(10), 7).totals;
+        assert!(s.cross_check(&end(10), &fewer).unwrap_err().contains("differ from the sum of its intervals"));
+        assert!(s.cross_check(&end(12), &s.totals.clone()).unwrap_err().contains("started 12 calls but recorded 10"));
+        let over = seen(Some(8), 10);
+        assert!(over.cross_check(&end(10), &over.totals.clone()).unwrap_err().contains("more than its share of 8"));
+        let mut merged = BTreeMap::new();
+        let mut liar = seen(Some(10), 10);
+        liar.take(WorkerEvent::Done { end: end(10), totals: fewer }, &mut merged);
+        assert_eq!(liar.lost.as_ref().map(|l| l.0), Some(WorkerStatus::Failed));
+    }
+
+    #[test]
+    fn a_lost_worker_s_calls_are_not_started_or_unreported() {
+        let mut s = seen(Some(20), 7);
+        s.last_started = 10; // 3 calls were in flight when it was last heard of
+        s.lost = Some((WorkerStatus::Lost, "connection closed".into()));
+        let r = s.report(5, Instant::now());
+        assert_eq!((r.totals.calls, r.unreported_calls, r.undelivered_calls), (7, 3, Some(10)));
     }
 }

@@ -61,6 +61,10 @@ pub struct WorkerReport {
     /// Calls of its share that it never made (when the load model plans a count).
     #[serde(default)]
     pub undelivered_calls: Option<u64>,
+    /// Calls it started whose outcome never reached the coordinator (a lost worker's
+    /// last calls; they may have committed).
+    #[serde(default)]
+    pub unreported_calls: u64,
     pub totals: Stats,
 }
 

@@ -131,8 +131,11 @@ fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
         let lost: Vec<_> = r.workers.iter().filter(|w| w.lost()).collect();
         writeln!(s, "\nWorkers:            {} ({} lost)", r.workers.len(), lost.len())?;
         for w in lost {
-            let undelivered =
-                w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not made", thousands(n)));
+            let mut undelivered =
+                w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not started", thousands(n)));
+            if w.unreported_calls > 0 {
+                undelivered += &format!(", {} started but not reported", thousands(w.unreported_calls));
+            }
             writeln!(
                 s,
                 "  LOST {} at {}: {}; {} seconds missed{undelivered}",
