@@ -139,6 +139,14 @@ async fn drive_target(
             let verification = Some(verify_run(plan, &db, history_before, &driven).await);
             Ok(Ran { driven, environments: Some(target.stats()), verification, teardown })
         }
+        TargetSpec::Endpoint { url, function } => {
+            let source = match &plan.workers {
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function }),
+                None => Source::Here(Arc::new(LambdaTarget::local(&url, &function, max_in_flight))),
+            };
+            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            Ok(Ran { driven, environments: None, verification: None, teardown })
+        }
         TargetSpec::Aws { function, region, profile } => {
             let source = match &plan.workers {
                 Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, region, profile }),

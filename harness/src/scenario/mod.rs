@@ -33,6 +33,10 @@ pub enum TargetSpec {
     Aws { function: String, region: Option<String>, profile: Option<String> },
     /// The function called in-process against the database (no invoke path).
     InProcess { database_url: Option<String> },
+    /// Any Lambda Invoke API endpoint already running (SAM local, LocalStack,
+    /// `cargo lambda watch`, a test's scripted endpoint), with placeholder credentials;
+    /// nothing is started and the data is not verified.
+    Endpoint { url: String, function: String },
 }
 
 impl TargetSpec {
@@ -42,6 +46,7 @@ impl TargetSpec {
             TargetSpec::Local { .. } => "local",
             TargetSpec::Aws { .. } => "aws",
             TargetSpec::InProcess { .. } => "in-process",
+            TargetSpec::Endpoint { .. } => "endpoint",
         }
     }
 }
@@ -105,12 +110,15 @@ impl LocalSpec {
 /// and named in errors by its flag.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
-    /// Target: `local`, `aws` or `in-process` (scenario: target.kind).
+    /// Target: `local`, `aws`, `in-process` or `endpoint` (scenario: target.kind).
     #[arg(long)]
     pub target: Option<String>,
     /// Function name or ARN (target.function).
     #[arg(long)]
     pub function: Option<String>,
+    /// An Invoke API endpoint already running, for target `endpoint` (target.url).
+    #[arg(long)]
+    pub endpoint_url: Option<String>,
     /// Use this PostgreSQL instead of a throwaway one (target.database_url).
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
@@ -324,9 +332,24 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
             }
             Ok(TargetSpec::Aws { function: function_name, region: t.region.clone(), profile: t.profile.clone() })
         }
+        Some("endpoint") => {
+            let mut url = src.f(t.url.clone());
+            flag(&mut url, o.endpoint_url.clone(), "--endpoint-url");
+            let Some(url) = url else {
+                let at = kind.map_or_else(|| src.path.to_string(), |k| k.at);
+                return Err(src.err(at, "target.kind = \"endpoint\" needs target.url, e.g. \"http://127.0.0.1:9000\""));
+            };
+            if !(url.v.starts_with("http://") || url.v.starts_with("https://")) || url.v.contains(char::is_whitespace) {
+                return Err(src.err(url.at, format!("target.url {:?} is not an http:// or https:// URL", url.v)));
+            }
+            Ok(TargetSpec::Endpoint { url: url.v, function: function_name })
+        }
         Some(other) => {
             let at = kind.as_ref().map(|k| k.at.clone()).unwrap_or_default();
-            Err(src.err(at, format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\"")))
+            Err(src.err(
+                at,
+                format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\", \"endpoint\""),
+            ))
         }
     }
 }

@@ -46,6 +46,7 @@ pub struct RawWorkers {
 pub struct RawTarget {
     pub kind: S<String>,
     pub function: S<String>,
+    pub url: S<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

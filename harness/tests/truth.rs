@@ -1,0 +1,206 @@
+//! The truth suite: the harness against a scripted Invoke API endpoint whose every
+//! answer is known. Call k (in the order the endpoint receives them) is throttled,
+//! fails in the function after 2 OCC retries, gets a 500, hangs for good, or succeeds
+//! after a scripted duration with a scripted retry count. For the closed, batches and
+//! open models (the open one from 1 process and from 3 workers), every figure the harness
+//! stores equals what the script did, and the endpoint's count of requests equals the
+//! harness's count of calls.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
+use serde_json::{json, Value};
+use transfer::local::api;
+use workers::Hist;
+
+mod common;
+
+use common::*;
+
+/// What call number `k` gets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Act {
+    Throttle,
+    FunctionError,
+    ServerError,
+    Hang,
+    /// Succeeds after this many milliseconds, reporting this many retries.
+    Succeed {
+        ms: u64,
+        retries: u64,
+    },
+}
+
+fn act(k: u64) -> Act {
+    match k % 20 {
+        0 => Act::Throttle,
+        1 => Act::FunctionError,
+        2 => Act::ServerError,
+        3 if k % 100 == 3 => Act::Hang,
+        _ => Act::Succeed { ms: 5 + k % 7, retries: k % 3 },
+    }
+}
+
+/// The scripted endpoint on a loopback port; it counts what it serves.
+struct Scripted {
+    url: String,
+    served: Arc<AtomicU64>,
+    _runtime: tokio::runtime::Runtime,
+}
+
+async fn answer(State(served): State<Arc<AtomicU64>>) -> Response {
+    let k = served.fetch_add(1, Ordering::SeqCst);
+    match act(k) {
+        Act::Throttle => api::throttled(),
+        Act::FunctionError => api::invoked(
+            "req",
+            json!({"errorType": "OccConflict", "errorMessage": "could not serialize access (40001) after 2 retries"}),
+            true,
+        ),
+        Act::ServerError => {
+            api::service_error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "boom", json!({}))
+        }
+        Act::Hang => {
+            tokio::time::sleep(Duration::from_secs(3_600)).await;
+            api::invoked("req", json!({}), false)
+        }
+        Act::Succeed { ms, retries } => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            api::invoked("req", json!({"balance": 1, "duration_us": ms * 1_000, "retries": retries}), false)
+        }
+    }
+}
+
+impl Scripted {
+    fn start() -> Scripted {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let served = Arc::new(AtomicU64::new(0));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr: SocketAddr = listener.local_addr().unwrap();
+        let app = axum::Router::new()
+            .route("/2015-03-31/functions/{name}/invocations", post(answer))
+            .with_state(served.clone());
+        runtime.spawn(async move { axum::serve(listener, app).await });
+        Scripted { url: format!("http://{addr}"), served, _runtime: runtime }
+    }
+}
+
+/// What the script did for calls 0..n.
+struct Expected {
+    throttles: u64,
+    function_errors: u64,
+    server_errors: u64,
+    hangs: u64,
+    successes: u64,
+    retries: u64,
+    function_us: Hist,
+}
+
+fn expected(n: u64) -> Expected {
+    let mut e = Expected {
+        throttles: 0,
+        function_errors: 0,
+        server_errors: 0,
+        hangs: 0,
+        successes: 0,
+        retries: 0,
+        function_us: Hist::default(),
+    };
+    for k in 0..n {
+        match act(k) {
+            Act::Throttle => e.throttles += 1,
+            Act::FunctionError => {
+                e.function_errors += 1;
+                e.retries += 2;
+            }
+            Act::ServerError => e.server_errors += 1,
+            Act::Hang => e.hangs += 1,
+            Act::Succeed { ms, retries } => {
+                e.successes += 1;
+                e.retries += retries;
+                e.function_us.record(ms * 1_000);
+            }
+        }
+    }
+    e
+}
+
+fn class(s: &Value, name: &str) -> u64 {
+    s["totals"]["errors"][name].as_u64().unwrap_or(0)
+}
+
+/// Run `load` (a `[load]` section) against a fresh scripted endpoint and check every figure.
+fn truth(load: &str, extra: &[&str]) {
+    let endpoint = Scripted::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("truth.toml");
+    let text = format!(
+        "[target]\nkind = \"endpoint\"\nurl = \"{}\"\n{load}[limits]\ncall_timeout = \"1s\"\ndrain_timeout = \"1s\"\n",
+        endpoint.url
+    );
+    std::fs::write(&file, &text).unwrap();
+    let mut args = vec![file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (out, summary, _d) = run(&args);
+    let s = summary.unwrap_or_else(|| panic!("{}", common::text(&out)));
+    let calls = n(&s, "/totals/calls");
+    let e = expected(calls);
+    let what = format!("{load}{extra:?}\n{}", common::text(&out));
+
+    assert_eq!(endpoint.served.load(Ordering::SeqCst), calls, "the endpoint served every call counted: {what}");
+    assert_eq!(planned(&s), Some(calls), "every planned call ran: {what}");
+    assert_eq!(n(&s, "/totals/successes"), e.successes, "{what}");
+    assert_eq!(class(&s, "throttle"), e.throttles, "{what}");
+    assert_eq!(class(&s, "function"), e.function_errors, "{what}");
+    assert_eq!(class(&s, "service"), e.server_errors, "{what}");
+    assert_eq!(class(&s, "timeout") + class(&s, "abandoned"), e.hangs, "hung calls time out or are abandoned: {what}");
+    assert_eq!(class(&s, "transport") + class(&s, "business"), 0, "{what}");
+    assert_eq!(s["accounting"]["succeeded"], e.successes);
+    assert_eq!(n(&s, "/accounting/not_started"), 0);
+    assert_eq!(n(&s, "/totals/total_retries"), e.retries, "retries of failed calls count too: {what}");
+    let retries = Hist::decode(s["totals"]["retries"].as_str().unwrap()).unwrap();
+    assert_eq!(retries.count(), e.successes + e.function_errors, "over every call that ran the transaction");
+    let function_us = Hist::decode(s["totals"]["function_us"].as_str().unwrap()).unwrap();
+    assert_eq!(function_us, e.function_us, "the function's durations, exactly: {what}");
+    let success = Hist::decode(s["totals"]["success_latency_us"].as_str().unwrap()).unwrap();
+    assert_eq!(success.count(), e.successes);
+    for q in [0.5, 0.9, 0.99] {
+        assert!(success.quantile(q) >= e.function_us.quantile(q), "the client waits at least as long as the function");
+    }
+    let all = Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
+    assert_eq!(all.count(), calls);
+    assert!(all.max() >= 990_000, "the hung calls took the call or drain timeout: {}", all.max());
+    let elapsed = s["end"]["elapsed_s"].as_f64().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let goodput = format!("Goodput:            {:.0} successful calls/second", e.successes as f64 / elapsed);
+    assert!(stdout.contains(&goodput), "{goodput}: {what}");
+    assert!(stdout.contains(&format!("Successful:         {} (", e.successes)), "{what}");
+    assert!(stdout.contains("OCC Retry Statistics (of "), "{what}");
+    assert_eq!(out.status.code(), Some(0), "no thresholds, every planned call started: {what}");
+}
+
+fn planned(s: &Value) -> Option<u64> {
+    s["accounting"]["planned"].as_u64()
+}
+
+#[test]
+fn a_closed_run_reports_exactly_what_the_endpoint_did() {
+    truth("[load]\nmodel = \"closed\"\nin_flight = 20\ncalls = 400\n", &[]);
+}
+
+#[test]
+fn a_batches_run_reports_exactly_what_the_endpoint_did() {
+    truth("[load]\nmodel = \"batches\"\nparallel = 25\nbatches = 16\n", &[]);
+}
+
+#[test]
+fn an_open_run_reports_exactly_what_the_endpoint_did_from_one_process_and_from_three_workers() {
+    let open = "[load]\nmodel = \"open\"\nrate = 150.7\nduration = \"2.5s\"\nmax_in_flight = 60\n";
+    truth(open, &[]);
+    truth(open, &["--workers", "3"]);
+}
