@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 use workers::fleet::protocol::ToWorker;
 use workers::fleet::{WorkerEvent, WorkerLink, WorkerTarget};
@@ -28,21 +28,13 @@ struct LocalWorkers {
 }
 
 async fn spawn_local(n: usize, secret: &str) -> anyhow::Result<(LocalWorkers, Vec<String>)> {
-    let exe = std::env::current_exe().context("finding the harness executable")?;
     let (mut children, mut addresses) = (Vec::new(), Vec::new());
     for i in 0..n {
-        let mut child = Command::new(&exe)
+        let mut child = crate::local_stack::owned_child()?
             .args(["worker", "--listen", "127.0.0.1:0", "--plans", "1", "--exit-with-stdin"])
             .args(["--name", &format!("local-{}", i + 1)])
             .env(crate::secret::SECRET_ENV, secret)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            // Its own process group: signals for the harness's group (Ctrl-C at the
-            // terminal, `timeout`, systemd) are the harness's to act on; it stops when
-            // its stdin closes, which also happens if the harness dies.
-            .process_group(0)
-            .kill_on_drop(true)
             .spawn()
             .context("starting a local worker process")?;
         addresses.push(crate::local_stack::announced(&mut child, "a local worker").await?);

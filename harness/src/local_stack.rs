@@ -79,6 +79,18 @@ pub struct LocalStack {
     pub db: LocalDatabase,
 }
 
+/// This executable as a child that lives only as long as the harness: in its own
+/// process group (signals for the harness's group, from Ctrl-C at the terminal,
+/// `timeout` or systemd, are the harness's to act on), with piped stdin that it watches
+/// and exits on closing (which the kernel does if the harness dies, even by SIGKILL),
+/// piped stdout for its `listening on` line, and killed when dropped.
+pub fn owned_child() -> anyhow::Result<Command> {
+    let exe = std::env::current_exe().context("finding the harness executable")?;
+    let mut command = Command::new(exe);
+    command.stdin(Stdio::piped()).stdout(Stdio::piped()).process_group(0).kill_on_drop(true);
+    Ok(command)
+}
+
 /// The first line the endpoint and worker processes print, before the address.
 pub const READY: &str = "listening on ";
 
@@ -102,17 +114,9 @@ pub struct ChildConfig {
 
 impl LocalStack {
     pub async fn start(db: LocalDatabase, endpoint: EndpointConfig, retry_policy: RetryPolicy) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("finding the harness executable")?;
         let config = ChildConfig { database_url: db.url.clone(), endpoint, retry_policy };
-        let mut child = Command::new(exe)
+        let mut child = owned_child()?
             .args(["local-lambda-child", "--config", &serde_json::to_string(&config)?])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            // Its own process group: signals for the harness's group (Ctrl-C at the
-            // terminal, `timeout`, systemd) are the harness's to act on; it stops when
-            // its stdin closes, which also happens if the harness dies.
-            .process_group(0)
-            .kill_on_drop(true)
             .spawn()
             .context("starting the local Lambda endpoint process")?;
         let url = announced(&mut child, "the local Lambda endpoint").await?;

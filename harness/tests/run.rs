@@ -73,6 +73,34 @@ fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commi
 }
 
 #[test]
+fn calls_that_exhaust_a_bounded_backoff_still_show_their_retries() {
+    let ch04 = scenario("ch04-10k.toml");
+    let args = [&ch04, "--accounts", "3", "--parallel", "60", "--batches", "2", "--retry-policy", "backoff:2:1:2"];
+    let (out, summary, _d) = run(&args);
+    let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
+    let exhausted: u64 = s["totals"]["error_messages"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(m, _)| m.starts_with("function: OccConflict: "))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .sum();
+    assert!(exhausted > 0, "3 accounts, 60 at once, 2 retries: some calls give up: {}", text(&out));
+    let retries = workers::Hist::decode(s["totals"]["retries"].as_str().unwrap()).unwrap();
+    let successes = n(&s, "/totals/successes");
+    assert_eq!(retries.count(), successes + exhausted, "retries are counted over failed calls too");
+    assert!(n(&s, "/totals/total_retries") >= 2 * exhausted, "each exhausted call spent its 2 retries");
+    assert_eq!(retries.max(), 2);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains(&format!("OCC Retry Statistics (of {} calls that reached the database)", successes + exhausted)),
+        "{stdout}"
+    );
+    assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
+}
+
+#[test]
 fn a_malformed_scenario_is_refused_with_line_and_column_before_anything_runs() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");

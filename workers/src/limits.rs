@@ -106,24 +106,10 @@ pub fn validate(plan: &EnginePlan) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Accounts, Op, Stage, Workload};
+    use crate::Stage;
 
     fn plan(load: LoadModel) -> EnginePlan {
-        EnginePlan {
-            load,
-            workload: Workload {
-                op: Op::Transfer,
-                first_account: 1,
-                last_account: 10,
-                accounts: Accounts::Uniform,
-                amount_min: 1,
-                amount_max: 1,
-            },
-            seed: 1,
-            call_timeout_s: 60.0,
-            max_duration_s: 3_600.0,
-            drain_timeout_s: 60.0,
-        }
+        EnginePlan::for_tests(load, 10)
     }
 
     #[test]

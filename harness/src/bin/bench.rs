@@ -7,6 +7,11 @@
 //! engine, and a bare SDK loop for reference, hold 10,000 calls in flight against an
 //! endpoint that answers after a delay, and their peak resident memory is read from /proc.
 //!
+//! Every client is counted the same way: `calls` are successful responses, everything
+//! else (non-2xx, transport errors, timeouts) is `errors`, and wall time is measured.
+//! Each client runs `SAMPLES` times, the clients alternating, and the table shows the
+//! median with the min and max of calls per core; ratios are of medians.
+//!
 //! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk from
 //! Debian's packages when missing and run as root). Everything goes to 127.0.0.1.
 
@@ -27,6 +32,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const PAYLOAD: &str = r#"{"payer_id":1,"payee_id":2,"amount":1}"#;
 const RESPONSE: &str = r#"{"balance":99,"duration":0,"duration_us":1,"retries":0}"#;
 const SECONDS: f64 = 5.0;
+/// Samples of each client, taken in alternation so that drift hits every client alike.
+const SAMPLES: usize = 3;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Measured {
@@ -114,7 +121,8 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                 for (message, n) in &stats.error_messages {
                     eprintln!("  {n} x {message}");
                 }
-                Ok((stats.calls, stats.error_count()))
+                // Counted as the other clients count: successes are calls, the rest errors.
+                Ok((stats.successes, stats.error_count()))
             }
             "bare" => {
                 let (calls, errors) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -216,7 +224,7 @@ fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured
         ),
     )?;
     let out = Command::new("/usr/bin/time")
-        .args(["-f", "CPU %U %S RSS %M", "taskset", "-c", "0", "wrk", "-t1"])
+        .args(["-f", "CPU %U %S RSS %M WALL %e", "taskset", "-c", "0", "wrk", "-t1"])
         .arg(format!("-c{connections}"))
         .arg(format!("-d{}s", seconds as u64))
         .arg("-s")
@@ -231,13 +239,28 @@ fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured
         .find_map(|l| l.trim().split_once(" requests in ").map(|(n, _)| n.trim().parse().ok()))
         .flatten()
         .with_context(|| format!("wrk output:\n{stdout}{stderr}"))?;
-    let errors = stdout.lines().find(|l| l.contains("Non-2xx") || l.contains("Socket errors")).map_or(0, |_| 1);
+    // "Non-2xx or 3xx responses: N" and "Socket errors: connect A, read B, write C, timeout D".
+    let number_after = |label: &str| -> u64 {
+        stdout
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .map_or(0, |rest| rest.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse::<u64>().ok()).sum())
+    };
+    let non_2xx = number_after("Non-2xx or 3xx responses:");
+    let socket_errors = number_after("Socket errors:");
     let cpu = stderr.lines().find_map(|l| l.strip_prefix("CPU ")).context("/usr/bin/time output")?;
     let mut parts = cpu.split_whitespace();
     let user: f64 = parts.next().context("user time")?.parse()?;
     let sys: f64 = parts.next().context("system time")?.parse()?;
     let rss: u64 = parts.nth(1).context("rss")?.parse()?;
-    Ok(Measured { calls: requests, errors, wall_s: seconds, cpu_s: user + sys, peak_rss_kib: rss })
+    let wall_s: f64 = parts.nth(1).context("wall time")?.parse()?;
+    Ok(Measured {
+        calls: requests.saturating_sub(non_2xx),
+        errors: non_2xx + socket_errors,
+        wall_s,
+        cpu_s: user + sys,
+        peak_rss_kib: rss,
+    })
 }
 
 fn ensure_tools() -> anyhow::Result<()> {
@@ -269,19 +292,23 @@ fn orchestrate() -> anyhow::Result<()> {
     }
     let (_fast, url) = start_server(0)?;
     println!("Invoke path against a no-op Lambda endpoint (endpoint on CPU 1, client on CPU 0, {SECONDS:.0} s each)\n");
+    println!("{SAMPLES} alternating samples per client; calls/s/core as median [min-max], ratios of medians");
     println!(
-        "{:<34} {:>9} {:>10} {:>8} {:>14} {:>8}",
+        "{:<34} {:>9} {:>10} {:>8} {:>22} {:>8}",
         "client", "in flight", "calls/s", "CPU s", "calls/s/core", "vs wrk"
     );
     for in_flight in [64u64, 1000] {
-        let wrk = run_wrk(&url, in_flight, SECONDS)?;
-        let wrk_per_core = per_core(&wrk);
+        let (mut wrk, mut bare, mut engine) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..SAMPLES {
+            wrk.push(run_wrk(&url, in_flight, SECONDS)?);
+            bare.push(run_client("bare", &url, in_flight, SECONDS)?);
+            engine.push(run_client("engine", &url, in_flight, SECONDS)?);
+        }
+        let wrk_per_core = median(&wrk);
         row("wrk, plain HTTP POST (reference)", in_flight, &wrk, None);
-        let bare = run_client("bare", &url, in_flight, SECONDS)?;
         row("aws-sdk-lambda, bare loop", in_flight, &bare, Some(wrk_per_core));
-        let engine = run_client("engine", &url, in_flight, SECONDS)?;
         row("harness engine (aws-sdk-lambda)", in_flight, &engine, Some(wrk_per_core));
-        println!("{:<34} {:>9} engine/bare SDK = {:.2}\n", "", "", per_core(&engine) / per_core(&bare).max(1e-9));
+        println!("{:<34} {:>9} engine/bare SDK = {:.2} (medians)\n", "", "", median(&engine) / median(&bare).max(1e-9));
     }
     drop(_fast);
     let (_slow, slow_url) = start_server(2_000)?;
@@ -305,13 +332,29 @@ fn per_core(m: &Measured) -> f64 {
     m.calls as f64 / m.cpu_s.max(0.01)
 }
 
-fn row(name: &str, in_flight: u64, m: &Measured, wrk_per_core: Option<f64>) {
-    let ratio = wrk_per_core.map_or("1.00".to_string(), |w| format!("{:.3}", per_core(m) / w));
-    let errors = if m.errors > 0 { format!(" ({} errors)", m.errors) } else { String::new() };
+/// The median calls per core of the samples.
+fn median(samples: &[Measured]) -> f64 {
+    let mut v: Vec<f64> = samples.iter().map(per_core).collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// One client's samples: calls/s (wall, median), and calls per core as median [min-max].
+fn row(name: &str, in_flight: u64, samples: &[Measured], wrk_per_core: Option<f64>) {
+    let mut rates: Vec<f64> = samples.iter().map(|m| m.calls as f64 / m.wall_s.max(1e-9)).collect();
+    rates.sort_by(f64::total_cmp);
+    let mut cores: Vec<f64> = samples.iter().map(per_core).collect();
+    cores.sort_by(f64::total_cmp);
+    let med = cores[cores.len() / 2];
+    let ratio = wrk_per_core.map_or("1.00".to_string(), |w| format!("{:.3}", med / w));
+    let errors: u64 = samples.iter().map(|m| m.errors).sum();
+    let errors = if errors > 0 { format!(" ({errors} errors)") } else { String::new() };
     println!(
-        "{name:<34} {in_flight:>9} {:>10.0} {:>8.2} {:>14.0} {ratio:>8}{errors}",
-        m.calls as f64 / m.wall_s,
-        m.cpu_s,
-        per_core(m)
+        "{name:<34} {in_flight:>9} {:>10.0} {:>8.2} {:>8.0} [{:.0}-{:.0}] {ratio:>8}{errors}",
+        rates[rates.len() / 2],
+        samples.iter().map(|m| m.cpu_s).sum::<f64>() / samples.len() as f64,
+        med,
+        cores[0],
+        cores[cores.len() - 1],
     );
 }

@@ -37,6 +37,29 @@ pub struct EnginePlan {
     pub drain_timeout_s: f64,
 }
 
+#[cfg(test)]
+impl EnginePlan {
+    /// A plan for unit tests: transfers of 1 over accounts 1..=`accounts`, seed 7, a
+    /// 60 s call timeout, a 1 h time limit and a 30 s drain.
+    pub(crate) fn for_tests(load: LoadModel, accounts: i32) -> EnginePlan {
+        EnginePlan {
+            load,
+            workload: crate::Workload {
+                op: crate::Op::Transfer,
+                first_account: 1,
+                last_account: accounts,
+                accounts: crate::Accounts::Uniform,
+                amount_min: 1,
+                amount_max: 1,
+            },
+            seed: 7,
+            call_timeout_s: 60.0,
+            max_duration_s: 3_600.0,
+            drain_timeout_s: 30.0,
+        }
+    }
+}
+
 /// One second of statistics (the last one may be shorter).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interval {

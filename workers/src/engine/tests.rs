@@ -11,7 +11,7 @@ use tokio::sync::{mpsc, watch};
 use super::*;
 use crate::load::Slot;
 use crate::target::Outcome;
-use crate::{Accounts, LoadModel, Op, Stage, Workload};
+use crate::{LoadModel, Stage};
 
 /// A target that panics on every call.
 struct Panicking;
@@ -63,21 +63,7 @@ impl Target for Scripted {
 }
 
 fn plan(load: LoadModel) -> EnginePlan {
-    EnginePlan {
-        load,
-        workload: Workload {
-            op: Op::Transfer,
-            first_account: 1,
-            last_account: 100,
-            accounts: Accounts::Uniform,
-            amount_min: 1,
-            amount_max: 1,
-        },
-        seed: 7,
-        call_timeout_s: 3_600.0,
-        max_duration_s: 3_600.0,
-        drain_timeout_s: 30.0,
-    }
+    EnginePlan { call_timeout_s: 3_600.0, ..EnginePlan::for_tests(load, 100) }
 }
 
 /// Run `plan` against `delay`, with `halt` sent at the given offsets; the end, the

@@ -88,24 +88,9 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Accounts, Op, Workload};
 
     fn plan(load: LoadModel) -> EnginePlan {
-        EnginePlan {
-            load,
-            workload: Workload {
-                op: Op::Transfer,
-                first_account: 1,
-                last_account: 1_000,
-                accounts: Accounts::Uniform,
-                amount_min: 1,
-                amount_max: 1,
-            },
-            seed: 7,
-            call_timeout_s: 60.0,
-            max_duration_s: 600.0,
-            drain_timeout_s: 30.0,
-        }
+        EnginePlan::for_tests(load, 1_000)
     }
 
     #[test]
