@@ -52,12 +52,14 @@ struct Seen {
     intervals: u64,
     /// Calls it had started by its last interval.
     last_started: u64,
+    /// Calls it may invoke (the lease), recorded before each grant is sent.
+    granted: u64,
     end: Option<EngineEnd>,
     lost: Option<(WorkerStatus, String)>,
 }
 
 impl Seen {
-    fn new(link: &WorkerLink, planned: Option<u64>) -> Seen {
+    fn new(link: &WorkerLink, planned: Option<u64>, granted: u64) -> Seen {
         Seen {
             name: link.name.clone(),
             address: link.address.clone(),
@@ -65,6 +67,7 @@ impl Seen {
             totals: Stats::default(),
             intervals: 0,
             last_started: 0,
+            granted,
             end: None,
             lost: None,
         }
@@ -90,6 +93,7 @@ impl Seen {
                 }
                 self.end = Some(end);
             }
+            WorkerEvent::Granted(through) => self.granted = self.granted.max(through),
             WorkerEvent::Lost(reason) => self.lost = Some((WorkerStatus::Lost, reason)),
             WorkerEvent::Failed(reason) => self.lost = Some((WorkerStatus::Failed, reason)),
         }
@@ -142,6 +146,13 @@ impl Seen {
             missed_intervals: if self.lost.is_some() { seconds.saturating_sub(self.intervals) } else { 0 },
             undelivered_calls: self.planned.map(|p| p.saturating_sub(started)),
             unreported_calls: started.saturating_sub(self.totals.calls),
+            // A worker that ended reported everything; one that was lost may have invoked
+            // any call of its lease that it never reported.
+            unreported_at_most: if self.end.is_some() && self.lost.is_none() {
+                0
+            } else {
+                self.granted.max(started).saturating_sub(self.totals.calls)
+            },
             name: self.name,
             totals: self.totals,
         }
@@ -166,8 +177,10 @@ pub async fn drive(
     let mut seen = Vec::new();
     let timing = Timing::new(fleet);
     for (i, (link, share)) in links.into_iter().zip(shares).enumerate() {
-        seen.push(Seen::new(&link, share.load.planned_calls()));
-        let run = timing.run_message(share, target.clone());
+        // The lease's chunk: room for two rounds of calls in flight before it asks again.
+        let grant = (2 * share.load.max_in_flight()).max(256);
+        seen.push(Seen::new(&link, share.load.planned_calls(), grant));
+        let run = timing.run_message(share, target.clone(), grant);
         tokio::spawn(link.run(i, run, stopped.clone(), timing.heartbeat, timing.lost_after, events.clone()));
     }
     drop(events);
@@ -221,13 +234,14 @@ impl Timing {
         }
     }
 
-    fn run_message(&self, plan: workers::EnginePlan, target: WorkerTarget) -> ToWorker {
+    fn run_message(&self, plan: workers::EnginePlan, target: WorkerTarget, grant: u64) -> ToWorker {
         ToWorker::Run {
             plan,
             target,
             start_at_ms: self.start_at_ms,
             heartbeat_ms: self.heartbeat.as_millis() as u64,
             dead_man_ms: self.lost_after.as_millis() as u64,
+            grant,
         }
     }
 }
@@ -344,6 +358,7 @@ mod tests {
             totals,
             intervals: 1,
             last_started: calls,
+            granted: calls + 5,
             end: None,
             lost: None,
         }
@@ -373,7 +388,9 @@ mod tests {
         let mut s = seen(Some(20), 7);
         s.last_started = 10; // 3 calls were in flight when it was last heard of
         s.lost = Some((WorkerStatus::Lost, "connection closed".into()));
+        s.granted = 16;
         let r = s.report(5, Instant::now());
         assert_eq!((r.totals.calls, r.unreported_calls, r.undelivered_calls), (7, 3, Some(10)));
+        assert_eq!(r.unreported_at_most, 9, "its lease allowed 16 calls, 7 were reported");
     }
 }

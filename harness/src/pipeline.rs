@@ -213,13 +213,9 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
     };
     if plan.engine.workload.op == Op::Transfer {
         let totals = &driven.totals;
-        let mut unknown = unknown_outcomes(totals) as i64;
-        if driven.workers.iter().any(WorkerReport::lost) {
-            // A lost worker's last calls were never reported: any commits beyond the
-            // successes seen are of unknown outcome (fewer would still be a failure).
-            let added = v.history_rows - history_before;
-            unknown = unknown.max(added - totals.successes as i64);
-        }
+        // A lost worker's calls that may have committed unreported: at most its lease.
+        let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
+        let unknown = (unknown_outcomes(totals) + unreported) as i64;
         v.check_run(history_before, totals.successes as i64, unknown);
     }
     v

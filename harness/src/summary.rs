@@ -65,6 +65,11 @@ pub struct WorkerReport {
     /// last calls; they may have committed).
     #[serde(default)]
     pub unreported_calls: u64,
+    /// At most this many calls of a lost worker's may have run unreported: its lease
+    /// (the calls the coordinator allowed it) less those reported. Verification allows
+    /// for them.
+    #[serde(default)]
+    pub unreported_at_most: u64,
     pub totals: Stats,
 }
 

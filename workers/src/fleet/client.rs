@@ -27,6 +27,8 @@ pub enum WorkerEvent {
     Lost(String),
     /// The worker could not run the plan.
     Failed(String),
+    /// The worker may now invoke calls up to this number (sent after this event).
+    Granted(u64),
 }
 
 /// An authenticated connection to a worker, ready for a plan.
@@ -92,6 +94,7 @@ impl WorkerLink {
         if let Err(e) = protocol::write(&mut wr, &run).await {
             return send(WorkerEvent::Lost(format!("sending the plan: {e}")));
         }
+        let (grant, mut grants) = mpsc::unbounded_channel::<u64>();
         let feeder = tokio::spawn(async move {
             let mut tick = tokio::time::interval(heartbeat);
             let mut stopped = false;
@@ -99,6 +102,11 @@ impl WorkerLink {
                 tokio::select! {
                     _ = tick.tick() => {
                         if protocol::write(&mut wr, &ToWorker::Heartbeat).await.is_err() {
+                            return;
+                        }
+                    }
+                    Some(through) = grants.recv() => {
+                        if protocol::write(&mut wr, &ToWorker::Grant { through }).await.is_err() {
                             return;
                         }
                     }
@@ -120,6 +128,11 @@ impl WorkerLink {
                 Ok(Ok(ToCoordinator::Started)) => send(WorkerEvent::Started),
                 Ok(Ok(ToCoordinator::Interval(i))) => send(WorkerEvent::Interval(i)),
                 Ok(Ok(ToCoordinator::Heartbeat)) => {}
+                Ok(Ok(ToCoordinator::Reserve { through })) => {
+                    // Recorded first, so the coordinator never knows less than the worker holds.
+                    send(WorkerEvent::Granted(through));
+                    let _ = grant.send(through);
+                }
                 Ok(Ok(ToCoordinator::Done { end, totals })) => {
                     send(WorkerEvent::Done { end, totals });
                     break;

@@ -14,6 +14,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+use super::lease::Leased;
 use super::protocol::{self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_TO_WORKER, PROTOCOL_VERSION};
 use crate::{EngineEnd, EnginePlan, Halt, LambdaTarget, Stats, StopReason};
 
@@ -193,7 +194,7 @@ impl Daemon {
             return false;
         }
         let run = tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await;
-        let Ok(Ok(ToWorker::Run { plan, target, start_at_ms, heartbeat_ms, dead_man_ms })) = run else {
+        let Ok(Ok(ToWorker::Run { plan, target, start_at_ms, heartbeat_ms, dead_man_ms, grant })) = run else {
             let reason = match run {
                 Err(_) => "no plan within 10 s".to_string(),
                 Ok(Err(e)) => e.to_string(),
@@ -218,12 +219,15 @@ impl Daemon {
         let writer = tokio::spawn(write_frames(wr, outbox));
         let (halt_tx, halt) = watch::channel(Halt::Go);
         let halt_tx = Arc::new(halt_tx);
-        let reader = tokio::spawn(dead_man(rd, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), {
-            let events = self.events.clone();
-            move |reason| {
-                let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
-            }
-        }));
+        let (grant_tx, granted) = watch::channel(grant);
+        let lease = Lease { granted, asks: out.clone() };
+        let reader =
+            tokio::spawn(dead_man(rd, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), grant_tx, {
+                let events = self.events.clone();
+                move |reason| {
+                    let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
+                }
+            }));
         let beats = tokio::spawn(heartbeats(out.clone(), Duration::from_millis(heartbeat_ms.max(50))));
         let on_shutdown = {
             let (mut shutdown, halt_tx) = (self.shutdown.clone(), halt_tx.clone());
@@ -233,7 +237,7 @@ impl Daemon {
             })
         };
 
-        let calls = run_plan(plan, target, start_at_ms, halt, out.clone()).await;
+        let calls = run_plan(plan, target, start_at_ms, halt, lease, out.clone()).await;
         for task in [beats, reader, on_shutdown] {
             task.abort();
         }
@@ -271,12 +275,25 @@ async fn heartbeats(out: mpsc::UnboundedSender<ToCoordinator>, every: Duration) 
 }
 
 /// The dead-man: any frame from the coordinator resets it; silence, a closed
-/// connection or `Stop` halts the engine (it drains and reports).
-async fn dead_man(mut rd: OwnedReadHalf, dead_man: Duration, halt: Arc<watch::Sender<Halt>>, lost: impl Fn(String)) {
+/// connection or `Stop` halts the engine (it drains and reports). Grants extend the lease.
+async fn dead_man(
+    mut rd: OwnedReadHalf,
+    dead_man: Duration,
+    halt: Arc<watch::Sender<Halt>>,
+    grant: watch::Sender<u64>,
+    lost: impl Fn(String),
+) {
     loop {
         match tokio::time::timeout(dead_man, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await {
             Ok(Ok(ToWorker::Stop)) => {
                 let _ = halt.send(Halt::Drain);
+            }
+            Ok(Ok(ToWorker::Grant { through })) => {
+                grant.send_if_modified(|g| {
+                    let more = through > *g;
+                    *g = (*g).max(through);
+                    more
+                });
             }
             Ok(Ok(_)) => {}
             Ok(Err(e)) => {
@@ -292,6 +309,28 @@ async fn dead_man(mut rd: OwnedReadHalf, dead_man: Duration, halt: Arc<watch::Se
     }
 }
 
+/// The worker's side of the lease: the grant so far, and where asks for more go.
+struct Lease {
+    granted: watch::Receiver<u64>,
+    asks: mpsc::UnboundedSender<ToCoordinator>,
+}
+
+impl Lease {
+    /// `target` invoked only within the grant; asks forwarded to the coordinator.
+    fn wrap(self, target: LambdaTarget) -> Leased<LambdaTarget> {
+        let (ask, mut asked) = mpsc::unbounded_channel::<u64>();
+        let asks = self.asks;
+        tokio::spawn(async move {
+            while let Some(through) = asked.recv().await {
+                if asks.send(ToCoordinator::Reserve { through }).is_err() {
+                    return;
+                }
+            }
+        });
+        Leased::new(target, self.granted, ask)
+    }
+}
+
 /// Wait for the agreed start, run the engine in a task of its own and forward its
 /// intervals; a task that fails (a panic) is reported as `Failed`, never left hanging.
 /// Returns the calls made.
@@ -300,6 +339,7 @@ async fn run_plan(
     target: WorkerTarget,
     start_at_ms: u64,
     mut halt: watch::Receiver<Halt>,
+    lease: Lease,
     out: mpsc::UnboundedSender<ToCoordinator>,
 ) -> u64 {
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
@@ -331,7 +371,7 @@ async fn run_plan(
                 LambdaTarget::aws(&function, region, profile, max_in_flight).await
             }
         };
-        crate::engine::run(&plan, Arc::new(target), halt, events).await
+        crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await
     });
     let end = engine.await;
     let totals = forward.await.unwrap_or_default();

@@ -3,6 +3,7 @@
 
 pub mod client;
 pub mod daemon;
+pub mod lease;
 pub mod protocol;
 pub mod split;
 

@@ -14,6 +14,10 @@
 //!    and sends `Interval` every second, `Heartbeat` in between, and `Done` at the end.
 //! 5. The coordinator sends `Heartbeat` at least every `heartbeat_ms`; silence for
 //!    `dead_man_ms` (or a closed connection, or `Stop`) makes the worker stop starting calls.
+//! 6. The lease: a worker invokes only calls the coordinator has granted. `Run` grants
+//!    the first `grant` calls; the worker asks for more ahead with `Reserve { through }`,
+//!    and the coordinator records `Grant { through }` before sending it. So a worker
+//!    that is lost has at most `granted - reported` calls whose outcome is unknown.
 
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
@@ -21,7 +25,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::{EngineEnd, EnginePlan, Interval, Stats};
 
-pub const PROTOCOL_VERSION: u32 = 1;
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Frames a worker accepts (a plan is a few kilobytes).
 pub const MAX_TO_WORKER: usize = 1 << 20;
@@ -55,6 +59,12 @@ pub enum ToWorker {
         heartbeat_ms: u64,
         /// ...and silence this long makes the worker stop (the dead-man timer).
         dead_man_ms: u64,
+        /// Calls it may invoke before it asks for more (the lease).
+        grant: u64,
+    },
+    /// The worker may invoke calls up to number `through` (counted from the start).
+    Grant {
+        through: u64,
     },
     Heartbeat,
     /// Stop starting calls, drain, and send `Done`.
@@ -80,6 +90,10 @@ pub enum ToCoordinator {
     Started,
     Interval(Interval),
     Heartbeat,
+    /// The worker asks to be allowed to invoke calls up to number `through`.
+    Reserve {
+        through: u64,
+    },
     Done {
         end: EngineEnd,
         totals: Stats,
