@@ -41,6 +41,11 @@ pub enum PgError {
     Install(String),
     #[error("`{command}` failed: {detail}")]
     Command { command: String, detail: String },
+    #[error(
+        "the temporary directory {0} cannot be entered by the `postgres` user the cluster runs as (we are root): \
+         make it traversable (chmod o+x) or set TMPDIR to a directory that is, e.g. /tmp"
+    )]
+    Inaccessible(PathBuf),
     #[error("local PostgreSQL: {0}")]
     Io(#[from] std::io::Error),
 }
@@ -84,6 +89,9 @@ impl LocalPostgres {
         };
         let run_as = if is_root() { Some(ensure_user("postgres")?) } else { None };
         let removed_stale = remove_stale(&std::env::temp_dir());
+        if run_as.is_some() {
+            reachable_by_others(&std::env::temp_dir())?;
+        }
         let root = tempfile::Builder::new().prefix(PREFIX).tempdir()?.keep();
         let watchdog = Watchdog::start(&root, &bindir.join("pg_ctl"), run_as.as_deref());
         let mut pg = LocalPostgres { root, bindir, run_as, port: 0, running: false, removed_stale, watchdog: None };
@@ -208,6 +216,18 @@ impl Drop for LocalPostgres {
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// `dir` and every directory above it can be entered by other users (`o+x`).
+fn reachable_by_others(dir: &Path) -> Result<(), PgError> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::fs::canonicalize(dir)?;
+    for d in dir.ancestors() {
+        if std::fs::metadata(d)?.permissions().mode() & 0o001 == 0 {
+            return Err(PgError::Inaccessible(d.to_path_buf()));
+        }
+    }
+    Ok(())
 }
 
 fn checked(mut cmd: Command, shown: &str) -> Result<Output, PgError> {
