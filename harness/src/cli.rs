@@ -26,8 +26,9 @@ pub enum Command {
     /// SIGINT, SIGTERM or SIGHUP: stop starting calls, drain, report and tear down; a
     /// second signal skips the drain.
     /// Exit status: 0 every planned call started and every check passed; 1 verification
-    /// failed or could not run, a threshold failed, a worker was lost or failed, or not
-    /// every planned call started (unless limits.allow_incomplete); 2 bad input or set-up
+    /// failed or could not run, a threshold failed, a worker was lost or failed, the calls
+    /// do not add up, or not every planned call started (unless limits.allow_incomplete);
+    /// 2 bad input or set-up
     /// failure; 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP, with the report written.
     Run(RunArgs),
     /// Create the schema and load accounts (parallel batched inserts); safe to re-run.

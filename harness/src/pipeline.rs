@@ -84,9 +84,10 @@ fn exit_status(report: &RunReport, signal: Option<Stopping>) -> ExitCode {
     let verification_failed = report.verification.as_ref().is_some_and(|v| !v.passed);
     let thresholds_failed = report.checks.iter().any(|c| !c.passed);
     let lost = report.workers.iter().any(WorkerReport::lost);
+    let unaccounted = !report.accounting().holds();
     // Not every planned call was started: the time limit, or a worker stopped early.
     let incomplete = report.end.stop != StopReason::Completed && !report.plan.allow_incomplete;
-    if verification_failed || thresholds_failed || lost || incomplete {
+    if verification_failed || thresholds_failed || lost || incomplete || unaccounted {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
