@@ -20,6 +20,7 @@ fn template() -> Value {
 
 #[test]
 fn the_template_passes_cfn_lint() {
+    provisioned(); // cfn-lint
     let out = Command::new("cfn-lint")
         .arg("deploy/template.json")
         .current_dir(root())

@@ -427,6 +427,7 @@ impl Drop for Hosts {
 
 #[test]
 fn daemons_on_other_hosts_across_a_real_network_and_a_cut_link() {
+    provisioned(); // iproute2
     let hosts = Hosts::create(2);
     let daemons: Vec<Daemon> = (1..=2)
         .map(|k| {

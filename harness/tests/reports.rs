@@ -101,6 +101,7 @@ fn run_folder_validates_round_trips_and_re_renders_identically() {
 
 #[test]
 fn report_html_renders_its_charts_offline_in_headless_chromium() {
+    provisioned(); // Chromium, Node.js and playwright-core
     let (out, _summary, results) = run(&[&scenario("smoke.toml")]);
     assert!(out.status.success(), "{}", text(&out));
     let dir = run_dir(results.path());

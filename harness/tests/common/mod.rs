@@ -7,6 +7,19 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+/// What the tests need besides PostgreSQL (Chromium, Node.js with playwright-core,
+/// iproute2, cfn-lint): `scripts/install-deps.sh`, run once per test binary. It installs
+/// what is missing when we are root and otherwise fails saying what to install; a test
+/// that needs these never skips.
+pub fn provisioned() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let script = format!("{}/../scripts/install-deps.sh", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new("bash").arg(&script).output().expect("run scripts/install-deps.sh");
+        assert!(out.status.success(), "scripts/install-deps.sh: {}", text(&out));
+    });
+}
+
 /// The one way the tests run the real `harness` binary: from the crate's folder, with no
 /// DATABASE_URL from the environment.
 pub fn command() -> Command {
