@@ -112,6 +112,9 @@ pub struct RunArgs {
     /// A file holding the worker daemons' shared secret (or set HARNESS_WORKER_SECRET).
     #[arg(long)]
     pub worker_secret_file: Option<PathBuf>,
+    /// Also write a Markdown summary of the run and its checks here (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long)]
+    pub summary_md: Option<PathBuf>,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -238,6 +241,13 @@ pub struct DoctorArgs {
     pub accounts: Option<i64>,
 }
 
+/// How a command prints its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
 #[derive(Args, Debug)]
 pub struct CheckArgs {
     /// The run to check: a run folder or its summary.json.
@@ -264,6 +274,12 @@ pub struct CheckArgs {
     /// report.html shows them (with the baseline's figures).
     #[arg(long)]
     pub update_report: bool,
+    /// Also write the checks as a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY").
+    #[arg(long)]
+    pub summary_md: Option<PathBuf>,
+    /// How to print the checks: `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]

@@ -216,6 +216,34 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
     assert!(html.contains("throughput vs baseline"), "report.html shows the baseline verdict");
 
+    // For programs: the same verdict as JSON, and as Markdown appended to a step summary.
+    let md = tmp.path().join("step-summary.md");
+    std::fs::write(&md, "earlier step\n").unwrap();
+    let out = harness(&["check", dir_s, "--format", "json", "--summary-md", md.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("check --format json prints JSON");
+    assert_eq!((verdict["passed"].as_bool(), verdict["checks"].as_array().map(Vec::len)), (Some(true), Some(6)));
+    assert_eq!(verdict["checks"][0]["name"], "calls accounted for");
+    let md = std::fs::read_to_string(&md).unwrap();
+    assert!(md.starts_with("earlier step\n### smoke `"), "appended, not overwritten: {md}");
+    assert!(
+        md.contains(
+            "| calls accounted for | 100 ok + 0 failed + 0 abandoned + 0 not started | = 100 planned | - | PASS |"
+        ),
+        "{md}"
+    );
+
+    // stats.csv: the run in one row.
+    let mut stats = csv::Reader::from_path(dir.join("stats.csv")).unwrap();
+    let header: Vec<String> = stats.headers().unwrap().iter().map(str::to_string).collect();
+    let rows: Vec<csv::StringRecord> = stats.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    let field = |name: &str| rows[0][header.iter().position(|h| h == name).unwrap()].to_string();
+    assert_eq!(
+        (field("calls"), field("successes"), field("verification")),
+        ("100".into(), "100".into(), "pass".into())
+    );
+
     let out = harness(&["check", tmp.path().join("nothing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing"), "{}", text(&out));

@@ -1,19 +1,33 @@
 //! `harness check RUN`: the CI gate.
 
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::check::{self, BaselineRule};
-use crate::cli::CheckArgs;
+use crate::cli::{CheckArgs, Format};
 use crate::report::console::checks_table;
 use crate::report::{json::Json, Render};
 use crate::scenario::{self, Overrides};
 
 use super::report::summary;
 
-/// The CI gate: thresholds and an optional baseline, as a table (and JUnit XML).
+/// `path` opened for appending (a step summary collects several), and the path.
+pub fn append_to(path: &Path) -> anyhow::Result<(std::fs::File, PathBuf)> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening --summary-md {}", path.display()))?;
+    Ok((file, path.to_path_buf()))
+}
+
+/// The CI gate: thresholds and an optional baseline, as a table or JSON (and JUnit XML,
+/// and a Markdown summary).
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
+    let summary_md = args.summary_md.as_deref().map(append_to).transpose()?;
     let mut report = summary(&args.run)?;
     let mut thresholds = match &args.thresholds {
         Some(path) => scenario::load(path, &Overrides::default())?.thresholds,
@@ -29,16 +43,34 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     let baseline = args.baseline.as_deref().map(summary).transpose()?;
     let checks = check::evaluate(&report, &thresholds, baseline.as_ref().map(|b| (b, BaselineRule::from(&thresholds))));
-    println!("Run {} ({})", report.run_id, report.plan.name);
-    if let Some(b) = &baseline {
-        println!("Baseline {} ({})", b.run_id, b.plan.name);
+    let passed = checks.iter().all(|c| c.passed);
+    match args.format {
+        Format::Table => {
+            println!("Run {} ({})", report.run_id, report.plan.name);
+            if let Some(b) = &baseline {
+                println!("Baseline {} ({})", b.run_id, b.plan.name);
+            }
+            print!("{}", checks_table(&checks));
+        }
+        Format::Json => {
+            let verdict = serde_json::json!({
+                "run": report.run_id,
+                "scenario": report.plan.name,
+                "baseline": baseline.as_ref().map(|b| &b.run_id),
+                "passed": passed,
+                "checks": checks,
+            });
+            println!("{}", serde_json::to_string_pretty(&verdict)?);
+        }
     }
-    print!("{}", checks_table(&checks));
+    if let Some((mut file, path)) = summary_md {
+        let text = crate::report::markdown::render(&report, &checks, baseline.as_ref().map(|b| b.run_id.as_str()));
+        file.write_all(text.as_bytes()).with_context(|| format!("writing --summary-md {}", path.display()))?;
+    }
     if let Some(path) = &args.junit {
         std::fs::write(path, crate::report::junit::render(&report.plan.name, &checks))
             .with_context(|| format!("writing --junit {}", path.display()))?;
     }
-    let passed = checks.iter().all(|c| c.passed);
     if args.update_report {
         report.checks = checks;
         let dir = super::report::run_dir(&args.run);

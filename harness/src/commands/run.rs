@@ -1,6 +1,9 @@
 //! `harness run SCENARIO`: the scenario and flags into a plan, then the run pipeline.
 
+use std::io::Write;
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use crate::cli::RunArgs;
 use crate::pipeline;
@@ -10,6 +13,13 @@ use crate::signals::Signals;
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides)?;
     let secret = crate::secret::read(args.worker_secret_file.as_deref())?;
+    // Opened before the run, so that a bad path fails in the first second.
+    let summary_md = args.summary_md.as_deref().map(super::check::append_to).transpose()?;
     let signals = Signals::listen(plan.engine.drain_timeout_s)?;
-    Ok(pipeline::execute(plan, &args.results, args.reset, secret, &signals).await?.0)
+    let (code, report) = pipeline::execute(plan, &args.results, args.reset, secret, &signals).await?;
+    if let Some((mut file, path)) = summary_md {
+        let text = crate::report::markdown::render(&report, &report.checks, None);
+        file.write_all(text.as_bytes()).with_context(|| format!("writing --summary-md {}", path.display()))?;
+    }
+    Ok(code)
 }

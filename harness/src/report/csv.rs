@@ -114,6 +114,74 @@ impl Render for Workers {
     }
 }
 
+/// `stats.csv`: the whole run in one row (Locust's aggregate row), to collect runs into
+/// one spreadsheet: append the rows of many runs under one header.
+pub struct Aggregate;
+
+pub const AGGREGATE_COLUMNS: &[&str] = &[
+    "run_id",
+    "scenario",
+    "started_at",
+    "target",
+    "seconds",
+    "planned",
+    "calls",
+    "successes",
+    "failures",
+    "abandoned",
+    "not_started",
+    "success_pct",
+    "calls_per_s",
+    "goodput_per_s",
+    "success_p50_ms",
+    "success_p90_ms",
+    "success_p99_ms",
+    "success_p999_ms",
+    "success_max_ms",
+    "all_p99_ms",
+    "function_p50_ms",
+    "function_p99_ms",
+    "total_retries",
+    "retried_pct",
+    "verification",
+    "checks",
+];
+
+impl Render for Aggregate {
+    fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
+        let (t, a) = (&r.totals, r.accounting());
+        let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
+        let ok = crate::summary::success_latency(t);
+        let mut row = vec![r.run_id.clone(), r.plan.name.clone(), r.started_at.clone(), r.plan.target.kind().into()];
+        row.push(format!("{:.3}", r.end.elapsed_s));
+        row.push(a.planned.map_or(String::new(), |p| p.to_string()));
+        row.extend([t.calls, a.succeeded, a.failed, a.abandoned].map(|n| n.to_string()));
+        row.push(a.not_started.map_or(String::new(), |n| n.to_string()));
+        row.push(format!("{:.2}", super::percent(t.successes, t.calls)));
+        row.extend([r.throughput(), r.goodput()].map(|v| format!("{v:.1}")));
+        row.extend([0.5, 0.9, 0.99, 0.999].map(|q| ms(ok.quantile(q))));
+        row.push(ms(ok.max()));
+        row.push(ms(t.latency_us.quantile(0.99)));
+        row.extend([0.5, 0.99].map(|q| ms(t.function_us.quantile(q))));
+        row.push(t.total_retries.to_string());
+        row.push(format!("{:.2}", super::percent(t.retried_calls, t.retries.count())));
+        row.push(match &r.verification {
+            None => String::new(),
+            Some(v) if v.could_not_run.is_some() => "could not run".into(),
+            Some(v) => if v.passed { "pass" } else { "fail" }.into(),
+        });
+        row.push(match r.checks.iter().all(|c| c.passed) {
+            _ if r.checks.is_empty() => String::new(),
+            true => "pass".into(),
+            false => "fail".into(),
+        });
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(AGGREGATE_COLUMNS)?;
+        w.write_record(&row)?;
+        Ok(w.into_inner()?)
+    }
+}
+
 /// `errors.csv`: every error kind with its class and count, most frequent first.
 pub struct Errors;
 

@@ -10,6 +10,7 @@ pub mod live;
 pub mod svg;
 
 pub mod junit;
+pub mod markdown;
 pub mod markup;
 
 use std::path::Path;
@@ -24,8 +25,9 @@ pub trait Render {
 }
 
 /// The files of a run folder besides `summary.json`, each from one renderer.
-pub fn derived_files() -> [(&'static str, &'static dyn Render); 5] {
+pub fn derived_files() -> [(&'static str, &'static dyn Render); 6] {
     [
+        ("stats.csv", &csv::Aggregate),
         ("timeseries.csv", &csv::TimeSeries),
         ("workers.csv", &csv::Workers),
         ("errors.csv", &csv::Errors),
