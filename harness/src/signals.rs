@@ -48,28 +48,18 @@ impl Signals {
     pub fn listen(drain_s: f64) -> anyhow::Result<Signals> {
         let (tx, halt) = watch::channel(Halt::Go);
         let first = Arc::new(Mutex::new(None));
-        let mut streams = Vec::new();
-        for (kind, which) in [
-            (SignalKind::interrupt(), Stopping::Interrupt),
-            (SignalKind::terminate(), Stopping::Terminate),
-            (SignalKind::hangup(), Stopping::HangUp),
-        ] {
-            streams.push((signal(kind)?, which));
-        }
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut hangup = signal(SignalKind::hangup())?;
         let seen = first.clone();
         tokio::spawn(async move {
-            let (tx_signal, mut received) = tokio::sync::mpsc::unbounded_channel();
-            for (mut stream, which) in streams {
-                let tx_signal = tx_signal.clone();
-                tokio::spawn(async move {
-                    while stream.recv().await.is_some() {
-                        if tx_signal.send(which).is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-            while let Some(which) = received.recv().await {
+            loop {
+                let which = tokio::select! {
+                    Some(()) = interrupt.recv() => Stopping::Interrupt,
+                    Some(()) = terminate.recv() => Stopping::Terminate,
+                    Some(()) = hangup.recv() => Stopping::HangUp,
+                    else => return,
+                };
                 let first_time = {
                     let mut first = seen.lock().unwrap_or_else(|p| p.into_inner());
                     let empty = first.is_none();
