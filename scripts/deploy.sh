@@ -40,7 +40,7 @@ if [ "$dry" = 0 ] && ! command -v cargo-lambda >/dev/null 2>&1; then
   echo "installing cargo-lambda from PyPI..." >&2
   pip install --quiet cargo-lambda
 fi
-run cargo lambda build --release --arm64 --bin transfer-lambda --output-format zip
+run cargo lambda build --profile lambda --arm64 --bin transfer-lambda --output-format zip
 zip=target/lambda/transfer-lambda/bootstrap.zip
 if [ "$dry" = 1 ] && [ ! -f "$zip" ]; then digest=DIGEST; else digest=$(sha256sum "$zip" | cut -c1-16); fi
 key="transfer-lambda/$digest.zip"

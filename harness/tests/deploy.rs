@@ -79,7 +79,7 @@ fn deploy_and_teardown_run_the_right_commands() {
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines[0], "+ cargo lambda build --release --arm64 --bin transfer-lambda --output-format zip");
+    assert_eq!(lines[0], "+ cargo lambda build --profile lambda --arm64 --bin transfer-lambda --output-format zip");
     assert!(lines[1].starts_with(
         "+ aws --region eu-west-1 s3 cp target/lambda/transfer-lambda/bootstrap.zip s3://artifacts/transfer-lambda/"
     ));

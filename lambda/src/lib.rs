@@ -8,6 +8,7 @@
 pub mod db;
 pub mod error;
 pub mod function;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod request;
 pub mod response;

@@ -5,5 +5,6 @@
 mod dsql_token;
 mod invoke_api;
 mod lifetime;
+mod runtime_api;
 mod support;
 mod transfers;
