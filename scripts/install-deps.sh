@@ -4,8 +4,10 @@
 # - Chromium and Node.js with playwright-core (scripts/browser), which open report.html
 #   headless in the tests and in scripts/screenshot-report.sh;
 # - iproute2 (`ip`), with which the distributed-run tests create network namespaces;
-# - cfn-lint (PyPI), which checks the CloudFormation template in deploy/.
-# The Rust toolchain is assumed (rustup). Safe to re-run.
+# - cfn-lint (PyPI), which checks the CloudFormation templates in deploy/;
+# - cargo-lambda (PyPI), whose `cargo lambda watch` emulator the tests run the harness against.
+# As root it installs what is missing; as a user with password-less sudo, through sudo;
+# otherwise it says what to install. The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 export DEBIAN_FRONTEND=noninteractive
@@ -23,14 +25,18 @@ command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 
+as_root=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then as_root=(sudo -n); fi
+fi
 if [ ${#missing[@]} -gt 0 ]; then
-  if [ "$(id -u)" -ne 0 ]; then
+  if [ "$(id -u)" -ne 0 ] && [ ${#as_root[@]} -eq 0 ]; then
     echo "missing: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}" >&2
     exit 1
   fi
   echo "installing Debian's ${missing[*]}..."
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 have_pg || { echo "postgresql installed, but initdb/pg_ctl are still not found" >&2; exit 1; }
 echo "PostgreSQL server binaries: present"
@@ -42,10 +48,16 @@ if [ ! -d "$here/browser/node_modules/playwright-core" ]; then
 fi
 echo "Node.js $(node --version), playwright-core: present"
 
-if ! command -v cfn-lint >/dev/null 2>&1; then
-  echo "installing cfn-lint from PyPI..."
-  python3 -m pip install --quiet cfn-lint 2>/dev/null \
-    || python3 -m pip install --quiet --break-system-packages cfn-lint
-fi
-command -v cfn-lint >/dev/null 2>&1 || { echo "cfn-lint installed, but not on PATH" >&2; exit 1; }
-echo "$(cfn-lint --version): present"
+# PyPI tools: for everyone when root (or through sudo), else for this user (~/.local/bin).
+pip_install() {
+  "${as_root[@]}" python3 -m pip install --quiet "$@" 2>/dev/null \
+    || "${as_root[@]}" python3 -m pip install --quiet --break-system-packages "$@"
+}
+for tool in cfn-lint cargo-lambda; do
+  if ! command -v "$tool" >/dev/null 2>&1; then
+    echo "installing $tool from PyPI..."
+    pip_install "$tool"
+  fi
+  command -v "$tool" >/dev/null 2>&1 || { echo "$tool installed, but not on PATH" >&2; exit 1; }
+done
+echo "$(cfn-lint --version), $(cargo-lambda --version 2>/dev/null || cargo lambda --version): present"

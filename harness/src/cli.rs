@@ -290,7 +290,8 @@ pub struct InvokeArgs {
     /// Function name or ARN.
     #[arg(long, default_value = transfer::local::endpoint::DEFAULT_FUNCTION)]
     pub function: String,
-    /// A local endpoint (e.g. http://127.0.0.1:9000 from `local-lambda`); omit for AWS.
+    /// Any Invoke API endpoint (`local-lambda`, `cargo lambda watch`, SAM local,
+    /// LocalStack), with placeholder credentials; omit for AWS.
     #[arg(long)]
     pub endpoint_url: Option<String>,
     /// AWS region (otherwise from the AWS configuration).
@@ -343,6 +344,11 @@ impl DbArgs {
             Some(url) => Ok(Some(crate::database::DbTarget::Url(url.clone()))),
             None => self.dsql_if_given().await,
         }
+    }
+
+    /// The AWS region and profile these flags name, for the Lambda client.
+    pub fn aws_access(&self) -> workers::target::AwsAccess {
+        workers::target::AwsAccess { region: self.region.clone(), profile: self.profile.clone(), endpoint_url: None }
     }
 
     /// The DSQL cluster of --dsql-endpoint, if given, with credentials and region from

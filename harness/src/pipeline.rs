@@ -121,7 +121,9 @@ async fn drive_target(
             let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
             let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url: stack.url().to_string(), function }),
+                Some(fleet) => {
+                    Source::Fleet(fleet, WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true })
+                }
                 None => Source::Here(Arc::new(LambdaTarget::local(stack.url(), &function, max_in_flight))),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
@@ -142,16 +144,16 @@ async fn drive_target(
         }
         TargetSpec::Endpoint { url, function } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function }),
-                None => Source::Here(Arc::new(LambdaTarget::local(&url, &function, max_in_flight))),
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false }),
+                None => Source::Here(Arc::new(LambdaTarget::endpoint(&url, &function, max_in_flight))),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown })
         }
-        TargetSpec::Aws { function, region, profile } => {
+        TargetSpec::Aws { function, access } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, region, profile }),
-                None => Source::Here(Arc::new(LambdaTarget::aws(&function, region, profile, max_in_flight).await)),
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access }),
+                None => Source::Here(Arc::new(LambdaTarget::aws(&function, &access, max_in_flight).await)),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown })

@@ -110,15 +110,39 @@ impl LambdaTarget {
         LambdaTarget::with_clients(clients, function)
     }
 
+    /// Any other Invoke API endpoint (SAM local, LocalStack, `cargo lambda watch`, a
+    /// scripted endpoint) at `endpoint_url`, with placeholder credentials, through the
+    /// SDK's own HTTP client: HTTP/1.1 over `http://`, HTTP/2 by ALPN over `https://`.
+    pub fn endpoint(endpoint_url: &str, function: &str, max_in_flight: u64) -> Self {
+        let clients = (0..clients_for(max_in_flight))
+            .map(|_| {
+                let config = aws_sdk_lambda::Config::builder()
+                    .behavior_version(BehaviorVersion::latest())
+                    .region(Region::new("us-east-1"))
+                    .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-endpoint"))
+                    .endpoint_url(endpoint_url)
+                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
+                    .build();
+                aws_sdk_lambda::Client::from_conf(config)
+            })
+            .collect();
+        LambdaTarget::with_clients(clients, function)
+    }
+
     /// A target over these clients (e.g. with a recorded-response HTTP client in tests).
     pub fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
         LambdaTarget { clients: clients.into(), next: Arc::new(AtomicUsize::new(0)), function: function.to_string() }
     }
 
     /// AWS Lambda, with region and credentials from the usual AWS configuration, and
-    /// enough clients for `max_in_flight` concurrent calls.
-    pub async fn aws(function: &str, region: Option<String>, profile: Option<String>, max_in_flight: u64) -> Self {
-        let sdk = aws_sdk_config(region, profile).await;
+    /// enough clients for `max_in_flight` concurrent calls; `endpoint_url` replaces the
+    /// regional endpoint (an emulator, a VPC endpoint) but keeps the real credentials.
+    pub async fn aws(function: &str, access: &AwsAccess, max_in_flight: u64) -> Self {
+        let mut sdk = aws_sdk_config(access.region.clone(), access.profile.clone()).await;
+        if let Some(url) = &access.endpoint_url {
+            sdk = sdk.into_builder().endpoint_url(url).build();
+        }
         let clients = (0..clients_for(max_in_flight))
             .map(|_| {
                 let http = aws_smithy_http_client::Builder::new()
@@ -161,6 +185,10 @@ impl LambdaTarget {
                         message: body["errorMessage"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string()),
                     },
                 }
+            }
+            Err(SdkError::ServiceError(e)) if emulated_function_error(e.raw()).is_some() => {
+                let (error_type, message) = emulated_function_error(e.raw()).expect("checked by the guard");
+                Outcome::FunctionError { error_type, message }
             }
             Err(SdkError::ServiceError(e)) => match e.into_err() {
                 InvokeError::TooManyRequestsException(t) => {
@@ -227,6 +255,34 @@ pub fn describe_sdk_error(e: &SdkError<InvokeError, aws_sdk_lambda::config::http
     }
 }
 
+/// Where and as whom AWS is called: region, profile, and an optional endpoint URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AwsAccess {
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+}
+
+/// A function error as emulators answer it: not Lambda's 200 with
+/// `X-Amz-Function-Error`, but an error status (`cargo lambda watch` sends 500) whose
+/// body is the function's `{"errorType","errorMessage"}` and which names no AWS error
+/// code. The function's own type and message are kept whatever the status.
+pub fn emulated_function_error(raw: &aws_sdk_lambda::config::http::HttpResponse) -> Option<(String, String)> {
+    if raw.headers().get("x-amzn-errortype").is_some() {
+        return None;
+    }
+    let body: Value = serde_json::from_slice(raw.body().bytes()?).ok()?;
+    if body.get("__type").is_some() || body.get("code").is_some() {
+        return None;
+    }
+    let error_type = body.get("errorType")?.as_str()?.to_string();
+    let message = body.get("errorMessage").and_then(Value::as_str).unwrap_or_default().to_string();
+    Some((error_type, message))
+}
+
 /// The usual AWS configuration (environment, profile, instance role), with `region` and
 /// `profile` when given, and SDK retries off so that every failure is seen.
 pub async fn aws_sdk_config(region: Option<String>, profile: Option<String>) -> aws_config::SdkConfig {
@@ -264,9 +320,10 @@ mod tests {
     #[tokio::test]
     async fn aws_target_has_a_client_per_hundred_calls_in_flight() {
         // Loading the configuration is offline: credentials are only resolved on a call.
-        let target = LambdaTarget::aws("reinvent-dat401", Some("us-east-1".into()), None, 1_000).await;
+        let access = AwsAccess { region: Some("us-east-1".into()), ..AwsAccess::default() };
+        let target = LambdaTarget::aws("reinvent-dat401", &access, 1_000).await;
         assert_eq!(target.client_count(), 10);
-        assert_eq!(LambdaTarget::aws("f", Some("us-east-1".into()), None, 1).await.client_count(), 1);
+        assert_eq!(LambdaTarget::aws("f", &access, 1).await.client_count(), 1);
         assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 1).client_count(), 1);
         assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 10_000).client_count(), 100);
     }

@@ -125,9 +125,9 @@ fn plan_from(ctx: &Ctx<'_>, name: &str, text: &str, mut o: Overrides) -> anyhow:
         o.database_url = ctx.local_url.clone();
     }
     let mut plan = scenario::parse(name, text, &o)?;
-    if let scenario::TargetSpec::Aws { region, profile, .. } = &mut plan.target {
-        *region = ctx.args.db.region.clone();
-        *profile = ctx.args.db.profile.clone();
+    if let scenario::TargetSpec::Aws { access, .. } = &mut plan.target {
+        access.region = ctx.args.db.region.clone();
+        access.profile = ctx.args.db.profile.clone();
     }
     Ok(plan)
 }

@@ -17,7 +17,7 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
     println!("Chapter {}: {}", args.chapter, TITLES[args.chapter as usize]);
     let signals = crate::signals::Signals::listen(30.0)?;
     let verdict = if args.aws {
-        let target = LambdaTarget::aws(&args.function, args.db.region.clone(), args.db.profile.clone(), 1).await;
+        let target = LambdaTarget::aws(&args.function, &args.db.aws_access(), 1).await;
         let db = match args.db.dsql_if_given().await? {
             Some(target) => Some(target.connect().await?),
             None => None,

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use transfer::local::{EndpointConfig, Overflow};
 use transfer::RetryPolicy;
+use workers::target::AwsAccess;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
 use raw::{AmountValue, DurationValue, RawLoad, RawScenario};
@@ -29,8 +30,13 @@ pub enum TargetSpec {
     /// The local stack: PostgreSQL (throwaway unless `database_url`) and the local
     /// Lambda endpoint, called through aws-sdk-lambda.
     Local { function: String, database_url: Option<String> },
-    /// AWS Lambda, region and credentials from the usual AWS configuration.
-    Aws { function: String, region: Option<String>, profile: Option<String> },
+    /// AWS Lambda, region and credentials from the usual AWS configuration, and the
+    /// Invoke API at `endpoint_url` when given (an emulator or a VPC endpoint).
+    Aws {
+        function: String,
+        #[serde(flatten)]
+        access: AwsAccess,
+    },
     /// The function called in-process against the database (no invoke path).
     InProcess { database_url: Option<String> },
     /// Any Lambda Invoke API endpoint already running (SAM local, LocalStack,
@@ -330,18 +336,26 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
                 let at = kind.map_or_else(|| src.path.to_string(), |k| k.at);
                 return Err(src.err(at, "target.kind = \"aws\" needs target.function (a function name or ARN)"));
             }
-            Ok(TargetSpec::Aws { function: function_name, region: t.region.clone(), profile: t.profile.clone() })
+            let mut endpoint_url = src.f(t.endpoint_url.clone());
+            flag(&mut endpoint_url, o.endpoint_url.clone(), "--endpoint-url");
+            if let Some(url) = &endpoint_url {
+                http_url_ok(url.v.as_str()).map_err(|m| src.err(&url.at, format!("target.endpoint_url: {m}")))?;
+            }
+            let access = AwsAccess {
+                region: t.region.clone(),
+                profile: t.profile.clone(),
+                endpoint_url: endpoint_url.map(|u| u.v),
+            };
+            Ok(TargetSpec::Aws { function: function_name, access })
         }
         Some("endpoint") => {
-            let mut url = src.f(t.url.clone());
+            let mut url = src.f(t.url.clone().or_else(|| t.endpoint_url.clone()));
             flag(&mut url, o.endpoint_url.clone(), "--endpoint-url");
             let Some(url) = url else {
                 let at = kind.map_or_else(|| src.path.to_string(), |k| k.at);
                 return Err(src.err(at, "target.kind = \"endpoint\" needs target.url, e.g. \"http://127.0.0.1:9000\""));
             };
-            if !(url.v.starts_with("http://") || url.v.starts_with("https://")) || url.v.contains(char::is_whitespace) {
-                return Err(src.err(url.at, format!("target.url {:?} is not an http:// or https:// URL", url.v)));
-            }
+            http_url_ok(&url.v).map_err(|m| src.err(&url.at, format!("target.url: {m}")))?;
             Ok(TargetSpec::Endpoint { url: url.v, function: function_name })
         }
         Some(other) => {
@@ -351,6 +365,15 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
                 format!("target.kind {other:?} is not one of \"local\", \"aws\", \"in-process\", \"endpoint\""),
             ))
         }
+    }
+}
+
+/// An Invoke API endpoint URL: `http://` or `https://`, no white space.
+fn http_url_ok(url: &str) -> Result<(), String> {
+    if (url.starts_with("http://") || url.starts_with("https://")) && !url.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err(format!("{url:?} is not an http:// or https:// URL"))
     }
 }
 

@@ -47,6 +47,7 @@ pub struct RawTarget {
     pub kind: S<String>,
     pub function: S<String>,
     pub url: S<String>,
+    pub endpoint_url: S<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

@@ -366,10 +366,11 @@ async fn run_plan(
     let engine = tokio::spawn(async move {
         let max_in_flight = plan.load.max_in_flight();
         let target = match target {
-            WorkerTarget::Endpoint { url, function } => LambdaTarget::local(&url, &function, max_in_flight),
-            WorkerTarget::Aws { function, region, profile } => {
-                LambdaTarget::aws(&function, region, profile, max_in_flight).await
+            WorkerTarget::Endpoint { url, function, h2c: true } => LambdaTarget::local(&url, &function, max_in_flight),
+            WorkerTarget::Endpoint { url, function, h2c: false } => {
+                LambdaTarget::endpoint(&url, &function, max_in_flight)
             }
+            WorkerTarget::Aws { function, access } => LambdaTarget::aws(&function, &access, max_in_flight).await,
         };
         crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await
     });

@@ -36,10 +36,20 @@ pub const MAX_TO_COORDINATOR: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum WorkerTarget {
-    /// A Lambda Invoke API endpoint of the coordinator's (the local stack), over h2c.
-    Endpoint { url: String, function: String },
+    /// A Lambda Invoke API endpoint: the coordinator's local stack (`h2c`: HTTP/2 with
+    /// prior knowledge) or any other endpoint (HTTP/1.1, or HTTP/2 by ALPN over TLS).
+    Endpoint {
+        url: String,
+        function: String,
+        #[serde(default)]
+        h2c: bool,
+    },
     /// AWS Lambda, credentials and region from the worker's own AWS configuration.
-    Aws { function: String, region: Option<String>, profile: Option<String> },
+    Aws {
+        function: String,
+        #[serde(flatten)]
+        access: crate::target::AwsAccess,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
