@@ -113,8 +113,17 @@ pub struct RunArgs {
     #[arg(long)]
     pub worker_secret_file: Option<PathBuf>,
     /// Also write a Markdown summary of the run and its checks here (e.g. "$GITHUB_STEP_SUMMARY").
-    #[arg(long)]
+    #[arg(long, env = "HARNESS_SUMMARY_MD")]
     pub summary_md: Option<PathBuf>,
+    /// Stream every second's figures while the run goes: `json=FILE` (one JSON object per
+    /// line) or `emf=FILE` (CloudWatch Embedded Metric Format); FILE `-` is standard
+    /// output. Repeatable.
+    #[arg(long, value_name = "KIND=FILE")]
+    pub out: Vec<crate::stream::OutSpec>,
+    /// Serve Prometheus metrics (OpenMetrics text at /metrics) on this address during
+    /// the run, e.g. 127.0.0.1:9464 (port 0 picks a free one; the address is printed).
+    #[arg(long, value_name = "ADDR", env = "HARNESS_METRICS_LISTEN")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub overrides: Overrides,
 }

@@ -17,6 +17,7 @@ mod roles;
 mod scenario;
 mod secret;
 mod signals;
+mod stream;
 mod summary;
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.

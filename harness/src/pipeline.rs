@@ -24,6 +24,16 @@ use crate::report::live::LiveFiles;
 use crate::report::{json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
 use crate::scenario::{FleetSpec, Plan, TargetSpec, Thresholds};
 use crate::signals::{Signals, Stopping};
+use crate::stream::Outputs;
+
+/// How a run goes besides its plan: reset the data first, the fleet's secret, and the
+/// live outputs (opened by the caller before anything starts).
+#[derive(Default)]
+pub struct RunOptions {
+    pub reset: bool,
+    pub secret: Option<Vec<u8>>,
+    pub outputs: Outputs,
+}
 
 /// Run a validated plan into a new folder under `results`; the exit status and report.
 /// Once the run folder exists, the report is written whatever happens to the run: a
@@ -31,16 +41,16 @@ use crate::signals::{Signals, Stopping};
 pub async fn execute(
     plan: Plan,
     results: &Path,
-    reset: bool,
-    secret: Option<Vec<u8>>,
+    options: RunOptions,
     signals: &Signals,
 ) -> anyhow::Result<(ExitCode, RunReport)> {
+    let RunOptions { reset, secret, outputs } = options;
     let started_at = std::time::SystemTime::now();
     let dir = results_dir(results, &plan.name, started_at)?;
     let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
-    let record = Record::new(live, plan.engine.load.planned_calls());
+    let record = Record::new(live, outputs, (&plan.name, &run_id), plan.engine.load.planned_calls());
     let ran = drive_target(&plan, reset, secret, signals, record).await?;
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,

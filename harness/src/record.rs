@@ -7,18 +7,31 @@ use workers::{EngineEnd, Interval, Stats};
 
 use crate::progress::Progress;
 use crate::report::live::LiveFiles;
+use crate::stream::{Outputs, Second};
 use crate::summary::WorkerReport;
 
 pub struct Record {
     live: LiveFiles,
+    outputs: Outputs,
+    /// The scenario's name and the run's id, for the live outputs.
+    names: (String, String),
     progress: Progress,
     totals: Stats,
+    elapsed_s: f64,
     intervals: Vec<Interval>,
 }
 
 impl Record {
-    pub fn new(live: LiveFiles, planned_calls: Option<u64>) -> Record {
-        Record { live, progress: Progress::new(planned_calls), totals: Stats::default(), intervals: Vec::new() }
+    pub fn new(live: LiveFiles, outputs: Outputs, names: (&str, &str), planned_calls: Option<u64>) -> Record {
+        Record {
+            live,
+            outputs,
+            names: (names.0.to_string(), names.1.to_string()),
+            progress: Progress::new(planned_calls),
+            totals: Stats::default(),
+            elapsed_s: 0.0,
+            intervals: Vec::new(),
+        }
     }
 
     /// One complete second of the run.
@@ -28,6 +41,12 @@ impl Record {
             tracing::warn!("could not append to the run folder: {e:#}");
         }
         self.totals.merge(&interval.stats);
+        let (scenario, run_id) = (&self.names.0, &self.names.1);
+        let second = Second { scenario, run_id, start_s: self.elapsed_s, interval: &interval, totals: &self.totals };
+        if let Err(e) = self.outputs.second(&second) {
+            tracing::warn!("could not write the live metrics: {e:#}");
+        }
+        self.elapsed_s += interval.seconds;
         interval.stats.pack();
         self.intervals.push(interval);
     }

@@ -76,6 +76,6 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         *database_url = Some(url);
     }
     println!("\nBurst: {} transfers at {} in flight", args.calls, args.parallel);
-    let (code, _) = crate::pipeline::execute(plan, &args.results, false, None, &signals).await?;
+    let (code, _) = crate::pipeline::execute(plan, &args.results, Default::default(), &signals).await?;
     Ok(if chapters_passed { code } else { ExitCode::from(1) })
 }
