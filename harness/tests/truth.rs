@@ -204,3 +204,12 @@ fn an_open_run_reports_exactly_what_the_endpoint_did_from_one_process_and_from_t
     truth(open, &[]);
     truth(open, &["--workers", "3"]);
 }
+
+#[test]
+fn a_ramping_open_run_reports_exactly_what_the_endpoint_did_from_one_process_and_from_two_workers() {
+    // Up from 20 to 180 calls/s over 1 s (100 calls), down to 0 over 1 s (90 calls).
+    let ramp = "[load]\nmodel = \"open\"\nstart_rate = 20\nstages = [{target = 180, duration = \"1s\"}, \
+                {target = 0, duration = \"1s\"}]\nmax_in_flight = 60\n";
+    truth(ramp, &[]);
+    truth(ramp, &["--workers", "2"]);
+}

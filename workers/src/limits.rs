@@ -44,6 +44,20 @@ fn count(name: &str, v: u64, max: u64) -> Result<(), String> {
     }
 }
 
+/// A ramp's end points: each >= 0, not both 0.
+fn ramp(name: &str, from: f64, to: f64) -> Result<(), String> {
+    let ok = |r: f64| r.is_finite() && (0.0..=MAX_RATE).contains(&r);
+    if ok(from) && ok(to) && from + to > 0.0 {
+        Ok(())
+    } else {
+        Err(format!(
+            "{name} must ramp between rates of 0 to {MAX_RATE} calls/s, not both 0; got {} to {}",
+            shown(from),
+            shown(to)
+        ))
+    }
+}
+
 fn rate(name: &str, r: f64) -> Result<(), String> {
     if r.is_finite() && r > 0.0 && r <= MAX_RATE {
         Ok(())
@@ -80,8 +94,28 @@ pub fn validate(plan: &EnginePlan) -> Result<(), String> {
                 return Err(format!("load.stages must have 1 to {MAX_STAGES} stages, got {}", stages.len()));
             }
             for s in stages {
-                rate("load.rate", s.rate)?;
+                match s.ramp_from {
+                    None => rate("load.rate", s.rate)?,
+                    Some(from) => ramp("load.stages target", from, s.rate)?,
+                }
                 seconds("load.duration", s.duration_s)?;
+            }
+        }
+        LoadModel::ClosedRamp { start, stages } => {
+            if *start > MAX_PARALLEL {
+                return Err(format!("load.start_in_flight must be at most {MAX_PARALLEL}, got {start}"));
+            }
+            if stages.is_empty() || stages.len() > MAX_STAGES {
+                return Err(format!("load.stages must have 1 to {MAX_STAGES} stages, got {}", stages.len()));
+            }
+            for l in stages {
+                if l.target > MAX_PARALLEL {
+                    return Err(format!("load.stages target must be at most {MAX_PARALLEL}, got {}", l.target));
+                }
+                seconds("load.stages duration", l.duration_ms as f64 / 1_000.0)?;
+            }
+            if plan.load.max_in_flight() == 0 {
+                return Err("load.stages never has a call in flight: give a target above 0".into());
             }
         }
     }
@@ -121,7 +155,7 @@ mod tests {
         p.max_duration_s = f64::NAN;
         assert!(validate(&p).is_err());
         let p = plan(LoadModel::Open {
-            stages: vec![Stage { rate: 10.0, duration_s: 1e300 }],
+            stages: vec![Stage { rate: 10.0, duration_s: 1e300, ramp_from: None }],
             max_in_flight: 5,
             slot: crate::load::Slot::WHOLE,
         });

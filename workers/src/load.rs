@@ -35,20 +35,54 @@ impl Default for Slot {
     }
 }
 
-/// One constant-rate stage of an open model.
+/// One stage of an open model: a constant rate, or (with `ramp_from`) a rate that moves
+/// linearly from `ramp_from` to `rate` over the stage, as k6's ramping arrival rate.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Stage {
-    /// Calls per second.
+    /// Calls per second (at the stage's end, for a ramp).
     pub rate: f64,
     pub duration_s: f64,
+    /// The rate at the stage's start, for a linear ramp.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_from: Option<f64>,
 }
 
 impl Stage {
-    /// The calls the stage makes: a whole number, floor(rate x duration), the k-th
-    /// at k / rate seconds into the stage.
-    pub fn calls(&self) -> u64 {
-        (self.rate * self.duration_s + 1e-9).floor() as u64
+    /// The rate at the stage's start.
+    pub fn start_rate(&self) -> f64 {
+        self.ramp_from.unwrap_or(self.rate)
     }
+
+    /// The calls the stage makes: a whole number, floor of the area under the rate
+    /// (rate x duration for a constant stage).
+    pub fn calls(&self) -> u64 {
+        ((self.start_rate() + self.rate) / 2.0 * self.duration_s + 1e-9).floor() as u64
+    }
+
+    /// When the k-th call (from 0) of the stage is due, in seconds into the stage: the
+    /// time at which the calls due so far, the integral of the rate, reach k (k / rate
+    /// for a constant stage).
+    pub fn offset_s(&self, k: u64) -> f64 {
+        let (r0, k) = (self.start_rate(), k as f64);
+        let a = (self.rate - r0) / (2.0 * self.duration_s);
+        if k == 0.0 {
+            return 0.0;
+        }
+        if a.abs() < 1e-12 {
+            return k / r0;
+        }
+        // a t^2 + r0 t = k, in the form that stays exact when r0 is 0 or a < 0.
+        let root = (r0 * r0 + 4.0 * a * k).max(0.0).sqrt();
+        (2.0 * k / (r0 + root)).min(self.duration_s)
+    }
+}
+
+/// One stage of a ramping closed model: the calls kept in flight move linearly to
+/// `target` over the stage, as k6's ramping VUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Level {
+    pub target: u64,
+    pub duration_ms: u64,
 }
 
 /// How calls are started.
@@ -60,6 +94,9 @@ pub enum LoadModel {
     /// Exactly `in_flight` calls at all times, until `calls` were started or
     /// `duration_s` passed (whichever comes first; at least one is set).
     Closed { in_flight: u64, calls: Option<u64>, duration_s: Option<f64> },
+    /// Like `Closed`, but the calls kept in flight follow `stages`: from `start`, each
+    /// stage moves linearly to its target; the run ends with the last stage.
+    ClosedRamp { start: u64, stages: Vec<Level> },
     /// Calls arrive at a fixed rate per stage regardless of completions, at most
     /// `max_in_flight` at once; latency counts from each call's intended start. A worker
     /// of a fleet makes its `slot` of the one schedule.
@@ -77,6 +114,7 @@ impl LoadModel {
         match self {
             LoadModel::Batches { parallel, batches } => Some(parallel * batches),
             LoadModel::Closed { calls, .. } => *calls,
+            LoadModel::ClosedRamp { .. } => None,
             LoadModel::Open { stages, slot, .. } => Some(stages.iter().map(|s| slot.share(s.calls())).sum()),
         }
     }
@@ -86,6 +124,7 @@ impl LoadModel {
         match self {
             LoadModel::Batches { parallel, .. } => *parallel,
             LoadModel::Closed { in_flight, .. } => *in_flight,
+            LoadModel::ClosedRamp { start, stages } => stages.iter().map(|l| l.target).fold(*start, u64::max),
             LoadModel::Open { max_in_flight, .. } => *max_in_flight,
         }
     }
@@ -105,6 +144,9 @@ impl LoadModel {
                 remaining: calls.unwrap_or(u64::MAX),
                 end: duration_s.map(|d| start + Duration::from_secs_f64(d)),
             }),
+            LoadModel::ClosedRamp { start: from, stages } => {
+                Box::new(RampPacer { from: *from, stages: stages.clone(), stage: 0, stage_start: start })
+            }
             LoadModel::Open { stages, max_in_flight, slot } => Box::new(OpenPacer {
                 stages: stages.clone(),
                 max_in_flight: *max_in_flight as usize,
@@ -181,6 +223,47 @@ impl Pacer for ClosedPacer {
     }
 }
 
+/// How often a ramping closed model re-reads its level while at it.
+const RAMP_TICK: Duration = Duration::from_millis(10);
+
+struct RampPacer {
+    /// The level the current stage starts from.
+    from: u64,
+    stages: Vec<Level>,
+    stage: usize,
+    stage_start: Instant,
+}
+
+impl RampPacer {
+    /// The calls to keep in flight now, or `None` once the last stage is over.
+    fn level(&mut self, now: Instant) -> Option<usize> {
+        loop {
+            let stage = self.stages.get(self.stage)?;
+            let length = Duration::from_millis(stage.duration_ms);
+            let into = now.saturating_duration_since(self.stage_start);
+            if into < length {
+                let f = into.as_secs_f64() / length.as_secs_f64();
+                let level = self.from as f64 + (stage.target as f64 - self.from as f64) * f;
+                return Some(level.round() as usize);
+            }
+            self.from = stage.target;
+            self.stage_start += length;
+            self.stage += 1;
+        }
+    }
+}
+
+impl Pacer for RampPacer {
+    fn next(&mut self, now: Instant, in_flight: usize) -> Step {
+        match self.level(now) {
+            None => Step::Done,
+            Some(level) if in_flight < level => Step::Start { intended: now },
+            // The level may rise before any call completes: look again shortly.
+            Some(_) => Step::WaitUntil(now + RAMP_TICK),
+        }
+    }
+}
+
 struct OpenPacer {
     stages: Vec<Stage>,
     max_in_flight: usize,
@@ -205,7 +288,7 @@ impl Pacer for OpenPacer {
                 self.index = self.slot.index;
                 continue;
             }
-            let offset = self.index as f64 / stage.rate;
+            let offset = stage.offset_s(self.index);
             let intended = self.start + Duration::from_secs_f64(self.stage_start + offset);
             if now < intended {
                 return Step::WaitUntil(intended);
@@ -245,7 +328,10 @@ mod tests {
         let closed = LoadModel::Closed { in_flight: 5, calls: Some(40), duration_s: None };
         assert_eq!(starts(&closed), 40);
         let open = LoadModel::Open {
-            stages: vec![Stage { rate: 100.0, duration_s: 2.0 }, Stage { rate: 10.0, duration_s: 1.5 }],
+            stages: vec![
+                Stage { rate: 100.0, duration_s: 2.0, ramp_from: None },
+                Stage { rate: 10.0, duration_s: 1.5, ramp_from: None },
+            ],
             max_in_flight: 10,
             slot: Slot::WHOLE,
         };
@@ -271,7 +357,10 @@ mod tests {
     #[test]
     fn open_models_start_exactly_their_planned_calls_and_fleets_share_one_schedule() {
         for (rate, duration_s) in [(3.3, 1.7), (10.0, 1.0), (0.5, 7.0), (123.4, 2.5), (7.0, 0.1)] {
-            let stages = vec![Stage { rate, duration_s }, Stage { rate: rate * 2.0, duration_s }];
+            let stages = vec![
+                Stage { rate, duration_s, ramp_from: None },
+                Stage { rate: rate * 2.0, duration_s, ramp_from: None },
+            ];
             let whole = LoadModel::Open { stages: stages.clone(), max_in_flight: 10, slot: Slot::WHOLE };
             let planned = whole.planned_calls().unwrap();
             assert_eq!(starts(&whole), planned, "rate {rate} for {duration_s} s");
@@ -292,6 +381,49 @@ mod tests {
     }
 
     #[test]
+    fn a_ramp_makes_the_calls_under_its_rate_and_fleets_share_its_schedule() {
+        let up = Stage { rate: 100.0, duration_s: 2.0, ramp_from: Some(0.0) };
+        let down = Stage { rate: 10.0, duration_s: 3.0, ramp_from: Some(50.0) };
+        assert_eq!((up.calls(), down.calls()), (100, 90));
+        let open = LoadModel::Open { stages: vec![up, down], max_in_flight: 10, slot: Slot::WHOLE };
+        let single = schedule(&open);
+        assert_eq!(single.len(), 190);
+        assert!(single.windows(2).all(|w| w[0] <= w[1]), "intended starts never go back");
+        // The rate rises linearly: 25 calls are due in the first second, 75 in the second.
+        assert_eq!(single.iter().filter(|&&t| t < 1_000_000).count(), 25);
+        assert_eq!(single.iter().filter(|&&t| t < 2_000_000).count(), 100);
+        // Down from 50 to 10 calls/s over 3 s: 50 t - 20 t^2 / 3 calls by t, so 43.33 in
+        // the first second.
+        assert_eq!(single.iter().filter(|&&t| (2_000_000..3_000_000).contains(&t)).count(), 44);
+        for n in 1..=5u64 {
+            let mut merged: Vec<u128> = (0..n)
+                .flat_map(|i| {
+                    schedule(&LoadModel::Open {
+                        stages: vec![up, down],
+                        max_in_flight: 10,
+                        slot: Slot { index: i, of: n },
+                    })
+                })
+                .collect();
+            merged.sort_unstable();
+            assert_eq!(merged, single, "{n} workers make exactly the single process's arrivals");
+        }
+    }
+
+    #[test]
+    fn a_ramping_closed_pacer_starts_up_to_the_level_of_the_moment() {
+        let t0 = Instant::now();
+        let stages = vec![Level { target: 10, duration_ms: 1_000 }, Level { target: 0, duration_ms: 1_000 }];
+        let mut p = LoadModel::ClosedRamp { start: 0, stages }.pacer(t0);
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(p.next(at(500), 4), Step::Start { intended: at(500) }, "5 allowed half way up");
+        assert_eq!(p.next(at(500), 5), Step::WaitUntil(at(510)), "at the level: look again shortly");
+        assert_eq!(p.next(at(1_000), 9), Step::Start { intended: at(1_000) }, "10 at the top");
+        assert_eq!(p.next(at(1_800), 2), Step::WaitUntil(at(1_810)), "2 allowed on the way down");
+        assert_eq!(p.next(at(2_000), 0), Step::Done);
+    }
+
+    #[test]
     fn batches_wait_for_the_whole_batch() {
         let t0 = Instant::now();
         let mut p = LoadModel::Batches { parallel: 2, batches: 2 }.pacer(t0);
@@ -306,7 +438,7 @@ mod tests {
     fn open_model_keeps_its_schedule_when_behind() {
         let t0 = Instant::now();
         let mut p = LoadModel::Open {
-            stages: vec![Stage { rate: 10.0, duration_s: 1.0 }],
+            stages: vec![Stage { rate: 10.0, duration_s: 1.0, ramp_from: None }],
             max_in_flight: 2,
             slot: Slot::WHOLE,
         }

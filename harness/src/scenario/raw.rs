@@ -72,12 +72,17 @@ pub struct RawLoad {
     pub rate: S<f64>,
     pub stages: S<Vec<Spanned<RawStage>>>,
     pub max_in_flight: S<i64>,
+    pub start_rate: S<f64>,
+    pub start_in_flight: S<i64>,
 }
 
+/// A stage: `rate` (open, constant) or `target` (open: the rate to ramp to; closed:
+/// the calls in flight to ramp to), and its duration.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawStage {
-    pub rate: Spanned<f64>,
+    pub rate: Option<Spanned<f64>>,
+    pub target: Option<Spanned<f64>>,
     pub duration: Spanned<DurationValue>,
 }
 

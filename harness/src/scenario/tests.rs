@@ -21,7 +21,7 @@ fn open_and_closed_models() {
     assert_eq!(
         p.engine.load,
         LoadModel::Open {
-            stages: vec![Stage { rate: 200.0, duration_s: 10.0 }],
+            stages: vec![Stage { rate: 200.0, duration_s: 10.0, ramp_from: None }],
             max_in_flight: 50,
             slot: workers::load::Slot::WHOLE
         }
@@ -117,4 +117,47 @@ fn workers_are_validated_with_their_position() {
     let o = Overrides { worker_addresses: vec!["127.0.0.1:7700".into()], ..Overrides::default() };
     let p = parse("s.toml", &format!("{load}[workers]\ncount = 2\n"), &o).unwrap();
     assert_eq!(p.workers.unwrap().workers, WorkerSet::Remote(vec!["127.0.0.1:7700".into()]), "--worker replaces count");
+}
+
+#[test]
+fn ramps_parse_for_the_open_and_the_closed_model() {
+    let p = plan("[load]\nmodel = \"open\"\nstart_rate = 10\nstages = [{target = 100, duration = \"30s\"}, {rate = 100, duration = \"1m\"}, {target = 0, duration = \"30s\"}]\n")
+        .unwrap();
+    let LoadModel::Open { stages, .. } = &p.engine.load else { panic!("{:?}", p.engine.load) };
+    assert_eq!(
+        stages,
+        &vec![
+            Stage { rate: 100.0, duration_s: 30.0, ramp_from: Some(10.0) },
+            Stage { rate: 100.0, duration_s: 60.0, ramp_from: None },
+            Stage { rate: 0.0, duration_s: 30.0, ramp_from: Some(100.0) },
+        ]
+    );
+    let p = plan(
+        "[load]\nmodel = \"closed\"\nstages = [{target = 64, duration = \"10s\"}, {target = 0, duration = \"5s\"}]\n",
+    )
+    .unwrap();
+    assert_eq!(
+        p.engine.load,
+        LoadModel::ClosedRamp {
+            start: 0,
+            stages: vec![
+                workers::load::Level { target: 64, duration_ms: 10_000 },
+                workers::load::Level { target: 0, duration_ms: 5_000 }
+            ]
+        }
+    );
+    assert_eq!(p.engine.load.max_in_flight(), 64);
+    let err = |text: &str| plan(text).unwrap_err().to_string();
+    assert!(err("[load]\nmodel = \"closed\"\nin_flight = 5\nstages = [{target = 6, duration = \"1s\"}]\n")
+        .contains("load.in_flight is not used with load.stages"));
+    assert!(err("[load]\nmodel = \"closed\"\nstages = [{rate = 6, duration = \"1s\"}]\n")
+        .contains(":3:19: a closed model's stage takes target"));
+    assert!(err("[load]\nmodel = \"closed\"\nstages = [{target = 0, duration = \"1s\"}]\n")
+        .contains("never has a call in flight"));
+    assert!(err("[load]\nmodel = \"open\"\nstages = [{target = 0, duration = \"1s\"}]\n").contains("makes no calls"));
+    assert!(
+        err("[load]\nmodel = \"open\"\nstages = [{target = 5, rate = 5, duration = \"1s\"}]\n").contains("not both")
+    );
+    assert!(err("[load]\nmodel = \"open\"\nrate = 5\nduration = \"1s\"\nstart_rate = 2\n")
+        .contains("only used with load.stages"));
 }

@@ -179,8 +179,11 @@ async fn calls_that_exceed_the_call_timeout_are_timeouts() {
 async fn the_open_model_counts_late_starts_when_slots_run_out() {
     // 100 calls/s for 1 s, at most 1 in flight, each taking 50 ms: every call after the
     // first waits for a slot, so 95 or more start late; latency counts from the schedule.
-    let load =
-        LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 1, slot: Slot::WHOLE };
+    let load = LoadModel::Open {
+        stages: vec![Stage { rate: 100.0, duration_s: 1.0, ramp_from: None }],
+        max_in_flight: 1,
+        slot: Slot::WHOLE,
+    };
     let (end, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
     assert_eq!(end.started, 100);
     let late: u64 = intervals.iter().map(|i| i.stats.late_starts).sum();
@@ -190,8 +193,34 @@ async fn the_open_model_counts_late_starts_when_slots_run_out() {
     assert!(latency.max() > 4_000_000, "the last call waited ~4 s behind its schedule: {}", latency.max());
 
     // With room to spare nothing is late.
-    let load =
-        LoadModel::Open { stages: vec![Stage { rate: 100.0, duration_s: 1.0 }], max_in_flight: 10, slot: Slot::WHOLE };
+    let load = LoadModel::Open {
+        stages: vec![Stage { rate: 100.0, duration_s: 1.0, ramp_from: None }],
+        max_in_flight: 10,
+        slot: Slot::WHOLE,
+    };
     let (_, intervals, _) = drive(plan(load), |_| Some(Duration::from_millis(50)), vec![]).await;
     assert_eq!(intervals.iter().map(|i| i.stats.late_starts).sum::<u64>(), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ramping_closed_model_follows_its_levels_up_and_down() {
+    // 0 -> 20 in flight over 2 s, held 2 s, down to 0 over 2 s; each call takes 100 ms.
+    let stages = vec![
+        crate::load::Level { target: 20, duration_ms: 2_000 },
+        crate::load::Level { target: 20, duration_ms: 2_000 },
+        crate::load::Level { target: 0, duration_ms: 2_000 },
+    ];
+    let p = plan(LoadModel::ClosedRamp { start: 0, stages });
+    let (end, intervals, served) = drive(p, |_| Some(Duration::from_millis(100)), vec![]).await;
+    assert_eq!(end.stop, StopReason::Completed);
+    assert_eq!(recorded(&intervals), served, "every call recorded");
+    let at = |s: usize| intervals[s].in_flight;
+    // At the end of seconds 1..6: about 10, 20, 20, 20, 10, then drained.
+    assert!((9..=11).contains(&at(0)), "half way up: {}", at(0));
+    assert_eq!((at(1), at(2), at(3)), (20, 20, 20), "at the level");
+    assert!((9..=11).contains(&at(4)), "half way down: {}", at(4));
+    // Calls per second follow the level: 10 calls/s per call in flight at 100 ms each.
+    let calls: Vec<u64> = intervals.iter().map(|i| i.stats.calls).collect();
+    assert!((190..=200).contains(&calls[2]), "20 in flight for a second is about 200 calls: {calls:?}");
+    assert!(calls[0] < calls[1] && calls[4] < calls[3], "up, then down: {calls:?}");
 }

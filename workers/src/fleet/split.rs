@@ -45,6 +45,22 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
                 .map(|(in_flight, calls)| LoadModel::Closed { in_flight, calls, duration_s: *duration_s })
                 .collect()
         }
+        LoadModel::ClosedRamp { start, stages } => {
+            let peak = plan.load.max_in_flight();
+            if peak < n64 {
+                return Err(format!("load.stages peak of {peak} in flight cannot be split across {n} workers"));
+            }
+            // Every level is divided like in_flight; worker i's share of each level.
+            (0..n)
+                .map(|i| LoadModel::ClosedRamp {
+                    start: shares(*start, n64)[i],
+                    stages: stages
+                        .iter()
+                        .map(|l| crate::load::Level { target: shares(l.target, n64)[i], duration_ms: l.duration_ms })
+                        .collect(),
+                })
+                .collect()
+        }
         LoadModel::Open { stages, max_in_flight, .. } => {
             let caps = shares(*max_in_flight, n64);
             if caps[n - 1] == 0 {
@@ -107,8 +123,10 @@ mod tests {
         assert_eq!(p[0].load, LoadModel::Closed { in_flight: 3, calls: Some(51), duration_s: Some(9.0) });
         assert_eq!(p[1].load, LoadModel::Closed { in_flight: 2, calls: Some(50), duration_s: Some(9.0) });
 
-        let stages =
-            vec![crate::Stage { rate: 300.0, duration_s: 10.0 }, crate::Stage { rate: 600.0, duration_s: 5.0 }];
+        let stages = vec![
+            crate::Stage { rate: 300.0, duration_s: 10.0, ramp_from: None },
+            crate::Stage { rate: 600.0, duration_s: 5.0, ramp_from: None },
+        ];
         let p = split(&plan(LoadModel::Open { stages, max_in_flight: 100, slot: Slot::WHOLE }), 3, false).unwrap();
         assert_eq!(p.iter().map(|p| p.load.planned_calls().unwrap()).sum::<u64>(), 3_000 + 3_000);
         assert_eq!(p[2].load.max_in_flight(), 33);
