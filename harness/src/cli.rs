@@ -10,11 +10,26 @@ use crate::scenario::Overrides;
 
 /// Load tests for transactional AWS Lambda functions on Aurora DSQL, modelled on the
 /// DAT401 workshop: throughput, latency, errors and OCC retries you can trust.
+///
+/// Logs go to stderr, filtered by RUST_LOG (or HARNESS_LOG), e.g. RUST_LOG=harness=debug;
+/// the default is warnings only (the worker daemon: info). Common flags also read
+/// HARNESS_* environment variables, shown as [env: ...] in each command's --help.
 #[derive(Parser, Debug)]
 #[command(version, propagate_version = true)]
 pub struct Cli {
+    /// Log format on stderr: `text` for people, `json` (one object per line) for log
+    /// collectors on fleet nodes.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "HARNESS_LOG_FORMAT")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +80,10 @@ pub enum Command {
     /// needs a shared secret (--secret-file or HARNESS_WORKER_SECRET). SIGTERM or SIGHUP:
     /// it takes no new plan, lets the running one drain and report, and exits 0.
     Worker(WorkerArgs),
+    /// Print a shell completion script, e.g. `harness completions bash > /etc/bash_completion.d/harness`.
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `harness man > harness.1 && man ./harness.1`.
+    Man,
     /// The local Lambda endpoint as a child process of `run` (internal).
     #[command(hide = true)]
     LocalLambdaChild(LocalLambdaArgs),
@@ -73,13 +92,13 @@ pub enum Command {
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     /// Address to listen on, e.g. 127.0.0.1:7700 or 0.0.0.0:7700 (port 0: any free port).
-    #[arg(long, default_value = "127.0.0.1:7700")]
+    #[arg(long, default_value = "127.0.0.1:7700", env = "HARNESS_WORKER_LISTEN")]
     pub listen: std::net::SocketAddr,
     /// A file holding the shared secret coordinators must prove they hold.
-    #[arg(long)]
+    #[arg(long, env = "HARNESS_WORKER_SECRET_FILE")]
     pub secret_file: Option<PathBuf>,
     /// The name this worker reports (default: host name and port).
-    #[arg(long)]
+    #[arg(long, env = "HARNESS_WORKER_NAME")]
     pub name: Option<String>,
     /// Exit after this many plans (default: serve until stopped).
     #[arg(long)]
@@ -90,6 +109,13 @@ pub struct WorkerArgs {
     /// Exit when stdin closes (for workers started by a coordinator).
     #[arg(long, hide = true)]
     pub exit_with_stdin: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Args, Debug)]
@@ -104,13 +130,13 @@ pub struct RunArgs {
     /// The scenario file (see scenarios/README.md).
     pub scenario: PathBuf,
     /// Where run folders are created.
-    #[arg(long, default_value = "results")]
+    #[arg(long, default_value = "results", env = "HARNESS_RESULTS")]
     pub results: PathBuf,
     /// Restore every balance and clear the history before the run (with --database-url).
     #[arg(long)]
     pub reset: bool,
     /// A file holding the worker daemons' shared secret (or set HARNESS_WORKER_SECRET).
-    #[arg(long)]
+    #[arg(long, env = "HARNESS_WORKER_SECRET_FILE")]
     pub worker_secret_file: Option<PathBuf>,
     /// Also write a Markdown summary of the run and its checks here (e.g. "$GITHUB_STEP_SUMMARY").
     #[arg(long, env = "HARNESS_SUMMARY_MD")]

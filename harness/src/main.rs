@@ -28,13 +28,27 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("HARNESS_LOG").unwrap_or_else(|_| "warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    let result = commands::dispatch(cli::Cli::parse().command).await;
+    let cli = cli::Cli::parse();
+    logging(&cli);
+    let result = commands::dispatch(cli.command).await;
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");
         std::process::ExitCode::from(2)
     })
+}
+
+/// Logs on stderr: RUST_LOG (or HARNESS_LOG) filters, default warnings (the worker
+/// daemon, which has no other output: info); text or JSON lines.
+fn logging(cli: &cli::Cli) {
+    use tracing_subscriber::EnvFilter;
+    let default = if matches!(cli.command, cli::Command::Worker(_)) { "info" } else { "warn" };
+    let filter = EnvFilter::try_from_env("RUST_LOG")
+        .or_else(|_| EnvFilter::try_from_env("HARNESS_LOG"))
+        .unwrap_or_else(|_| EnvFilter::new(default));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        cli::LogFormat::Text => logs.with_ansi(ansi).init(),
+        cli::LogFormat::Json => logs.json().init(),
+    }
 }

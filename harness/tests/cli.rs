@@ -42,3 +42,48 @@ fn bad_flags_are_refused_with_the_flag_named() {
     assert!(!ok);
     assert!(stderr.contains("--retry-policy") && stderr.contains("backoff:MAX"), "{stderr}");
 }
+
+#[test]
+fn completions_man_page_and_conventions_come_from_the_cli_itself() {
+    let (ok, bash, _) = harness(&["completions", "bash"]);
+    assert!(ok && bash.contains("_harness()") && bash.contains("--metrics-listen"), "{bash}");
+    let (ok, zsh, _) = harness(&["completions", "zsh"]);
+    assert!(ok && zsh.starts_with("#compdef harness"), "{zsh}");
+    let (ok, _, err) = harness(&["completions", "tcsh"]);
+    assert!(!ok && err.contains("possible values: bash, elvish, fish, powershell, zsh"), "{err}");
+    let (ok, man, _) = harness(&["man"]);
+    assert!(ok && man.contains(".TH harness 1") && man.contains("quickstart"), "{man}");
+
+    // Closed sets are listed by --help and refused with the choices.
+    let (_, help, _) = harness(&["run", "--help"]);
+    assert!(help.contains("[possible values: local, aws, in-process, endpoint]"), "{help}");
+    assert!(help.contains("[possible values: queue, throttle]"), "{help}");
+    assert!(help.contains("[env: HARNESS_RESULTS=]"), "{help}");
+    assert!(help.contains("--log-format <LOG_FORMAT>"), "{help}");
+    // HARNESS_* variables stand for flags, and are checked like them.
+    let out =
+        common::command().args(["run", "../scenarios/smoke.toml"]).env("HARNESS_TARGET", "lambda").output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("invalid value 'lambda' for '--target <TARGET>'"), "{err}");
+}
+
+#[test]
+fn the_worker_daemon_logs_json_lines_when_asked() {
+    use std::io::{BufRead, BufReader};
+    let mut child = common::command()
+        .args(["worker", "--listen", "127.0.0.1:0", "--log-format", "json", "--plans", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _addr = common::listening(&mut child);
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut line).unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(v["level"], "INFO", "{line}");
+    assert!(v["fields"]["message"].as_str().unwrap().contains("listening on 127.0.0.1:"), "{line}");
+    assert!(v["fields"]["addr"].as_str().unwrap().starts_with("127.0.0.1:"), "{line}");
+}

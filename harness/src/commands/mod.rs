@@ -5,6 +5,7 @@
 
 mod chapter;
 mod check;
+mod completions;
 mod doctor;
 mod invoke;
 mod local_lambda_child;
@@ -34,6 +35,8 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args).await,
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::Worker(args) => worker::run(args).await,
+        Command::Completions(args) => completions::completions(args),
+        Command::Man => completions::man(),
         Command::LocalLambdaChild(args) => local_lambda_child::run(args).await,
     }
 }

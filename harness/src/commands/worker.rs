@@ -29,11 +29,12 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
         std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "worker".into());
     let name = args.name.clone().unwrap_or_else(|| format!("{host}:{}", addr.port()));
     println!("{}{addr}", crate::local_stack::READY);
-    eprintln!("worker {name}: listening on {addr}{}", if secret.is_some() { " (secret required)" } else { "" });
+    let secured = if secret.is_some() { " (secret required)" } else { "" };
+    tracing::info!(worker = %name, %addr, "worker {name}: listening on {addr}{secured}");
     let (events, mut shown) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         while let Some(event) = shown.recv().await {
-            eprintln!("{}", describe(&event));
+            log(&event);
         }
     });
     // SIGTERM or SIGHUP (systemd, Kubernetes, ECS): stop taking plans, let the running
@@ -46,7 +47,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             _ = terminate.recv() => {}
             _ = hangup.recv() => {}
         }
-        eprintln!("worker: stopping (the running plan, if any, drains and reports first)");
+        tracing::info!("worker: stopping (the running plan, if any, drains and reports first)");
         let _ = shutdown.send(true);
         std::future::pending::<()>().await
     });
@@ -68,14 +69,19 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn describe(event: &DaemonEvent) -> String {
+/// What the daemon does, as log events (with the peer as a field for JSON logs).
+fn log(event: &DaemonEvent) {
     match event {
-        DaemonEvent::Refused { peer, reason } => format!("refused {peer}: {reason}"),
+        DaemonEvent::Refused { peer, reason } => tracing::warn!(%peer, "refused {peer}: {reason}"),
         DaemonEvent::Running { peer, calls } => match calls {
-            Some(n) => format!("running a plan for {peer}: {n} calls"),
-            None => format!("running a plan for {peer}"),
+            Some(n) => tracing::info!(%peer, calls = n, "running a plan for {peer}: {n} calls"),
+            None => tracing::info!(%peer, "running a plan for {peer}"),
         },
-        DaemonEvent::CoordinatorLost { peer, reason } => format!("lost coordinator {peer}: {reason}"),
-        DaemonEvent::Finished { peer, calls } => format!("finished the plan for {peer}: {calls} calls"),
+        DaemonEvent::CoordinatorLost { peer, reason } => {
+            tracing::warn!(%peer, "lost coordinator {peer}: {reason}")
+        }
+        DaemonEvent::Finished { peer, calls } => {
+            tracing::info!(%peer, calls, "finished the plan for {peer}: {calls} calls")
+        }
     }
 }

@@ -116,14 +116,15 @@ impl LocalSpec {
 /// and named in errors by its flag.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Overrides {
-    /// Target: `local`, `aws`, `in-process` or `endpoint` (scenario: target.kind).
-    #[arg(long)]
+    /// Where the function runs (scenario: target.kind).
+    #[arg(long, env = "HARNESS_TARGET", value_parser = ["local", "aws", "in-process", "endpoint"])]
     pub target: Option<String>,
     /// Function name or ARN (target.function).
-    #[arg(long)]
+    #[arg(long, env = "HARNESS_FUNCTION")]
     pub function: Option<String>,
-    /// An Invoke API endpoint already running, for target `endpoint` (target.url).
-    #[arg(long)]
+    /// An Invoke API endpoint: for target `endpoint` (target.url), or instead of AWS
+    /// Lambda's regional endpoint for target `aws` (target.endpoint_url).
+    #[arg(long, env = "HARNESS_ENDPOINT_URL")]
     pub endpoint_url: Option<String>,
     /// Use this PostgreSQL instead of a throwaway one (target.database_url).
     #[arg(long, env = "DATABASE_URL")]
@@ -155,8 +156,8 @@ pub struct Overrides {
     /// Execution environments of the local endpoint (local.environments).
     #[arg(long)]
     pub environments: Option<i64>,
-    /// Beyond them: `queue` or `throttle` (local.overflow).
-    #[arg(long)]
+    /// Beyond them: queue the call, or answer 429 as Lambda does (local.overflow).
+    #[arg(long, value_parser = ["queue", "throttle"])]
     pub overflow: Option<String>,
     /// Seed for the payload sampler (seed).
     #[arg(long)]
