@@ -215,6 +215,9 @@ pub struct VerifyArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub data: DataArgs,
+    /// How to print the result: `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 #[derive(Args, Debug)]
@@ -274,6 +277,9 @@ pub struct DoctorArgs {
     /// The number of accounts the schema should hold.
     #[arg(long)]
     pub accounts: Option<i64>,
+    /// How to print the checks: `table` for people, `json` for programs.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
 }
 
 /// How a command prints its result.

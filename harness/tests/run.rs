@@ -206,6 +206,11 @@ fn setup_then_verify_catches_tampering() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("money was created") && stdout.contains("1 accounts do not match"), "{stdout}");
+    let out = data_command("verify", &url, &["--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --format json prints JSON");
+    assert_eq!((v["passed"].as_bool(), v["inconsistent_accounts"].as_i64()), (Some(false), Some(1)), "{v}");
+    assert_eq!(v["balance_sum"].as_i64().unwrap() - v["expected_sum"].as_i64().unwrap(), 1, "{v}");
 
     let out = data_command("setup", &url, &["--reset"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use aws_config::{BehaviorVersion, Region};
 
-use crate::cli::DoctorArgs;
+use crate::cli::{DoctorArgs, Format};
 use crate::doctor::{self, Finding, Status};
 
 pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
@@ -20,8 +20,11 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     };
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "(no region)".into());
     let mut findings: Vec<Finding> = Vec::new();
+    let table = args.format == Format::Table;
     let show = |f: Finding, findings: &mut Vec<Finding>| {
-        print!("{}", f.render());
+        if table {
+            print!("{}", f.render());
+        }
         findings.push(f);
     };
     show(doctor::credentials(&sdk).await, &mut findings);
@@ -53,10 +56,20 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let failed = findings.iter().filter(|f| matches!(f.status, Status::Fail(_))).count();
-    println!(
-        "{}",
-        if failed == 0 { "doctor: all checks passed".to_string() } else { format!("doctor: {failed} check(s) failed") }
-    );
+    if table {
+        println!(
+            "{}",
+            if failed == 0 {
+                "doctor: all checks passed".to_string()
+            } else {
+                format!("doctor: {failed} check(s) failed")
+            }
+        );
+    } else {
+        let checks: Vec<_> = findings.iter().map(Finding::to_json).collect();
+        let v = serde_json::json!({ "passed": failed == 0, "failed": failed, "checks": checks });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    }
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -2,13 +2,16 @@
 
 use std::process::ExitCode;
 
-use crate::cli::VerifyArgs;
+use crate::cli::{Format, VerifyArgs};
 use crate::database;
 
 pub async fn run(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let data = args.data.spec()?;
     let client = args.db.target().await?.connect().await?;
     let v = database::verify(&client, data).await?;
-    println!("Verification: {}", v.summary());
+    match args.format {
+        Format::Table => println!("Verification: {}", v.summary()),
+        Format::Json => println!("{}", serde_json::to_string_pretty(&v)?),
+    }
     Ok(if v.passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

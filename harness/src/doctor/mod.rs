@@ -36,6 +36,16 @@ impl Finding {
         matches!(self.status, Status::Ok(_))
     }
 
+    /// `{"check", "status": "ok"|"fail"|"skipped", "detail", "fix"}` for `--format json`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let (status, detail, fix) = match &self.status {
+            Status::Ok(d) => ("ok", d.as_str(), None),
+            Status::Skipped(why) => ("skipped", why.as_str(), None),
+            Status::Fail(p) => ("fail", p.what.as_str(), Some(p.fix.as_str())),
+        };
+        serde_json::json!({ "check": self.check, "status": status, "detail": detail, "fix": fix })
+    }
+
     /// `[ ok ] check: detail`, or `[FAIL] check: detail` and `       fix: ...`.
     pub fn render(&self) -> String {
         match &self.status {
