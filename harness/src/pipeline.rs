@@ -49,7 +49,11 @@ pub async fn execute(
     let dir = results_dir(results, &plan.name, started_at)?;
     let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let version = env!("CARGO_PKG_VERSION");
-    let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)))?;
+    // The hlog's StartTime in whole seconds, as summary.json's started_at, so the live
+    // log and the one re-rendered from the summary are the same.
+    let whole =
+        std::time::UNIX_EPOCH + Duration::from_secs(started_at.duration_since(std::time::UNIX_EPOCH)?.as_secs());
+    let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)), whole)?;
     let record = Record::new(live, outputs, (&plan.name, &run_id), plan.engine.load.planned_calls());
     let ran = drive_target(&plan, reset, secret, signals, record).await?;
     let mut report = RunReport {

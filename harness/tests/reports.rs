@@ -73,7 +73,20 @@ fn run_folder_validates_round_trips_and_re_renders_identically() {
     use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
     let log = std::fs::read(dir.join("latency.hlog")).unwrap();
     let mut merged = workers::Hist::default();
-    let mut entries = 0;
+    let (mut entries, mut start_time, mut base_time) = (0, None, None);
+    for entry in IntervalLogIterator::new(&log) {
+        match entry.expect("a valid interval log") {
+            LogEntry::StartTime(t) => start_time = Some(t),
+            LogEntry::BaseTime(t) => base_time = Some(t),
+            LogEntry::Interval(_) => {}
+        }
+    }
+    // The log says when the run started (seconds since the epoch), as summary.json does.
+    let started = s["started_at"].as_str().unwrap();
+    let epoch = std::process::Command::new("date").args(["-u", "-d", started, "+%s"]).output().unwrap();
+    let epoch: u64 = String::from_utf8_lossy(&epoch.stdout).trim().parse().unwrap();
+    assert_eq!(start_time.map(|t| t.as_secs()), Some(epoch), "StartTime is {started}");
+    assert_eq!(base_time, start_time, "timestamps count from the run's start");
     for entry in IntervalLogIterator::new(&log) {
         if let LogEntry::Interval(h) = entry.expect("a valid interval log") {
             entries += 1;

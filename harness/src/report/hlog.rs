@@ -1,8 +1,11 @@
 //! `latency.hlog`: the per-second histograms as an HdrHistogram interval log, the format
 //! HdrHistogram's own tools read (values in microseconds; the max column in ms). Tagged
-//! `latency` (client side) and `function` (the function's reported duration).
+//! `latency` (client side) and `function` (the function's reported duration). The
+//! header records the run's start (`#[StartTime: ...]` and `#[BaseTime: ...]`, seconds
+//! since the epoch), so interval timestamps are seconds into the run and
+//! BaseTime + timestamp is the wall-clock time of each interval.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hdrhistogram::serialization::interval_log::{IntervalLogWriterBuilder, Tag};
 use hdrhistogram::serialization::V2DeflateSerializer;
@@ -21,30 +24,40 @@ impl Hlog {
         format!("harness {harness_version} run {run_id} started {started_at}")
     }
 
-    /// The log's header lines (comments and the column legend).
-    pub fn header(comment: &str) -> anyhow::Result<Vec<u8>> {
-        write(comment, &[], 0.0)
+    /// The log's header lines (comments, start and base time, the column legend).
+    pub fn header(comment: &str, started: SystemTime) -> anyhow::Result<Vec<u8>> {
+        write(comment, started, &[], 0.0)
     }
 
     /// The log lines of one interval that starts `start_s` into the run.
-    pub fn entries(comment: &str, start_s: f64, interval: &Interval) -> anyhow::Result<Vec<u8>> {
-        let all = write(comment, std::slice::from_ref(interval), start_s)?;
-        Ok(all[Self::header(comment)?.len()..].to_vec())
+    pub fn entries(comment: &str, started: SystemTime, start_s: f64, interval: &Interval) -> anyhow::Result<Vec<u8>> {
+        let all = write(comment, started, std::slice::from_ref(interval), start_s)?;
+        Ok(all[Self::header(comment, started)?.len()..].to_vec())
     }
 }
 
 impl Render for Hlog {
     fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
-        write(&Self::comment(&r.harness_version, &r.run_id, &r.started_at), &r.intervals, 0.0)
+        let comment = Self::comment(&r.harness_version, &r.run_id, &r.started_at);
+        write(&comment, parse_rfc3339(&r.started_at)?, &r.intervals, 0.0)
     }
 }
 
-fn write(comment: &str, intervals: &[Interval], mut start: f64) -> anyhow::Result<Vec<u8>> {
+/// A summary's `started_at` (RFC 3339) as a time.
+fn parse_rfc3339(s: &str) -> anyhow::Result<SystemTime> {
+    use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
+    let t = DateTime::from_str(s, DateTimeFormat::DateTime).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))?;
+    SystemTime::try_from(t).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))
+}
+
+fn write(comment: &str, started: SystemTime, intervals: &[Interval], mut start: f64) -> anyhow::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut serializer = V2DeflateSerializer::new();
     let mut log = IntervalLogWriterBuilder::new()
         .add_comment(comment)
-        .add_comment("values in microseconds")
+        .add_comment("values in microseconds; timestamps in seconds since BaseTime (the run's start)")
+        .with_start_time(started)
+        .with_base_time(started)
         .with_max_value_divisor(1_000.0)
         .begin_log_with(&mut out, &mut serializer)?;
     for interval in intervals {
