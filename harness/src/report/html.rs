@@ -121,15 +121,44 @@ fn key_figures(s: &mut String, r: &RunReport) -> std::fmt::Result {
     writeln!(s, "</table>")
 }
 
-fn per_second(r: &RunReport, f: impl Fn(&workers::Interval) -> f64) -> Vec<(f64, f64)> {
-    let mut start = 0.0;
-    r.intervals
-        .iter()
-        .map(|i| {
-            start += i.seconds;
-            (start, f(i))
+/// At most this many points per time chart: longer runs are drawn from buckets of
+/// whole seconds, their histograms merged exactly, so a 24-hour run's page stays as
+/// small and fast as a 12-minute one's (the exact per-second data stays in
+/// summary.json, timeseries.csv and latency.hlog).
+pub const MAX_POINTS: usize = 720;
+
+/// Consecutive seconds merged: where the bucket ends (seconds into the run), how many
+/// seconds it covers, its counts and its latency histogram (merged exactly).
+pub struct Bucket {
+    pub end_s: f64,
+    pub seconds: f64,
+    pub successes: u64,
+    pub errors: u64,
+    pub latency_us: Hist,
+}
+
+/// The run's seconds in at most `MAX_POINTS` buckets of equal counts of seconds.
+pub fn buckets(intervals: &[workers::Interval]) -> Vec<Bucket> {
+    let per = intervals.len().div_ceil(MAX_POINTS).max(1);
+    let mut end_s = 0.0;
+    intervals
+        .chunks(per)
+        .map(|chunk| {
+            let (mut seconds, mut successes, mut errors, mut latency_us) = (0.0, 0, 0, Hist::default());
+            for i in chunk {
+                seconds += i.seconds;
+                successes += i.stats.successes;
+                errors += i.stats.error_count();
+                latency_us.merge(&i.stats.latency_us);
+            }
+            end_s += seconds;
+            Bucket { end_s, seconds, successes, errors, latency_us }
         })
         .collect()
+}
+
+fn per_second(r: &RunReport, f: impl Fn(&Bucket) -> f64) -> Vec<(f64, f64)> {
+    buckets(&r.intervals).iter().map(|b| (b.end_s, f(b))).collect()
 }
 
 fn at_second(x: f64) -> String {
@@ -144,8 +173,8 @@ fn throughput_chart(r: &RunReport) -> LineChart<'static> {
         x_label: "seconds into the run",
         y_label: "calls per second",
         series: vec![
-            Series { name: "successes/s".into(), points: per_second(r, |i| rate(i.stats.successes, i.seconds)) },
-            Series { name: "errors/s".into(), points: per_second(r, |i| rate(i.stats.error_count(), i.seconds)) },
+            Series { name: "successes/s".into(), points: per_second(r, |b| rate(b.successes, b.seconds)) },
+            Series { name: "errors/s".into(), points: per_second(r, |b| rate(b.errors, b.seconds)) },
         ],
         x_ticks: None,
         x_name: at_second,
@@ -153,7 +182,7 @@ fn throughput_chart(r: &RunReport) -> LineChart<'static> {
 }
 
 fn latency_chart(r: &RunReport) -> LineChart<'static> {
-    let q = |q: f64| move |i: &workers::Interval| i.stats.latency_us.quantile(q) as f64 / 1_000.0;
+    let q = |q: f64| move |b: &Bucket| b.latency_us.quantile(q) as f64 / 1_000.0;
     LineChart {
         id: "latency",
         title: "Client latency percentiles per second",
@@ -245,4 +274,45 @@ fn errors_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
         writeln!(s, "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>", esc(class), esc(message))?;
     }
     writeln!(s, "</table>")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use workers::{CallRecord, Interval, Stats};
+
+    /// `n` one-second intervals with 1 to 3 calls each.
+    fn seconds(n: u64) -> Vec<Interval> {
+        (0..n)
+            .map(|k| {
+                let mut stats = Stats::default();
+                for c in 0..(1 + k % 3) {
+                    let latency_us = 1_000 + k % 5_000 + c;
+                    stats.record(&CallRecord {
+                        latency_us,
+                        function_us: None,
+                        retries: None,
+                        error: None,
+                        late: false,
+                    });
+                }
+                stats.pack();
+                Interval { index: k, seconds: 1.0, started: 0, in_flight: 0, stats }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn long_runs_are_drawn_from_at_most_max_points_exact_buckets() {
+        // 36 minutes: 2,160 seconds in 720 buckets of 3 (a day: buckets of 120).
+        let run = seconds(2_160);
+        let b = buckets(&run);
+        assert_eq!(b.len(), MAX_POINTS);
+        assert_eq!(b.iter().map(|b| b.successes).sum::<u64>(), run.iter().map(|i| i.stats.successes).sum::<u64>());
+        assert_eq!(b.last().unwrap().end_s, 2_160.0);
+        let mut first = Hist::default();
+        run[..3].iter().for_each(|i| first.merge(&i.stats.latency_us));
+        assert_eq!(b[0].latency_us, first, "a bucket's histogram is its seconds' merged exactly");
+        assert_eq!(buckets(&run[..600]).len(), 600, "short runs keep every second");
+    }
 }
