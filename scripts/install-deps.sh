@@ -19,7 +19,12 @@ have_pg() {
 
 missing=()
 have_pg || missing+=(postgresql)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+have_browser() {
+  [ -n "${CHROMIUM:-}" ] && [ -x "$CHROMIUM" ] && return 0
+  command -v chromium >/dev/null 2>&1 || command -v google-chrome >/dev/null 2>&1 \
+    || command -v google-chrome-stable >/dev/null 2>&1
+}
+have_browser || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
@@ -40,7 +45,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 have_pg || { echo "postgresql installed, but initdb/pg_ctl are still not found" >&2; exit 1; }
 echo "PostgreSQL server binaries: present"
-echo "Chromium: $(chromium --version 2>/dev/null || echo missing)"
+echo "Browser: $(chromium --version 2>/dev/null || google-chrome --version 2>/dev/null || echo "${CHROMIUM:-missing}")"
 
 if [ ! -d "$here/browser/node_modules/playwright-core" ]; then
   echo "installing playwright-core (drives Debian's Chromium; downloads no browser)..."

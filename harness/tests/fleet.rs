@@ -37,6 +37,7 @@ impl Daemon {
             command.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_harness"));
         }
         command.args(["worker", "--listen", listen]).args(flags).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command.stdin(Stdio::piped());
         match secret {
             Some(s) => command.env("HARNESS_WORKER_SECRET", s),
             None => command.env_remove("HARNESS_WORKER_SECRET"),
@@ -72,6 +73,9 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
+        // Closing stdin stops a daemon started with --exit-with-stdin, even one that runs
+        // under sudo, which this process may not signal.
+        drop(self.child.stdin.take());
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -385,9 +389,51 @@ struct Hosts {
     namespaces: Vec<String>,
 }
 
+/// How to run a command as root: directly when we are root, else through password-less
+/// sudo (a normal user's machine; scripts/install-deps.sh needs the same).
+fn as_root() -> Vec<&'static str> {
+    let uid = String::from_utf8(Command::new("id").arg("-u").output().expect("run id").stdout).unwrap();
+    if uid.trim() == "0" {
+        vec![]
+    } else {
+        vec!["sudo", "-n"]
+    }
+}
+
+/// `ip ARGS`, as root.
+fn ip_command(args: &[&str]) -> Command {
+    let mut line = as_root();
+    line.push("ip");
+    line.extend_from_slice(args);
+    let mut command = Command::new(line[0]);
+    command.args(&line[1..]);
+    command
+}
+
 fn ip(args: &[&str]) {
-    let out = Command::new("ip").args(args).output().expect("run ip (iproute2)");
+    let out = ip_command(args).output().expect("run ip (iproute2)");
     assert!(out.status.success(), "ip {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The command line that starts a daemon on host `ns`: `ip netns exec` as root, then,
+/// for a normal user, back to that user (setpriv), so the daemon is the test's own.
+/// The daemon exits when its stdin (the test's pipe) closes, however the test ends.
+fn in_namespace(ns: &str, secret: &str) -> Vec<String> {
+    let mut line: Vec<String> = as_root().into_iter().map(String::from).collect();
+    line.extend(["ip", "netns", "exec", ns].map(String::from));
+    if !line.is_empty() && line[0] == "sudo" {
+        let id = |flag: &str| String::from_utf8(Command::new("id").arg(flag).output().unwrap().stdout).unwrap();
+        let (uid, gid) = (id("-u"), id("-g"));
+        line.extend([
+            "setpriv".into(),
+            format!("--reuid={}", uid.trim()),
+            format!("--regid={}", gid.trim()),
+            "--clear-groups".into(),
+            "--".into(),
+        ]);
+    }
+    line.extend(["env".into(), format!("HARNESS_WORKER_SECRET={secret}")]);
+    line
 }
 
 impl Hosts {
@@ -421,7 +467,7 @@ impl Drop for Hosts {
     fn drop(&mut self) {
         for ns in &self.namespaces {
             // Deleting the namespace deletes its end of the veth pair, and so the pair.
-            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+            let _ = ip_command(&["netns", "del", ns]).status();
         }
     }
 }
@@ -432,8 +478,9 @@ fn daemons_on_other_hosts_across_a_real_network_and_a_cut_link() {
     let hosts = Hosts::create(2);
     let daemons: Vec<Daemon> = (1..=2)
         .map(|k| {
-            let ns = hosts.namespaces[k - 1].clone();
-            Daemon::start(&["ip", "netns", "exec", &ns], &format!("10.213.{k}.2:7700"), Some(SECRET))
+            let prefix = in_namespace(&hosts.namespaces[k - 1], SECRET);
+            let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+            Daemon::start_with(&prefix, &format!("10.213.{k}.2:7700"), None, &["--exit-with-stdin"])
         })
         .collect();
     assert_eq!(daemons[1].address, "10.213.2.2:7700");

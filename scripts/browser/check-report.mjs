@@ -4,8 +4,10 @@
 //
 //   node scripts/browser/check-report.mjs results/<run>/report.html [--screenshot out.png]
 //
-// Chromium is Debian's (/usr/bin/chromium, or $CHROMIUM); playwright-core only drives it.
+// Chromium is the system's ($CHROMIUM, else Debian's /usr/bin/chromium, else Google
+// Chrome as on GitHub's hosted runners); playwright-core only drives it.
 import { chromium } from 'playwright-core';
+import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 
@@ -20,7 +22,9 @@ if (!file || (shotAt >= 0 && !screenshot)) {
 const url = pathToFileURL(resolve(file)).href;
 
 const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  executablePath: process.env.CHROMIUM
+    || ['/usr/bin/chromium', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'].find(existsSync)
+    || '/usr/bin/chromium',
   args: [
     '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync',
