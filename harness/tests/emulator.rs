@@ -107,6 +107,8 @@ fn cargo_lambda_watch_function_errors_keep_their_type_and_message() {
     let summary = summary_in(results.path()).unwrap_or_else(|| panic!("no summary: {}", text(&out)));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary).unwrap()).unwrap();
     let what = text(&out);
+    validate_against_schema(&s);
+    assert_eq!(s["plan"]["target"]["endpoint_url"], url.as_str(), "{what}");
     assert_eq!(n(&s, "/totals/calls"), 6, "{what}");
     assert_eq!(s["totals"]["errors"]["function"], 6, "every transfer failed inside the function: {what}");
     assert!(s["totals"]["errors"].get("service").is_none(), "no unknown service errors: {what}");

@@ -41,11 +41,10 @@ fn scrape(port: u16) -> Option<(f64, u64, u64, u64)> {
 fn prometheus_and_ndjson_add_up_to_the_final_totals() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("live.toml");
-    std::fs::write(
-        &file,
-        "name = \"live\"\n[data]\naccounts = 50\n[load]\nmodel = \"closed\"\nin_flight = 4\nduration = \"4s\"\n",
-    )
-    .unwrap();
+    // A ramping closed model: up to 4 in flight, held, and down again.
+    let load = "model = \"closed\"\nstages = [{target = 4, duration = \"1s\"}, {target = 4, duration = \"2s\"}, \
+                {target = 0, duration = \"1s\"}]\n";
+    std::fs::write(&file, format!("name = \"live\"\n[data]\naccounts = 50\n[load]\n{load}")).unwrap();
     let ndjson = dir.path().join("live.ndjson");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let tmp =
@@ -76,6 +75,9 @@ fn prometheus_and_ndjson_add_up_to_the_final_totals() {
     let lines: Vec<Value> =
         std::fs::read_to_string(&ndjson).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let summary: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    validate_against_schema(&summary);
+    let load = &summary["plan"]["engine"]["load"];
+    assert_eq!(load["model"], "closed_ramp", "{load:#}");
     assert_eq!(lines.len(), summary["intervals"].as_array().unwrap().len(), "one line per recorded second");
     let last = &lines.last().unwrap()["total"];
     assert_eq!(last["calls"], summary["totals"]["calls"]);

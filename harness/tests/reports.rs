@@ -19,15 +19,6 @@ fn run_dir(results: &Path) -> PathBuf {
     summary_in(results).expect("a run folder with summary.json").parent().unwrap().to_path_buf()
 }
 
-fn validate_against_schema(summary: &Value) {
-    let schema_path = format!("{}/../schemas/summary.schema.json", env!("CARGO_MANIFEST_DIR"));
-    let schema: Value = serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
-    let problems: Vec<String> =
-        validator.iter_errors(summary).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    assert!(problems.is_empty(), "summary.json does not match its schema: {problems:#?}");
-}
-
 #[test]
 fn run_folder_validates_round_trips_and_re_renders_identically() {
     let (out, summary, results) =

@@ -159,3 +159,14 @@ pub fn wait_for_seconds(results: &Path, n: usize) {
     };
     assert!(wait_for(std::time::Duration::from_secs(120), recorded), "the run recorded {n} seconds within 120 s");
 }
+
+/// summary.json against schemas/summary.schema.json.
+
+pub fn validate_against_schema(summary: &serde_json::Value) {
+    let schema_path = format!("{}/../schemas/summary.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value = serde_json::from_slice(&std::fs::read(schema_path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
+    let problems: Vec<String> =
+        validator.iter_errors(summary).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    assert!(problems.is_empty(), "summary.json does not match its schema: {problems:#?}");
+}
