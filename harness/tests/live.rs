@@ -46,6 +46,7 @@ fn prometheus_and_ndjson_add_up_to_the_final_totals() {
                 {target = 0, duration = \"1s\"}]\n";
     std::fs::write(&file, format!("name = \"live\"\n[data]\naccounts = 50\n[load]\n{load}")).unwrap();
     let ndjson = dir.path().join("live.ndjson");
+    let emf = dir.path().join("live.emf");
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let tmp =
         tempfile::Builder::new().permissions(std::os::unix::fs::PermissionsExt::from_mode(0o755)).tempdir().unwrap();
@@ -60,6 +61,8 @@ fn prometheus_and_ndjson_add_up_to_the_final_totals() {
             &format!("127.0.0.1:{port}"),
             "--out",
             &format!("json={}", ndjson.display()),
+            "--out",
+            &format!("emf={}", emf.display()),
         ],
         tmp.path(),
     );
@@ -84,6 +87,26 @@ fn prometheus_and_ndjson_add_up_to_the_final_totals() {
     assert_eq!(last["successes"], summary["totals"]["successes"]);
     let per_second: u64 = lines.iter().map(|l| l["second"]["calls"].as_u64().unwrap()).sum();
     assert_eq!(per_second, n(&summary, "/totals/calls"), "the seconds add up to the total");
+
+    // CloudWatch EMF: each line declares its metrics, each metric is a number on the
+    // line, and the seconds' Calls add up to the run's.
+    let emf: Vec<Value> =
+        std::fs::read_to_string(&emf).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(emf.len(), lines.len(), "one EMF line per second");
+    let mut emf_calls = 0.0;
+    for line in &emf {
+        let declared = &line["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(declared["Namespace"], "LoadHarness");
+        assert_eq!(declared["Dimensions"], serde_json::json!([["Scenario"]]));
+        assert_eq!(line["Scenario"], "live");
+        assert!(line["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000, "milliseconds since the epoch");
+        for m in declared["Metrics"].as_array().unwrap() {
+            let name = m["Name"].as_str().unwrap();
+            assert!(line[name].is_number(), "{name} declared and given: {line}");
+        }
+        emf_calls += line["Calls"].as_f64().unwrap();
+    }
+    assert_eq!(emf_calls as u64, n(&summary, "/totals/calls"));
 
     let seen: Vec<_> = scrapes.iter().filter(|s| s.0 > 0.0).collect();
     assert!(seen.len() >= 2, "scraped at least two recorded seconds during the run: {scrapes:?}");
