@@ -20,11 +20,14 @@ pub async fn run(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
     }
     let ChildConfig { database_url, endpoint, retry_policy } =
         serde_json::from_str(&args.config).context("--config is not the endpoint's configuration as JSON")?;
+    // Listened for before the ready line: SIGINT ignored (the parent decides), SIGTERM stops.
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
     let database = Database::Local { url: database_url };
     let endpoint = Endpoint::start(endpoint, move || Function::new(database.clone(), retry_policy)).await?;
     println!("{READY}{}", endpoint.url());
-    tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::spawn(async move { while interrupt.recv().await.is_some() {} });
     let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());
     tokio::select! {
         _ = stdin.read_to_end(&mut sink) => {}

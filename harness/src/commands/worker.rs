@@ -21,6 +21,14 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             args.listen
         );
     }
+    // SIGTERM or SIGHUP (systemd, Kubernetes, ECS): stop taking plans, let the running
+    // plan drain and report, then exit. Listened for before the `listening on` line, so
+    // a signal sent as soon as it appears is caught.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    // Started by a coordinator: Ctrl-C at the terminal reaches us too, but the
+    // coordinator decides (it sends Stop, and we still report).
+    let mut interrupt = if args.exit_with_stdin { Some(signal(SignalKind::interrupt())?) } else { None };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding --listen {}", args.listen))?;
@@ -37,11 +45,7 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
             log(&event);
         }
     });
-    // SIGTERM or SIGHUP (systemd, Kubernetes, ECS): stop taking plans, let the running
-    // plan drain and report, then exit.
     let (shutdown, shutting) = tokio::sync::watch::channel(false);
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
     tokio::spawn(async move {
         tokio::select! {
             _ = terminate.recv() => {}
@@ -54,10 +58,8 @@ pub async fn run(args: WorkerArgs) -> anyhow::Result<ExitCode> {
     let config = DaemonConfig { name, secret, max_in_flight: args.max_in_flight };
     let daemon = Daemon::new(config, events, shutting);
     let serve = daemon.serve(listener, args.plans);
-    if args.exit_with_stdin {
-        // Started by a coordinator: Ctrl-C at the terminal reaches us too, but the
-        // coordinator decides (it sends Stop, and we still report).
-        tokio::spawn(async { while tokio::signal::ctrl_c().await.is_ok() {} });
+    if let Some(mut interrupt) = interrupt.take() {
+        tokio::spawn(async move { while interrupt.recv().await.is_some() {} });
         let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());
         tokio::select! {
             served = serve => served?,

@@ -78,6 +78,12 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_secs_f64(args.timeout),
     };
     let policy = args.retry_policy;
+    // Ctrl-C, SIGTERM (systemd, `timeout`, Kubernetes) or SIGHUP: let the calls in
+    // flight finish, then stop the server and remove the throwaway PostgreSQL. Listened
+    // for before the "serving" line, so a signal sent as soon as it appears is caught.
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
     let endpoint = Endpoint::start(config, move || Function::new(db.clone(), policy))
         .await
         .with_context(|| format!("cannot serve on --listen {}", args.listen))?;
@@ -88,12 +94,8 @@ async fn main() -> anyhow::Result<()> {
         args.environments,
         args.overflow
     );
-    // Ctrl-C, SIGTERM (systemd, `timeout`, Kubernetes) or SIGHUP: let the calls in
-    // flight finish, then stop the server and remove the throwaway PostgreSQL.
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
     tokio::select! {
-        stopped = tokio::signal::ctrl_c() => stopped?,
+        _ = interrupt.recv() => {}
         _ = terminate.recv() => {}
         _ = hangup.recv() => {}
     }
