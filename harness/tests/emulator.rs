@@ -43,7 +43,9 @@ fn transfer_lambda() -> PathBuf {
 fn emulator() -> (String, Killed, Killed) {
     provisioned();
     let port = free_port();
-    let watch = Command::new("cargo")
+    // The cargo that built the tests (a user's own toolchain), not whatever is on PATH.
+    let cargo = std::env::var("CARGO").ok().or(option_env!("CARGO").map(String::from));
+    let watch = Command::new(cargo.unwrap_or_else(|| "cargo".into()))
         .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .stdin(Stdio::null())
