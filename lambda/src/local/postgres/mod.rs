@@ -3,9 +3,9 @@
 //! watchdog if its owner dies without dropping it (see `watchdog`).
 //!
 //! PostgreSQL refuses to run as root, so as root the cluster runs as the `postgres`
-//! user (created by Debian's package). When the binaries are missing and we are root on
-//! Debian, `postgresql` is installed from Debian's packages; otherwise the error says
-//! what to install.
+//! user (created by Debian's package). When the binaries are missing on Debian and we
+//! are root, or a user with password-less sudo, `postgresql` is installed from Debian's
+//! packages; otherwise the error says what to install.
 
 use std::net::TcpListener;
 use std::os::unix::fs::MetadataExt;
@@ -81,7 +81,7 @@ impl LocalPostgres {
     pub fn start(options: &PgOptions) -> Result<LocalPostgres, PgError> {
         let bindir = match find_bindir() {
             Some(dir) => dir,
-            None if options.install_if_missing && is_root() && Path::new("/usr/bin/apt-get").exists() => {
+            None if options.install_if_missing && Path::new("/usr/bin/apt-get").exists() && may_install() => {
                 install_debian_package()?;
                 find_bindir().ok_or(PgError::NotInstalled)?
             }
@@ -266,10 +266,18 @@ pub fn find_bindir() -> Option<PathBuf> {
     versions.pop().map(|(_, d)| d)
 }
 
+/// Root, or a user whose sudo needs no password (a developer's machine).
+fn may_install() -> bool {
+    is_root() || Command::new("sudo").args(["-n", "true"]).output().is_ok_and(|o| o.status.success())
+}
+
 fn install_debian_package() -> Result<(), PgError> {
-    tracing::info!("PostgreSQL is not installed: installing Debian's postgresql package");
+    tracing::warn!("PostgreSQL is not installed: installing Debian's postgresql package (once, about a minute)");
     let apt = |args: &[&str]| {
-        let mut c = Command::new("apt-get");
+        let mut c = Command::new(if is_root() { "apt-get" } else { "sudo" });
+        if !is_root() {
+            c.args(["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        }
         c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         checked(c, &format!("apt-get {}", args.join(" "))).map_err(|e| PgError::Install(e.to_string()))
     };
