@@ -17,6 +17,13 @@ have_pg() {
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
 }
 
+# One installer at a time: parallel tests (and the throwaway PostgreSQL, which installs
+# its package the same way) share this lock rather than racing for apt's.
+lock=/tmp/dsql-harness-install.lock
+[ -e "$lock" ] || (umask 000; : > "$lock") 2>/dev/null || true
+exec 9<"$lock"
+flock 9
+
 missing=()
 have_pg || missing+=(postgresql)
 have_browser() {

@@ -271,7 +271,30 @@ fn may_install() -> bool {
     is_root() || Command::new("sudo").args(["-n", "true"]).output().is_ok_and(|o| o.status.success())
 }
 
+/// Held while installing packages, by this process and by `scripts/install-deps.sh`:
+/// parallel tests (and processes) on a fresh machine would otherwise race for apt's lock.
+pub const INSTALL_LOCK: &str = "/tmp/dsql-harness-install.lock";
+
+/// An exclusive lock on `INSTALL_LOCK`, released when dropped.
+fn install_lock() -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::PermissionsExt;
+    let file = match std::fs::OpenOptions::new().append(true).create(true).open(INSTALL_LOCK) {
+        Ok(f) => {
+            let _ = f.set_permissions(std::fs::Permissions::from_mode(0o666));
+            f
+        }
+        // Another user's lock file: a read-only handle locks it as well.
+        Err(_) => std::fs::File::open(INSTALL_LOCK)?,
+    };
+    file.lock()?;
+    Ok(file)
+}
+
 fn install_debian_package() -> Result<(), PgError> {
+    let _lock = install_lock()?;
+    if find_bindir().is_some() {
+        return Ok(()); // another test or process installed it while we waited
+    }
     tracing::warn!("PostgreSQL is not installed: installing Debian's postgresql package (once, about a minute)");
     let apt = |args: &[&str]| {
         let mut c = Command::new(if is_root() { "apt-get" } else { "sudo" });
