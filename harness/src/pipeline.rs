@@ -11,7 +11,8 @@ use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EnvironmentStats;
 use workers::fleet::WorkerTarget;
-use workers::{ErrorClass, Halt, InProcessTarget, LambdaTarget, Op, Stats, StopReason, Target};
+use workers::lean::Invoker;
+use workers::{ErrorClass, Halt, InProcessTarget, Op, Stats, StopReason, Target};
 
 use crate::check;
 use crate::coordinator;
@@ -127,6 +128,7 @@ async fn drive_target(
     record: Record,
 ) -> anyhow::Result<Ran> {
     let max_in_flight = plan.engine.load.max_in_flight();
+    let client = plan.client;
     let mut teardown = Vec::new();
     match plan.target.clone() {
         TargetSpec::Local { function, database_url } => {
@@ -135,10 +137,13 @@ async fn drive_target(
             let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
             let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
             let source = match &plan.workers {
-                Some(fleet) => {
-                    Source::Fleet(fleet, WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true })
-                }
-                None => Source::Here(Arc::new(LambdaTarget::local(stack.url(), &function, max_in_flight))),
+                Some(fleet) => Source::Fleet(
+                    fleet,
+                    WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true, client },
+                ),
+                None => Source::Here(Arc::new(
+                    Invoker::local(client, stack.url(), &function, max_in_flight).map_err(anyhow::Error::msg)?,
+                )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
             let environments = stack.stats().await.map_err(|e| teardown.push(format!("{e:#}"))).ok();
@@ -158,16 +163,20 @@ async fn drive_target(
         }
         TargetSpec::Endpoint { url, function } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false }),
-                None => Source::Here(Arc::new(LambdaTarget::endpoint(&url, &function, max_in_flight))),
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false, client }),
+                None => Source::Here(Arc::new(
+                    Invoker::endpoint(client, &url, &function, max_in_flight).map_err(anyhow::Error::msg)?,
+                )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown })
         }
         TargetSpec::Aws { function, access } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access }),
-                None => Source::Here(Arc::new(LambdaTarget::aws(&function, &access, max_in_flight).await)),
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access, client }),
+                None => Source::Here(Arc::new(
+                    Invoker::aws(client, &function, &access, max_in_flight).await.map_err(anyhow::Error::msg)?,
+                )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown })

@@ -290,8 +290,12 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         max_duration_s: 1e19,
         drain_timeout_s: 60.0,
     };
-    let target =
-        workers::fleet::WorkerTarget::Endpoint { url: "http://127.0.0.1:9".into(), function: "f".into(), h2c: true };
+    let target = workers::fleet::WorkerTarget::Endpoint {
+        url: "http://127.0.0.1:9".into(),
+        function: "f".into(),
+        h2c: true,
+        client: Default::default(),
+    };
     let events = runtime.block_on(async {
         let link = workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
         let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000, grant: 256 };

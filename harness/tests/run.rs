@@ -317,3 +317,14 @@ fn invoke_prints_the_response_like_the_aws_cli() {
     let status = endpoint.wait().unwrap();
     assert!(status.success(), "the endpoint stops when its stdin closes");
 }
+
+#[test]
+fn the_lean_client_runs_the_local_stack_over_http2_and_verifies() {
+    let smoke = scenario("smoke.toml");
+    let (out, summary, _d) = run(&[&smoke, "--client", "lean", "--parallel", "50", "--batches", "4"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.unwrap();
+    assert_eq!(s["plan"]["client"], "lean");
+    assert_eq!(n(&s, "/totals/successes"), 200, "{}", text(&out));
+    assert_eq!(s["verification"]["passed"], true);
+}

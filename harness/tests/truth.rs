@@ -213,3 +213,10 @@ fn a_ramping_open_run_reports_exactly_what_the_endpoint_did_from_one_process_and
     truth(ramp, &[]);
     truth(ramp, &["--workers", "2"]);
 }
+
+#[test]
+fn the_lean_client_reports_exactly_what_the_endpoint_did_from_one_process_and_from_three_workers() {
+    let closed = "[load]\nmodel = \"closed\"\nin_flight = 20\ncalls = 400\n";
+    truth(closed, &["--client", "lean"]);
+    truth(closed, &["--client", "lean", "--workers", "3"]);
+}

@@ -5,6 +5,7 @@ pub mod engine;
 pub mod fleet;
 pub mod h2c;
 pub mod histogram;
+pub mod lean;
 pub mod limits;
 pub mod load;
 pub mod stats;

@@ -18,6 +18,7 @@ use toml::Spanned;
 
 use transfer::local::{EndpointConfig, Overflow};
 use transfer::RetryPolicy;
+use workers::lean::InvokeClient;
 use workers::target::AwsAccess;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
@@ -91,6 +92,9 @@ pub struct Plan {
     /// A run cut short by `limits.max_duration` still exits 0 (`limits.allow_incomplete`).
     #[serde(default)]
     pub allow_incomplete: bool,
+    /// Which client calls the Invoke API (`target.client`): aws-sdk-lambda or the lean one.
+    #[serde(default)]
+    pub client: InvokeClient,
 }
 
 impl LocalSpec {
@@ -122,6 +126,9 @@ pub struct Overrides {
     /// Function name or ARN (target.function).
     #[arg(long, env = "HARNESS_FUNCTION")]
     pub function: Option<String>,
+    /// The Invoke API client: aws-sdk-lambda, or the lean one (target.client).
+    #[arg(long, env = "HARNESS_CLIENT", value_parser = ["sdk", "lean"])]
+    pub client: Option<String>,
     /// An Invoke API endpoint: for target `endpoint` (target.url), or instead of AWS
     /// Lambda's regional endpoint for target `aws` (target.endpoint_url).
     #[arg(long, env = "HARNESS_ENDPOINT_URL")]
@@ -287,7 +294,22 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         thresholds,
         workers,
         allow_incomplete,
+        client: invoke_client(&src, &raw, o)?,
     })
+}
+
+/// `target.client` (or `--client`): "sdk" (the default) or "lean".
+fn invoke_client(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<InvokeClient, ScenarioError> {
+    let mut client = src.f(raw.target.client.clone());
+    flag(&mut client, o.client.clone(), "--client");
+    match client.as_ref().map(|c| c.v.as_str()) {
+        None | Some("sdk") => Ok(InvokeClient::Sdk),
+        Some("lean") => Ok(InvokeClient::Lean),
+        Some(other) => {
+            Err(src
+                .err(&client.as_ref().unwrap().at, format!("target.client {other:?} is not one of \"sdk\", \"lean\"")))
+        }
+    }
 }
 
 fn positive(src: &Source, f: &F<i64>, key: &str, max: i64) -> Result<i64, ScenarioError> {

@@ -48,6 +48,7 @@ pub struct RawTarget {
     pub function: S<String>,
     pub url: S<String>,
     pub endpoint_url: S<String>,
+    pub client: S<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

@@ -16,7 +16,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::lease::Leased;
 use super::protocol::{self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_TO_WORKER, PROTOCOL_VERSION};
-use crate::{EngineEnd, EnginePlan, Halt, LambdaTarget, Stats, StopReason};
+use crate::lean::Invoker;
+use crate::{EngineEnd, EnginePlan, Halt, Stats, StopReason};
 
 /// How long a coordinator has to authenticate and to send its plan.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -317,7 +318,7 @@ struct Lease {
 
 impl Lease {
     /// `target` invoked only within the grant; asks forwarded to the coordinator.
-    fn wrap(self, target: LambdaTarget) -> Leased<LambdaTarget> {
+    fn wrap(self, target: Invoker) -> Leased<Invoker> {
         let (ask, mut asked) = mpsc::unbounded_channel::<u64>();
         let asks = self.asks;
         tokio::spawn(async move {
@@ -366,19 +367,24 @@ async fn run_plan(
     let engine = tokio::spawn(async move {
         let max_in_flight = plan.load.max_in_flight();
         let target = match target {
-            WorkerTarget::Endpoint { url, function, h2c: true } => LambdaTarget::local(&url, &function, max_in_flight),
-            WorkerTarget::Endpoint { url, function, h2c: false } => {
-                LambdaTarget::endpoint(&url, &function, max_in_flight)
+            WorkerTarget::Endpoint { url, function, h2c: true, client } => {
+                Invoker::local(client, &url, &function, max_in_flight)
             }
-            WorkerTarget::Aws { function, access } => LambdaTarget::aws(&function, &access, max_in_flight).await,
-        };
-        crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await
+            WorkerTarget::Endpoint { url, function, h2c: false, client } => {
+                Invoker::endpoint(client, &url, &function, max_in_flight)
+            }
+            WorkerTarget::Aws { function, access, client } => {
+                Invoker::aws(client, &function, &access, max_in_flight).await
+            }
+        }?;
+        Ok::<_, String>(crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await)
     });
     let end = engine.await;
     let totals = forward.await.unwrap_or_default();
     let calls = totals.calls;
     let _ = out.send(match end {
-        Ok(end) => ToCoordinator::Done { end, totals },
+        Ok(Ok(end)) => ToCoordinator::Done { end, totals },
+        Ok(Err(reason)) => ToCoordinator::Failed { reason: format!("cannot reach the function: {reason}") },
         Err(e) => ToCoordinator::Failed { reason: format!("the plan's engine failed: {e}") },
     });
     calls

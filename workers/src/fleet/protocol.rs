@@ -43,12 +43,16 @@ pub enum WorkerTarget {
         function: String,
         #[serde(default)]
         h2c: bool,
+        #[serde(default)]
+        client: crate::lean::InvokeClient,
     },
     /// AWS Lambda, credentials and region from the worker's own AWS configuration.
     Aws {
         function: String,
         #[serde(flatten)]
         access: crate::target::AwsAccess,
+        #[serde(default)]
+        client: crate::lean::InvokeClient,
     },
 }
 

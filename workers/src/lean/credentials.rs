@@ -1,0 +1,51 @@
+//! Credentials from the AWS provider chain (environment, profiles, SSO, instance and
+//! container roles), cached until five minutes before they expire and then refreshed by
+//! one caller while the others keep using the current ones.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use tokio::sync::{Mutex, RwLock};
+
+/// Refresh this long before expiry, as the SDK's identity cache does.
+const REFRESH_BEFORE: Duration = Duration::from_secs(300);
+
+pub struct CachedCredentials {
+    provider: SharedCredentialsProvider,
+    current: RwLock<Option<Credentials>>,
+    refreshing: Mutex<()>,
+}
+
+impl CachedCredentials {
+    pub fn new(provider: SharedCredentialsProvider) -> Self {
+        CachedCredentials { provider, current: RwLock::new(None), refreshing: Mutex::new(()) }
+    }
+
+    /// Fixed credentials (the local endpoint's placeholders, tests).
+    pub fn fixed(credentials: Credentials) -> Self {
+        CachedCredentials::new(SharedCredentialsProvider::new(credentials))
+    }
+
+    /// Credentials good for at least `REFRESH_BEFORE`.
+    pub async fn get(&self) -> Result<Credentials, String> {
+        if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
+            return Ok(c.clone());
+        }
+        let _one = self.refreshing.lock().await;
+        if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
+            return Ok(c.clone());
+        }
+        let c = self
+            .provider
+            .provide_credentials()
+            .await
+            .map_err(|e| format!("no AWS credentials: {}", crate::target::error_chain(&e)))?;
+        *self.current.write().await = Some(c.clone());
+        Ok(c)
+    }
+}
+
+fn fresh(c: &Credentials) -> bool {
+    c.expiry().is_none_or(|e| e > SystemTime::now() + REFRESH_BEFORE)
+}
