@@ -1,6 +1,7 @@
 //! `harness-bench`: how fast the invoke path is, measured against a no-op Lambda
-//! endpoint and compared, in the same invocation, with wrk (plain HTTP) and with a bare
-//! aws-sdk-lambda loop.
+//! endpoint and compared, in the same invocation, with wrk (HTTP/1.1), h2load (HTTP/2,
+//! the protocol every client here speaks) and a bare aws-sdk-lambda loop; for the SDK
+//! and for the lean client, a bare loop and the harness engine.
 //!
 //! The endpoint runs in its own process on CPU 1; every client runs on CPU 0 (taskset),
 //! so "calls/s per core" is calls divided by the client's own CPU seconds. Then the
@@ -12,8 +13,9 @@
 //! Each client runs `SAMPLES` times, the clients alternating, and the table shows the
 //! median with the min and max of calls per core; ratios are of medians.
 //!
-//! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk from
-//! Debian's packages when missing and run as root). Everything goes to 127.0.0.1.
+//! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk and h2load
+//! (nghttp2-client) from Debian's packages when missing and run as root). Everything
+//! goes to 127.0.0.1.
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -23,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use workers::{Accounts, EnginePlan, LambdaTarget, LoadModel, Op, Target, Workload};
+use workers::lean::{InvokeClient, Invoker};
+use workers::{Accounts, EnginePlan, LoadModel, Op, Target, Workload};
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.
 #[global_allocator]
@@ -83,13 +86,18 @@ fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
 }
 
 /// One client measurement on a single-threaded runtime: `engine` (the harness engine,
-/// closed model) or `bare` (N tasks looping on the SDK client).
+/// closed model) or `bare` (N tasks looping on the client), with the SDK or, for
+/// `lean-engine` and `lean-bare`, the lean client.
 fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measured> {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let cpu0 = cpu_seconds()?;
     let start = Instant::now();
+    let (kind, mode) = match mode.strip_prefix("lean-") {
+        Some(m) => (InvokeClient::Lean, m),
+        None => (InvokeClient::Sdk, mode),
+    };
     let (calls, errors) = rt.block_on(async {
-        let target = Arc::new(LambdaTarget::local(url, "noop", in_flight));
+        let target = Arc::new(Invoker::local(kind, url, "noop", in_flight).map_err(anyhow::Error::msg)?);
         match mode {
             "engine" => {
                 let plan = EnginePlan {
@@ -213,6 +221,43 @@ fn run_client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Re
     Ok(serde_json::from_slice(&out.stdout)?)
 }
 
+/// h2load (HTTP/2 with prior knowledge) with one thread on CPU 0: `in_flight` streams
+/// over connections of at most 100 streams each, as the harness's clients use them.
+fn run_h2load(url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measured> {
+    let dir = tempfile::tempdir()?;
+    let body = dir.path().join("payload.json");
+    std::fs::write(&body, PAYLOAD)?;
+    let connections = in_flight.div_ceil(100).max(1);
+    let out = Command::new("/usr/bin/time")
+        .args(["-f", "CPU %U %S RSS %M WALL %e", "taskset", "-c", "0", "h2load", "-t1"])
+        .arg(format!("-c{connections}"))
+        .arg(format!("-m{}", in_flight.div_ceil(connections)))
+        .arg(format!("-D{}", seconds as u64))
+        .arg("-d")
+        .arg(&body)
+        .args(["-H", "content-type: application/json"])
+        .arg(format!("{url}/2015-03-31/functions/noop/invocations"))
+        .output()
+        .context("running h2load")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // "requests: 100 total, 100 started, 100 done, 98 succeeded, 2 failed, 0 errored, 0 timeout"
+    let line =
+        stdout.lines().find(|l| l.starts_with("requests:")).with_context(|| format!("h2load:\n{stdout}{stderr}"))?;
+    let count = |label: &str| -> u64 {
+        line.split(',').find_map(|p| p.trim().strip_suffix(label)?.trim().rsplit(' ').next()?.parse().ok()).unwrap_or(0)
+    };
+    let (succeeded, failed, errored, timeout) =
+        (count("succeeded"), count("failed"), count("errored"), count("timeout"));
+    let cpu = stderr.lines().find_map(|l| l.strip_prefix("CPU ")).context("/usr/bin/time output")?;
+    let mut parts = cpu.split_whitespace();
+    let user: f64 = parts.next().context("user time")?.parse()?;
+    let sys: f64 = parts.next().context("system time")?.parse()?;
+    let rss: u64 = parts.nth(1).context("rss")?.parse()?;
+    let wall_s: f64 = parts.nth(1).context("wall time")?.parse()?;
+    Ok(Measured { calls: succeeded, errors: failed + errored + timeout, wall_s, cpu_s: user + sys, peak_rss_kib: rss })
+}
+
 /// wrk with one thread on CPU 0; CPU time from /usr/bin/time.
 fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured> {
     let dir = tempfile::tempdir()?;
@@ -277,6 +322,16 @@ fn ensure_tools() -> anyhow::Result<()> {
             bail!("could not install wrk; install it (apt-get install wrk) and run again");
         }
     }
+    if !have("h2load") {
+        eprintln!("h2load is missing: installing Debian's nghttp2-client package");
+        let ok = Command::new("sh")
+            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client"])
+            .status()?
+            .success();
+        if !ok {
+            bail!("could not install h2load; install it (apt-get install nghttp2-client) and run again");
+        }
+    }
     for tool in ["taskset", "/usr/bin/time"] {
         if !have(tool) {
             bail!("{tool} is missing (Debian packages util-linux and time)");
@@ -297,18 +352,40 @@ fn orchestrate() -> anyhow::Result<()> {
         "{:<34} {:>9} {:>10} {:>8} {:>22} {:>8}",
         "client", "in flight", "calls/s", "CPU s", "calls/s/core", "vs wrk"
     );
+    const CLIENTS: [(&str, &str); 5] = [
+        ("aws-sdk-lambda, bare loop", "bare"),
+        ("harness engine (aws-sdk-lambda)", "engine"),
+        ("lean client, bare loop", "lean-bare"),
+        ("harness engine (lean client)", "lean-engine"),
+        ("h2load, HTTP/2 POST (reference)", "h2load"),
+    ];
     for in_flight in [64u64, 1000] {
-        let (mut wrk, mut bare, mut engine) = (Vec::new(), Vec::new(), Vec::new());
+        let mut wrk = Vec::new();
+        let mut measured: Vec<Vec<Measured>> = CLIENTS.iter().map(|_| Vec::new()).collect();
         for _ in 0..SAMPLES {
             wrk.push(run_wrk(&url, in_flight, SECONDS)?);
-            bare.push(run_client("bare", &url, in_flight, SECONDS)?);
-            engine.push(run_client("engine", &url, in_flight, SECONDS)?);
+            for (i, (_, mode)) in CLIENTS.iter().enumerate() {
+                measured[i].push(match *mode {
+                    "h2load" => run_h2load(&url, in_flight, SECONDS)?,
+                    mode => run_client(mode, &url, in_flight, SECONDS)?,
+                });
+            }
         }
         let wrk_per_core = median(&wrk);
-        row("wrk, plain HTTP POST (reference)", in_flight, &wrk, None);
-        row("aws-sdk-lambda, bare loop", in_flight, &bare, Some(wrk_per_core));
-        row("harness engine (aws-sdk-lambda)", in_flight, &engine, Some(wrk_per_core));
-        println!("{:<34} {:>9} engine/bare SDK = {:.2} (medians)\n", "", "", median(&engine) / median(&bare).max(1e-9));
+        row("wrk, HTTP/1.1 POST (reference)", in_flight, &wrk, None);
+        for (i, (name, _)) in CLIENTS.iter().enumerate() {
+            row(name, in_flight, &measured[i], Some(wrk_per_core));
+        }
+        let m = |i: usize| median(&measured[i]);
+        println!(
+            "{:<34} {:>9} engine/bare SDK = {:.2}; lean bare/SDK bare = {:.2}; lean engine/SDK bare = {:.2}; lean engine/h2load = {:.3} (medians)\n",
+            "",
+            "",
+            m(1) / m(0).max(1e-9),
+            m(2) / m(0).max(1e-9),
+            m(3) / m(0).max(1e-9),
+            m(3) / m(4).max(1e-9)
+        );
     }
     drop(_fast);
     let (_slow, slow_url) = start_server(2_000)?;
@@ -324,7 +401,20 @@ fn orchestrate() -> anyhow::Result<()> {
     );
     let held = run_client("engine", &slow_url, 10_000, 6.0)?;
     println!("{:<34} {:>8.1} MiB ({} calls, {} errors)", "harness engine", mib(&held), held.calls, held.errors);
-    println!("{:<34} engine/bare SDK = {:.2}", "", mib(&held) / mib(&bare).max(0.1));
+    let lean = run_client("lean-engine", &slow_url, 10_000, 6.0)?;
+    println!(
+        "{:<34} {:>8.1} MiB ({} calls, {} errors)",
+        "harness engine, lean client",
+        mib(&lean),
+        lean.calls,
+        lean.errors
+    );
+    println!(
+        "{:<34} engine/bare SDK = {:.2}; lean engine/bare SDK = {:.2}",
+        "",
+        mib(&held) / mib(&bare).max(0.1),
+        mib(&lean) / mib(&bare).max(0.1)
+    );
     Ok(())
 }
 
