@@ -163,10 +163,14 @@ async fn serve(answers: Vec<Recorded>) -> String {
 async fn every_recorded_answer_means_the_same_through_both_clients() {
     let payload = json!({"payer_id": 1, "payee_id": 2, "amount": 10});
     for (what, recorded) in corpus() {
-        let url = serve(vec![recorded.clone(), recorded]).await;
+        let url = serve(vec![recorded.clone(), recorded.clone(), recorded]).await;
         let sdk = LambdaTarget::endpoint(&url, "reinvent-dat401", 1).call(&payload).await;
         let lean = LeanTarget::endpoint(&url, "reinvent-dat401", 1).unwrap().call(&payload).await;
         assert_eq!(lean, sdk, "{what}");
+        // And over HTTP/2 with prior knowledge, the lean client's own streams (the local
+        // endpoint's way).
+        let h2c = LeanTarget::local(&url, "reinvent-dat401", 1).unwrap().call(&payload).await;
+        assert_eq!(h2c, sdk, "{what} over h2c");
         assert_eq!(lean.classify(), sdk.classify(), "{what}");
         let class = lean.classify().0.map(|(c, m)| (c.name(), m));
         let expected = match what {

@@ -32,6 +32,11 @@ impl CachedCredentials {
         if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());
         }
+        // Boxed: refreshing is rare, and its future would take room in every call's.
+        Box::pin(self.refresh()).await
+    }
+
+    async fn refresh(&self) -> Result<Credentials, String> {
         let _one = self.refreshing.lock().await;
         if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());

@@ -7,6 +7,7 @@
 //! request and read every recorded answer alike.
 
 pub mod credentials;
+pub mod h2c;
 pub mod request;
 pub mod response;
 
@@ -43,11 +44,16 @@ pub enum Protocol {
 /// concurrency.
 #[derive(Clone)]
 pub struct LeanTarget {
-    clients: Arc<[Client<Https, Full<Bytes>>]>,
-    next: Arc<AtomicUsize>,
+    transport: Arc<Transport>,
     signer: Arc<Signer>,
     credentials: Arc<CachedCredentials>,
     path: Arc<str>,
+}
+
+/// How requests travel: HTTP/2 with prior knowledge on our own streams, or hyper.
+enum Transport {
+    H2c(h2c::H2cPool),
+    Hyper { clients: Vec<Client<Https, Full<Bytes>>>, next: AtomicUsize },
 }
 
 /// The `x-amz-user-agent` the lean client sends.
@@ -65,11 +71,18 @@ impl LeanTarget {
         max_in_flight: u64,
     ) -> Result<LeanTarget, String> {
         let count = max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1);
-        let clients = (0..count).map(|_| client(protocol)).collect::<Result<Vec<_>, _>>()?;
+        let transport = match protocol {
+            Protocol::H2c => Transport::H2c(h2c::H2cPool::new(base, count as usize)?),
+            Protocol::Negotiated => {
+                // One TLS configuration (the system's roots, read once) for every connection.
+                let tls = tls_config()?;
+                let clients = (0..count).map(|_| client(tls.clone())).collect();
+                Transport::Hyper { clients, next: AtomicUsize::new(0) }
+            }
+        };
         let signer = Signer { base: base.to_string(), region: region.to_string(), user_agent: user_agent() };
         Ok(LeanTarget {
-            clients: clients.into(),
-            next: Arc::new(AtomicUsize::new(0)),
+            transport: Arc::new(transport),
             signer: Arc::new(signer),
             credentials: Arc::new(credentials),
             path: request::invoke_path(function).into(),
@@ -109,26 +122,29 @@ impl LeanTarget {
             Err(message) => return Outcome::Transport { message },
         };
         let request = match self.signer.request(&self.path, bytes, &credentials, SystemTime::now()) {
-            Ok(r) => r.map(Full::new),
+            Ok(r) => r,
             Err(message) => return Outcome::Transport { message },
         };
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.clients.len();
-        let response = match self.clients[i].request(request).await {
-            Ok(r) => r,
-            Err(e) => return Outcome::Transport { message: crate::target::error_chain(&e) },
-        };
-        let (parts, body) = response.into_parts();
-        match body.collect().await {
-            Ok(body) => response::outcome(parts.status.as_u16(), &parts.headers, &body.to_bytes()),
-            Err(e) => {
-                Outcome::Transport { message: format!("reading the response: {}", crate::target::error_chain(&e)) }
+        match &*self.transport {
+            Transport::H2c(pool) => match pool.send(request).await {
+                Ok(a) => response::outcome(a.status, &a.headers, &a.body),
+                Err(message) => Outcome::Transport { message },
+            },
+            Transport::Hyper { clients, next } => {
+                let i = next.fetch_add(1, Ordering::Relaxed) % clients.len();
+                let response = match clients[i].request(request.map(Full::new)).await {
+                    Ok(r) => r,
+                    Err(e) => return Outcome::Transport { message: crate::target::error_chain(&e) },
+                };
+                let (parts, body) = response.into_parts();
+                match body.collect().await {
+                    Ok(body) => response::outcome(parts.status.as_u16(), &parts.headers, &body.to_bytes()),
+                    Err(e) => Outcome::Transport {
+                        message: format!("reading the response: {}", crate::target::error_chain(&e)),
+                    },
+                }
             }
         }
-    }
-
-    /// How many connections (hyper clients) the target spreads calls over.
-    pub fn client_count(&self) -> usize {
-        self.clients.len()
     }
 }
 
@@ -138,22 +154,31 @@ impl Target for LeanTarget {
     }
 }
 
-fn client(protocol: Protocol) -> Result<Client<Https, Full<Bytes>>, String> {
+/// TLS 1.2/1.3 with aws-lc-rs (the one crypto provider of the build) and the system's
+/// root certificates.
+fn tls_config() -> Result<rustls::ClientConfig, String> {
+    use hyper_rustls::ConfigBuilderExt;
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS configuration: {e}"))?
+        .with_native_roots()
+        .map_err(|e| format!("loading the system's root certificates: {e}"))?
+        .with_no_client_auth())
+}
+
+/// hyper over TLS (HTTP/2 by ALPN) or plain HTTP/1.1.
+fn client(tls: rustls::ClientConfig) -> Client<Https, Full<Bytes>> {
     let mut tcp = HttpConnector::new();
     tcp.set_nodelay(true);
     tcp.enforce_http(false);
     let https = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_native_roots()
-        .map_err(|e| format!("loading the system's root certificates: {e}"))?
+        .with_tls_config(tls)
         .https_or_http()
         .enable_http1()
         .enable_http2()
         .wrap_connector(tcp);
-    let mut builder = Client::builder(TokioExecutor::new());
-    if protocol == Protocol::H2c {
-        builder.http2_only(true);
-    }
-    Ok(builder.build(https))
+    Client::builder(TokioExecutor::new()).build(https)
 }
 
 /// The Invoke API's URL for `region`, from aws-sdk-lambda's endpoint rules (FIPS and
@@ -231,7 +256,9 @@ impl Target for Invoker {
     fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
         async move {
             match self {
-                Invoker::Sdk(t) => t.call(&payload).await,
+                // Boxed: the SDK's future is several times the lean one's, and every call
+                // in flight would otherwise reserve room for it.
+                Invoker::Sdk(t) => Box::pin(t.call(&payload)).await,
                 Invoker::Lean(t) => t.call(&payload).await,
             }
         }

@@ -125,6 +125,11 @@ impl LocalPostgres {
             .map_err(|e| PgError::Io(std::io::Error::other(e)))?
     }
 
+    /// Where the server's binaries are (pgbench, psql ... beside them).
+    pub fn bindir(&self) -> &Path {
+        &self.bindir
+    }
+
     /// `postgres://postgres@127.0.0.1:PORT/postgres`
     pub fn url(&self) -> String {
         self.url_for("postgres")

@@ -15,7 +15,9 @@
 //!
 //! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk and h2load
 //! (nghttp2-client) from Debian's packages when missing and run as root). Everything
-//! goes to 127.0.0.1.
+//! goes to 127.0.0.1. `harness-bench db` compares the local stack with pgbench (`db.rs`).
+
+mod db;
 
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
@@ -51,6 +53,8 @@ fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None => orchestrate(),
+        Some("db") => db::run(),
+        Some("endpoint") => db::serve_endpoint(&args[1], args[2].parse()?),
         Some("serve") => serve(args[1].parse()?, args[2].parse()?),
         Some("client") => {
             let (mode, url, in_flight, seconds) = (args[1].as_str(), &args[2], args[3].parse()?, args[4].parse()?);
