@@ -319,12 +319,16 @@ fn invoke_prints_the_response_like_the_aws_cli() {
 }
 
 #[test]
-fn the_lean_client_runs_the_local_stack_over_http2_and_verifies() {
+fn both_invoke_clients_run_the_local_stack_over_http2_and_verify() {
     let smoke = scenario("smoke.toml");
-    let (out, summary, _d) = run(&[&smoke, "--client", "lean", "--parallel", "50", "--batches", "4"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let s = summary.unwrap();
-    assert_eq!(s["plan"]["client"], "lean");
-    assert_eq!(n(&s, "/totals/successes"), 200, "{}", text(&out));
-    assert_eq!(s["verification"]["passed"], true);
+    for (flags, client) in [(vec![], "lean"), (vec!["--client", "sdk"], "sdk")] {
+        let mut args = vec![smoke.as_str(), "--parallel", "50", "--batches", "4"];
+        args.extend(flags);
+        let (out, summary, _d) = run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        let s = summary.unwrap();
+        assert_eq!(s["plan"]["client"], client, "the lean client is the default");
+        assert_eq!(n(&s, "/totals/successes"), 200, "{}", text(&out));
+        assert_eq!(s["verification"]["passed"], true);
+    }
 }

@@ -92,8 +92,9 @@ pub struct Plan {
     /// A run cut short by `limits.max_duration` still exits 0 (`limits.allow_incomplete`).
     #[serde(default)]
     pub allow_incomplete: bool,
-    /// Which client calls the Invoke API (`target.client`): aws-sdk-lambda or the lean one.
-    #[serde(default)]
+    /// Which client calls the Invoke API (`target.client`): the lean one (the default)
+    /// or aws-sdk-lambda; summaries written before the field existed used the SDK.
+    #[serde(default = "InvokeClient::legacy")]
     pub client: InvokeClient,
 }
 
@@ -126,7 +127,7 @@ pub struct Overrides {
     /// Function name or ARN (target.function).
     #[arg(long, env = "HARNESS_FUNCTION")]
     pub function: Option<String>,
-    /// The Invoke API client: aws-sdk-lambda, or the lean one (target.client).
+    /// The Invoke API client: the lean one (default) or aws-sdk-lambda (target.client).
     #[arg(long, env = "HARNESS_CLIENT", value_parser = ["sdk", "lean"])]
     pub client: Option<String>,
     /// An Invoke API endpoint: for target `endpoint` (target.url), or instead of AWS
@@ -298,12 +299,13 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     })
 }
 
-/// `target.client` (or `--client`): "sdk" (the default) or "lean".
+/// `target.client` (or `--client`): "lean" (the default) or "sdk".
 fn invoke_client(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<InvokeClient, ScenarioError> {
     let mut client = src.f(raw.target.client.clone());
     flag(&mut client, o.client.clone(), "--client");
     match client.as_ref().map(|c| c.v.as_str()) {
-        None | Some("sdk") => Ok(InvokeClient::Sdk),
+        None => Ok(InvokeClient::default()),
+        Some("sdk") => Ok(InvokeClient::Sdk),
         Some("lean") => Ok(InvokeClient::Lean),
         Some(other) => {
             Err(src

@@ -43,7 +43,7 @@ pub enum WorkerTarget {
         function: String,
         #[serde(default)]
         h2c: bool,
-        #[serde(default)]
+        #[serde(default = "crate::lean::InvokeClient::legacy")]
         client: crate::lean::InvokeClient,
     },
     /// AWS Lambda, credentials and region from the worker's own AWS configuration.
@@ -51,7 +51,7 @@ pub enum WorkerTarget {
         function: String,
         #[serde(flatten)]
         access: crate::target::AwsAccess,
-        #[serde(default)]
+        #[serde(default = "crate::lean::InvokeClient::legacy")]
         client: crate::lean::InvokeClient,
     },
 }

@@ -196,16 +196,23 @@ async fn regional_endpoint(sdk: &aws_config::SdkConfig, region: &str) -> Result<
     Ok(endpoint.url().to_string())
 }
 
-/// Which client calls the Invoke API: aws-sdk-lambda, or the lean one.
+/// Which client calls the Invoke API: aws-sdk-lambda, or the lean one. A plan without
+/// the field (an older coordinator's) gets the SDK, as it did then.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InvokeClient {
-    #[default]
     Sdk,
+    /// The default, now that it is proven equal to the SDK (`tests/lean_equivalence.rs`).
+    #[default]
     Lean,
 }
 
 impl InvokeClient {
+    /// What a plan or summary written before the field existed used.
+    pub fn legacy() -> InvokeClient {
+        InvokeClient::Sdk
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             InvokeClient::Sdk => "sdk",
