@@ -11,6 +11,24 @@ fn shares(total: u64, n: u64) -> Vec<u64> {
     (0..n).map(|i| total / n + u64::from(i < total % n)).collect()
 }
 
+/// A ramping closed model's shares: every level divided as `in_flight` is.
+fn ramp_shares(start: u64, stages: &[crate::load::Level], peak: u64, n: usize) -> Result<Vec<LoadModel>, String> {
+    let n64 = n as u64;
+    if peak < n64 {
+        return Err(format!("load.stages peak of {peak} in flight cannot be split across {n} workers"));
+    }
+    let share = |level: u64, i: usize| shares(level, n64)[i];
+    Ok((0..n)
+        .map(|i| LoadModel::ClosedRamp {
+            start: share(start, i),
+            stages: stages
+                .iter()
+                .map(|l| crate::load::Level { target: share(l.target, i), duration_ms: l.duration_ms })
+                .collect(),
+        })
+        .collect())
+}
+
 /// The plans of `n` workers, or why the plan cannot be split that way.
 pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, String> {
     let n64 = n as u64;
@@ -45,22 +63,7 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
                 .map(|(in_flight, calls)| LoadModel::Closed { in_flight, calls, duration_s: *duration_s })
                 .collect()
         }
-        LoadModel::ClosedRamp { start, stages } => {
-            let peak = plan.load.max_in_flight();
-            if peak < n64 {
-                return Err(format!("load.stages peak of {peak} in flight cannot be split across {n} workers"));
-            }
-            // Every level is divided like in_flight; worker i's share of each level.
-            (0..n)
-                .map(|i| LoadModel::ClosedRamp {
-                    start: shares(*start, n64)[i],
-                    stages: stages
-                        .iter()
-                        .map(|l| crate::load::Level { target: shares(l.target, n64)[i], duration_ms: l.duration_ms })
-                        .collect(),
-                })
-                .collect()
-        }
+        LoadModel::ClosedRamp { start, stages } => ramp_shares(*start, stages, plan.load.max_in_flight(), n)?,
         LoadModel::Open { stages, max_in_flight, .. } => {
             let caps = shares(*max_in_flight, n64);
             if caps[n - 1] == 0 {
@@ -148,5 +151,26 @@ mod tests {
         let mut small = plan(LoadModel::Batches { parallel: 8, batches: 1 });
         small.workload.last_account = 5;
         assert!(split(&small, 3, true).unwrap_err().contains("each needs at least two accounts"));
+    }
+
+    #[test]
+    fn a_ramp_is_split_level_by_level() {
+        use crate::load::Level;
+        let stages = vec![Level { target: 10, duration_ms: 1_000 }, Level { target: 0, duration_ms: 500 }];
+        let p = split(&plan(LoadModel::ClosedRamp { start: 4, stages }), 3, false).unwrap();
+        let levels: Vec<(u64, Vec<u64>)> = p
+            .iter()
+            .map(|p| match &p.load {
+                LoadModel::ClosedRamp { start, stages } => (*start, stages.iter().map(|l| l.target).collect()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(levels, vec![(2, vec![4, 0]), (1, vec![3, 0]), (1, vec![3, 0])]);
+        let e = split(
+            &plan(LoadModel::ClosedRamp { start: 0, stages: vec![Level { target: 2, duration_ms: 9 }] }),
+            3,
+            false,
+        );
+        assert!(e.unwrap_err().contains("cannot be split across 3 workers"));
     }
 }
