@@ -388,6 +388,57 @@ fn daemons_refuse_bad_secrets_bad_frames_other_versions_and_open_listening_witho
     assert!(String::from_utf8_lossy(&out.stderr).contains("beyond loopback: give a shared secret"), "{}", text(&out));
 }
 
+/// Resident memory of process `pid`, in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_its_coordinator() {
+    let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let before = rss_kib(d.child.id());
+    // 150 connections declaring the largest frame there is (refused at once), and 300
+    // declaring a frame an auth frame could be, sending 10 bytes of it and stalling.
+    let mut flood = Vec::new();
+    for k in 0..450 {
+        let mut s = TcpStream::connect(&d.address).unwrap();
+        if k < 150 {
+            s.write_all(&u32::MAX.to_be_bytes()).unwrap();
+        } else {
+            s.write_all(&1_000u32.to_be_bytes()).unwrap();
+            s.write_all(b"{\"type\":\"a").unwrap();
+        }
+        flood.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let grown = rss_kib(d.child.id()).saturating_sub(before);
+    assert!(grown < 8 * 1024, "the daemon grew {grown} KiB under the flood (360 MB before the limits)");
+    // The coordinator gets through meanwhile, and its run completes.
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 2, "");
+    let results = dir.path().join("results");
+    let out = coordinate(&scenario, &results, &[&d], &[]).output().unwrap();
+    assert!(out.status.success(), "{}\n{}", text(&out), d.log());
+    // Beyond the cap the oldest stalled connections were closed, not left waiting.
+    let closed = flood
+        .iter_mut()
+        .filter(|s| {
+            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            let mut buf = [0u8; 4096];
+            loop {
+                match (&**s).read(&mut buf) {
+                    Ok(0) => return true,
+                    Ok(_) => continue, // the hello, or a refusal, before the close
+                    Err(_) => return false,
+                }
+            }
+        })
+        .count();
+    assert!(closed >= 450 - workers::fleet::daemon::MAX_UNAUTHENTICATED, "{closed} of 450 closed");
+}
+
 /// Network namespaces with a veth link each to this host, removed on drop.
 struct Hosts {
     namespaces: Vec<String>,

@@ -15,12 +15,19 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
 use super::lease::Leased;
-use super::protocol::{self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_TO_WORKER, PROTOCOL_VERSION};
+use super::protocol::{
+    self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_AUTH_FRAME, MAX_TO_WORKER, PROTOCOL_VERSION,
+};
 use crate::lean::Invoker;
 use crate::{EngineEnd, EnginePlan, Halt, Stats, StopReason};
 
 /// How long a coordinator has to authenticate and to send its plan.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection may take to authenticate.
+const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections not yet authenticated, at most; a new one beyond it closes the oldest, so
+/// a flood cannot lock the coordinator out (it authenticates within milliseconds).
+pub const MAX_UNAUTHENTICATED: usize = 64;
 
 /// What the daemon does, for whoever runs it to show.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +56,9 @@ pub struct Daemon {
     pub secret: Option<Vec<u8>>,
     /// The plan being run (its coordinator's address), if any.
     busy: Mutex<Option<String>>,
+    /// Connections still authenticating, oldest first, each with the means to close it.
+    pending: Mutex<std::collections::VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>>,
+    next_connection: std::sync::atomic::AtomicU64,
     events: mpsc::UnboundedSender<DaemonEvent>,
     /// Turns true on shutdown: no new coordinators, and the running plan drains.
     shutdown: watch::Receiver<bool>,
@@ -85,7 +95,16 @@ impl Daemon {
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Daemon> {
         let DaemonConfig { name, secret, max_in_flight } = config;
-        Arc::new(Daemon { name, secret, busy: Mutex::new(None), events, shutdown, max_in_flight })
+        Arc::new(Daemon {
+            name,
+            secret,
+            busy: Mutex::new(None),
+            pending: Mutex::new(std::collections::VecDeque::new()),
+            next_connection: std::sync::atomic::AtomicU64::new(0),
+            events,
+            shutdown,
+            max_in_flight,
+        })
     }
 
     /// Serve coordinators until `plans` plans have run (forever when `None`) or until
@@ -137,7 +156,24 @@ impl Daemon {
     async fn handle(&self, stream: TcpStream, peer: SocketAddr) -> bool {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
-        if let Err(reason) = self.authenticate(&mut rd, &mut wr).await {
+        // Room among the connections still authenticating: the oldest gives way.
+        let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let (evict, evicted) = tokio::sync::oneshot::channel();
+        {
+            let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+            if pending.len() >= MAX_UNAUTHENTICATED {
+                if let Some((_, oldest)) = pending.pop_front() {
+                    let _ = oldest.send(());
+                }
+            }
+            pending.push_back((id, evict));
+        }
+        let authenticated = tokio::select! {
+            a = self.authenticate(&mut rd, &mut wr) => a,
+            _ = evicted => Err(None),
+        };
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|(other, _)| *other != id);
+        if let Err(reason) = authenticated {
             return match reason {
                 Some(reason) => self.refuse(&mut wr, peer, reason).await,
                 None => false,
@@ -168,13 +204,13 @@ impl Daemon {
         let hello =
             ToCoordinator::Hello { protocol: PROTOCOL_VERSION, worker: self.name.clone(), nonce: nonce.clone(), busy };
         protocol::write(wr, &hello).await.map_err(|_| None)?;
-        let auth = tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_TO_WORKER)).await;
+        let auth = tokio::time::timeout(AUTH_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME)).await;
         let (version, proof) = match auth {
             Ok(Ok(ToWorker::Auth { protocol, proof })) => (protocol, proof),
             Ok(Ok(other)) => return Err(Some(format!("expected auth, got {other:?}"))),
             Ok(Err(FrameError::Closed)) => return Err(None),
             Ok(Err(e)) => return Err(Some(e.to_string())),
-            Err(_) => return Err(Some("no auth within 10 s".into())),
+            Err(_) => return Err(Some(format!("no auth within {} s", AUTH_TIMEOUT.as_secs()))),
         };
         if version != PROTOCOL_VERSION {
             return Err(Some(format!(

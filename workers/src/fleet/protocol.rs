@@ -29,6 +29,8 @@ pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Frames a worker accepts (a plan is a few kilobytes).
 pub const MAX_TO_WORKER: usize = 1 << 20;
+/// The largest frame before authentication: an `Auth` frame is under 200 bytes.
+pub const MAX_AUTH_FRAME: usize = 1 << 10;
 /// Frames a coordinator accepts (an interval carries histograms).
 pub const MAX_TO_COORDINATOR: usize = 64 << 20;
 
@@ -189,8 +191,12 @@ pub async fn read<R: AsyncReadExt + Unpin, M: for<'de> Deserialize<'de>>(
     if len > limit {
         return Err(FrameError::TooLarge(len, limit));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    // Memory follows the bytes that arrive, not the length a peer declares.
+    let mut body = Vec::with_capacity(len.min(64 << 10));
+    r.take(len as u64).read_to_end(&mut body).await?;
+    if body.len() < len {
+        return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
+    }
     serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
 }
 
