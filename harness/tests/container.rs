@@ -14,6 +14,16 @@ use common::*;
 
 const SECRET: &str = "container-test-secret-0123456789";
 
+/// A child process killed when dropped, so a failed assertion leaves no daemon behind.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The final stage of the Dockerfile: its ENV, ENTRYPOINT and CMD.
 struct Image {
     env: BTreeMap<String, String>,
@@ -84,10 +94,10 @@ fn the_image_entry_command_serves_a_run_and_refuses_to_start_without_its_secret(
     assert!(String::from_utf8_lossy(&out.stderr).contains(&secret.display().to_string()), "{}", text(&out));
 
     std::fs::write(&secret, SECRET).unwrap();
-    let mut daemon = start(&secret).spawn().unwrap();
-    let address = listening(&mut daemon);
+    let mut daemon = Killed(start(&secret).spawn().unwrap());
+    let address = listening(&mut daemon.0);
     let mut first = String::new();
-    BufReader::new(daemon.stderr.take().unwrap()).read_line(&mut first).unwrap();
+    BufReader::new(daemon.0.stderr.take().unwrap()).read_line(&mut first).unwrap();
     let log: serde_json::Value = serde_json::from_str(&first).unwrap_or_else(|e| panic!("{e}: {first}"));
     assert_eq!(log["level"], "INFO", "JSON logs, as the image asks: {first}");
 
@@ -100,8 +110,7 @@ fn the_image_entry_command_serves_a_run_and_refuses_to_start_without_its_secret(
         .env("HARNESS_WORKER_SECRET", SECRET)
         .output()
         .unwrap();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    drop(daemon);
     assert!(out.status.success(), "{}", text(&out));
     let s: serde_json::Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
     assert_eq!(n(&s, "/totals/successes"), 200);

@@ -93,38 +93,34 @@ impl LambdaTarget {
     /// HTTP/2 as AWS is reached: one connection per `CALLS_PER_CLIENT` calls in flight
     /// (servers allow a few hundred streams per connection; hyper's default is 200).
     pub fn local(endpoint_url: &str, function: &str, max_in_flight: u64) -> Self {
-        let clients = (0..clients_for(max_in_flight))
-            .map(|_| {
-                let config = aws_sdk_lambda::Config::builder()
-                    .http_client(crate::h2c::client())
-                    .behavior_version(BehaviorVersion::latest())
-                    .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
-                    .endpoint_url(endpoint_url)
-                    .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-                    .build();
-                aws_sdk_lambda::Client::from_conf(config)
-            })
-            .collect();
-        LambdaTarget::with_clients(clients, function)
+        Self::placeholder(endpoint_url, function, max_in_flight, |config| config.http_client(crate::h2c::client()))
     }
 
     /// Any other Invoke API endpoint (SAM local, LocalStack, `cargo lambda watch`, a
     /// scripted endpoint) at `endpoint_url`, with placeholder credentials, through the
     /// SDK's own HTTP client: HTTP/1.1 over `http://`, HTTP/2 by ALPN over `https://`.
     pub fn endpoint(endpoint_url: &str, function: &str, max_in_flight: u64) -> Self {
+        Self::placeholder(endpoint_url, function, max_in_flight, |config| config)
+    }
+
+    /// Clients for an endpoint other than AWS's: placeholder credentials, SDK retries
+    /// off, and `http` choosing the HTTP client.
+    fn placeholder(
+        endpoint_url: &str,
+        function: &str,
+        max_in_flight: u64,
+        http: impl Fn(aws_sdk_lambda::config::Builder) -> aws_sdk_lambda::config::Builder,
+    ) -> Self {
         let clients = (0..clients_for(max_in_flight))
             .map(|_| {
                 let config = aws_sdk_lambda::Config::builder()
                     .behavior_version(BehaviorVersion::latest())
                     .region(Region::new("us-east-1"))
-                    .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-endpoint"))
+                    .credentials_provider(Credentials::new("LOCAL", "local", None, None, "harness-local"))
                     .endpoint_url(endpoint_url)
                     .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-                    .build();
-                aws_sdk_lambda::Client::from_conf(config)
+                    .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+                aws_sdk_lambda::Client::from_conf(http(config).build())
             })
             .collect();
         LambdaTarget::with_clients(clients, function)

@@ -253,13 +253,19 @@ fn run_h2load(url: &str, in_flight: u64, seconds: f64) -> anyhow::Result<Measure
     };
     let (succeeded, failed, errored, timeout) =
         (count("succeeded"), count("failed"), count("errored"), count("timeout"));
+    let (cpu_s, peak_rss_kib, wall_s) = timed(&stderr)?;
+    Ok(Measured { calls: succeeded, errors: failed + errored + timeout, wall_s, cpu_s, peak_rss_kib })
+}
+
+/// CPU seconds, peak RSS (KiB) and wall seconds from `/usr/bin/time -f "CPU %U %S RSS %M WALL %e"`.
+fn timed(stderr: &str) -> anyhow::Result<(f64, u64, f64)> {
     let cpu = stderr.lines().find_map(|l| l.strip_prefix("CPU ")).context("/usr/bin/time output")?;
     let mut parts = cpu.split_whitespace();
     let user: f64 = parts.next().context("user time")?.parse()?;
     let sys: f64 = parts.next().context("system time")?.parse()?;
     let rss: u64 = parts.nth(1).context("rss")?.parse()?;
     let wall_s: f64 = parts.nth(1).context("wall time")?.parse()?;
-    Ok(Measured { calls: succeeded, errors: failed + errored + timeout, wall_s, cpu_s: user + sys, peak_rss_kib: rss })
+    Ok((user + sys, rss, wall_s))
 }
 
 /// wrk with one thread on CPU 0; CPU time from /usr/bin/time.
@@ -297,18 +303,13 @@ fn run_wrk(url: &str, connections: u64, seconds: f64) -> anyhow::Result<Measured
     };
     let non_2xx = number_after("Non-2xx or 3xx responses:");
     let socket_errors = number_after("Socket errors:");
-    let cpu = stderr.lines().find_map(|l| l.strip_prefix("CPU ")).context("/usr/bin/time output")?;
-    let mut parts = cpu.split_whitespace();
-    let user: f64 = parts.next().context("user time")?.parse()?;
-    let sys: f64 = parts.next().context("system time")?.parse()?;
-    let rss: u64 = parts.nth(1).context("rss")?.parse()?;
-    let wall_s: f64 = parts.nth(1).context("wall time")?.parse()?;
+    let (cpu_s, peak_rss_kib, wall_s) = timed(&stderr)?;
     Ok(Measured {
         calls: requests.saturating_sub(non_2xx),
         errors: non_2xx + socket_errors,
         wall_s,
-        cpu_s: user + sys,
-        peak_rss_kib: rss,
+        cpu_s,
+        peak_rss_kib,
     })
 }
 
@@ -316,24 +317,14 @@ fn ensure_tools() -> anyhow::Result<()> {
     let have = |t: &str| {
         Command::new("sh").args(["-c", &format!("command -v {t}")]).output().is_ok_and(|o| o.status.success())
     };
-    if !have("wrk") {
-        eprintln!("wrk is missing: installing Debian's wrk package");
-        let ok = Command::new("sh")
-            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk"])
-            .status()?
-            .success();
-        if !ok {
-            bail!("could not install wrk; install it (apt-get install wrk) and run again");
-        }
-    }
-    if !have("h2load") {
-        eprintln!("h2load is missing: installing Debian's nghttp2-client package");
-        let ok = Command::new("sh")
-            .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nghttp2-client"])
-            .status()?
-            .success();
-        if !ok {
-            bail!("could not install h2load; install it (apt-get install nghttp2-client) and run again");
+    for (tool, package) in [("wrk", "wrk"), ("h2load", "nghttp2-client")] {
+        if !have(tool) {
+            eprintln!("{tool} is missing: installing Debian's {package} package");
+            let install =
+                format!("apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq {package}");
+            if !Command::new("sh").args(["-c", &install]).status()?.success() {
+                bail!("could not install {tool}; install it (apt-get install {package}) and run again");
+            }
         }
     }
     for tool in ["taskset", "/usr/bin/time"] {
