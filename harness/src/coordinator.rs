@@ -349,7 +349,14 @@ mod tests {
         let mut totals = Stats::default();
         for i in 0..calls {
             let error = (i % 3 == 0).then(|| (ErrorClass::Throttle, "TooManyRequestsException".to_string()));
-            totals.record(&CallRecord { latency_us: 1_000, function_us: None, retries: None, error, late: false });
+            totals.record(&CallRecord {
+                latency_us: 1_000,
+                function_us: None,
+                retries: None,
+                error,
+                late: false,
+                ..CallRecord::default()
+            });
         }
         Seen {
             name: "w".into(),

@@ -128,7 +128,7 @@ async fn drive_target(
     record: Record,
 ) -> anyhow::Result<Ran> {
     let max_in_flight = plan.engine.load.max_in_flight();
-    let client = plan.client;
+    let (client, log_tail) = (plan.client, plan.log_tail);
     let mut teardown = Vec::new();
     match plan.target.clone() {
         TargetSpec::Local { function, database_url } => {
@@ -139,10 +139,12 @@ async fn drive_target(
             let source = match &plan.workers {
                 Some(fleet) => Source::Fleet(
                     fleet,
-                    WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true, client },
+                    WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true, client, log_tail },
                 ),
                 None => Source::Here(Arc::new(
-                    Invoker::local(client, stack.url(), &function, max_in_flight).map_err(anyhow::Error::msg)?,
+                    Invoker::local(client, stack.url(), &function, max_in_flight)
+                        .map_err(anyhow::Error::msg)?
+                        .with_log_tail(log_tail),
                 )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
@@ -163,9 +165,13 @@ async fn drive_target(
         }
         TargetSpec::Endpoint { url, function } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false, client }),
+                Some(fleet) => {
+                    Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail })
+                }
                 None => Source::Here(Arc::new(
-                    Invoker::endpoint(client, &url, &function, max_in_flight).map_err(anyhow::Error::msg)?,
+                    Invoker::endpoint(client, &url, &function, max_in_flight)
+                        .map_err(anyhow::Error::msg)?
+                        .with_log_tail(log_tail),
                 )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
@@ -173,9 +179,12 @@ async fn drive_target(
         }
         TargetSpec::Aws { function, access } => {
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access, client }),
+                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access, client, log_tail }),
                 None => Source::Here(Arc::new(
-                    Invoker::aws(client, &function, &access, max_in_flight).await.map_err(anyhow::Error::msg)?,
+                    Invoker::aws(client, &function, &access, max_in_flight)
+                        .await
+                        .map_err(anyhow::Error::msg)?
+                        .with_log_tail(log_tail),
                 )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;

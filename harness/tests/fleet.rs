@@ -295,6 +295,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         function: "f".into(),
         h2c: true,
         client: Default::default(),
+        log_tail: false,
     };
     let events = runtime.block_on(async {
         let link = workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();

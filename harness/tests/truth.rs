@@ -16,6 +16,7 @@ use axum::response::Response;
 use axum::routing::post;
 use serde_json::{json, Value};
 use transfer::local::api;
+use transfer::local::report::Invocation;
 use workers::Hist;
 
 mod common;
@@ -53,25 +54,41 @@ struct Scripted {
     _runtime: tokio::runtime::Runtime,
 }
 
-async fn answer(State(served): State<Arc<AtomicU64>>) -> Response {
+/// The REPORT line of call `k` (successes and function errors): `ms` long, billed one
+/// more, 256 MB, a cold start with 20 ms of init every 40th call.
+fn invocation(k: u64, ms: u64) -> Invocation<'static> {
+    Invocation {
+        request_id: "req",
+        duration: Duration::from_millis(ms),
+        init: (k % 40 == 5).then(|| Duration::from_millis(20)),
+        memory_size_mb: 256,
+        max_memory_used_mb: 30 + k % 3,
+        status: None,
+    }
+}
+
+async fn answer(State(served): State<Arc<AtomicU64>>, headers: axum::http::HeaderMap) -> Response {
     let k = served.fetch_add(1, Ordering::SeqCst);
+    let tail = headers.get("x-amz-log-type").is_some_and(|v| v == "Tail");
+    let log = |ms| tail.then(|| invocation(k, ms).log_result());
     match act(k) {
-        Act::Throttle => api::throttled(),
+        Act::Throttle => api::throttled("ConcurrentInvocationLimitExceeded"),
         Act::FunctionError => api::invoked(
             "req",
             json!({"errorType": "OccConflict", "errorMessage": "could not serialize access (40001) after 2 retries"}),
             true,
+            log(3),
         ),
         Act::ServerError => {
             api::service_error(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "ServiceException", "boom", json!({}))
         }
         Act::Hang => {
             tokio::time::sleep(Duration::from_secs(3_600)).await;
-            api::invoked("req", json!({}), false)
+            api::invoked("req", json!({}), false, None)
         }
         Act::Succeed { ms, retries } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            api::invoked("req", json!({"balance": 1, "duration_us": ms * 1_000, "retries": retries}), false)
+            api::invoked("req", json!({"balance": 1, "duration_us": ms * 1_000, "retries": retries}), false, log(ms))
         }
     }
 }
@@ -99,6 +116,9 @@ struct Expected {
     successes: u64,
     retries: u64,
     function_us: Hist,
+    /// From the REPORT lines: cold starts, billed milliseconds.
+    cold_starts: u64,
+    billed_ms: u64,
 }
 
 fn expected(n: u64) -> Expected {
@@ -110,6 +130,8 @@ fn expected(n: u64) -> Expected {
         successes: 0,
         retries: 0,
         function_us: Hist::default(),
+        cold_starts: 0,
+        billed_ms: 0,
     };
     for k in 0..n {
         match act(k) {
@@ -117,6 +139,8 @@ fn expected(n: u64) -> Expected {
             Act::FunctionError => {
                 e.function_errors += 1;
                 e.retries += 2;
+                e.billed_ms += invocation(k, 3).billed_ms();
+                e.cold_starts += u64::from(k % 40 == 5);
             }
             Act::ServerError => e.server_errors += 1,
             Act::Hang => e.hangs += 1,
@@ -124,6 +148,8 @@ fn expected(n: u64) -> Expected {
                 e.successes += 1;
                 e.retries += retries;
                 e.function_us.record(ms * 1_000);
+                e.billed_ms += invocation(k, ms).billed_ms();
+                e.cold_starts += u64::from(k % 40 == 5);
             }
         }
     }
@@ -175,6 +201,13 @@ fn truth(load: &str, extra: &[&str]) {
     let all = Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
     assert_eq!(all.count(), calls);
     assert!(all.max() >= 990_000, "the hung calls took the call or drain timeout: {}", all.max());
+    // What Lambda reported (the REPORT lines), exactly, merged across workers.
+    let p = &s["totals"]["platform"];
+    assert_eq!(p["reports"].as_u64(), Some(e.successes + e.function_errors), "{what}");
+    assert_eq!(p["cold_starts"].as_u64(), Some(e.cold_starts), "{what}");
+    assert_eq!(p["billed_ms_total"].as_u64(), Some(e.billed_ms), "{what}");
+    assert_eq!(p["billed_mb_ms_total"].as_u64(), Some(e.billed_ms * 256), "{what}");
+    assert_eq!(Hist::decode(p["init_us"].as_str().unwrap()).unwrap().count(), e.cold_starts);
     let elapsed = s["end"]["elapsed_s"].as_f64().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let goodput = format!("Goodput:            {:.0} successful calls/second", e.successes as f64 / elapsed);

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::Hist;
+use crate::platform::{PlatformReport, PlatformStats};
 
 /// How a call failed, coarsely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -103,7 +104,7 @@ fn generic(word: &str) -> Option<&'static str> {
 }
 
 /// One finished call.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct CallRecord {
     /// Client-side latency in microseconds (from the intended start under an open model).
     pub latency_us: u64,
@@ -116,6 +117,11 @@ pub struct CallRecord {
     pub error: Option<(ErrorClass, String)>,
     /// Started later than intended by more than the lateness tolerance (open model).
     pub late: bool,
+    /// Lambda's REPORT line for the call, when its log tail was asked for and came back
+    /// (`Err` when the tail came without a readable one).
+    pub platform: Option<Result<PlatformReport, String>>,
+    /// Payer and payee of a transfer, for the per-account view.
+    pub accounts: Option<(i64, i64)>,
 }
 
 /// Statistics over a set of calls.
@@ -145,6 +151,9 @@ pub struct Stats {
     /// Latencies beyond the histograms' range (`histogram::MAX_VALUE`), recorded at its top.
     #[serde(default)]
     pub clamped: u64,
+    /// What Lambda measured (REPORT lines): absent when no call's log tail came back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<PlatformStats>,
 }
 
 impl Stats {
@@ -161,6 +170,11 @@ impl Stats {
             self.retried_calls += u64::from(n > 0);
         }
         self.late_starts += u64::from(r.late);
+        match &r.platform {
+            None => {}
+            Some(Ok(report)) => self.platform.get_or_insert_with(Default::default).record(report),
+            Some(Err(_)) => self.platform.get_or_insert_with(Default::default).unreadable += 1,
+        }
         match &r.error {
             None => {
                 self.successes += 1;
@@ -191,6 +205,9 @@ impl Stats {
         self.retried_calls += other.retried_calls;
         self.late_starts += other.late_starts;
         self.clamped += other.clamped;
+        if let Some(p) = &other.platform {
+            self.platform.get_or_insert_with(Default::default).merge(p);
+        }
     }
 
     /// Count `n` errors under `key` (`class: message`), or under the class's
@@ -219,6 +236,9 @@ impl Stats {
         self.success_latency_us.pack();
         self.function_us.pack();
         self.retries.pack();
+        if let Some(p) = &mut self.platform {
+            p.pack();
+        }
     }
 
     pub fn error_count(&self) -> u64 {
@@ -241,6 +261,7 @@ mod tests {
                 _ => None,
             },
             late: i % 13 == 0,
+            ..CallRecord::default()
         }
     }
 
@@ -264,6 +285,7 @@ mod tests {
                 retries: None,
                 error: Some((ErrorClass::Function, format!("Sandbox.Timedout: {message}"))),
                 late: false,
+                ..CallRecord::default()
             });
         }
         assert_eq!(s.errors[&ErrorClass::Function], 100_000);
@@ -279,6 +301,7 @@ mod tests {
                 retries: None,
                 error: Some((ErrorClass::Service, format!("Unexpected{word}"))),
                 late: false,
+                ..CallRecord::default()
             });
         }
         assert_eq!(t.error_messages.len(), MESSAGES_PER_CLASS + 1);

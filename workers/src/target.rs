@@ -21,6 +21,7 @@ use transfer::local::environments::Environments;
 use transfer::local::Overflow;
 use transfer::{Function, RetryPolicy};
 
+use crate::platform::{self, PlatformReport};
 use crate::stats::ErrorClass;
 
 /// How one call ended, as the caller saw it.
@@ -38,9 +39,24 @@ pub enum Outcome {
     Transport { message: String },
 }
 
+/// How one call ended, and what the platform reported about it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    pub outcome: Outcome,
+    /// The REPORT line of the log tail, when the call asked for it and one came back
+    /// (`Err`: a tail came, but no readable REPORT line in it).
+    pub report: Option<Result<PlatformReport, String>>,
+}
+
+impl From<Outcome> for Answer {
+    fn from(outcome: Outcome) -> Answer {
+        Answer { outcome, report: None }
+    }
+}
+
 /// Something that runs the function once per call.
 pub trait Target: Send + Sync + 'static {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send;
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send;
 }
 
 impl Outcome {
@@ -86,6 +102,8 @@ pub struct LambdaTarget {
     clients: Arc<[aws_sdk_lambda::Client]>,
     next: Arc<AtomicUsize>,
     function: String,
+    /// Ask for the log tail (`LogType: Tail`) and read its REPORT line.
+    log_tail: bool,
 }
 
 impl LambdaTarget {
@@ -128,7 +146,18 @@ impl LambdaTarget {
 
     /// A target over these clients (e.g. with a recorded-response HTTP client in tests).
     pub fn with_clients(clients: Vec<aws_sdk_lambda::Client>, function: &str) -> Self {
-        LambdaTarget { clients: clients.into(), next: Arc::new(AtomicUsize::new(0)), function: function.to_string() }
+        LambdaTarget {
+            clients: clients.into(),
+            next: Arc::new(AtomicUsize::new(0)),
+            function: function.to_string(),
+            log_tail: false,
+        }
+    }
+
+    /// Ask Lambda for each call's log tail and read its REPORT line.
+    pub fn with_log_tail(mut self, on: bool) -> Self {
+        self.log_tail = on;
+        self
     }
 
     /// AWS Lambda, with region and credentials from the usual AWS configuration, and
@@ -166,42 +195,60 @@ impl LambdaTarget {
     }
 
     /// One synchronous invocation.
-    pub async fn call(&self, payload: &Value) -> Outcome {
+    pub async fn call(&self, payload: &Value) -> Answer {
         let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
-        let result = self.client().invoke().function_name(&self.function).payload(Blob::new(bytes)).send().await;
-        match result {
-            Ok(out) => {
-                let body = out.payload().map(|b| b.as_ref()).unwrap_or(b"null");
-                let body: Value = serde_json::from_slice(body)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
-                match out.function_error() {
-                    None => Outcome::Response(body),
-                    Some(_) => Outcome::FunctionError {
-                        error_type: body["errorType"].as_str().unwrap_or("Unhandled").to_string(),
-                        message: body["errorMessage"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string()),
-                    },
-                }
-            }
-            Err(SdkError::ServiceError(e)) if emulated_function_error(e.raw()).is_some() => {
-                let (error_type, message) = emulated_function_error(e.raw()).expect("checked by the guard");
-                Outcome::FunctionError { error_type, message }
-            }
-            Err(SdkError::ServiceError(e)) => match e.into_err() {
-                InvokeError::TooManyRequestsException(t) => {
-                    Outcome::Throttled { reason: t.reason().map(|r| r.as_str().to_string()).unwrap_or_default() }
-                }
-                other => Outcome::ServiceError {
-                    code: other.code().unwrap_or("Unknown").to_string(),
-                    message: other.message().unwrap_or_default().to_string(),
-                },
-            },
-            Err(other) => Outcome::Transport { message: error_chain(&other) },
+        let mut invoke = self.client().invoke().function_name(&self.function).payload(Blob::new(bytes));
+        if self.log_tail {
+            invoke = invoke.log_type(aws_sdk_lambda::types::LogType::Tail);
         }
+        let result = invoke.send().await;
+        let report = match &result {
+            Ok(out) => out.log_result().map(platform::from_log_result),
+            Err(_) => None,
+        };
+        Answer { outcome: outcome(result), report }
+    }
+}
+
+/// The SDK's answer to an Invoke as the call's outcome.
+fn outcome(
+    result: Result<
+        aws_sdk_lambda::operation::invoke::InvokeOutput,
+        SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
+    >,
+) -> Outcome {
+    match result {
+        Ok(out) => {
+            let body = out.payload().map(|b| b.as_ref()).unwrap_or(b"null");
+            let body: Value = serde_json::from_slice(body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned()));
+            match out.function_error() {
+                None => Outcome::Response(body),
+                Some(_) => Outcome::FunctionError {
+                    error_type: body["errorType"].as_str().unwrap_or("Unhandled").to_string(),
+                    message: body["errorMessage"].as_str().map(str::to_string).unwrap_or_else(|| body.to_string()),
+                },
+            }
+        }
+        Err(SdkError::ServiceError(e)) if emulated_function_error(e.raw()).is_some() => {
+            let (error_type, message) = emulated_function_error(e.raw()).expect("checked by the guard");
+            Outcome::FunctionError { error_type, message }
+        }
+        Err(SdkError::ServiceError(e)) => match e.into_err() {
+            InvokeError::TooManyRequestsException(t) => {
+                Outcome::Throttled { reason: t.reason().map(|r| r.as_str().to_string()).unwrap_or_default() }
+            }
+            other => Outcome::ServiceError {
+                code: other.code().unwrap_or("Unknown").to_string(),
+                message: other.message().unwrap_or_default().to_string(),
+            },
+        },
+        Err(other) => Outcome::Transport { message: error_chain(&other) },
     }
 }
 
 impl Target for LambdaTarget {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
         async move { self.call(&payload).await }
     }
 }
@@ -225,16 +272,17 @@ impl InProcessTarget {
 }
 
 impl Target for InProcessTarget {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
         async move {
-            let Ok(mut lease) = self.environments.acquire().await else {
-                return Outcome::Throttled { reason: "ConcurrentInvocationLimitExceeded".into() };
+            let mut lease = match self.environments.acquire().await {
+                Ok(lease) => lease,
+                Err(throttled) => return Outcome::Throttled { reason: throttled.0.into() }.into(),
             };
             let result = lease.function().invoke(payload).await;
             lease.finish();
             match result {
-                Ok(v) => Outcome::Response(v),
-                Err(e) => Outcome::FunctionError { error_type: e.error_type, message: e.error_message },
+                Ok(v) => Outcome::Response(v).into(),
+                Err(e) => Outcome::FunctionError { error_type: e.error_type, message: e.error_message }.into(),
             }
         }
     }

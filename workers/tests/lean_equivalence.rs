@@ -21,7 +21,13 @@ use workers::lean::LeanTarget;
 use workers::LambdaTarget;
 
 /// The request aws-sdk-lambda sends for this call, and its x-amz-user-agent.
-async fn sdk_request(function: &str, payload: &[u8], creds: Credentials, at: SystemTime) -> http::Request<Bytes> {
+async fn sdk_request(
+    function: &str,
+    payload: &[u8],
+    log_tail: bool,
+    creds: Credentials,
+    at: SystemTime,
+) -> http::Request<Bytes> {
     let (http, rx) = aws_smithy_http_client::test_util::capture_request(None);
     let config = aws_sdk_lambda::Config::builder()
         .http_client(http)
@@ -31,7 +37,11 @@ async fn sdk_request(function: &str, payload: &[u8], creds: Credentials, at: Sys
         .time_source(aws_smithy_async::time::StaticTimeSource::new(at))
         .build();
     let client = aws_sdk_lambda::Client::from_conf(config);
-    let _ = client.invoke().function_name(function).payload(Blob::new(payload.to_vec())).send().await;
+    let mut invoke = client.invoke().function_name(function).payload(Blob::new(payload.to_vec()));
+    if log_tail {
+        invoke = invoke.log_type(aws_sdk_lambda::types::LogType::Tail);
+    }
+    let _ = invoke.send().await;
     let captured = rx.expect_request();
     let mut request = http::Request::builder().method(captured.method()).uri(captured.uri());
     for (k, v) in captured.headers() {
@@ -53,10 +63,10 @@ async fn the_lean_request_is_signed_byte_for_byte_as_the_sdks() {
         ("arn:aws:lambda:eu-west-1:123456789012:function:reinvent-dat401:live", None),
         ("reinvent-dat401:$LATEST", Some("tok")),
     ];
-    for (function, token) in cases {
+    for ((function, token), log_tail) in cases.into_iter().flat_map(|c| [(c, false), (c, true)]) {
         for payload in [&b"{\"payer_id\":1,\"payee_id\":2,\"amount\":10}"[..], b"{}", b""] {
             let creds = Credentials::new("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG", token.map(String::from), None, "t");
-            let sdk = sdk_request(function, payload, creds.clone(), at).await;
+            let sdk = sdk_request(function, payload, log_tail, creds.clone(), at).await;
             let header =
                 |r: &http::Request<Bytes>, k: &str| r.headers().get(k).map(|v| v.to_str().unwrap().to_string());
             // The lean client signs whatever user agent it sends; given the SDK's, the
@@ -66,8 +76,10 @@ async fn the_lean_request_is_signed_byte_for_byte_as_the_sdks() {
                 region: "eu-west-1".into(),
                 user_agent: header(&sdk, "x-amz-user-agent").unwrap(),
             };
-            let lean = signer.request(&invoke_path(function), Bytes::copy_from_slice(payload), &creds, at).unwrap();
-            let what = format!("{function} {:?}", String::from_utf8_lossy(payload));
+            let lean =
+                signer.request(&invoke_path(function), Bytes::copy_from_slice(payload), &creds, log_tail, at).unwrap();
+            let what = format!("{function} {:?} log tail {log_tail}", String::from_utf8_lossy(payload));
+            assert_eq!(header(&sdk, "x-amz-log-type").as_deref(), log_tail.then_some("Tail"), "{what}");
             assert_eq!(lean.method(), sdk.method(), "{what}");
             assert_eq!(lean.uri(), sdk.uri(), "{what}");
             let authorization = header(&sdk, "authorization").unwrap();
@@ -97,6 +109,23 @@ fn corpus() -> Vec<(&'static str, Recorded)> {
                 json!({"balance": 90, "duration_us": 1800, "retries": 2}),
             ),
         ),
+        (
+            "success with its log tail",
+            (
+                200,
+                vec![("X-Amz-Log-Result", "U1RBUlQgUmVxdWVzdElkOiAwYzJmNWI3ZS02MWQ0LTRhOGUtOWYzYi03ZDIxYzllNGE1YjYgVmVyc2lvbjogJExBVEVTVApFTkQgUmVxdWVzdElkOiAwYzJmNWI3ZS02MWQ0LTRhOGUtOWYzYi03ZDIxYzllNGE1YjYKUkVQT1JUIFJlcXVlc3RJZDogMGMyZjViN2UtNjFkNC00YThlLTlmM2ItN2QyMWM5ZTRhNWI2CUR1cmF0aW9uOiA0MS44NyBtcwlCaWxsZWQgRHVyYXRpb246IDk3IG1zCU1lbW9yeSBTaXplOiA1MTIgTUIJTWF4IE1lbW9yeSBVc2VkOiAzOCBNQglJbml0IER1cmF0aW9uOiA1NC4yMSBtcwkK")],
+                json!({"balance": 80, "duration_us": 41000, "retries": 0}),
+            ),
+        ),
+        (
+            "timeout with its log tail",
+            (
+                200,
+                vec![("X-Amz-Function-Error", "Unhandled"), ("X-Amz-Log-Result", "MjAyNi0xMS0zMFQxMDowMDowMy4wMTJaIDlhMSBUYXNrIHRpbWVkIG91dCBhZnRlciAzLjAwIHNlY29uZHMKRU5EIFJlcXVlc3RJZDogOWExClJFUE9SVCBSZXF1ZXN0SWQ6IDlhMQlEdXJhdGlvbjogMzAwMC4wMCBtcwlCaWxsZWQgRHVyYXRpb246IDMwMDAgbXMJTWVtb3J5IFNpemU6IDUxMiBNQglNYXggTWVtb3J5IFVzZWQ6IDYxIE1CCVN0YXR1czogdGltZW91dAo=")],
+                json!({"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 3.00 seconds"}),
+            ),
+        ),
+        ("unreadable log tail", (200, vec![("X-Amz-Log-Result", "RU5EIFJlcXVlc3RJZDogYTEK")], json!({"balance": 1}))),
         ("business error", (200, vec![], json!({"error": "Insufficient balance", "duration": 3, "retries": 0}))),
         (
             "function error",
@@ -164,17 +193,29 @@ async fn every_recorded_answer_means_the_same_through_both_clients() {
     let payload = json!({"payer_id": 1, "payee_id": 2, "amount": 10});
     for (what, recorded) in corpus() {
         let url = serve(vec![recorded.clone(), recorded.clone(), recorded]).await;
-        let sdk = LambdaTarget::endpoint(&url, "reinvent-dat401", 1).call(&payload).await;
-        let lean = LeanTarget::endpoint(&url, "reinvent-dat401", 1).unwrap().call(&payload).await;
+        let sdk = LambdaTarget::endpoint(&url, "reinvent-dat401", 1).with_log_tail(true).call(&payload).await;
+        let lean = LeanTarget::endpoint(&url, "reinvent-dat401", 1).unwrap().with_log_tail(true).call(&payload).await;
         assert_eq!(lean, sdk, "{what}");
         // And over HTTP/2 with prior knowledge, the lean client's own streams (the local
         // endpoint's way).
-        let h2c = LeanTarget::local(&url, "reinvent-dat401", 1).unwrap().call(&payload).await;
+        let h2c = LeanTarget::local(&url, "reinvent-dat401", 1).unwrap().with_log_tail(true).call(&payload).await;
         assert_eq!(h2c, sdk, "{what} over h2c");
+        let report = lean.report.clone().map(|r| r.map(|r| (r.duration_us, r.billed_ms, r.init_us, r.status)));
+        let expected_report = match what {
+            "success with its log tail" => Some(Ok((41_870, 97, Some(54_210), None))),
+            "timeout with its log tail" => Some(Ok((3_000_000, 3000, None, Some("timeout".to_string())))),
+            "unreadable log tail" => Some(Err(())),
+            _ => None,
+        };
+        assert_eq!(report.map(|r| r.map_err(|_| ())), expected_report, "{what}");
+        let (lean, sdk) = (lean.outcome, sdk.outcome);
         assert_eq!(lean.classify(), sdk.classify(), "{what}");
         let class = lean.classify().0.map(|(c, m)| (c.name(), m));
         let expected = match what {
-            "success" => None,
+            "success" | "success with its log tail" | "unreadable log tail" => None,
+            "timeout with its log tail" => {
+                Some(("function", "Sandbox.Timedout: Task timed out after 3.00 seconds".to_string()))
+            }
             "business error" => Some(("business", "Insufficient balance".to_string())),
             "function error" => Some(("function", "OccConflict: could not serialize access (40001)".to_string())),
             "throttle" => Some((
@@ -198,7 +239,7 @@ async fn every_recorded_answer_means_the_same_through_both_clients() {
     };
     let sdk = LambdaTarget::endpoint(&closed, "f", 1).call(&payload).await;
     let lean = LeanTarget::endpoint(&closed, "f", 1).unwrap().call(&payload).await;
-    let class = |o: &workers::Outcome| o.classify().0.map(|(c, _)| c);
+    let class = |a: &workers::Answer| a.outcome.classify().0.map(|(c, _)| c);
     assert_eq!(class(&lean), Some(workers::ErrorClass::Transport), "{lean:?}");
     assert_eq!(class(&lean), class(&sdk), "{sdk:?}");
 }

@@ -56,8 +56,8 @@ pub const TITLES: [&str; 7] = [
 ];
 
 /// The response body of a call that must succeed, or why it did not.
-pub fn response(outcome: workers::Outcome) -> Result<Value, String> {
-    match outcome {
+pub fn response(answer: workers::Answer) -> Result<Value, String> {
+    match answer.outcome {
         workers::Outcome::Response(v) => Ok(v),
         workers::Outcome::FunctionError { error_type, message } => {
             let p = crate::doctor::connection_problem(&error_type, &message);

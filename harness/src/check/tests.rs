@@ -23,6 +23,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
             retries: Some(u64::from(i < retried)),
             error: (i < failures).then(|| (ErrorClass::Business, "Insufficient balance".into())),
             late: false,
+            ..CallRecord::default()
         });
     }
     let load = format!("[load]\nmodel = \"closed\"\nin_flight = 10\ncalls = {}\n", calls.max(100));
@@ -202,6 +203,7 @@ fn latency_thresholds_judge_successful_calls_unless_told_otherwise() {
             retries: None,
             error: failed.then(|| (ErrorClass::Throttle, "TooManyRequestsException".into())),
             late: false,
+            ..CallRecord::default()
         });
     }
     r.end.started = 100;

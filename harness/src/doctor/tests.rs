@@ -144,7 +144,7 @@ async fn run_counts_each_failure_in_its_class() {
     let payload = json!({"payer_id": 1, "payee_id": 2, "amount": 1});
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let (error, _, _) = target.call(&payload).await.classify();
+        let (error, _, _) = target.call(&payload).await.outcome.classify();
         seen.push(error.expect("every call failed"));
     }
     assert_eq!(

@@ -294,6 +294,7 @@ mod tests {
                         retries: None,
                         error: None,
                         late: false,
+                        ..CallRecord::default()
                     });
                 }
                 stats.pack();

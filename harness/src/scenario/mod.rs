@@ -96,6 +96,10 @@ pub struct Plan {
     /// or aws-sdk-lambda; summaries written before the field existed used the SDK.
     #[serde(default = "InvokeClient::legacy")]
     pub client: InvokeClient,
+    /// Ask Lambda for each call's log tail and read its REPORT line (`target.log_tail`,
+    /// on by default); summaries written before the field existed did not.
+    #[serde(default)]
+    pub log_tail: bool,
 }
 
 impl LocalSpec {
@@ -130,6 +134,10 @@ pub struct Overrides {
     /// The Invoke API client: the lean one (default) or aws-sdk-lambda (target.client).
     #[arg(long, env = "HARNESS_CLIENT", value_parser = ["sdk", "lean"])]
     pub client: Option<String>,
+    /// Ask Lambda for each call's log tail and read its REPORT line: billed and init
+    /// duration, memory used, cold starts (target.log_tail; default on).
+    #[arg(long, env = "HARNESS_LOG_TAIL", value_parser = ["on", "off"])]
+    pub log_tail: Option<String>,
     /// An Invoke API endpoint: for target `endpoint` (target.url), or instead of AWS
     /// Lambda's regional endpoint for target `aws` (target.endpoint_url).
     #[arg(long, env = "HARNESS_ENDPOINT_URL")]
@@ -296,6 +304,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         workers,
         allow_incomplete,
         client: invoke_client(&src, &raw, o)?,
+        log_tail: o.log_tail.as_deref().map_or(raw.target.log_tail.unwrap_or(true), |f| f == "on"),
     })
 }
 

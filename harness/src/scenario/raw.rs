@@ -49,6 +49,7 @@ pub struct RawTarget {
     pub url: S<String>,
     pub endpoint_url: S<String>,
     pub client: S<String>,
+    pub log_tail: Option<bool>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

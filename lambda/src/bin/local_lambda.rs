@@ -8,6 +8,7 @@ use clap::Parser;
 use tokio::signal::unix::{signal, SignalKind};
 use transfer::db::Database;
 use transfer::local::endpoint::{DEFAULT_ENVIRONMENTS, DEFAULT_FUNCTION};
+use transfer::local::environments::Lifecycle;
 use transfer::local::{Endpoint, EndpointConfig, LocalPostgres, Overflow, PgOptions};
 use transfer::{schema, Function, RetryPolicy};
 
@@ -32,6 +33,19 @@ struct Args {
     /// Function timeout in seconds.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// The memory size REPORT lines state, MB.
+    #[arg(long, default_value_t = transfer::local::endpoint::DEFAULT_MEMORY_MB)]
+    memory_size: u64,
+    /// Start-up cost of each cold start, milliseconds (reported as Init Duration).
+    #[arg(long, default_value_t = transfer::local::endpoint::DEFAULT_INIT_COST.as_millis() as u64)]
+    init_cost_ms: u64,
+    /// Seconds an idle environment lives before it is reclaimed (0: never).
+    #[arg(long, default_value_t = transfer::local::endpoint::DEFAULT_IDLE_RECLAIM.as_secs())]
+    idle_reclaim: u64,
+    /// The function's reserved concurrency: below --environments (the account's
+    /// concurrency), it is the limit, and throttles give its reason.
+    #[arg(long)]
+    reserved_concurrency: Option<usize>,
     /// OCC retry policy: `unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]`.
     #[arg(long, default_value = "unlimited")]
     retry_policy: RetryPolicy,
@@ -76,6 +90,12 @@ async fn main() -> anyhow::Result<()> {
         environments: args.environments,
         overflow: args.overflow,
         timeout: Duration::from_secs_f64(args.timeout),
+        memory_size_mb: args.memory_size,
+        lifecycle: Lifecycle {
+            init_cost: Duration::from_millis(args.init_cost_ms),
+            idle_reclaim: (args.idle_reclaim > 0).then(|| Duration::from_secs(args.idle_reclaim)),
+            reserved: args.reserved_concurrency,
+        },
     };
     let policy = args.retry_policy;
     // Ctrl-C, SIGTERM (systemd, `timeout`, Kubernetes) or SIGHUP: let the calls in

@@ -24,12 +24,14 @@ pub fn not_found(arn: &str) -> Response {
     service_error(StatusCode::NOT_FOUND, "ResourceNotFoundException", &format!("Function not found: {arn}"), json!({}))
 }
 
-pub fn throttled() -> Response {
+/// 429 with AWS's reason (`ConcurrentInvocationLimitExceeded`,
+/// `ReservedFunctionConcurrentInvocationLimitExceeded`, ...).
+pub fn throttled(reason: &str) -> Response {
     let mut r = service_error(
         StatusCode::TOO_MANY_REQUESTS,
         "TooManyRequestsException",
         "Rate Exceeded.",
-        json!({ "Reason": "ConcurrentInvocationLimitExceeded" }),
+        json!({ "Reason": reason }),
     );
     r.headers_mut().insert("Retry-After", HeaderValue::from_static("1"));
     r
@@ -55,9 +57,13 @@ pub fn invalid_parameter(message: &str) -> Response {
 }
 
 /// The function ran: 200 with its payload, plus `X-Amz-Function-Error: Unhandled`
-/// when the payload is an error object.
-pub fn invoked(request_id: &str, body: serde_json::Value, function_error: bool) -> Response {
+/// when the payload is an error object, and `X-Amz-Log-Result` when the log tail was
+/// asked for.
+pub fn invoked(request_id: &str, body: serde_json::Value, function_error: bool, log: Option<String>) -> Response {
     let mut headers = HeaderMap::new();
+    if let Some(log) = log {
+        headers.insert("X-Amz-Log-Result", HeaderValue::from_str(&log).expect("base64 is ASCII"));
+    }
     headers.insert("X-Amz-Executed-Version", HeaderValue::from_static(EXECUTED_VERSION));
     headers.insert("x-amzn-RequestId", HeaderValue::from_str(request_id).expect("request ids are ASCII"));
     if function_error {

@@ -19,7 +19,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::api;
-use super::environments::{EnvironmentStats, Environments, Overflow};
+use super::environments::{EnvironmentStats, Environments, Lifecycle, Overflow};
+use super::report::{self, Invocation};
 use crate::error::TIMEOUT;
 use crate::{Function, FunctionError};
 
@@ -28,6 +29,15 @@ use crate::{Function, FunctionError};
 pub const DEFAULT_ENVIRONMENTS: usize = 32;
 /// Default function timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default memory size, MB: what a function gets unless it says otherwise (the
+/// workshop's CDK function does not).
+pub const DEFAULT_MEMORY_MB: u64 = 128;
+/// Default start-up cost of a cold start: about a Rust function's on AWS (runtime
+/// bootstrap and the function's own initialisation).
+pub const DEFAULT_INIT_COST: Duration = Duration::from_millis(40);
+/// Default time an idle environment lives: AWS gives no figure; environments are
+/// commonly seen reclaimed after 5 to 15 minutes idle.
+pub const DEFAULT_IDLE_RECLAIM: Duration = Duration::from_secs(300);
 /// The function name the workshop deploys.
 pub const DEFAULT_FUNCTION: &str = "reinvent-dat401";
 /// The region and account that appear in local ARNs.
@@ -44,6 +54,21 @@ pub struct EndpointConfig {
     pub environments: usize,
     pub overflow: Overflow,
     pub timeout: Duration,
+    /// The memory size REPORT lines state, MB.
+    #[serde(default = "default_memory")]
+    pub memory_size_mb: u64,
+    /// Cold-start cost, idle reclaim and reserved concurrency.
+    #[serde(default)]
+    pub lifecycle: Lifecycle,
+}
+
+fn default_memory() -> u64 {
+    DEFAULT_MEMORY_MB
+}
+
+/// The lifecycle the endpoint emulates unless told otherwise.
+pub fn default_lifecycle() -> Lifecycle {
+    Lifecycle { init_cost: DEFAULT_INIT_COST, idle_reclaim: Some(DEFAULT_IDLE_RECLAIM), reserved: None }
 }
 
 impl Default for EndpointConfig {
@@ -55,6 +80,8 @@ impl Default for EndpointConfig {
             environments: DEFAULT_ENVIRONMENTS,
             overflow: Overflow::Queue,
             timeout: DEFAULT_TIMEOUT,
+            memory_size_mb: DEFAULT_MEMORY_MB,
+            lifecycle: default_lifecycle(),
         }
     }
 }
@@ -92,7 +119,7 @@ impl Endpoint {
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let environments = Environments::new(config.environments, config.overflow, make);
+        let environments = Environments::with_lifecycle(config.environments, config.overflow, config.lifecycle, make);
         let grace = config.timeout + Duration::from_secs(5);
         let shared = Arc::new(Shared { config, environments: environments.clone() });
         let app = Router::new()
@@ -195,6 +222,11 @@ async fn invoke(
     };
     let invocation_type =
         headers.get("X-Amz-Invocation-Type").and_then(|v| v.to_str().ok()).unwrap_or("RequestResponse");
+    let log_tail = match headers.get("X-Amz-Log-Type").and_then(|v| v.to_str().ok()).unwrap_or("None") {
+        "None" => false,
+        "Tail" => true,
+        other => return api::invalid_parameter(&format!("X-Amz-Log-Type must be None or Tail, got {other}")),
+    };
     match invocation_type {
         "RequestResponse" => {}
         "Event" => {
@@ -210,24 +242,58 @@ async fn invoke(
         }
     }
     let overflow = shared.config.overflow;
+    let memory_size_mb = shared.config.memory_size_mb;
     // A task of its own: a caller that hangs up does not interrupt the function
     // mid-transaction, as on AWS.
-    match tokio::spawn(run_function(shared, payload, overflow)).await {
-        Ok(Some((body, function_error))) => api::invoked(&request_id, body, function_error),
-        Ok(None) => api::throttled(),
+    let ran = match tokio::spawn(run_function(shared, payload, overflow)).await {
+        Ok(Ok(ran)) => ran,
+        Ok(Err(reason)) => return api::throttled(reason),
         Err(e) => {
             let error = FunctionError::new("Runtime.ExitError", format!("the function crashed: {e}"));
-            api::invoked(&request_id, error.to_json(), true)
+            let log = log_tail.then(|| crashed_log(&request_id, memory_size_mb));
+            return api::invoked(&request_id, error.to_json(), true, log);
         }
-    }
+    };
+    let log = log_tail.then(|| {
+        Invocation {
+            request_id: &request_id,
+            duration: ran.duration,
+            init: ran.init,
+            memory_size_mb,
+            max_memory_used_mb: report::resident_mb(),
+            status: ran.timed_out.then_some("timeout"),
+        }
+        .log_result()
+    });
+    api::invoked(&request_id, ran.body, ran.function_error, log)
 }
 
-/// Run one invocation in an environment: `None` when throttled, else the body and
-/// whether it is a function error.
-async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -> Option<(Value, bool)> {
-    let mut lease = shared.environments.acquire_or(overflow).await.ok()?;
+/// The log of an invocation whose task died under it.
+fn crashed_log(request_id: &str, memory_size_mb: u64) -> String {
+    let status = "error\tError Type: Runtime.ExitError";
+    let (duration, max_memory_used_mb) = (Duration::ZERO, report::resident_mb());
+    Invocation { request_id, duration, init: None, memory_size_mb, max_memory_used_mb, status: Some(status) }
+        .log_result()
+}
+
+/// One invocation as it ran in its environment.
+struct Ran {
+    body: Value,
+    function_error: bool,
+    timed_out: bool,
+    duration: Duration,
+    /// The environment's start-up, when this was its cold start.
+    init: Option<Duration>,
+}
+
+/// Run one invocation in an environment, or say why it was throttled.
+async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -> Result<Ran, &'static str> {
+    let mut lease = shared.environments.acquire_or(overflow).await.map_err(|t| t.0)?;
+    let init = lease.init();
     let timeout = shared.config.timeout;
+    let started = std::time::Instant::now();
     let result = tokio::time::timeout(timeout, lease.function().invoke(payload)).await;
+    let duration = started.elapsed();
     let (body, function_error, timed_out) = match result {
         Ok(Ok(body)) => {
             lease.finish();
@@ -244,7 +310,7 @@ async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -
         }
     };
     shared.environments.count_invocation(function_error, timed_out);
-    Some((body, function_error))
+    Ok(Ran { body, function_error, timed_out, duration, init })
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> axum::Json<EnvironmentStats> {

@@ -1,10 +1,13 @@
 //! Execution environments, as Lambda runs them: at most N, each serving one invocation
-//! at a time with its own database connection. A new environment is a cold start.
-//! Beyond N, an invocation either waits for a free environment or is throttled.
+//! at a time with its own database connection. A new environment is a cold start (with
+//! a configurable start-up cost); one idle for longer than the reclaim time is gone, so
+//! cold starts recur as on AWS. Beyond N (or the function's reserved concurrency), an
+//! invocation either waits for a free environment or is throttled, with AWS's reason.
 
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -42,6 +45,26 @@ impl std::fmt::Display for Overflow {
     }
 }
 
+/// How environments start, idle and are limited, beyond their number.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lifecycle {
+    /// Added to every cold start: the runtime's and the function's own initialisation
+    /// (reported as `Init Duration` together with the time the environment took).
+    #[serde(default)]
+    pub init_cost: Duration,
+    /// An environment idle for longer is reclaimed; the next call is a cold start.
+    #[serde(default)]
+    pub idle_reclaim: Option<Duration>,
+    /// The function's reserved concurrency: when below the number of environments (the
+    /// account's concurrency), it is the limit, and throttles say so.
+    #[serde(default)]
+    pub reserved: Option<usize>,
+}
+
+/// Why an invocation was throttled, as AWS words it in the 429's `Reason`.
+pub const ACCOUNT_LIMIT: &str = "ConcurrentInvocationLimitExceeded";
+pub const RESERVED_LIMIT: &str = "ReservedFunctionConcurrentInvocationLimitExceeded";
+
 /// Counters the endpoint reports at `GET /_local/stats`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnvironmentStats {
@@ -57,6 +80,12 @@ pub struct EnvironmentStats {
     pub timeouts: u64,
     /// Invocations refused with 429.
     pub throttles: u64,
+    /// Idle environments reclaimed (absent in older reports).
+    #[serde(default)]
+    pub reclaimed: u64,
+    /// The function's reserved concurrency, when one limits it.
+    #[serde(default)]
+    pub reserved: Option<u64>,
 }
 
 #[derive(Default)]
@@ -66,6 +95,7 @@ struct Counters {
     function_errors: AtomicU64,
     timeouts: AtomicU64,
     throttles: AtomicU64,
+    reclaimed: AtomicU64,
 }
 
 type Factory = Box<dyn Fn() -> Function + Send + Sync>;
@@ -74,26 +104,49 @@ type Factory = Box<dyn Fn() -> Function + Send + Sync>;
 pub struct Environments {
     max: usize,
     permits: Arc<Semaphore>,
-    idle: Mutex<Vec<Function>>,
+    /// Warm environments, and when each last finished an invocation.
+    idle: Mutex<Vec<(Function, Instant)>>,
     make: Factory,
     overflow: Overflow,
+    lifecycle: Lifecycle,
     counters: Counters,
 }
 
-/// All environments are busy and the overflow policy is `Throttle`.
+/// All environments are busy and the overflow policy is `Throttle`: why, in AWS's words.
 #[derive(Debug)]
-pub struct Throttled;
+pub struct Throttled(pub &'static str);
 
 impl Environments {
     pub fn new(max: usize, overflow: Overflow, make: impl Fn() -> Function + Send + Sync + 'static) -> Arc<Self> {
+        Environments::with_lifecycle(max, overflow, Lifecycle::default(), make)
+    }
+
+    /// At most `max` environments (the account's concurrency), or the lifecycle's
+    /// reserved concurrency when lower.
+    pub fn with_lifecycle(
+        max: usize,
+        overflow: Overflow,
+        lifecycle: Lifecycle,
+        make: impl Fn() -> Function + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        let limit = lifecycle.reserved.map_or(max, |r| r.min(max));
         Arc::new(Environments {
-            max,
-            permits: Arc::new(Semaphore::new(max)),
+            max: limit,
+            permits: Arc::new(Semaphore::new(limit)),
             idle: Mutex::new(Vec::new()),
             make: Box::new(make),
             overflow,
+            lifecycle,
             counters: Counters::default(),
         })
+    }
+
+    /// The throttle reason: the reserved concurrency when it is the limit.
+    fn limit_reason(&self) -> &'static str {
+        match self.lifecycle.reserved {
+            Some(r) if r <= self.max => RESERVED_LIMIT,
+            _ => ACCOUNT_LIMIT,
+        }
     }
 
     /// Take a free environment, creating one (a cold start) when none is idle; when all
@@ -108,15 +161,34 @@ impl Environments {
             Overflow::Queue => self.permits.clone().acquire_owned().await.expect("the semaphore is never closed"),
             Overflow::Throttle => self.permits.clone().try_acquire_owned().map_err(|_| {
                 self.counters.throttles.fetch_add(1, Ordering::Relaxed);
-                Throttled
+                Throttled(self.limit_reason())
             })?,
         };
-        let idle = self.idle.lock().expect("environment list poisoned").pop();
-        let function = idle.unwrap_or_else(|| {
-            self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
-            (self.make)()
-        });
-        Ok(Lease { function: Some(function), healthy: false, pool: self.clone(), _permit: permit })
+        let warm = self.take_idle();
+        let (function, init) = match warm {
+            Some(f) => (f, None),
+            None => {
+                let started = Instant::now();
+                self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
+                let function = (self.make)();
+                if !self.lifecycle.init_cost.is_zero() {
+                    tokio::time::sleep(self.lifecycle.init_cost).await;
+                }
+                (function, Some(started.elapsed()))
+            }
+        };
+        Ok(Lease { function: Some(function), init, healthy: false, pool: self.clone(), _permit: permit })
+    }
+
+    /// The most recently used idle environment, after reclaiming those idle too long.
+    fn take_idle(&self) -> Option<Function> {
+        let mut idle = self.idle.lock().expect("environment list poisoned");
+        if let Some(limit) = self.lifecycle.idle_reclaim {
+            let before = idle.len();
+            idle.retain(|(_, since)| since.elapsed() <= limit);
+            self.counters.reclaimed.fetch_add((before - idle.len()) as u64, Ordering::Relaxed);
+        }
+        idle.pop().map(|(f, _)| f)
     }
 
     pub fn stats(&self) -> EnvironmentStats {
@@ -128,6 +200,8 @@ impl Environments {
             function_errors: c.function_errors.load(Ordering::Relaxed),
             timeouts: c.timeouts.load(Ordering::Relaxed),
             throttles: c.throttles.load(Ordering::Relaxed),
+            reclaimed: c.reclaimed.load(Ordering::Relaxed),
+            reserved: self.lifecycle.reserved.map(|r| r as u64),
         }
     }
 
@@ -147,6 +221,8 @@ impl Environments {
 /// so a half-done transaction can never leak into the next invocation.
 pub struct Lease {
     function: Option<Function>,
+    /// How long the environment took to start, when this invocation was its cold start.
+    init: Option<Duration>,
     healthy: bool,
     pool: Arc<Environments>,
     _permit: OwnedSemaphorePermit,
@@ -155,6 +231,11 @@ pub struct Lease {
 impl Lease {
     pub fn function(&mut self) -> &mut Function {
         self.function.as_mut().expect("a lease holds its function until dropped")
+    }
+
+    /// The environment's start-up time, when this invocation is its cold start.
+    pub fn init(&self) -> Option<Duration> {
+        self.init
     }
 
     /// The invocation completed: keep the environment warm for the next one.
@@ -166,7 +247,7 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         if let (true, Some(f)) = (self.healthy, self.function.take()) {
-            self.pool.idle.lock().expect("environment list poisoned").push(f);
+            self.pool.idle.lock().expect("environment list poisoned").push((f, Instant::now()));
         }
     }
 }

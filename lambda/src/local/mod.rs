@@ -6,6 +6,7 @@ pub mod endpoint;
 pub mod environments;
 pub mod fd_limit;
 pub mod postgres;
+pub mod report;
 
 pub use endpoint::{Endpoint, EndpointConfig};
 pub use environments::{EnvironmentStats, Overflow};

@@ -239,21 +239,26 @@ impl Call {
     /// running when told to give up is recorded as abandoned, and a target that panics
     /// as a transport error, each with its real elapsed time.
     async fn run<T: Target>(mut self, target: Arc<T>, payload: serde_json::Value) -> CallRecord {
+        let accounts = payload["payer_id"].as_i64().zip(payload["payee_id"].as_i64());
         let invoke = std::panic::AssertUnwindSafe(tokio::time::timeout(self.call_timeout, target.invoke(payload)));
         let outcome = tokio::select! {
             outcome = futures::FutureExt::catch_unwind(invoke) => Some(outcome),
             () = given_up(&mut self.abandon) => None,
         };
         let latency_us = self.intended.elapsed().as_micros() as u64;
+        let mut platform = None;
         let (error, function_us, retries) = match outcome {
-            Some(Ok(Ok(o))) => o.classify(),
+            Some(Ok(Ok(answer))) => {
+                platform = answer.report;
+                answer.outcome.classify()
+            }
             Some(Ok(Err(_))) => {
                 (Some((ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout))), None, None)
             }
             Some(Err(_)) => (Some((ErrorClass::Transport, "the invoke target panicked".to_string())), None, None),
             None => (Some((ErrorClass::Abandoned, "still in flight at the drain deadline".into())), None, None),
         };
-        CallRecord { latency_us, function_us, retries, error, late: self.late }
+        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts }
     }
 }
 

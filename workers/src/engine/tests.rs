@@ -10,14 +10,14 @@ use tokio::sync::{mpsc, watch};
 
 use super::*;
 use crate::load::Slot;
-use crate::target::Outcome;
+use crate::target::{Answer, Outcome};
 use crate::{LoadModel, Stage};
 
 /// A target that panics on every call.
 struct Panicking;
 
 impl Target for Panicking {
-    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Outcome> + Send {
+    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Answer> + Send {
         async move {
             tokio::time::sleep(Duration::from_millis(30)).await;
             panic!("a bug in the target")
@@ -49,7 +49,7 @@ struct Scripted {
 }
 
 impl Target for Scripted {
-    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Outcome> + Send {
+    fn invoke(&self, _payload: Value) -> impl std::future::Future<Output = Answer> + Send {
         let k = self.served.fetch_add(1, Ordering::Relaxed);
         let delay = (self.delay)(k);
         async move {
@@ -57,7 +57,7 @@ impl Target for Scripted {
                 Some(d) => tokio::time::sleep(d).await,
                 None => std::future::pending::<()>().await,
             }
-            Outcome::Response(json!({"balance": 1, "retries": 0}))
+            Outcome::Response(json!({"balance": 1, "retries": 0})).into()
         }
     }
 }

@@ -403,14 +403,14 @@ async fn run_plan(
     let engine = tokio::spawn(async move {
         let max_in_flight = plan.load.max_in_flight();
         let target = match target {
-            WorkerTarget::Endpoint { url, function, h2c: true, client } => {
-                Invoker::local(client, &url, &function, max_in_flight)
+            WorkerTarget::Endpoint { url, function, h2c: true, client, log_tail } => {
+                Invoker::local(client, &url, &function, max_in_flight).map(|t| t.with_log_tail(log_tail))
             }
-            WorkerTarget::Endpoint { url, function, h2c: false, client } => {
-                Invoker::endpoint(client, &url, &function, max_in_flight)
+            WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail } => {
+                Invoker::endpoint(client, &url, &function, max_in_flight).map(|t| t.with_log_tail(log_tail))
             }
-            WorkerTarget::Aws { function, access, client } => {
-                Invoker::aws(client, &function, &access, max_in_flight).await
+            WorkerTarget::Aws { function, access, client, log_tail } => {
+                Invoker::aws(client, &function, &access, max_in_flight).await.map(|t| t.with_log_tail(log_tail))
             }
         }?;
         Ok::<_, String>(crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await)

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use crate::target::{Outcome, Target};
+use crate::target::{Answer, Outcome, Target};
 
 /// `inner`, invoked only within the grant.
 pub struct Leased<T> {
@@ -32,7 +32,7 @@ impl<T: Target> Leased<T> {
 }
 
 impl<T: Target> Target for Leased<T> {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
         let k = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let asked = self.asked.load(Ordering::Relaxed);
         // Within half a chunk of what was asked for: ask for one chunk more, once.
@@ -45,7 +45,7 @@ impl<T: Target> Target for Leased<T> {
         let mut granted = self.granted.clone();
         async move {
             if granted.wait_for(|g| *g >= k).await.is_err() {
-                return Outcome::Transport { message: "the lease ended: the coordinator is gone".into() };
+                return Outcome::Transport { message: "the lease ended: the coordinator is gone".into() }.into();
             }
             self.inner.invoke(payload).await
         }
@@ -61,8 +61,8 @@ mod tests {
     struct Echo;
 
     impl Target for Echo {
-        fn invoke(&self, _payload: Value) -> impl Future<Output = Outcome> + Send {
-            async { Outcome::Response(serde_json::json!({"balance": 1})) }
+        fn invoke(&self, _payload: Value) -> impl Future<Output = Answer> + Send {
+            async { Outcome::Response(serde_json::json!({"balance": 1})).into() }
         }
     }
 
@@ -71,7 +71,7 @@ mod tests {
         let (grant, granted) = watch::channel(4);
         let (ask, mut asks) = mpsc::unbounded_channel();
         let leased = Arc::new(Leased::new(Echo, granted, ask));
-        let ok = |o: Outcome| matches!(o, Outcome::Response(_));
+        let ok = |a: Answer| matches!(a.outcome, Outcome::Response(_));
         assert!(ok(leased.invoke(Value::Null).await));
         assert_eq!(asks.try_recv().ok(), None, "1 of 4 used: more than half a chunk left");
         assert!(ok(leased.invoke(Value::Null).await));
@@ -90,6 +90,6 @@ mod tests {
         assert_eq!(asks.try_recv().ok(), Some(12), "call 6 of 8 asks for the next chunk");
         drop(grant);
         assert!(ok(leased.invoke(Value::Null).await) && ok(leased.invoke(Value::Null).await));
-        assert!(matches!(leased.invoke(Value::Null).await, Outcome::Transport { .. }), "no grant, no call");
+        assert!(matches!(leased.invoke(Value::Null).await.outcome, Outcome::Transport { .. }), "no grant, no call");
     }
 }

@@ -47,6 +47,9 @@ pub enum WorkerTarget {
         h2c: bool,
         #[serde(default = "crate::lean::InvokeClient::legacy")]
         client: crate::lean::InvokeClient,
+        /// Ask for each call's log tail (absent from older coordinators: no).
+        #[serde(default)]
+        log_tail: bool,
     },
     /// AWS Lambda, credentials and region from the worker's own AWS configuration.
     Aws {
@@ -55,6 +58,8 @@ pub enum WorkerTarget {
         access: crate::target::AwsAccess,
         #[serde(default = "crate::lean::InvokeClient::legacy")]
         client: crate::lean::InvokeClient,
+        #[serde(default)]
+        log_tail: bool,
     },
 }
 

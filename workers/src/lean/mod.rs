@@ -24,7 +24,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
-use crate::target::{AwsAccess, Outcome, Target, CALLS_PER_CLIENT};
+use crate::target::{Answer, AwsAccess, Outcome, Target, CALLS_PER_CLIENT};
 use credentials::CachedCredentials;
 use request::Signer;
 
@@ -48,6 +48,8 @@ pub struct LeanTarget {
     signer: Arc<Signer>,
     credentials: Arc<CachedCredentials>,
     path: Arc<str>,
+    /// Ask for the log tail (`X-Amz-Log-Type: Tail`) and read its REPORT line.
+    log_tail: bool,
 }
 
 /// How requests travel: HTTP/2 with prior knowledge on our own streams, or hyper.
@@ -86,7 +88,14 @@ impl LeanTarget {
             signer: Arc::new(signer),
             credentials: Arc::new(credentials),
             path: request::invoke_path(function).into(),
+            log_tail: false,
         })
+    }
+
+    /// Ask Lambda for each call's log tail and read its REPORT line.
+    pub fn with_log_tail(mut self, on: bool) -> Self {
+        self.log_tail = on;
+        self
     }
 
     /// The local endpoint (h2c), with placeholder credentials.
@@ -115,41 +124,46 @@ impl LeanTarget {
     }
 
     /// One synchronous invocation.
-    pub async fn call(&self, payload: &Value) -> Outcome {
+    pub async fn call(&self, payload: &Value) -> Answer {
         let bytes = Bytes::from(serde_json::to_vec(payload).expect("a JSON value serialises"));
         let credentials = match self.credentials.get().await {
             Ok(c) => c,
-            Err(message) => return Outcome::Transport { message },
+            Err(message) => return Outcome::Transport { message }.into(),
         };
-        let request = match self.signer.request(&self.path, bytes, &credentials, SystemTime::now()) {
+        let request = match self.signer.request(&self.path, bytes, &credentials, self.log_tail, SystemTime::now()) {
             Ok(r) => r,
-            Err(message) => return Outcome::Transport { message },
+            Err(message) => return Outcome::Transport { message }.into(),
         };
-        match &*self.transport {
+        let (status, headers, body) = match &*self.transport {
             Transport::H2c(pool) => match pool.send(request).await {
-                Ok(a) => response::outcome(a.status, &a.headers, &a.body),
-                Err(message) => Outcome::Transport { message },
+                Ok(a) => (a.status, a.headers, a.body),
+                Err(message) => return Outcome::Transport { message }.into(),
             },
             Transport::Hyper { clients, next } => {
                 let i = next.fetch_add(1, Ordering::Relaxed) % clients.len();
                 let response = match clients[i].request(request.map(Full::new)).await {
                     Ok(r) => r,
-                    Err(e) => return Outcome::Transport { message: crate::target::error_chain(&e) },
+                    Err(e) => return Outcome::Transport { message: crate::target::error_chain(&e) }.into(),
                 };
                 let (parts, body) = response.into_parts();
                 match body.collect().await {
-                    Ok(body) => response::outcome(parts.status.as_u16(), &parts.headers, &body.to_bytes()),
-                    Err(e) => Outcome::Transport {
-                        message: format!("reading the response: {}", crate::target::error_chain(&e)),
-                    },
+                    Ok(body) => (parts.status.as_u16(), parts.headers, body.to_bytes()),
+                    Err(e) => {
+                        let message = format!("reading the response: {}", crate::target::error_chain(&e));
+                        return Outcome::Transport { message }.into();
+                    }
                 }
             }
-        }
+        };
+        let report = headers
+            .get("x-amz-log-result")
+            .map(|v| v.to_str().map_err(|e| e.to_string()).and_then(crate::platform::from_log_result));
+        Answer { outcome: response::outcome(status, &headers, &body), report }
     }
 }
 
 impl Target for LeanTarget {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
         async move { self.call(&payload).await }
     }
 }
@@ -259,8 +273,18 @@ impl Invoker {
     }
 }
 
+impl Invoker {
+    /// Ask Lambda for each call's log tail and read its REPORT line.
+    pub fn with_log_tail(self, on: bool) -> Invoker {
+        match self {
+            Invoker::Sdk(t) => Invoker::Sdk(t.with_log_tail(on)),
+            Invoker::Lean(t) => Invoker::Lean(t.with_log_tail(on)),
+        }
+    }
+}
+
 impl Target for Invoker {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Outcome> + Send {
+    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
         async move {
             match self {
                 // Boxed: the SDK's future is several times the lean one's, and every call

@@ -1,7 +1,8 @@
 //! The Invoke API request, built directly and signed with SigV4 as aws-sdk-lambda signs
 //! it: `POST /2015-03-31/functions/{FunctionName}/invocations` with the payload as an
 //! `application/octet-stream` body, and the same signed headers (content-length,
-//! content-type, host, x-amz-date, x-amz-security-token, x-amz-user-agent).
+//! content-type, host, x-amz-date, x-amz-security-token, x-amz-user-agent, and
+//! x-amz-log-type when the log tail is asked for).
 
 use std::time::SystemTime;
 
@@ -46,19 +47,22 @@ impl Signer {
         function_path: &str,
         payload: Bytes,
         credentials: &Credentials,
+        log_tail: bool,
         time: SystemTime,
     ) -> Result<http::Request<Bytes>, String> {
         let uri = format!("{}{function_path}", self.base.trim_end_matches('/'));
         let length = payload.len().to_string();
-        let mut request = http::Request::builder()
+        let mut builder = http::Request::builder()
             .method("POST")
             .uri(&uri)
             .header("content-type", "application/octet-stream")
             .header("content-length", &length)
             .header("user-agent", &self.user_agent)
-            .header("x-amz-user-agent", &self.user_agent)
-            .body(payload)
-            .map_err(|e| format!("building the request for {uri}: {e}"))?;
+            .header("x-amz-user-agent", &self.user_agent);
+        if log_tail {
+            builder = builder.header("x-amz-log-type", "Tail");
+        }
+        let mut request = builder.body(payload).map_err(|e| format!("building the request for {uri}: {e}"))?;
         let identity: Identity = credentials.clone().into();
         let params = v4::SigningParams::builder()
             .identity(&identity)

@@ -145,7 +145,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                         tokio::spawn(async move {
                             while Instant::now() < deadline {
                                 let ok = matches!(
-                                    t.invoke(serde_json::from_str(PAYLOAD).unwrap()).await,
+                                    t.invoke(serde_json::from_str(PAYLOAD).unwrap()).await.outcome,
                                     workers::Outcome::Response(_)
                                 );
                                 if ok { &calls } else { &errors }.fetch_add(1, Ordering::Relaxed);
