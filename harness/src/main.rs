@@ -6,6 +6,7 @@ mod check;
 mod cli;
 mod commands;
 mod coordinator;
+mod cost;
 mod database;
 mod doctor;
 mod local_stack;

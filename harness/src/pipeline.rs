@@ -71,8 +71,10 @@ pub async fn execute(
         verification: ran.verification,
         checks: Vec::new(),
         accounting: None,
+        cost: None,
     };
     report.accounting = Some(report.accounting());
+    report.cost = Some(run_cost(&report));
     if report.plan.thresholds != Thresholds::default() {
         report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     }
@@ -89,6 +91,23 @@ pub async fn execute(
         eprintln!("warning: {note}");
     }
     Ok((exit_status(&report, signals.first()), report))
+}
+
+/// The run's cost: Lambda's from the REPORT lines; the database's from DPUs, which only
+/// a DSQL cluster has (fetched afterwards from CloudWatch by `harness report --fetch-metrics`).
+fn run_cost(report: &RunReport) -> crate::cost::Cost {
+    let (region, dpus) = match &report.plan.target {
+        TargetSpec::Aws { access, .. } => (
+            access.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            Err("DSQL's DPUs are not fetched yet: `harness report RUN_DIR --fetch-metrics` (CloudWatch lags minutes)"
+                .into()),
+        ),
+        _ => (
+            transfer::local::endpoint::LOCAL_REGION.to_string(),
+            Err("absent: the local stack's PostgreSQL has no DPUs (Aurora DSQL's billing unit)".into()),
+        ),
+    };
+    crate::cost::compute(&report.totals, report.plan.cost.prices(&region), dpus)
 }
 
 /// The one place a run's exit status is decided (documented in `harness run --help`).

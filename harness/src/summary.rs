@@ -41,6 +41,10 @@ pub struct RunReport {
     /// Where every planned call went (absent in older summaries).
     #[serde(default)]
     pub accounting: Option<Accounting>,
+    /// What the run cost, each part saying where its figures came from (absent in
+    /// older summaries).
+    #[serde(default)]
+    pub cost: Option<crate::cost::Cost>,
 }
 
 /// One worker's part of the run.

@@ -42,6 +42,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
         verification: Some(verification(true)),
         checks: Vec::new(),
         accounting: None,
+        cost: None,
     }
 }
 

@@ -3,6 +3,8 @@
 //! are refused before anything runs, naming the file, line and column (or the flag) and
 //! what is allowed.
 
+mod cost_section;
+mod local_section;
 mod raw;
 mod thresholds;
 mod workers_section;
@@ -13,15 +15,14 @@ pub use workers_section::{FleetSpec, OnLost, WorkerSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use std::net::SocketAddr;
 use toml::Spanned;
 
-use transfer::local::{EndpointConfig, Overflow};
-use transfer::RetryPolicy;
 use workers::lean::InvokeClient;
 use workers::target::AwsAccess;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
+use local_section::local;
+pub use local_section::LocalSpec;
 use raw::{AmountValue, DurationValue, RawLoad, RawScenario};
 
 /// Where the function runs.
@@ -65,15 +66,6 @@ pub struct DataSpec {
     pub initial_balance: i32,
 }
 
-/// The local stack's knobs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct LocalSpec {
-    pub retry_policy: RetryPolicy,
-    pub environments: usize,
-    pub overflow: Overflow,
-    pub function_timeout_s: f64,
-}
-
 /// A validated scenario: everything a run needs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
@@ -100,24 +92,9 @@ pub struct Plan {
     /// on by default); summaries written before the field existed did not.
     #[serde(default)]
     pub log_tail: bool,
-}
-
-impl LocalSpec {
-    /// The local endpoint's configuration for `function`; with a fleet, listening where
-    /// the workers can reach it.
-    pub fn endpoint_config(&self, function: &str, fleet: Option<&FleetSpec>) -> EndpointConfig {
-        let config = EndpointConfig {
-            environments: self.environments,
-            overflow: self.overflow,
-            timeout: std::time::Duration::from_secs_f64(self.function_timeout_s),
-            function_name: function.to_string(),
-            ..EndpointConfig::default()
-        };
-        match fleet.and_then(|f| f.endpoint_address) {
-            Some(ip) => EndpointConfig { listen: SocketAddr::new(ip, 0), allow_non_loopback: true, ..config },
-            None => config,
-        }
-    }
+    /// `[cost]`: the prices the run's cost is computed with.
+    #[serde(default)]
+    pub cost: crate::cost::CostSpec,
 }
 
 /// Command-line values that replace the scenario's: the only definition of these flags
@@ -305,6 +282,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         allow_incomplete,
         client: invoke_client(&src, &raw, o)?,
         log_tail: o.log_tail.as_deref().map_or(raw.target.log_tail.unwrap_or(true), |f| f == "on"),
+        cost: cost_section::cost(&src, &raw.cost)?,
     })
 }
 
@@ -424,41 +402,6 @@ fn function_name_ok(name: &str) -> Result<(), String> {
         Some(c) => Err(format!("{name:?} has {c:?}; a function name or ARN has only letters, digits and -_:.$")),
         None => Ok(()),
     }
-}
-
-fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, ScenarioError> {
-    let l = &raw.local;
-    let mut policy = src.f(l.retry_policy.clone());
-    flag(&mut policy, o.retry_policy.clone(), "--retry-policy");
-    let retry_policy = match policy {
-        None => RetryPolicy::Unlimited,
-        Some(f) => f.v.parse::<RetryPolicy>().map_err(|m| src.err(f.at, format!("local.retry_policy: {m}")))?,
-    };
-    let mut environments = src.f(l.environments.clone());
-    flag(&mut environments, o.environments, "--environments");
-    let environments = match environments {
-        None => transfer::local::endpoint::DEFAULT_ENVIRONMENTS,
-        Some(f) => positive(src, &f, "local.environments", 10_000)? as usize,
-    };
-    let mut overflow = src.f(l.overflow.clone());
-    flag(&mut overflow, o.overflow.clone(), "--overflow");
-    let overflow = match overflow {
-        None => Overflow::Queue,
-        Some(f) => f.v.parse().map_err(|m: String| src.err(f.at, format!("local.overflow: {m}")))?,
-    };
-    let function_timeout_s = match src.f(l.function_timeout.clone()) {
-        None => transfer::local::endpoint::DEFAULT_TIMEOUT.as_secs_f64(),
-        Some(f) => match f.v.seconds() {
-            Ok(s) if s <= 900.0 => s,
-            Ok(s) => {
-                return Err(
-                    src.err(f.at, format!("local.function_timeout must be at most 900 s (Lambda's limit), got {s} s"))
-                )
-            }
-            Err(m) => return Err(src.err(f.at, format!("local.function_timeout: {m}"))),
-        },
-    };
-    Ok(LocalSpec { retry_policy, environments, overflow, function_timeout_s })
 }
 
 /// The `[load]` keys as given (file or flag), each with its position.

@@ -26,6 +26,19 @@ pub struct RawScenario {
     #[serde(default)]
     pub thresholds: RawThresholds,
     pub workers: S<RawWorkers>,
+    #[serde(default)]
+    pub cost: RawCost,
+}
+
+/// `[cost]`: the prices a run's cost is computed with.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCost {
+    pub region: Option<String>,
+    pub architecture: S<String>,
+    pub lambda_gb_second: S<f64>,
+    pub lambda_per_million_requests: S<f64>,
+    pub dsql_per_million_dpu: S<f64>,
 }
 
 /// `[workers]`: run the load from several worker processes or daemons.
@@ -106,6 +119,10 @@ pub struct RawLocal {
     pub environments: S<i64>,
     pub overflow: S<String>,
     pub function_timeout: S<DurationValue>,
+    pub memory_size: S<i64>,
+    pub init_cost: S<DurationValue>,
+    pub idle_reclaim: S<DurationValue>,
+    pub reserved_concurrency: S<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]

@@ -1,4 +1,5 @@
 use super::*;
+use transfer::RetryPolicy;
 
 fn plan(text: &str) -> Result<Plan, String> {
     parse("s.toml", text, &Overrides::default()).map_err(|e| e.to_string())
@@ -160,4 +161,31 @@ fn ramps_parse_for_the_open_and_the_closed_model() {
     );
     assert!(err("[load]\nmodel = \"open\"\nrate = 5\nduration = \"1s\"\nstart_rate = 2\n")
         .contains("only used with load.stages"));
+}
+
+#[test]
+fn the_local_endpoint_emulates_lambda_as_told() {
+    let load = "[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n";
+    let p = plan(load).unwrap();
+    assert!(p.log_tail, "REPORT lines are asked for by default");
+    let c = p.local.endpoint_config("f", None);
+    assert_eq!((c.memory_size_mb, c.lifecycle.init_cost.as_millis(), c.lifecycle.reserved), (128, 40, None));
+    assert_eq!(c.lifecycle.idle_reclaim, Some(std::time::Duration::from_secs(300)));
+    let text = format!(
+        "[target]\nlog_tail = false\n[local]\nmemory_size = 512\ninit_cost = \"150ms\"\nidle_reclaim = \"never\"\n\
+         reserved_concurrency = 5\n{load}"
+    );
+    let p = plan(&text).unwrap();
+    assert!(!p.log_tail);
+    let c = p.local.endpoint_config("f", None);
+    assert_eq!((c.memory_size_mb, c.lifecycle.init_cost.as_millis(), c.lifecycle.reserved), (512, 150, Some(5)));
+    assert_eq!(c.lifecycle.idle_reclaim, None);
+    let o = Overrides { log_tail: Some("on".into()), ..Default::default() };
+    assert!(parse("s.toml", &text, &o).unwrap().log_tail, "--log-tail on wins over the file");
+    let e = plan(&format!("[local]\nmemory_size = 64\n{load}")).unwrap_err();
+    assert_eq!(e, "s.toml:2:15: local.memory_size must be 128 to 10240 MB (Lambda's range), got 64");
+    let e = plan(&format!("[local]\ninit_cost = \"11s\"\n{load}")).unwrap_err();
+    assert!(e.starts_with("s.toml:2:13: local.init_cost must be at most 10 s"), "{e}");
+    let e = plan(&format!("[local]\nreserved_concurrency = 0\n{load}")).unwrap_err();
+    assert!(e.starts_with("s.toml:2:24: local.reserved_concurrency must be between 1"), "{e}");
 }

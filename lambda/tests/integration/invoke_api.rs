@@ -29,6 +29,10 @@ fn client(endpoint: &Endpoint) -> aws_sdk_lambda::Client {
 
 async fn start(db: &TestDb, environments: usize, overflow: Overflow, timeout: Duration) -> Endpoint {
     let config = EndpointConfig { environments, overflow, timeout, ..EndpointConfig::default() };
+    start_with(db, config).await
+}
+
+async fn start_with(db: &TestDb, config: EndpointConfig) -> Endpoint {
     let database = db.database();
     Endpoint::start(config, move || Function::new(database.clone(), RetryPolicy::Unlimited)).await.unwrap()
 }
@@ -118,31 +122,101 @@ async fn sdk_sees_successes_and_errors_as_on_aws() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn beyond_its_environments_the_endpoint_throttles_like_aws() {
-    let db = TestDb::new(2, 100).await;
-    let endpoint = start(&db, 1, Overflow::Throttle, Duration::from_secs(30)).await;
-    let lambda = client(&endpoint);
+async fn beyond_its_environments_the_endpoint_throttles_like_aws_with_the_reason() {
+    // One environment (the account's concurrency); then four, limited by a reserved
+    // concurrency of one.
+    let cases = [
+        (1, None, "ConcurrentInvocationLimitExceeded"),
+        (4, Some(1), "ReservedFunctionConcurrentInvocationLimitExceeded"),
+    ];
+    for (environments, reserved, reason) in cases {
+        let db = TestDb::new(2, 100).await;
+        let mut config = EndpointConfig { environments, overflow: Overflow::Throttle, ..EndpointConfig::default() };
+        config.lifecycle.reserved = reserved;
+        let endpoint = start_with(&db, config).await;
+        let lambda = client(&endpoint);
 
-    // Hold account 1's row lock so the only environment stays busy.
-    let holder = hold_row_lock(&db, 1).await;
-    let busy = tokio::spawn({
-        let lambda = lambda.clone();
-        async move { invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#).await }
-    });
-    wait_for_lock_waiter(&db).await;
+        // Hold account 1's row lock so the only environment stays busy.
+        let holder = hold_row_lock(&db, 1).await;
+        let busy = tokio::spawn({
+            let lambda = lambda.clone();
+            async move { invoke(&lambda, NAME, r#"{"payer_id":1,"payee_id":2,"amount":10}"#).await }
+        });
+        wait_for_lock_waiter(&db).await;
 
-    match invoke(&lambda, NAME, r#"{"payer_id":2,"payee_id":1,"amount":1}"#).await.unwrap_err() {
-        InvokeError::TooManyRequestsException(e) => {
-            assert_eq!(e.reason().map(|r| r.as_str()), Some("ConcurrentInvocationLimitExceeded"));
-            assert_eq!(e.retry_after_seconds(), Some("1"));
+        match invoke(&lambda, NAME, r#"{"payer_id":2,"payee_id":1,"amount":1}"#).await.unwrap_err() {
+            InvokeError::TooManyRequestsException(e) => {
+                assert_eq!(e.reason().map(|r| r.as_str()), Some(reason));
+                assert_eq!(e.retry_after_seconds(), Some("1"));
+            }
+            other => panic!("expected TooManyRequestsException, got {other:?}"),
         }
-        other => panic!("expected TooManyRequestsException, got {other:?}"),
+        holder.batch_execute("ROLLBACK").await.unwrap();
+        let done = busy.await.unwrap().unwrap();
+        assert_eq!(body(&done)["balance"], 90, "the blocked invocation completes once the lock is released");
+        assert_eq!(endpoint.stats().throttles, 1);
+        assert_eq!(endpoint.stats().reserved, reserved.map(|r| r as u64));
+        assert_eq!(db.totals().await.history_rows, 1, "the throttled call never ran");
     }
-    holder.batch_execute("ROLLBACK").await.unwrap();
-    let done = busy.await.unwrap().unwrap();
-    assert_eq!(body(&done)["balance"], 90, "the blocked invocation completes once the lock is released");
-    assert_eq!(endpoint.stats().throttles, 1);
-    assert_eq!(db.totals().await.history_rows, 1, "the throttled call never ran");
+}
+
+/// The REPORT line's fields, from an Invoke's `X-Amz-Log-Result`.
+fn report(out: &InvokeOutput) -> std::collections::BTreeMap<String, String> {
+    use base64::Engine as _;
+    let log = base64::engine::general_purpose::STANDARD.decode(out.log_result().expect("a log tail")).unwrap();
+    let log = String::from_utf8(log).unwrap();
+    let line = log.lines().find(|l| l.starts_with("REPORT RequestId: ")).unwrap_or_else(|| panic!("{log}"));
+    assert!(line.ends_with('\t'), "fields end with a tab, as Lambda writes them: {line:?}");
+    line[7..]
+        .split('\t')
+        .filter(|f| !f.is_empty())
+        .map(|f| {
+            let (k, v) = f.split_once(": ").unwrap();
+            (k.to_string(), v.to_string())
+        })
+        .collect()
+}
+
+fn millis(v: &str) -> f64 {
+    v.strip_suffix(" ms").unwrap().parse().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn report_lines_show_cold_starts_and_idle_environments_are_reclaimed() {
+    let db = TestDb::new(2, 100).await;
+    let mut config = EndpointConfig { environments: 2, memory_size_mb: 512, ..EndpointConfig::default() };
+    config.lifecycle.init_cost = Duration::from_millis(120);
+    config.lifecycle.idle_reclaim = Some(Duration::from_millis(400));
+    let endpoint = start_with(&db, config).await;
+    let lambda = client(&endpoint);
+    let call = || {
+        lambda
+            .invoke()
+            .function_name(NAME)
+            .log_type(aws_sdk_lambda::types::LogType::Tail)
+            .payload(Blob::new(&br#"{"payer_id":1,"payee_id":2,"amount":1}"#[..]))
+            .send()
+    };
+    let cold = report(&call().await.unwrap());
+    assert_eq!(cold["Memory Size"], "512 MB");
+    let init = millis(&cold["Init Duration"]);
+    assert!(init >= 120.0, "the configured start-up cost, at least: {cold:?}");
+    let (duration, billed) = (millis(&cold["Duration"]), millis(&cold["Billed Duration"]));
+    // Durations are written truncated to 10 us: billed is their sum rounded up, give or take that.
+    assert!(billed >= (duration + init).ceil() && billed <= (duration + init + 0.02).ceil(), "init billed: {cold:?}");
+    assert!(cold["Max Memory Used"].strip_suffix(" MB").unwrap().parse::<u64>().unwrap() > 0);
+    let warm = report(&call().await.unwrap());
+    assert!(!warm.contains_key("Init Duration"), "a warm call has no init: {warm:?}");
+    assert_ne!(warm["RequestId"], cold["RequestId"]);
+    // Idle past the reclaim time: the environment is gone, and the next call is cold.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let again = report(&call().await.unwrap());
+    assert!(again.contains_key("Init Duration"), "cold again after the idle reclaim: {again:?}");
+    let stats = endpoint.stats();
+    assert_eq!((stats.cold_starts, stats.reclaimed, stats.invocations), (2, 1, 3));
+    // Without the header, no tail; a bad value is refused as AWS refuses it.
+    let plain = lambda.invoke().function_name(NAME).payload(Blob::new(&br#"{"op":"greeting"}"#[..])).send().await;
+    assert_eq!(plain.unwrap().log_result(), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

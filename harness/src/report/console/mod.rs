@@ -1,5 +1,5 @@
-//! The workshop's STATS block, extended with client-latency percentiles, cold starts,
-//! late starts and the verification result.
+//! The workshop's STATS block, extended with client-latency percentiles, what Lambda
+//! reported (`lambda`), cold starts, late starts, the cost and the verification result.
 
 use std::fmt::Write;
 
@@ -8,6 +8,8 @@ use workers::{ErrorClass, Hist};
 use super::{Render, RunReport};
 use crate::summary::{success_latency, Check};
 
+mod lambda;
+
 pub struct Console;
 
 impl Render for Console {
@@ -15,8 +17,13 @@ impl Render for Console {
         let mut s = String::new();
         totals(&mut s, r)?;
         times(&mut s, r)?;
+        lambda::platform(&mut s, &r.totals)?;
         errors(&mut s, &r.totals)?;
+        lambda::throttles(&mut s, &r.totals)?;
         retries(&mut s, &r.totals)?;
+        if let Some(cost) = &r.cost {
+            lambda::cost(&mut s, cost)?;
+        }
         environments_and_workers(&mut s, r)?;
         how_it_ended(&mut s, r)?;
         match &r.verification {
@@ -123,8 +130,9 @@ fn retries(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
 fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
     if let Some(env) = &r.environments {
         writeln!(s, "\nExecution environments: {} cold starts (limit {})", env.cold_starts, env.max_environments)?;
-        if env.throttles > 0 || env.timeouts > 0 {
-            writeln!(s, "  throttled: {}, timed out: {}", env.throttles, env.timeouts)?;
+        if env.throttles > 0 || env.timeouts > 0 || env.reclaimed > 0 {
+            let (t, o, r) = (env.throttles, env.timeouts, env.reclaimed);
+            writeln!(s, "  throttled: {t}, timed out: {o}, reclaimed after idling: {r}")?;
         }
     }
     if r.workers.len() > 1 || r.workers.iter().any(|w| w.lost()) {
