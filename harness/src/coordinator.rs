@@ -189,12 +189,12 @@ pub async fn drive(
         + 2 * timing.lost_after;
     let load_start = Instant::now() + START_DELAY;
     let cancelled = follow(&mut seen, received, halt, stop, fleet.on_lost, bound, &mut record).await;
-    let (totals, intervals) = record.finish();
+    let (totals, intervals, accounts) = record.finish();
     let abandoned = seen.iter().filter_map(|s| s.end.as_ref()).map(|e| e.abandoned).sum();
     let started = seen.iter().map(Seen::started).sum();
     let workers: Vec<WorkerReport> = seen.into_iter().map(|s| s.report(intervals.len() as u64, load_start)).collect();
     let end = fleet_end(&workers, started, abandoned, cancelled);
-    Ok(Driven { end, totals, intervals, workers })
+    Ok(Driven { end, totals, intervals, workers, accounts })
 }
 
 /// The local worker processes (if any) and an authenticated link to every worker.
@@ -321,6 +321,7 @@ fn merge_into(merged: &mut BTreeMap<u64, Interval>, interval: Interval) {
             m.started += interval.started;
             m.in_flight += interval.in_flight;
             m.stats.merge(&interval.stats);
+            m.accounts.merge(&interval.accounts);
         }
         None => {
             merged.insert(interval.index, interval);

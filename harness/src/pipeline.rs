@@ -57,6 +57,8 @@ pub async fn execute(
     let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)), whole)?;
     let record = Record::new(live, outputs, (&plan.name, &run_id), plan.engine.load.planned_calls());
     let ran = drive_target(&plan, reset, secret, signals, record).await?;
+    let w = &plan.engine.workload;
+    let hot_accounts = crate::hot::hot_accounts(&ran.driven.accounts, (w.last_account - w.first_account + 1) as u64);
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: version.to_string(),
@@ -72,6 +74,7 @@ pub async fn execute(
         checks: Vec::new(),
         accounting: None,
         cost: None,
+        hot_accounts,
     };
     report.accounting = Some(report.accounting());
     report.cost = Some(run_cost(&report));
@@ -238,7 +241,7 @@ async fn drive<T: Target>(
         }
     };
     let (end, ()) = tokio::join!(engine, watch);
-    let (totals, intervals) = record.finish();
+    let (totals, intervals, accounts) = record.finish();
     let local = WorkerReport {
         name: "local".into(),
         status: end.stop.into(),
@@ -246,7 +249,7 @@ async fn drive<T: Target>(
         totals: totals.clone(),
         ..WorkerReport::default()
     };
-    Ok(Driven { end, totals, intervals, workers: vec![local] })
+    Ok(Driven { end, totals, intervals, workers: vec![local], accounts })
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {

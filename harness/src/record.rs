@@ -3,7 +3,7 @@
 //! intervals (packed, so memory stays flat however long the run). Single-process and
 //! fleet runs both record through this one type.
 
-use workers::{EngineEnd, Interval, Stats};
+use workers::{AccountCounts, EngineEnd, Interval, Stats};
 
 use crate::progress::Progress;
 use crate::report::live::LiveFiles;
@@ -17,6 +17,8 @@ pub struct Record {
     names: (String, String),
     progress: Progress,
     totals: Stats,
+    /// Every account's counts so far (kept apart from the intervals, which drop theirs).
+    accounts: AccountCounts,
     elapsed_s: f64,
     intervals: Vec<Interval>,
 }
@@ -29,6 +31,7 @@ impl Record {
             names: (names.0.to_string(), names.1.to_string()),
             progress: Progress::new(planned_calls),
             totals: Stats::default(),
+            accounts: AccountCounts::default(),
             elapsed_s: 0.0,
             intervals: Vec::new(),
         }
@@ -47,6 +50,7 @@ impl Record {
             tracing::warn!("could not write the live metrics: {e:#}");
         }
         self.elapsed_s += interval.seconds;
+        self.accounts.merge(&std::mem::take(&mut interval.accounts));
         interval.stats.pack();
         self.intervals.push(interval);
     }
@@ -56,10 +60,10 @@ impl Record {
         self.progress.say(line);
     }
 
-    /// The totals and every second, once the run is over.
-    pub fn finish(self) -> (Stats, Vec<Interval>) {
+    /// The totals, every second, and every account's counts, once the run is over.
+    pub fn finish(self) -> (Stats, Vec<Interval>, AccountCounts) {
         self.progress.finish();
-        (self.totals, self.intervals)
+        (self.totals, self.intervals, self.accounts)
     }
 }
 
@@ -70,4 +74,5 @@ pub struct Driven {
     pub totals: Stats,
     pub intervals: Vec<Interval>,
     pub workers: Vec<WorkerReport>,
+    pub accounts: AccountCounts,
 }

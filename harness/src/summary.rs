@@ -45,6 +45,9 @@ pub struct RunReport {
     /// older summaries).
     #[serde(default)]
     pub cost: Option<crate::cost::Cost>,
+    /// The accounts OCC retries and conflicts piled up on (transfers only).
+    #[serde(default)]
+    pub hot_accounts: Option<crate::hot::HotAccounts>,
 }
 
 /// One worker's part of the run.

@@ -1,6 +1,7 @@
 //! The load engine: invoke targets, load models, the workload sampler, statistics that
 //! merge exactly, and the engine loop that ties them together.
 
+pub mod accounts;
 pub mod engine;
 pub mod fleet;
 pub mod h2c;
@@ -13,6 +14,7 @@ pub mod stats;
 pub mod target;
 pub mod workload;
 
+pub use accounts::{AccountCount, AccountCounts};
 pub use engine::{EngineEnd, EnginePlan, Halt, Interval, StopReason};
 pub use histogram::Hist;
 pub use load::{LoadModel, Stage};

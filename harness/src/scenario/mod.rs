@@ -111,6 +111,10 @@ pub struct Overrides {
     /// The Invoke API client: the lean one (default) or aws-sdk-lambda (target.client).
     #[arg(long, env = "HARNESS_CLIENT", value_parser = ["sdk", "lean"])]
     pub client: Option<String>,
+    /// Skew payers and payees towards the lowest account ids by this Zipf exponent; 0
+    /// draws them uniformly (workload.accounts and workload.zipf_exponent).
+    #[arg(long, env = "HARNESS_ZIPF_EXPONENT")]
+    pub zipf_exponent: Option<f64>,
     /// Ask Lambda for each call's log tail and read its REPORT line: billed and init
     /// duration, memory used, cold starts (target.log_tail; default on).
     #[arg(long, env = "HARNESS_LOG_TAIL", value_parser = ["on", "off"])]
@@ -231,7 +235,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let target = target(&src, &raw, o)?;
     let local = local(&src, &raw, o)?;
     let (load, planned) = load_model(&src, &raw, o)?;
-    let workload = workload(&src, &raw, data)?;
+    let workload = workload(&src, &raw, data, o)?;
     let limits = &raw.limits;
     let secs = |v: Option<Spanned<DurationValue>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
         match src.f(v) {
@@ -402,6 +406,33 @@ fn function_name_ok(name: &str) -> Result<(), String> {
         Some(c) => Err(format!("{name:?} has {c:?}; a function name or ARN has only letters, digits and -_:.$")),
         None => Ok(()),
     }
+}
+
+/// `workload.accounts` and `workload.zipf_exponent` as the file gives them.
+fn file_accounts(
+    src: &Source,
+    accounts: Option<F<String>>,
+    exponent: Option<F<f64>>,
+) -> Result<Accounts, ScenarioError> {
+    Ok(match (accounts, exponent) {
+        (None, None) => Accounts::Uniform,
+        (Some(f), None) if f.v == "uniform" => Accounts::Uniform,
+        (Some(f), _) if f.v != "uniform" && f.v != "zipf" => {
+            return Err(src.err(f.at, format!("workload.accounts {:?} is not one of \"uniform\", \"zipf\"", f.v)))
+        }
+        (Some(f), Some(_)) if f.v == "uniform" => {
+            return Err(src.err(f.at, "workload.zipf_exponent needs workload.accounts = \"zipf\""))
+        }
+        (Some(f), None) => {
+            return Err(src.err(f.at, "workload.accounts = \"zipf\" needs workload.zipf_exponent (e.g. 1.1)"))
+        }
+        (_, Some(e)) => {
+            if !(e.v.is_finite() && e.v >= 0.0 && e.v <= 10.0) {
+                return Err(src.err(e.at, format!("workload.zipf_exponent must be between 0 and 10, got {}", e.v)));
+            }
+            Accounts::Zipf { exponent: e.v }
+        }
+    })
 }
 
 /// The `[load]` keys as given (file or flag), each with its position.
@@ -686,7 +717,7 @@ fn open_stages(
     }
 }
 
-fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload, ScenarioError> {
+fn workload(src: &Source, raw: &RawScenario, data: DataSpec, o: &Overrides) -> Result<Workload, ScenarioError> {
     let w = &raw.workload;
     let op = match src.f(w.op.clone()) {
         None => Op::Transfer,
@@ -703,24 +734,16 @@ fn workload(src: &Source, raw: &RawScenario, data: DataSpec) -> Result<Workload,
         },
     };
     let exponent = src.f(w.zipf_exponent.clone());
-    let accounts = match (src.f(w.accounts.clone()), exponent) {
-        (None, None) => Accounts::Uniform,
-        (Some(f), None) if f.v == "uniform" => Accounts::Uniform,
-        (Some(f), _) if f.v != "uniform" && f.v != "zipf" => {
-            return Err(src.err(f.at, format!("workload.accounts {:?} is not one of \"uniform\", \"zipf\"", f.v)))
-        }
-        (Some(f), Some(_)) if f.v == "uniform" => {
-            return Err(src.err(f.at, "workload.zipf_exponent needs workload.accounts = \"zipf\""))
-        }
-        (Some(f), None) => {
-            return Err(src.err(f.at, "workload.accounts = \"zipf\" needs workload.zipf_exponent (e.g. 1.1)"))
-        }
-        (_, Some(e)) => {
-            if !(e.v.is_finite() && e.v >= 0.0 && e.v <= 10.0) {
-                return Err(src.err(e.at, format!("workload.zipf_exponent must be between 0 and 10, got {}", e.v)));
-            }
-            Accounts::Zipf { exponent: e.v }
-        }
+    let accounts = match o.zipf_exponent {
+        // The flag decides alone: 0 draws uniformly, more skews towards the lowest ids.
+        Some(e) if e == 0.0 => Some(Accounts::Uniform),
+        Some(e) if e.is_finite() && e > 0.0 && e <= 10.0 => Some(Accounts::Zipf { exponent: e }),
+        Some(e) => return Err(src.err("--zipf-exponent", format!("must be between 0 and 10 (0: uniform), got {e}"))),
+        None => None,
+    };
+    let accounts = match (accounts, src.f(w.accounts.clone()), exponent) {
+        (Some(by_flag), ..) => by_flag,
+        (None, a, e) => file_accounts(src, a, e)?,
     };
     let bound = |f: Option<F<i64>>, key: &str, default: i32| -> Result<(i32, String), ScenarioError> {
         match f {

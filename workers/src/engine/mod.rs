@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::accounts::AccountCounts;
 use crate::load::{LoadModel, Step};
 use crate::stats::{CallRecord, ErrorClass, Stats};
 use crate::target::Target;
@@ -71,6 +72,9 @@ pub struct Interval {
     pub started: u64,
     pub in_flight: u64,
     pub stats: Stats,
+    /// The accounts this second's transfers touched, and their counts (absent when none).
+    #[serde(default, skip_serializing_if = "AccountCounts::is_empty")]
+    pub accounts: AccountCounts,
 }
 
 /// Why the engine stopped starting calls.
@@ -279,6 +283,7 @@ async fn halted(halt: &mut watch::Receiver<Halt>, level: Halt) {
 /// The interval being filled, and the channel intervals go out on.
 struct Intervals {
     current: Stats,
+    accounts: AccountCounts,
     index: u64,
     since: Instant,
     started: u64,
@@ -287,12 +292,22 @@ struct Intervals {
 
 impl Intervals {
     fn new(start: Instant, events: mpsc::UnboundedSender<Interval>) -> Self {
-        Intervals { current: Stats::default(), index: 0, since: start, started: 0, events }
+        Intervals {
+            current: Stats::default(),
+            accounts: AccountCounts::default(),
+            index: 0,
+            since: start,
+            started: 0,
+            events,
+        }
     }
 
     fn record(&mut self, done: Result<CallRecord, tokio::task::JoinError>) {
         match done {
-            Ok(record) => self.current.record(&record),
+            Ok(record) => {
+                self.current.record(&record);
+                self.accounts.record(&record);
+            }
             // A call task catches its target's panics and is never aborted, so this is
             // only reached if the runtime shuts down under the engine.
             Err(e) => tracing::warn!("a call task ended without a record: {e}"),
@@ -307,6 +322,7 @@ impl Intervals {
             started: self.started,
             in_flight: in_flight as u64,
             stats: std::mem::take(&mut self.current),
+            accounts: std::mem::take(&mut self.accounts),
         };
         self.index += 1;
         self.since = now;

@@ -8,7 +8,9 @@ use workers::{ErrorClass, Hist};
 use super::{Render, RunReport};
 use crate::summary::{success_latency, Check};
 
+mod accounts;
 mod lambda;
+pub use lambda::dollars;
 
 pub struct Console;
 
@@ -21,6 +23,9 @@ impl Render for Console {
         errors(&mut s, &r.totals)?;
         lambda::throttles(&mut s, &r.totals)?;
         retries(&mut s, &r.totals)?;
+        if let Some(hot) = &r.hot_accounts {
+            accounts::hot(&mut s, hot)?;
+        }
         if let Some(cost) = &r.cost {
             lambda::cost(&mut s, cost)?;
         }

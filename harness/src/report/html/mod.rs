@@ -9,6 +9,8 @@ use super::console::Console;
 use super::svg::{esc, short, BarChart, LineChart, Series};
 use super::{percent, Render, RunReport};
 
+mod lambda;
+
 pub struct Html;
 
 /// Quantiles of the distribution chart, drawn at x = -log10(1 - q).
@@ -53,6 +55,10 @@ impl Render for Html {
         s += &distribution_chart(r).render();
         if t.retries.count() > 0 {
             s += &retries_chart(&t.retries).render();
+        }
+        lambda::platform_and_cost(&mut s, r)?;
+        if let Some(hot) = &r.hot_accounts {
+            lambda::hot_accounts(&mut s, hot)?;
         }
         writeln!(s, "<h2>Workers</h2>")?;
         let bars = r.workers.iter().map(|w| (w.name.clone(), w.totals.calls as f64)).collect();
@@ -298,7 +304,7 @@ mod tests {
                     });
                 }
                 stats.pack();
-                Interval { index: k, seconds: 1.0, started: 0, in_flight: 0, stats }
+                Interval { index: k, seconds: 1.0, started: 0, in_flight: 0, stats, accounts: Default::default() }
             })
             .collect()
     }
