@@ -224,6 +224,11 @@ pub struct VerifyArgs {
 pub struct ReportArgs {
     /// A run folder, e.g. results/20261129-101500-ch04-10k.
     pub run_dir: PathBuf,
+    /// Fetch the server-side view of an AWS run again from CloudWatch (Lambda's and
+    /// DSQL's metrics over the run's window, which arrive minutes late), and with it the
+    /// database's cost; summary.json and every report are updated.
+    #[arg(long)]
+    pub fetch_metrics: bool,
 }
 
 #[derive(Args, Debug, Clone)]

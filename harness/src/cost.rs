@@ -116,6 +116,34 @@ pub struct Cost {
     pub per_1000_successful_usd: Option<f64>,
 }
 
+/// A run's cost: Lambda's from the REPORT lines; the database's from the DPUs in the
+/// server-side view, which only a DSQL cluster has (CloudWatch's TotalDPU; fetched
+/// again later by `harness report RUN_DIR --fetch-metrics`, as CloudWatch lags).
+pub fn of_run(report: &crate::summary::RunReport) -> Cost {
+    use crate::scenario::TargetSpec;
+    let dpus = report.server.as_ref().and_then(|s| s.database.as_ref()).and_then(|d| d.dpus);
+    let (region, dpus) = match &report.plan.target {
+        TargetSpec::Aws { access, cluster_id, .. } => (
+            access.region.clone().unwrap_or_else(|| "us-east-1".into()),
+            match (dpus, cluster_id) {
+                (Some(dpus), _) => Ok(dpus),
+                (None, None) => {
+                    Err("no DPUs: set target.cluster_id to fetch the cluster's TotalDPU from CloudWatch".into())
+                }
+                (None, Some(_)) => Err(
+                    "DSQL's DPUs are not in CloudWatch yet (it lags minutes): `harness report RUN_DIR --fetch-metrics`"
+                        .into(),
+                ),
+            },
+        ),
+        _ => (
+            transfer::local::endpoint::LOCAL_REGION.to_string(),
+            Err("absent: the local stack's PostgreSQL has no DPUs (Aurora DSQL's billing unit)".into()),
+        ),
+    };
+    compute(&report.totals, report.plan.cost.prices(&region), dpus)
+}
+
 /// The cost of a run with these totals, at these prices; `dpus` is the cluster's DPU
 /// usage over the run's window, or why it is unknown.
 pub fn compute(totals: &Stats, prices: Prices, dpus: Result<f64, String>) -> Cost {

@@ -47,6 +47,11 @@ impl LocalDatabase {
         Ok(LocalDatabase { url, client, _postgres: postgres })
     }
 
+    /// The throwaway PostgreSQL's server log (none for a database given by URL).
+    pub fn server_log(&self) -> Option<std::path::PathBuf> {
+        self._postgres.as_ref().map(|pg| pg.root().join("server.log"))
+    }
+
     pub fn database(&self) -> Database {
         Database::Local { url: self.url.clone() }
     }

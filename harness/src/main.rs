@@ -18,6 +18,7 @@ mod report;
 mod roles;
 mod scenario;
 mod secret;
+mod server;
 mod signals;
 mod stream;
 mod summary;

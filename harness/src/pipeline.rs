@@ -24,6 +24,7 @@ use crate::report::hlog::Hlog;
 use crate::report::live::LiveFiles;
 use crate::report::{json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
 use crate::scenario::{FleetSpec, Plan, TargetSpec, Thresholds};
+use crate::server::{self, ServerView};
 use crate::signals::{Signals, Stopping};
 use crate::stream::Outputs;
 
@@ -75,9 +76,10 @@ pub async fn execute(
         accounting: None,
         cost: None,
         hot_accounts,
+        server: ran.server,
     };
     report.accounting = Some(report.accounting());
-    report.cost = Some(run_cost(&report));
+    report.cost = Some(crate::cost::of_run(&report));
     if report.plan.thresholds != Thresholds::default() {
         report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     }
@@ -94,23 +96,6 @@ pub async fn execute(
         eprintln!("warning: {note}");
     }
     Ok((exit_status(&report, signals.first()), report))
-}
-
-/// The run's cost: Lambda's from the REPORT lines; the database's from DPUs, which only
-/// a DSQL cluster has (fetched afterwards from CloudWatch by `harness report --fetch-metrics`).
-fn run_cost(report: &RunReport) -> crate::cost::Cost {
-    let (region, dpus) = match &report.plan.target {
-        TargetSpec::Aws { access, .. } => (
-            access.region.clone().unwrap_or_else(|| "us-east-1".into()),
-            Err("DSQL's DPUs are not fetched yet: `harness report RUN_DIR --fetch-metrics` (CloudWatch lags minutes)"
-                .into()),
-        ),
-        _ => (
-            transfer::local::endpoint::LOCAL_REGION.to_string(),
-            Err("absent: the local stack's PostgreSQL has no DPUs (Aurora DSQL's billing unit)".into()),
-        ),
-    };
-    crate::cost::compute(&report.totals, report.plan.cost.prices(&region), dpus)
 }
 
 /// The one place a run's exit status is decided (documented in `harness run --help`).
@@ -138,6 +123,8 @@ struct Ran {
     verification: Option<Verification>,
     /// What went wrong while tearing down (the run's figures stand).
     teardown: Vec<String>,
+    /// What Lambda and the database counted themselves.
+    server: Option<ServerView>,
 }
 
 /// Set up the target (starting the local stack when asked), drive the load, tear down
@@ -156,6 +143,8 @@ async fn drive_target(
         TargetSpec::Local { function, database_url } => {
             let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
             let history_before = history_rows(&db).await?;
+            let before = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
+            let from = std::time::SystemTime::now();
             let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
             let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
             let source = match &plan.workers {
@@ -173,17 +162,23 @@ async fn drive_target(
             let environments = stack.stats().await.map_err(|e| teardown.push(format!("{e:#}"))).ok();
             let (db, stopped) = stack.stop_unless(signals.halt()).await;
             teardown.extend(stopped.err().map(|e| format!("{e:#}")));
+            let server = local_view(&db, environments.as_ref(), before, from).await;
+            let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
             let verification = Some(verify_run(plan, &db, history_before, &driven).await);
-            Ok(Ran { driven, environments, verification, teardown })
+            Ok(Ran { driven, environments, verification, teardown, server })
         }
         TargetSpec::InProcess { database_url } => {
             let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
             let history_before = history_rows(&db).await?;
+            let before = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
+            let from = std::time::SystemTime::now();
             let target =
                 Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.local.retry_policy));
             let driven = drive(plan, Source::Here(target.clone()), secret, signals.halt(), record).await?;
+            let server = local_view(&db, None, before, from).await;
+            let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
             let verification = Some(verify_run(plan, &db, history_before, &driven).await);
-            Ok(Ran { driven, environments: Some(target.stats()), verification, teardown })
+            Ok(Ran { driven, environments: Some(target.stats()), verification, teardown, server })
         }
         TargetSpec::Endpoint { url, function } => {
             let source = match &plan.workers {
@@ -197,11 +192,15 @@ async fn drive_target(
                 )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
-            Ok(Ran { driven, environments: None, verification: None, teardown })
+            Ok(Ran { driven, environments: None, verification: None, teardown, server: None })
         }
-        TargetSpec::Aws { function, access } => {
+        TargetSpec::Aws { function, access, cluster_id } => {
+            let from = std::time::SystemTime::now();
             let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(fleet, WorkerTarget::Aws { function, access, client, log_tail }),
+                Some(fleet) => Source::Fleet(
+                    fleet,
+                    WorkerTarget::Aws { function: function.clone(), access: access.clone(), client, log_tail },
+                ),
                 None => Source::Here(Arc::new(
                     Invoker::aws(client, &function, &access, max_in_flight)
                         .await
@@ -210,9 +209,60 @@ async fn drive_target(
                 )),
             };
             let driven = drive(plan, source, secret, signals.halt(), record).await?;
-            Ok(Ran { driven, environments: None, verification: None, teardown })
+            let request = server::cloudwatch::Request {
+                function,
+                cluster: cluster_id,
+                from,
+                to: std::time::SystemTime::now(),
+                answered: answered(&driven.totals),
+            };
+            let server = Some(aws_view(&access, &request).await);
+            Ok(Ran { driven, environments: None, verification: None, teardown, server })
         }
     }
+}
+
+/// The local stack's server-side view: the endpoint's counters, and PostgreSQL's since
+/// the `before` snapshot (taken once the endpoint's sessions have ended).
+async fn local_view(
+    db: &LocalDatabase,
+    endpoint: Option<&EnvironmentStats>,
+    before: server::local::PgSnapshot,
+    from: std::time::SystemTime,
+) -> anyhow::Result<ServerView> {
+    let client = db.reconnect(VERIFY_PATIENCE).await?;
+    let log = db.server_log();
+    let after = server::local::snapshot(&client, log.as_deref()).await?;
+    let window = (rfc3339(from), rfc3339(std::time::SystemTime::now()));
+    Ok(server::local::view(endpoint, before, after, log.as_ref(), window))
+}
+
+/// CloudWatch's view of an AWS run, or a view that says why there is none yet.
+pub async fn aws_view(access: &workers::target::AwsAccess, request: &server::cloudwatch::Request) -> ServerView {
+    let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
+    let client = aws_sdk_cloudwatch::Client::new(&sdk);
+    match server::cloudwatch::fetch(&client, request).await {
+        Ok(view) => view,
+        Err(e) => ServerView {
+            source: "CloudWatch".into(),
+            from: rfc3339(request.from),
+            to: rfc3339(request.to),
+            complete: false,
+            notes: vec![format!("{e:#}; `harness report RUN_DIR --fetch-metrics` tries again")],
+            lambda: None,
+            database: None,
+        },
+    }
+}
+
+/// Calls Lambda answered: neither throttled, refused, lost in transport, nor unanswered.
+pub fn answered(t: &Stats) -> u64 {
+    let lost: u64 =
+        [ErrorClass::Throttle, ErrorClass::Service, ErrorClass::Transport, ErrorClass::Timeout, ErrorClass::Abandoned]
+            .iter()
+            .map(|c| t.errors.get(c).copied().unwrap_or(0))
+            .sum();
+    t.calls.saturating_sub(lost)
 }
 
 /// Where the load comes from: this process's engine, or a fleet of workers.

@@ -48,6 +48,9 @@ pub struct RunReport {
     /// The accounts OCC retries and conflicts piled up on (transfers only).
     #[serde(default)]
     pub hot_accounts: Option<crate::hot::HotAccounts>,
+    /// What Lambda and the database themselves counted over the run's window.
+    #[serde(default)]
+    pub server: Option<crate::server::ServerView>,
 }
 
 /// One worker's part of the run.

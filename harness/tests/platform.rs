@@ -131,6 +131,23 @@ fn a_local_run_reports_billing_cold_starts_cost_and_hot_accounts() {
     let html = std::fs::read_to_string(summary_in(dir.path()).unwrap().with_file_name("report.html")).unwrap();
     assert!(html.contains("id=\"hot-accounts\"") && html.contains("id=\"lambda\""));
     assert_eq!(p["unreadable"], 0);
+    // The server-side view: the endpoint's and PostgreSQL's own counts beside the client's.
+    let v = &s["server"];
+    assert_eq!(v["complete"], true);
+    assert_eq!(n(&s, "/server/lambda/invocations"), 600, "the endpoint ran every call");
+    assert_eq!(n(&s, "/server/lambda/throttles"), 0);
+    assert!(n(&s, "/server/database/committed") >= 600, "{v}");
+    assert_eq!(
+        n(&s, "/server/database/occ_conflicts"),
+        n(&s, "/totals/total_retries"),
+        "every retry the function reported was a 40001 (or 40P01) PostgreSQL logged"
+    );
+    assert!(stdout.contains("Invocations:        client saw 600 answered; Lambda counted 600"), "{stdout}");
+    // An AWS run's view is fetched again later; a local run's has nothing to fetch.
+    let run_dir = summary_in(dir.path()).unwrap().parent().unwrap().to_path_buf();
+    let again = harness(&["report", run_dir.to_str().unwrap(), "--fetch-metrics"]);
+    assert!(again.status.success(), "{}", text(&again));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("nothing to fetch"), "{}", text(&again));
 }
 
 /// The busiest 1%'s share of the calls and of the retries.

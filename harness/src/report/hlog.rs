@@ -44,7 +44,7 @@ impl Render for Hlog {
 }
 
 /// A summary's `started_at` (RFC 3339) as a time.
-fn parse_rfc3339(s: &str) -> anyhow::Result<SystemTime> {
+pub fn parse_rfc3339(s: &str) -> anyhow::Result<SystemTime> {
     use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
     let t = DateTime::from_str(s, DateTimeFormat::DateTime).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))?;
     SystemTime::try_from(t).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))

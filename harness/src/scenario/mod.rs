@@ -38,6 +38,10 @@ pub enum TargetSpec {
         function: String,
         #[serde(flatten)]
         access: AwsAccess,
+        /// The DSQL cluster's identifier (`target.cluster_id`), for its CloudWatch
+        /// metrics: the server-side view and the database's cost.
+        #[serde(default)]
+        cluster_id: Option<String>,
     },
     /// The function called in-process against the database (no invoke path).
     InProcess { database_url: Option<String> },
@@ -362,7 +366,7 @@ fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<TargetSpec, 
                 profile: t.profile.clone(),
                 endpoint_url: endpoint_url.map(|u| u.v),
             };
-            Ok(TargetSpec::Aws { function: function_name, access })
+            Ok(TargetSpec::Aws { function: function_name, access, cluster_id: t.cluster_id.clone() })
         }
         Some("endpoint") => {
             let mut url = src.f(t.url.clone().or_else(|| t.endpoint_url.clone()));

@@ -63,6 +63,7 @@ pub struct RawTarget {
     pub endpoint_url: S<String>,
     pub client: S<String>,
     pub log_tail: Option<bool>,
+    pub cluster_id: Option<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

@@ -86,6 +86,9 @@ pub struct EnvironmentStats {
     /// The function's reserved concurrency, when one limits it.
     #[serde(default)]
     pub reserved: Option<u64>,
+    /// The most invocations that ran at once.
+    #[serde(default)]
+    pub peak_concurrency: u64,
 }
 
 #[derive(Default)]
@@ -96,6 +99,7 @@ struct Counters {
     timeouts: AtomicU64,
     throttles: AtomicU64,
     reclaimed: AtomicU64,
+    peak: AtomicU64,
 }
 
 type Factory = Box<dyn Fn() -> Function + Send + Sync>;
@@ -164,6 +168,8 @@ impl Environments {
                 Throttled(self.limit_reason())
             })?,
         };
+        let in_use = self.max - self.permits.available_permits();
+        self.counters.peak.fetch_max(in_use as u64, Ordering::Relaxed);
         let warm = self.take_idle();
         let (function, init) = match warm {
             Some(f) => (f, None),
@@ -202,6 +208,7 @@ impl Environments {
             throttles: c.throttles.load(Ordering::Relaxed),
             reclaimed: c.reclaimed.load(Ordering::Relaxed),
             reserved: self.lifecycle.reserved.map(|r| r as u64),
+            peak_concurrency: c.peak.load(Ordering::Relaxed),
         }
     }
 

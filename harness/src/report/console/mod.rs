@@ -10,6 +10,7 @@ use crate::summary::{success_latency, Check};
 
 mod accounts;
 mod lambda;
+mod server;
 pub use lambda::dollars;
 
 pub struct Console;
@@ -25,6 +26,9 @@ impl Render for Console {
         retries(&mut s, &r.totals)?;
         if let Some(hot) = &r.hot_accounts {
             accounts::hot(&mut s, hot)?;
+        }
+        if let Some(view) = &r.server {
+            server::server(&mut s, view, &r.totals)?;
         }
         if let Some(cost) = &r.cost {
             lambda::cost(&mut s, cost)?;

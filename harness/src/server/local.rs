@@ -1,0 +1,109 @@
+//! The local stack's server-side view: the local endpoint's own counters, and what
+//! PostgreSQL counted for the accounts database between two snapshots around the load
+//! (`pg_stat_database`'s commits and rollbacks, and the serialization failures its log
+//! recorded).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use transfer::local::EnvironmentStats;
+
+use super::{DatabaseSide, LambdaSide, ServerView};
+
+/// PostgreSQL's counters at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PgSnapshot {
+    pub commits: u64,
+    pub rollbacks: u64,
+    /// Errors in the server log that abort a transaction for another's sake: the
+    /// serialization failures (SQLSTATE 40001) and deadlocks (40P01), both of which the
+    /// function retries as DSQL's OCC conflicts.
+    pub serialization_failures: Option<u64>,
+}
+
+/// What PostgreSQL logs for SQLSTATE 40001 at REPEATABLE READ, and for 40P01.
+const CONFLICTS: [&str; 2] = ["ERROR:  could not serialize access", "ERROR:  deadlock detected"];
+
+/// The database's counters, once every other session has gone (a session's statistics
+/// reach `pg_stat_database` when it ends, or after it idles a while).
+pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>) -> anyhow::Result<PgSnapshot> {
+    for _ in 0..50 {
+        let others: i64 = client
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                 AND backend_type = 'client backend'",
+                &[],
+            )
+            .await?
+            .get(0);
+        if others == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    client.batch_execute("SELECT pg_stat_clear_snapshot()").await?;
+    let row = client
+        .query_one(
+            "SELECT xact_commit::bigint, xact_rollback::bigint FROM pg_stat_database WHERE datname = current_database()",
+            &[],
+        )
+        .await?;
+    let failures = match log {
+        Some(path) => Some(count_lines(path, &CONFLICTS)?),
+        None => None,
+    };
+    Ok(PgSnapshot {
+        commits: row.get::<_, i64>(0) as u64,
+        rollbacks: row.get::<_, i64>(1) as u64,
+        serialization_failures: failures,
+    })
+}
+
+fn count_lines(path: &Path, needles: &[&str]) -> anyhow::Result<u64> {
+    let text = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    Ok(String::from_utf8_lossy(&text).lines().filter(|l| needles.iter().any(|n| l.contains(n))).count() as u64)
+}
+
+/// The view from the endpoint's counters (none for the in-process target's pool: it is
+/// not Lambda) and the two snapshots, over the window `from`..`to`.
+pub fn view(
+    endpoint: Option<&EnvironmentStats>,
+    before: PgSnapshot,
+    after: PgSnapshot,
+    log: Option<&PathBuf>,
+    window: (String, String),
+) -> ServerView {
+    let lambda = endpoint.map(|e| LambdaSide {
+        invocations: Some(e.invocations),
+        errors: Some(e.function_errors),
+        throttles: Some(e.throttles),
+        max_concurrency: Some(e.peak_concurrency),
+        cold_starts: Some(e.cold_starts),
+        ..LambdaSide::default()
+    });
+    let conflicts = after.serialization_failures.zip(before.serialization_failures).map(|(a, b)| a.saturating_sub(b));
+    let mut notes =
+        vec!["commits and rollbacks also count each connection's set-up statements and the harness's own".to_string()];
+    if log.is_none() {
+        notes.push(
+            "serialization failures are counted from the server log, which only a throwaway PostgreSQL gives".into(),
+        );
+    }
+    ServerView {
+        source: match endpoint {
+            Some(_) => "the local endpoint's counters and PostgreSQL's pg_stat_database and server log".into(),
+            None => "PostgreSQL's pg_stat_database and server log".into(),
+        },
+        from: window.0,
+        to: window.1,
+        complete: true,
+        notes,
+        lambda,
+        database: Some(DatabaseSide {
+            committed: Some(after.commits.saturating_sub(before.commits)),
+            rolled_back: Some(after.rollbacks.saturating_sub(before.rollbacks)),
+            occ_conflicts: conflicts,
+            ..DatabaseSide::default()
+        }),
+    }
+}
