@@ -282,6 +282,9 @@ pub struct DoctorArgs {
     /// The number of accounts the schema should hold.
     #[arg(long)]
     pub accounts: Option<i64>,
+    /// A scenario whose calls in flight the concurrency quotas are checked against.
+    #[arg(long)]
+    pub scenario: Option<PathBuf>,
     /// How to print the checks: `table` for people, `json` for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,

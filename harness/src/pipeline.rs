@@ -195,6 +195,9 @@ async fn drive_target(
             Ok(Ran { driven, environments: None, verification: None, teardown, server: None })
         }
         TargetSpec::Aws { function, access, cluster_id } => {
+            if access.endpoint_url.is_none() {
+                warn_about_quotas(&function, &access, max_in_flight).await;
+            }
             let from = std::time::SystemTime::now();
             let source = match &plan.workers {
                 Some(fleet) => Source::Fleet(
@@ -218,6 +221,28 @@ async fn drive_target(
             };
             let server = Some(aws_view(&access, &request).await);
             Ok(Ran { driven, environments: None, verification: None, teardown, server })
+        }
+    }
+}
+
+/// Before an AWS run: say so when the account's quota (or the function's reserved
+/// concurrency) will throttle the scenario's calls in flight, so that its 429s are not
+/// taken for the function's.
+async fn warn_about_quotas(function: &str, access: &workers::target::AwsAccess, in_flight: u64) {
+    let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
+    let region = sdk.region().map_or("(no region)".to_string(), |r| r.to_string());
+    match crate::doctor::quotas::read(&aws_sdk_lambda::Client::new(&sdk), function).await {
+        Ok(q) => {
+            if let crate::doctor::Status::Fail(p) = crate::doctor::quotas::judge(&q, Some(in_flight), &region).status {
+                eprintln!(
+                    "warning: {}
+         fix: {}",
+                    p.what, p.fix
+                );
+            }
+        }
+        Err(e) => {
+            eprintln!("warning: could not read the concurrency quotas ({e}); `harness doctor --scenario FILE` explains")
         }
     }
 }

@@ -42,6 +42,27 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     } else {
         show(skipped(doctor::DATABASE, "needs check 2"), &mut findings);
     }
+    let in_flight = match &args.scenario {
+        Some(path) => {
+            Some(crate::scenario::load(path, &crate::scenario::Overrides::default())?.engine.load.max_in_flight())
+        }
+        None => None,
+    };
+    let quotas = match (&args.endpoint_url, findings[0].ok()) {
+        (Some(_), _) => skipped(doctor::quotas::QUOTAS, "a local endpoint has no account quotas (its limit is its environments)"),
+        (None, false) => skipped(doctor::quotas::QUOTAS, "needs check 1"),
+        (None, true) => match doctor::quotas::read(&client, &args.function).await {
+            Ok(q) => doctor::quotas::judge(&q, in_flight, &region),
+            Err(e) => Finding {
+                check: doctor::quotas::QUOTAS,
+                status: Status::Fail(doctor::Problem::new(
+                    format!("cannot read them: {e}"),
+                    "allow lambda:GetAccountSettings, lambda:GetFunctionConcurrency and lambda:ListProvisionedConcurrencyConfigs",
+                )),
+            },
+        },
+    };
+    show(quotas, &mut findings);
     let schema = match args.db.target_if_given().await {
         Ok(None) => None,
         Ok(Some(target)) => Some(target.connect().await.map_err(|e| format!("{e:#}"))),

@@ -4,12 +4,14 @@
 //! 3. the function reaches its database (its connectivity check), telling apart a missing
 //!    IAM permission (the workshop's chapter 1 AccessDenied), a missing role mapping, and
 //!    a network or TLS problem;
-//! 4. the schema and the number of accounts.
+//! 4. the concurrency quotas, and whether a scenario's calls in flight fit them;
+//! 5. the schema and the number of accounts.
 //!
 //! A check whose prerequisite failed is skipped. The diagnosis of an error is a pure
 //! function of what the SDK or the function returned, tested with recorded responses.
 
 pub mod diagnose;
+pub mod quotas;
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::primitives::Blob;
