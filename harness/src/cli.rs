@@ -275,7 +275,7 @@ pub struct DoctorArgs {
     /// A local endpoint instead of AWS Lambda (e.g. from `local-lambda`).
     #[arg(long)]
     pub endpoint_url: Option<String>,
-    /// The database whose schema check 4 reads (skipped when none is given); --region
+    /// The database whose schema check 5 reads (skipped when none is given); --region
     /// and --profile also select the Lambda region and credentials.
     #[command(flatten)]
     pub db: DbArgs,

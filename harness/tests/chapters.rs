@@ -103,8 +103,10 @@ fn doctor_passes_on_a_set_up_stack_and_says_what_to_fix_on_an_empty_one() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --format json prints JSON");
     assert_eq!((v["passed"].as_bool(), v["failed"].as_u64()), (Some(false), Some(2)), "{v}");
     let statuses: Vec<&str> = v["checks"].as_array().unwrap().iter().map(|c| c["status"].as_str().unwrap()).collect();
-    assert_eq!(statuses, ["ok", "ok", "fail", "fail"], "{v}");
-    assert!(v["checks"][3]["fix"].as_str().unwrap().contains("run `harness setup`"), "{v}");
+    // The quotas are the account's: a local endpoint has none.
+    assert_eq!(statuses, ["ok", "ok", "fail", "skipped", "fail"], "{v}");
+    assert_eq!(v["checks"][3]["check"], "concurrency quotas", "{v}");
+    assert!(v["checks"][4]["fix"].as_str().unwrap().contains("run `harness setup`"), "{v}");
 
     assert!(harness(&["setup", "--database-url", &url, "--accounts", "500"]).status.success());
     let out = doctor(&["--accounts", "500"]);

@@ -124,7 +124,7 @@ fn report_html_renders_its_charts_offline_in_headless_chromium() {
     assert_eq!(seen["requests"], serde_json::json!([]), "no network requests: {seen:#}");
     let charts = seen["charts"].as_array().unwrap();
     let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["throughput", "latency", "distribution", "retries", "workers"]);
+    assert_eq!(ids, ["throughput", "latency", "distribution", "retries", "hot-accounts-chart", "workers"]);
     for c in charts {
         assert!(c["width"].as_u64().unwrap() > 300 && c["height"].as_u64().unwrap() > 100, "{c}");
         let marks = c["lines"].as_u64().unwrap() + c["bars"].as_u64().unwrap();

@@ -99,7 +99,7 @@ pub fn connection_problem(error_type: &str, message: &str) -> Problem {
     } else if m.contains("(42p01)") || (m.contains("relation") && m.contains("does not exist")) {
         Problem::new(
             what,
-            "the function connected, but the schema is missing: run `harness setup` against the database (check 4)",
+            "the function connected, but the schema is missing: run `harness setup` against the database (check 5)",
         )
     } else if has(&["role", "mapping", "mapped"])
         && has(&["does not exist", "not mapped", "no mapping", "is not granted", "not authorized to use"])

@@ -72,9 +72,7 @@ pub fn hot_accounts(s: &mut String, h: &HotAccounts) -> std::fmt::Result {
         h.accounts,
         h.top_1pct_call_share * 100.0
     )?;
-    if h.account_retries > 0 {
-        s.push_str(&rank_chart(h).render());
-    }
+    s.push_str(&rank_chart(h).render());
     writeln!(s, "<table id=\"hot-accounts\"><tr><th>rank</th><th>account</th><th>as payer</th><th>as payee</th><th>retries</th><th>conflicts</th></tr>")?;
     for (i, a) in h.top.iter().enumerate() {
         writeln!(
