@@ -116,8 +116,8 @@ impl LeanTarget {
         let sdk = crate::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
         let region = sdk.region().ok_or("no AWS region configured: pass --region or set AWS_REGION")?.to_string();
         let provider = sdk.credentials_provider().ok_or("no AWS credentials provider configured")?;
-        let base = match &access.endpoint_url {
-            Some(url) => url.clone(),
+        let base = match access.endpoint_url.clone().or_else(|| configured_endpoint(&sdk)) {
+            Some(url) => url,
             None => regional_endpoint(&sdk, &region).await?,
         };
         LeanTarget::new(&base, &region, function, CachedCredentials::new(provider), Protocol::Negotiated, max_in_flight)
@@ -193,6 +193,18 @@ fn client(tls: rustls::ClientConfig) -> Client<Https, Full<Bytes>> {
         .enable_http2()
         .wrap_connector(tcp);
     Client::builder(TokioExecutor::new()).build(https)
+}
+
+/// An endpoint the AWS configuration names, as aws-sdk-lambda reads it:
+/// `AWS_ENDPOINT_URL_LAMBDA` (or the profile's `services` section), else `AWS_ENDPOINT_URL`.
+fn configured_endpoint(sdk: &aws_config::SdkConfig) -> Option<String> {
+    let key = aws_types::service_config::ServiceConfigKey::builder()
+        .service_id("Lambda")
+        .env("AWS_ENDPOINT_URL")
+        .profile("endpoint_url")
+        .build()
+        .ok()?;
+    sdk.service_config().and_then(|c| c.load_config(key)).or_else(|| sdk.endpoint_url().map(str::to_string))
 }
 
 /// The Invoke API's URL for `region`, from aws-sdk-lambda's endpoint rules (FIPS and
