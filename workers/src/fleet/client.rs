@@ -1,5 +1,5 @@
-//! The coordinator's side of one worker connection: connect and authenticate, send the
-//! plan, keep the worker's dead-man timer fed, and turn what comes back into
+//! The coordinator's side of one worker connection: connect, authenticate both ways and
+//! seal the channel (`channel`), send the plan, keep the worker's dead-man timer fed, and turn what comes back into
 //! `WorkerEvent`s. A worker that closes the connection or falls silent for `lost_after`
 //! is reported lost.
 
@@ -9,7 +9,10 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 
-use super::protocol::{self, FrameError, ToCoordinator, ToWorker, MAX_TO_COORDINATOR, PROTOCOL_VERSION};
+use super::channel::{self, Ephemeral, Transcript};
+use super::protocol::{
+    self, FrameError, Receiver, Sender, ToCoordinator, ToWorker, MAX_AUTH_FRAME, MAX_TO_COORDINATOR, PROTOCOL_VERSION,
+};
 use crate::{EngineEnd, Interval, Stats};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -36,12 +39,13 @@ pub struct WorkerLink {
     /// The name the worker gave.
     pub name: String,
     pub address: String,
-    rd: OwnedReadHalf,
-    wr: OwnedWriteHalf,
+    rx: Receiver<OwnedReadHalf>,
+    tx: Sender<OwnedWriteHalf>,
 }
 
 impl WorkerLink {
-    /// Connect to `address` and prove we hold `secret` (when the worker wants it).
+    /// Connect to `address`, prove we hold `secret` (when the worker wants it), and
+    /// have the worker prove it holds the same by sealing its acceptance.
     pub async fn connect(address: &str, secret: Option<&[u8]>) -> Result<WorkerLink, String> {
         let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
             .await
@@ -54,24 +58,53 @@ impl WorkerLink {
                 .await
                 .map_err(|_| format!("worker {address}: no greeting within 5 s (is it a harness worker?)"))?
                 .map_err(|e| format!("worker {address}: bad greeting: {e} (is it a harness worker?)"))?;
-        let ToCoordinator::Hello { protocol: version, worker, nonce, busy: _ } = hello else {
+        let ToCoordinator::Hello { protocol: version, worker, nonce, key, busy: _ } = hello else {
             return Err(format!("worker {address}: expected a greeting, got {hello:?}"));
         };
-        let proof = secret.map(|s| protocol::proof(s, &nonce));
-        protocol::write(&mut wr, &ToWorker::Auth { protocol: PROTOCOL_VERSION, proof })
+        if version != PROTOCOL_VERSION {
+            // Said to the worker too, so that its log names both versions.
+            let auth = ToWorker::Auth { protocol: PROTOCOL_VERSION, proof: None, nonce: None, key: None };
+            let _ = protocol::write(&mut wr, &auth).await;
+            return Err(format!(
+                "worker {address} speaks protocol version {version}, this coordinator {PROTOCOL_VERSION}: run the same harness version on both"
+            ));
+        }
+        let worker_key = key.ok_or_else(|| format!("worker {address}: its greeting has no session key"))?;
+        let mine = Ephemeral::new()?;
+        let t = Transcript {
+            worker_nonce: nonce,
+            worker_key: worker_key.clone(),
+            coordinator_nonce: protocol::nonce(),
+            coordinator_key: mine.public.clone(),
+        };
+        let auth = ToWorker::Auth {
+            protocol: PROTOCOL_VERSION,
+            proof: secret.map(|s| t.coordinator_proof(s)),
+            nonce: Some(t.coordinator_nonce.clone()),
+            key: Some(t.coordinator_key.clone()),
+        };
+        protocol::write(&mut wr, &auth).await.map_err(|e| format!("worker {address}: {e}"))?;
+        let keys = channel::derive(mine, &worker_key, secret, &t).map_err(|e| format!("worker {address}: {e}"))?;
+        let mut rx = Receiver::new(rd, keys.to_coordinator);
+        let tx = Sender::new(wr, keys.to_worker);
+        let answer = tokio::time::timeout(CONNECT_TIMEOUT, protocol::read_body(rx.inner(), MAX_AUTH_FRAME))
             .await
-            .map_err(|e| format!("worker {address}: {e}"))?;
-        let answer =
-            tokio::time::timeout(CONNECT_TIMEOUT, protocol::read::<_, ToCoordinator>(&mut rd, MAX_TO_COORDINATOR))
-                .await
-                .map_err(|_| format!("worker {address}: no answer to authentication within 5 s"))?;
+            .map_err(|_| format!("worker {address}: no answer to authentication within 5 s"))?;
+        let answer = answer.and_then(|body| match rx.open_body(body.clone()) {
+            Ok(opened) => protocol::parse::<ToCoordinator>(&opened),
+            // Before the keys exist the worker can only refuse in plaintext; nothing else
+            // unsealed is taken.
+            Err(tampered) => match protocol::parse::<ToCoordinator>(&body) {
+                Ok(refused @ ToCoordinator::Refused { .. }) => Ok(refused),
+                _ => Err(FrameError::Tampered(format!(
+                    "its answer does not open with this session's keys: it does not hold the same secret, or the handshake was altered in transit ({tampered})"
+                ))),
+            },
+        });
         match answer {
-            Ok(ToCoordinator::Accepted) => Ok(WorkerLink { name: worker, address: address.to_string(), rd, wr }),
+            Ok(ToCoordinator::Accepted) => Ok(WorkerLink { name: worker, address: address.to_string(), rx, tx }),
             Ok(ToCoordinator::Refused { reason }) => Err(format!("worker {address} refused: {reason}")),
             Ok(other) => Err(format!("worker {address}: unexpected {other:?}")),
-            Err(e) if version != PROTOCOL_VERSION => Err(format!(
-                "worker {address} speaks protocol version {version}, this coordinator {PROTOCOL_VERSION}: {e}"
-            )),
             Err(e) => Err(format!("worker {address}: {e}")),
         }
     }
@@ -87,11 +120,11 @@ impl WorkerLink {
         lost_after: Duration,
         events: mpsc::UnboundedSender<(usize, WorkerEvent)>,
     ) {
-        let WorkerLink { mut rd, mut wr, .. } = self;
+        let WorkerLink { mut rx, mut tx, .. } = self;
         let send = |e: WorkerEvent| {
             let _ = events.send((index, e));
         };
-        if let Err(e) = protocol::write(&mut wr, &run).await {
+        if let Err(e) = tx.send(&run).await {
             return send(WorkerEvent::Lost(format!("sending the plan: {e}")));
         }
         let (grant, mut grants) = mpsc::unbounded_channel::<u64>();
@@ -101,19 +134,19 @@ impl WorkerLink {
             loop {
                 tokio::select! {
                     _ = tick.tick() => {
-                        if protocol::write(&mut wr, &ToWorker::Heartbeat).await.is_err() {
+                        if tx.send(&ToWorker::Heartbeat).await.is_err() {
                             return;
                         }
                     }
                     Some(through) = grants.recv() => {
-                        if protocol::write(&mut wr, &ToWorker::Grant { through }).await.is_err() {
+                        if tx.send(&ToWorker::Grant { through }).await.is_err() {
                             return;
                         }
                     }
                     changed = stop.changed(), if !stopped => {
                         if changed.is_err() || *stop.borrow() {
                             stopped = true;
-                            if protocol::write(&mut wr, &ToWorker::Stop).await.is_err() {
+                            if tx.send(&ToWorker::Stop).await.is_err() {
                                 return;
                             }
                         }
@@ -122,9 +155,7 @@ impl WorkerLink {
             }
         });
         loop {
-            match tokio::time::timeout(lost_after, protocol::read::<_, ToCoordinator>(&mut rd, MAX_TO_COORDINATOR))
-                .await
-            {
+            match tokio::time::timeout(lost_after, rx.recv::<ToCoordinator>(MAX_TO_COORDINATOR)).await {
                 Ok(Ok(ToCoordinator::Started)) => send(WorkerEvent::Started),
                 Ok(Ok(ToCoordinator::Interval(i))) => send(WorkerEvent::Interval(i)),
                 Ok(Ok(ToCoordinator::Heartbeat)) => {}

@@ -1,6 +1,6 @@
-//! The worker daemon: accepts a coordinator, proves nothing itself but makes the
-//! coordinator prove it holds the shared secret, runs one plan at a time with the
-//! engine, and streams its intervals back. It never keeps firing on its own: a closed
+//! The worker daemon: accepts a coordinator, makes it prove it holds the shared secret
+//! and proves the same in turn (`channel`: every frame after the handshake is sealed),
+//! runs one plan at a time with the engine, and streams its intervals back. It never keeps firing on its own: a closed
 //! connection, a `Stop`, or coordinator silence longer than the dead-man time stops the
 //! engine from starting calls.
 //!
@@ -14,9 +14,11 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
+use super::channel::{self, Ephemeral, Keys, Transcript};
 use super::lease::Leased;
 use super::protocol::{
-    self, FrameError, ToCoordinator, ToWorker, WorkerTarget, MAX_AUTH_FRAME, MAX_TO_WORKER, PROTOCOL_VERSION,
+    self, FrameError, Receiver, Sender, ToCoordinator, ToWorker, WorkerTarget, MAX_AUTH_FRAME, MAX_TO_WORKER,
+    PROTOCOL_VERSION,
 };
 use crate::lean::Invoker;
 use crate::{EngineEnd, EnginePlan, Halt, Stats, StopReason};
@@ -146,8 +148,16 @@ impl Daemon {
     }
 
     /// Tell the coordinator why not, and close; false: no plan ran.
+    /// Refuse before the handshake is done: in plaintext, as no keys exist yet.
     async fn refuse(&self, wr: &mut OwnedWriteHalf, peer: SocketAddr, reason: String) -> bool {
         let _ = protocol::write(wr, &ToCoordinator::Refused { reason: reason.clone() }).await;
+        self.emit(DaemonEvent::Refused { peer, reason });
+        false
+    }
+
+    /// Refuse an authenticated coordinator, sealed.
+    async fn refuse_sealed(&self, tx: &mut Sender<OwnedWriteHalf>, peer: SocketAddr, reason: String) -> bool {
+        let _ = tx.send(&ToCoordinator::Refused { reason: reason.clone() }).await;
         self.emit(DaemonEvent::Refused { peer, reason });
         false
     }
@@ -173,12 +183,12 @@ impl Daemon {
             _ = evicted => Err(None),
         };
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|(other, _)| *other != id);
-        if let Err(reason) = authenticated {
-            return match reason {
-                Some(reason) => self.refuse(&mut wr, peer, reason).await,
-                None => false,
-            };
-        }
+        let keys = match authenticated {
+            Ok(keys) => keys,
+            Err(Some(reason)) => return self.refuse(&mut wr, peer, reason).await,
+            Err(None) => return false,
+        };
+        let (mut tx, rx) = (Sender::new(wr, keys.to_coordinator), Receiver::new(rd, keys.to_worker));
         let claim = {
             let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
             match busy.as_ref() {
@@ -191,22 +201,28 @@ impl Daemon {
             }
         };
         match claim {
-            Err(reason) => self.refuse(&mut wr, peer, reason).await,
-            Ok(_claim) => self.accepted(rd, wr, peer).await,
+            Err(reason) => self.refuse_sealed(&mut tx, peer, reason).await,
+            Ok(_claim) => self.accepted(rx, tx, peer).await,
         }
     }
 
-    /// The greeting and the proof; `Err(Some(reason))` to refuse, `Err(None)` when the
-    /// coordinator went away.
-    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<(), Option<String>> {
+    /// The greeting, the coordinator's proof and the session keys; `Err(Some(reason))`
+    /// to refuse, `Err(None)` when the coordinator went away.
+    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<Keys, Option<String>> {
         let nonce = protocol::nonce();
+        let mine = Ephemeral::new().map_err(Some)?;
         let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        let hello =
-            ToCoordinator::Hello { protocol: PROTOCOL_VERSION, worker: self.name.clone(), nonce: nonce.clone(), busy };
+        let hello = ToCoordinator::Hello {
+            protocol: PROTOCOL_VERSION,
+            worker: self.name.clone(),
+            nonce: nonce.clone(),
+            key: Some(mine.public.clone()),
+            busy,
+        };
         protocol::write(wr, &hello).await.map_err(|_| None)?;
         let auth = tokio::time::timeout(AUTH_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME)).await;
-        let (version, proof) = match auth {
-            Ok(Ok(ToWorker::Auth { protocol, proof })) => (protocol, proof),
+        let (version, proof, theirs) = match auth {
+            Ok(Ok(ToWorker::Auth { protocol, proof, nonce, key })) => (protocol, proof, nonce.zip(key)),
             Ok(Ok(other)) => return Err(Some(format!("expected auth, got {other:?}"))),
             Ok(Err(FrameError::Closed)) => return Err(None),
             Ok(Err(e)) => return Err(Some(e.to_string())),
@@ -218,48 +234,57 @@ impl Daemon {
                 env!("CARGO_PKG_VERSION")
             )));
         }
+        let Some((coordinator_nonce, coordinator_key)) = theirs else {
+            return Err(Some("the coordinator sent no nonce and key for the session".into()));
+        };
+        let t = Transcript { worker_nonce: nonce, worker_key: mine.public.clone(), coordinator_nonce, coordinator_key };
         if let Some(secret) = &self.secret {
-            if !proof.is_some_and(|p| protocol::verify_proof(secret, &nonce, &p)) {
+            if !proof.is_some_and(|p| t.verify_coordinator_proof(secret, &p)) {
                 return Err(Some("authentication failed: the coordinator does not hold this worker's secret".into()));
             }
         }
-        Ok(())
+        channel::derive(mine, &t.coordinator_key, self.secret.as_deref(), &t).map_err(Some)
     }
 
-    async fn accepted(&self, mut rd: OwnedReadHalf, mut wr: OwnedWriteHalf, peer: SocketAddr) -> bool {
-        if protocol::write(&mut wr, &ToCoordinator::Accepted).await.is_err() {
+    async fn accepted(
+        &self,
+        mut rx: Receiver<OwnedReadHalf>,
+        mut tx: Sender<OwnedWriteHalf>,
+        peer: SocketAddr,
+    ) -> bool {
+        if tx.send(&ToCoordinator::Accepted).await.is_err() {
             return false;
         }
-        let run = tokio::time::timeout(HANDSHAKE_TIMEOUT, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await;
+        let run = tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.recv::<ToWorker>(MAX_TO_WORKER)).await;
         let Ok(Ok(ToWorker::Run { plan, target, start_at_ms, heartbeat_ms, dead_man_ms, grant })) = run else {
             let reason = match run {
                 Err(_) => "no plan within 10 s".to_string(),
                 Ok(Err(e)) => e.to_string(),
                 Ok(Ok(other)) => format!("expected a plan, got {other:?}"),
             };
-            return self.refuse(&mut wr, peer, reason).await;
+            return self.refuse_sealed(&mut tx, peer, reason).await;
         };
         if let Err(reason) = crate::limits::validate(&plan) {
-            return self.refuse(&mut wr, peer, format!("invalid plan: {reason}")).await;
+            return self.refuse_sealed(&mut tx, peer, format!("invalid plan: {reason}")).await;
         }
         if let Some(max) = self.max_in_flight.filter(|m| plan.load.max_in_flight() > *m) {
             let reason = format!(
                 "the plan's share needs {} calls in flight; this worker runs at most {max} (harness worker --max-in-flight)",
                 plan.load.max_in_flight()
             );
-            return self.refuse(&mut wr, peer, reason).await;
+            return self.refuse_sealed(&mut tx, peer, reason).await;
         }
         self.emit(DaemonEvent::Running { peer, calls: plan.load.planned_calls() });
 
         // Frames out go through one writer task.
         let (out, outbox) = mpsc::unbounded_channel::<ToCoordinator>();
-        let writer = tokio::spawn(write_frames(wr, outbox));
+        let writer = tokio::spawn(write_frames(tx, outbox));
         let (halt_tx, halt) = watch::channel(Halt::Go);
         let halt_tx = Arc::new(halt_tx);
         let (grant_tx, granted) = watch::channel(grant);
         let lease = Lease { granted, asks: out.clone() };
         let reader =
-            tokio::spawn(dead_man(rd, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), grant_tx, {
+            tokio::spawn(dead_man(rx, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), grant_tx, {
                 let events = self.events.clone();
                 move |reason| {
                     let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
@@ -293,9 +318,9 @@ async fn shut_down(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// Send every frame of `outbox` until it closes or the connection fails.
-async fn write_frames(mut wr: OwnedWriteHalf, mut outbox: mpsc::UnboundedReceiver<ToCoordinator>) {
+async fn write_frames(mut tx: Sender<OwnedWriteHalf>, mut outbox: mpsc::UnboundedReceiver<ToCoordinator>) {
     while let Some(m) = outbox.recv().await {
-        if protocol::write(&mut wr, &m).await.is_err() {
+        if tx.send(&m).await.is_err() {
             break;
         }
     }
@@ -314,14 +339,14 @@ async fn heartbeats(out: mpsc::UnboundedSender<ToCoordinator>, every: Duration) 
 /// The dead-man: any frame from the coordinator resets it; silence, a closed
 /// connection or `Stop` halts the engine (it drains and reports). Grants extend the lease.
 async fn dead_man(
-    mut rd: OwnedReadHalf,
+    mut rx: Receiver<OwnedReadHalf>,
     dead_man: Duration,
     halt: Arc<watch::Sender<Halt>>,
     grant: watch::Sender<u64>,
     lost: impl Fn(String),
 ) {
     loop {
-        match tokio::time::timeout(dead_man, protocol::read::<_, ToWorker>(&mut rd, MAX_TO_WORKER)).await {
+        match tokio::time::timeout(dead_man, rx.recv::<ToWorker>(MAX_TO_WORKER)).await {
             Ok(Ok(ToWorker::Stop)) => {
                 let _ = halt.send(Halt::Drain);
             }

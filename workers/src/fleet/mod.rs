@@ -1,6 +1,7 @@
 //! Distributed runs: the protocol, the worker daemon, the coordinator's side of one
 //! worker connection, and how a plan is split across workers.
 
+pub mod channel;
 pub mod client;
 pub mod daemon;
 pub mod lease;

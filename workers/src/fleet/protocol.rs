@@ -1,15 +1,20 @@
-//! The coordinator-worker protocol, version 1 (documented in docs/protocol.md).
+//! The coordinator-worker protocol, version 3 (documented in docs/protocol.md, with its
+//! threat model).
 //!
 //! One TCP connection per worker. Every message is a frame: a 4-byte big-endian length,
-//! then that many bytes of JSON (one `ToWorker` or `ToCoordinator`). Frames larger than
-//! the receiver's limit are refused before they are read.
+//! then that many bytes of JSON (one `ToWorker` or `ToCoordinator`), sealed with
+//! AES-256-GCM once the handshake is done (`channel`). Frames larger than the
+//! receiver's limit are refused before they are read.
 //!
-//! 1. The worker speaks first: `Hello { protocol, worker, nonce, busy }`.
-//! 2. The coordinator answers `Auth { protocol, proof }`, where `proof` is
-//!    HMAC-SHA256(secret, "harness-auth-v1:" + nonce) in hex; the secret never crosses
-//!    the wire, and the fresh nonce makes every proof single-use.
-//! 3. The worker answers `Accepted`, or `Refused { reason }` and closes (other protocol
-//!    version, wrong or missing proof, busy with another plan).
+//! 1. The worker speaks first: `Hello { protocol, worker, nonce, key, busy }`, `key`
+//!    its ephemeral X25519 public key.
+//! 2. The coordinator answers `Auth { protocol, nonce, key, proof }`: its own nonce and
+//!    ephemeral key, and `proof`, an HMAC-SHA256 with the shared secret over the whole
+//!    handshake (both nonces and keys); the secret never crosses the wire, and the fresh
+//!    nonces and keys make every proof single-use. Both sides derive the session keys.
+//! 3. The worker answers `Accepted` sealed (so the coordinator knows the worker holds the
+//!    secret too), or `Refused { reason }` and closes (other protocol version, wrong or
+//!    missing proof, busy with another plan). From here on every frame is sealed.
 //! 4. The coordinator sends `Run { .. }`; the worker starts its engine at `start_at_ms`
 //!    and sends `Interval` every second, `Heartbeat` in between, and `Done` at the end.
 //! 5. The coordinator sends `Heartbeat` at least every `heartbeat_ms`; silence for
@@ -19,13 +24,13 @@
 //!    and the coordinator records `Grant { through }` before sending it. So a worker
 //!    that is lost has at most `granted - reported` calls whose outcome is unknown.
 
-use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use super::channel::{Sealing, TAG_LEN};
 use crate::{EngineEnd, EnginePlan, Interval, Stats};
 
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 /// Frames a worker accepts (a plan is a few kilobytes).
 pub const MAX_TO_WORKER: usize = 1 << 20;
@@ -69,6 +74,12 @@ pub enum ToWorker {
     Auth {
         protocol: u32,
         proof: Option<String>,
+        /// The coordinator's nonce and ephemeral X25519 public key (hex); absent before
+        /// version 3.
+        #[serde(default)]
+        nonce: Option<String>,
+        #[serde(default)]
+        key: Option<String>,
     },
     Run {
         /// This worker's share of the scenario.
@@ -100,6 +111,9 @@ pub enum ToCoordinator {
         /// The worker's name (its host name and port, unless given).
         worker: String,
         nonce: String,
+        /// Its ephemeral X25519 public key (hex); absent before version 3.
+        #[serde(default)]
+        key: Option<String>,
         /// The plan it is running, if any: a daemon runs one plan at a time.
         busy: Option<String>,
     },
@@ -125,37 +139,9 @@ pub enum ToCoordinator {
     },
 }
 
-/// The proof that a coordinator holds `secret`, for this connection's `nonce`.
-pub fn proof(secret: &[u8], nonce: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"harness-auth-v1:");
-    mac.update(nonce.as_bytes());
-    hex(&mac.finalize().into_bytes())
-}
-
-/// Check a proof in constant time.
-pub fn verify_proof(secret: &[u8], nonce: &str, proof_hex: &str) -> bool {
-    let Some(bytes) = unhex(proof_hex) else { return false };
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    mac.update(b"harness-auth-v1:");
-    mac.update(nonce.as_bytes());
-    mac.verify_slice(&bytes).is_ok()
-}
-
 /// A fresh random nonce (128 bits, hex).
 pub fn nonce() -> String {
-    hex(&rand::random::<[u8; 16]>())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len()).step_by(2).map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok()).collect()
+    super::channel::hex(&rand::random::<[u8; 16]>())
 }
 
 /// A frame that could not be read.
@@ -168,17 +154,15 @@ pub enum FrameError {
     #[error("malformed frame: {0}")]
     Malformed(String),
     #[error("{0}")]
+    Tampered(String),
+    #[error("{0}")]
     Io(#[from] std::io::Error),
 }
 
 /// Write one message as a frame.
 pub async fn write<W: AsyncWriteExt + Unpin, M: Serialize>(w: &mut W, message: &M) -> std::io::Result<()> {
     let body = serde_json::to_vec(message).map_err(std::io::Error::other)?;
-    let mut frame = Vec::with_capacity(body.len() + 4);
-    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
-    frame.extend_from_slice(&body);
-    w.write_all(&frame).await?;
-    w.flush().await
+    write_body(w, &body).await
 }
 
 /// Read one frame of at most `limit` bytes and parse it.
@@ -186,6 +170,16 @@ pub async fn read<R: AsyncReadExt + Unpin, M: for<'de> Deserialize<'de>>(
     r: &mut R,
     limit: usize,
 ) -> Result<M, FrameError> {
+    parse(&read_body(r, limit).await?)
+}
+
+/// A frame's body as a message.
+pub fn parse<M: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<M, FrameError> {
+    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+}
+
+/// One frame's body, of at most `limit` bytes.
+pub async fn read_body<R: AsyncReadExt + Unpin>(r: &mut R, limit: usize) -> Result<Vec<u8>, FrameError> {
     let mut len = [0u8; 4];
     match r.read_exact(&mut len).await {
         Ok(_) => {}
@@ -202,7 +196,62 @@ pub async fn read<R: AsyncReadExt + Unpin, M: for<'de> Deserialize<'de>>(
     if body.len() < len {
         return Err(std::io::Error::from(std::io::ErrorKind::UnexpectedEof).into());
     }
-    serde_json::from_slice(&body).map_err(|e| FrameError::Malformed(e.to_string()))
+    Ok(body)
+}
+
+/// Write a frame's raw body.
+async fn write_body<W: AsyncWriteExt + Unpin>(w: &mut W, body: &[u8]) -> std::io::Result<()> {
+    let mut frame = Vec::with_capacity(body.len() + 4);
+    frame.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    frame.extend_from_slice(body);
+    w.write_all(&frame).await?;
+    w.flush().await
+}
+
+/// The sending half of a connection after the handshake: every frame sealed.
+pub struct Sender<W> {
+    w: W,
+    seal: Sealing,
+}
+
+impl<W: AsyncWriteExt + Unpin> Sender<W> {
+    pub fn new(w: W, seal: Sealing) -> Self {
+        Sender { w, seal }
+    }
+
+    pub async fn send<M: Serialize>(&mut self, message: &M) -> std::io::Result<()> {
+        let body = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+        let sealed = self.seal.seal(body).map_err(std::io::Error::other)?;
+        write_body(&mut self.w, &sealed).await
+    }
+}
+
+/// The receiving half of a connection after the handshake: every frame opened, and
+/// refused if it does not open.
+pub struct Receiver<R> {
+    r: R,
+    open: Sealing,
+}
+
+impl<R: AsyncReadExt + Unpin> Receiver<R> {
+    pub fn new(r: R, open: Sealing) -> Self {
+        Receiver { r, open }
+    }
+
+    /// The next message, of at most `limit` bytes before sealing.
+    pub async fn recv<M: for<'de> Deserialize<'de>>(&mut self, limit: usize) -> Result<M, FrameError> {
+        let sealed = read_body(&mut self.r, limit + TAG_LEN).await?;
+        parse(&self.open_body(sealed)?)
+    }
+
+    /// Open a body read apart (the answer to `Auth` may be a plaintext refusal).
+    pub fn open_body(&mut self, sealed: Vec<u8>) -> Result<Vec<u8>, FrameError> {
+        self.open.open(sealed).map_err(FrameError::Tampered)
+    }
+
+    pub fn inner(&mut self) -> &mut R {
+        &mut self.r
+    }
 }
 
 #[cfg(test)]
@@ -210,13 +259,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn proofs_need_the_secret_and_the_nonce() {
-        let p = proof(b"s3cret", "abc");
-        assert_eq!(p.len(), 64);
-        assert!(verify_proof(b"s3cret", "abc", &p));
-        assert!(!verify_proof(b"other", "abc", &p));
-        assert!(!verify_proof(b"s3cret", "abd", &p), "a proof is bound to its nonce");
-        assert!(!verify_proof(b"s3cret", "abc", "zz"));
+    fn nonces_are_fresh() {
+        assert_eq!(nonce().len(), 32);
         assert_ne!(nonce(), nonce());
     }
 
@@ -225,7 +269,8 @@ mod tests {
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         write(&mut a, &ToWorker::Heartbeat).await.unwrap();
         assert_eq!(read::<_, ToWorker>(&mut b, 1024).await.unwrap(), ToWorker::Heartbeat);
-        write(&mut a, &ToWorker::Auth { protocol: 1, proof: Some("x".repeat(2_000)) }).await.unwrap();
+        let auth = ToWorker::Auth { protocol: 1, proof: Some("x".repeat(2_000)), nonce: None, key: None };
+        write(&mut a, &auth).await.unwrap();
         assert!(matches!(read::<_, ToWorker>(&mut b, 1024).await, Err(FrameError::TooLarge(_, 1024))));
         let (mut a, mut b) = tokio::io::duplex(1 << 16);
         a.write_all(&[0, 0, 0, 3, b'{', b'x', b'}']).await.unwrap();
