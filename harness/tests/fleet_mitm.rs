@@ -48,15 +48,24 @@ enum Meddle {
     Nothing,
     /// Flip one bit in the body of the n-th frame to the worker (1 = the `Auth`).
     Flip(usize),
+    /// Send the n-th frame to the worker twice.
+    Repeat(usize),
 }
 
-/// A proxy to `upstream`, recording every byte it carries.
+/// A proxy to `upstream`, recording every byte it carries, and the frames to the worker.
 struct Proxy {
     address: String,
     seen: Arc<Mutex<Vec<u8>>>,
+    to_worker: Arc<Mutex<Vec<Vec<u8>>>>,
 }
 
-fn pump(mut from: TcpStream, mut to: TcpStream, seen: Arc<Mutex<Vec<u8>>>, meddle: Meddle) {
+fn pump(
+    mut from: TcpStream,
+    mut to: TcpStream,
+    seen: Arc<Mutex<Vec<u8>>>,
+    frames: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
+    meddle: Meddle,
+) {
     let mut n = 0;
     loop {
         let mut len = [0u8; 4];
@@ -75,8 +84,14 @@ fn pump(mut from: TcpStream, mut to: TcpStream, seen: Arc<Mutex<Vec<u8>>>, meddl
             }
         }
         seen.lock().unwrap().extend_from_slice(&body);
-        if to.write_all(&len).and_then(|()| to.write_all(&body)).is_err() {
-            break;
+        if let Some(frames) = &frames {
+            frames.lock().unwrap().push([&len[..], &body].concat());
+        }
+        let times = if matches!(meddle, Meddle::Repeat(k) if k == n) { 2 } else { 1 };
+        for _ in 0..times {
+            if to.write_all(&len).and_then(|()| to.write_all(&body)).is_err() {
+                return;
+            }
         }
     }
     let _ = to.shutdown(std::net::Shutdown::Both);
@@ -87,17 +102,18 @@ impl Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
-        let (upstream, record) = (upstream.to_string(), seen.clone());
+        let to_worker = Arc::new(Mutex::new(Vec::new()));
+        let (upstream, record, frames) = (upstream.to_string(), seen.clone(), to_worker.clone());
         std::thread::spawn(move || {
             for client in listener.incoming().map_while(Result::ok) {
                 let server = TcpStream::connect(&upstream).unwrap();
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                let (r1, r2) = (record.clone(), record.clone());
-                std::thread::spawn(move || pump(client, server, r1, meddle));
-                std::thread::spawn(move || pump(s2, c2, r2, Meddle::Nothing));
+                let (r1, r2, f) = (record.clone(), record.clone(), frames.clone());
+                std::thread::spawn(move || pump(client, server, r1, Some(f), meddle));
+                std::thread::spawn(move || pump(s2, c2, r2, None, Meddle::Nothing));
             }
         });
-        Proxy { address, seen }
+        Proxy { address, seen, to_worker }
     }
 
     fn seen(&self) -> Vec<u8> {
@@ -159,6 +175,49 @@ fn an_altered_frame_stops_the_worker_before_any_call_and_the_run_says_why() {
     let (out, _summary, _results) = run_through(&proxy);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{}", text(&out));
+    // The daemon keeps serving.
+    let (out, summary, _results) = run_through(&Proxy::start(&daemon.1, Meddle::Nothing));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(n(&summary.unwrap(), "/totals/calls"), 100);
+}
+
+#[test]
+fn a_replayed_frame_or_conversation_is_refused_and_the_daemon_keeps_serving() {
+    let daemon = Daemon::start();
+    // The plan sent twice within its session: the second copy does not open.
+    let proxy = Proxy::start(&daemon.1, Meddle::Repeat(2));
+    let (out, summary, _results) = run_through(&proxy);
+    let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let worker = &s["workers"][0];
+    assert_eq!(worker["status"], "failed", "{worker}");
+    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
+    assert_eq!(n(&s, "/totals/calls"), 0, "stopped before the start instant: {}", text(&out));
+    // A whole recorded conversation replayed on a new connection: its proof was for
+    // another handshake.
+    let recorded = proxy.to_worker.lock().unwrap().clone();
+    assert!(recorded.len() >= 3, "auth, plan, heartbeats...");
+    let mut s = TcpStream::connect(&daemon.1).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut hello = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut hello).unwrap();
+    for frame in &recorded {
+        if s.write_all(frame).is_err() {
+            break;
+        }
+    }
+    s.read_exact(&mut len).unwrap();
+    let mut answer = vec![0u8; u32::from_be_bytes(len) as usize];
+    s.read_exact(&mut answer).unwrap();
+    let answer: Value = serde_json::from_slice(&answer).unwrap();
+    assert_eq!(answer["type"], "refused", "{answer}");
+    assert!(answer["reason"].as_str().unwrap().contains("authentication failed"), "{answer}");
+    // And the daemon still serves a real coordinator.
+    let (out, summary, _results) = run_through(&Proxy::start(&daemon.1, Meddle::Nothing));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(n(&summary.unwrap(), "/totals/calls"), 100);
 }
 
 #[test]

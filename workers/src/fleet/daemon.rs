@@ -283,13 +283,17 @@ impl Daemon {
         let halt_tx = Arc::new(halt_tx);
         let (grant_tx, granted) = watch::channel(grant);
         let lease = Lease { granted, asks: out.clone() };
-        let reader =
-            tokio::spawn(dead_man(rx, Duration::from_millis(dead_man_ms.max(100)), halt_tx.clone(), grant_tx, {
+        let reader = tokio::spawn(dead_man(
+            rx,
+            Duration::from_millis(dead_man_ms.max(100)),
+            (halt_tx.clone(), grant_tx, out.clone()),
+            {
                 let events = self.events.clone();
                 move |reason| {
                     let _ = events.send(DaemonEvent::CoordinatorLost { peer, reason });
                 }
-            }));
+            },
+        ));
         let beats = tokio::spawn(heartbeats(out.clone(), Duration::from_millis(heartbeat_ms.max(50))));
         let on_shutdown = {
             let (mut shutdown, halt_tx) = (self.shutdown.clone(), halt_tx.clone());
@@ -338,11 +342,12 @@ async fn heartbeats(out: mpsc::UnboundedSender<ToCoordinator>, every: Duration) 
 
 /// The dead-man: any frame from the coordinator resets it; silence, a closed
 /// connection or `Stop` halts the engine (it drains and reports). Grants extend the lease.
+/// A frame that fails its integrity check stops every call at once and tells the
+/// coordinator, which fails the worker: nothing it did after that counts.
 async fn dead_man(
     mut rx: Receiver<OwnedReadHalf>,
     dead_man: Duration,
-    halt: Arc<watch::Sender<Halt>>,
-    grant: watch::Sender<u64>,
+    (halt, grant, out): (Arc<watch::Sender<Halt>>, watch::Sender<u64>, mpsc::UnboundedSender<ToCoordinator>),
     lost: impl Fn(String),
 ) {
     loop {
@@ -358,6 +363,12 @@ async fn dead_man(
                 });
             }
             Ok(Ok(_)) => {}
+            Ok(Err(FrameError::Tampered(e))) => {
+                let _ = halt.send(Halt::Now);
+                let reason = format!("the coordinator's frames: {e}; stopped every call");
+                let _ = out.send(ToCoordinator::Failed { reason: reason.clone() });
+                return lost(reason);
+            }
             Ok(Err(e)) => {
                 let _ = halt.send(Halt::Drain);
                 return lost(format!("coordinator connection: {e}; stopped starting calls"));
