@@ -209,6 +209,7 @@ async fn connect(
             (Some(local), addresses, Some(secret.into_bytes()))
         }
         WorkerSet::Remote(addresses) => (None, addresses.clone(), secret),
+        WorkerSet::Dns(name_port) => (None, crate::scenario::resolve_workers(name_port).await?, secret),
     };
     let connected =
         futures::future::join_all(addresses.iter().map(|a| WorkerLink::connect(a, secret.as_deref()))).await;

@@ -578,3 +578,69 @@ fn daemons_on_other_hosts_across_a_real_network_and_a_cut_link() {
     assert!(n(&w[1], "/totals/calls") > 0, "host 2 worked before the cut");
     assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
 }
+
+/// `/etc/netns/NS/hosts`, which `ip netns exec NS` bind-mounts over `/etc/hosts` for what
+/// it starts; removed on drop.
+struct NetnsHosts(String);
+
+impl NetnsHosts {
+    fn write(ns: &str, text: &str) -> NetnsHosts {
+        let dir = format!("/etc/netns/{ns}");
+        let mut line = as_root();
+        line.extend(["sh", "-c"]);
+        let script = format!("mkdir -p {dir} && cat > {dir}/hosts");
+        let mut child = Command::new(line[0])
+            .args(&line[1..])
+            .arg(&script)
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("write the namespace's hosts file");
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+        assert!(child.wait().unwrap().success(), "{script}");
+        NetnsHosts(dir)
+    }
+}
+
+impl Drop for NetnsHosts {
+    fn drop(&mut self) {
+        let mut line = as_root();
+        line.extend(["rm", "-rf", &self.0]);
+        let _ = Command::new(line[0]).args(&line[1..]).status();
+    }
+}
+
+#[test]
+fn a_dns_name_with_several_addresses_is_the_worker_list() {
+    provisioned(); // iproute2
+                   // A host whose resolver maps one name to three loopback addresses (as a headless
+                   // Service's DNS name maps to its pods), a daemon on each, and the coordinator there.
+    let ns = format!("hw{}dns", std::process::id() % 10_000);
+    ip(&["netns", "add", &ns]);
+    let _hosts = Hosts { namespaces: vec![ns.clone()] };
+    ip(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+    let names = "127.0.0.1 localhost\n127.0.0.3 workers.harness.test\n127.0.0.2 workers.harness.test\n127.0.0.4 workers.harness.test\n";
+    let _resolver = NetnsHosts::write(&ns, names);
+    let prefix = in_namespace(&ns, SECRET);
+    let prefix: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    let _daemons: Vec<Daemon> = (2..=4)
+        .map(|k| Daemon::start_with(&prefix, &format!("127.0.0.{k}:7700"), None, &["--exit-with-stdin"]))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 3, "");
+    let results = dir.path().join("results");
+    let mut coordinator = Command::new(prefix[0]);
+    coordinator.args(&prefix[1..]).arg(env!("CARGO_BIN_EXE_harness"));
+    coordinator.args(["run", &scenario, "--results", results.to_str().unwrap()]);
+    coordinator.args(["--worker-dns", "workers.harness.test:7700"]).env_remove("DATABASE_URL");
+    let coordinator = coordinator.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let out = coordinator.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let s: Value = serde_json::from_slice(&std::fs::read(summary_in(&results).unwrap()).unwrap()).unwrap();
+    let addresses: Vec<&str> =
+        s["workers"].as_array().unwrap().iter().map(|w| w["address"].as_str().unwrap()).collect();
+    assert_eq!(addresses, ["127.0.0.2:7700", "127.0.0.3:7700", "127.0.0.4:7700"], "every address behind the name");
+    for w in s["workers"].as_array().unwrap() {
+        assert!(n(w, "/totals/calls") > 0, "each worker invoked: {w}");
+    }
+    assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
+}

@@ -10,7 +10,7 @@ mod thresholds;
 mod workers_section;
 
 pub use thresholds::{LatencyOf, Thresholds};
-pub use workers_section::{FleetSpec, OnLost, WorkerSet};
+pub use workers_section::{resolve as resolve_workers, FleetSpec, OnLost, WorkerSet};
 
 use std::path::Path;
 
@@ -169,6 +169,10 @@ pub struct Overrides {
     /// A worker daemon's HOST:PORT; repeat for each (workers.addresses).
     #[arg(long = "worker")]
     pub worker_addresses: Vec<String>,
+    /// Every worker daemon a DNS name resolves to when the run starts, e.g. a
+    /// Kubernetes headless Service: NAME:PORT (workers.dns).
+    #[arg(long = "worker-dns", env = "HARNESS_WORKER_DNS")]
+    pub worker_dns: Option<String>,
 }
 
 /// A scenario error: where, and what.
@@ -273,9 +277,8 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
             "target.kind = \"in-process\" runs in this process only; use \"local\" or \"aws\" with [workers]",
         ));
     }
-    if let Some(fleet) = &workers {
-        workers::fleet::split(&engine, fleet.workers.len(), fleet.partition_accounts)
-            .map_err(|m| src.err(&fleet.at, m))?;
+    if let Some((fleet, n)) = workers.as_ref().and_then(|f| Some((f, f.workers.len()?))) {
+        workers::fleet::split(&engine, n, fleet.partition_accounts).map_err(|m| src.err(&fleet.at, m))?;
     }
     let allow_incomplete = limits.allow_incomplete.unwrap_or(false);
     Ok(Plan {

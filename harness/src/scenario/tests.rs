@@ -113,11 +113,19 @@ fn workers_are_validated_with_their_position() {
     let e = plan(&format!("[target]\nkind = \"in-process\"\n{load}[workers]\ncount = 2\n")).unwrap_err();
     assert!(e.contains("runs in this process only"), "{e}");
     let e = plan(&format!("{load}[workers]\non_lost = \"stop\"\n")).unwrap_err();
-    assert!(e.contains("[workers] needs count = N or addresses"), "{e}");
+    assert!(e.contains("[workers] needs count = N, addresses = [\"host:port\", ..] or dns"), "{e}");
 
     let o = Overrides { worker_addresses: vec!["127.0.0.1:7700".into()], ..Overrides::default() };
     let p = parse("s.toml", &format!("{load}[workers]\ncount = 2\n"), &o).unwrap();
     assert_eq!(p.workers.unwrap().workers, WorkerSet::Remote(vec!["127.0.0.1:7700".into()]), "--worker replaces count");
+    let p = plan(&format!("{load}[workers]\ndns = \"harness-workers.default.svc:7700\"\n")).unwrap();
+    assert_eq!(p.workers.unwrap().workers, WorkerSet::Dns("harness-workers.default.svc:7700".into()));
+    let e = plan(&format!("{load}[workers]\ndns = \"harness-workers\"\n")).unwrap_err();
+    assert!(e.contains("workers.dns \"harness-workers\" needs NAME:PORT"), "{e}");
+    let e = plan(&format!("{load}[workers]\ncount = 2\ndns = \"w:7700\"\n")).unwrap_err();
+    assert!(e.contains("workers.dns excludes workers.count and workers.addresses"), "{e}");
+    let o = Overrides { worker_dns: Some("w:7700".into()), ..Overrides::default() };
+    assert_eq!(parse("s.toml", load, &o).unwrap().workers.unwrap().workers, WorkerSet::Dns("w:7700".into()));
 }
 
 #[test]

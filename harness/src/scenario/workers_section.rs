@@ -16,15 +16,33 @@ pub enum WorkerSet {
     Local(usize),
     /// Worker daemons (`harness worker`) at these addresses.
     Remote(Vec<String>),
+    /// Worker daemons at every address a DNS name resolves to when the run starts (a
+    /// Kubernetes headless Service), all on this port: `NAME:PORT`.
+    Dns(String),
 }
 
 impl WorkerSet {
-    pub fn len(&self) -> usize {
+    /// How many workers, when known before the run (not for a DNS name).
+    pub fn len(&self) -> Option<usize> {
         match self {
-            WorkerSet::Local(n) => *n,
-            WorkerSet::Remote(a) => a.len(),
+            WorkerSet::Local(n) => Some(*n),
+            WorkerSet::Remote(a) => Some(a.len()),
+            WorkerSet::Dns(_) => None,
         }
     }
+}
+
+/// Every address `name_port` (`NAME:PORT`) resolves to through the system's resolver,
+/// sorted, without repeats.
+pub async fn resolve(name_port: &str) -> anyhow::Result<Vec<String>> {
+    let found = tokio::net::lookup_host(name_port)
+        .await
+        .map_err(|e| anyhow::anyhow!("workers.dns {name_port:?} does not resolve: {e}"))?;
+    let mut addresses: Vec<std::net::SocketAddr> = found.collect();
+    addresses.sort();
+    addresses.dedup();
+    anyhow::ensure!(!addresses.is_empty(), "workers.dns {name_port:?} resolves to no address");
+    Ok(addresses.iter().map(ToString::to_string).collect())
 }
 
 /// What happens to the run when a worker is lost.
@@ -67,6 +85,17 @@ pub(super) fn parse(
         addresses = Some(super::F { v: o.worker_addresses.clone(), at: "--worker".into() });
         count = count.filter(|c| c.at == "--workers");
     }
+    let mut dns = src.f(raw.dns.clone());
+    flag(&mut dns, o.worker_dns.clone(), "--worker-dns");
+    if let Some(d) = dns {
+        if let Some(other) = count.as_ref().map(|c| c.at.clone()).or(addresses.as_ref().map(|a| a.at.clone())) {
+            return Err(src.err(d.at, format!("workers.dns excludes workers.count and workers.addresses ({other})")));
+        }
+        if !d.v.rsplit_once(':').is_some_and(|(name, port)| !name.is_empty() && port.parse::<u16>().is_ok()) {
+            return Err(src.err(d.at, format!("workers.dns {:?} needs NAME:PORT, e.g. \"harness-workers:7700\"", d.v)));
+        }
+        return finish(src, raw, WorkerSet::Dns(d.v), d.at).map(Some);
+    }
     let (workers, at) = match (count, addresses) {
         (Some(c), Some(a)) => {
             return Err(src.err(c.at, format!("workers.count and workers.addresses ({}) exclude each other", a.at)))
@@ -83,10 +112,19 @@ pub(super) fn parse(
             (WorkerSet::Remote(a.v), a.at)
         }
         (None, None) => match section_at {
-            Some(at) => return Err(src.err(at, "[workers] needs count = N or addresses = [\"host:port\", ..]")),
+            Some(at) => {
+                return Err(
+                    src.err(at, "[workers] needs count = N, addresses = [\"host:port\", ..] or dns = \"NAME:PORT\"")
+                )
+            }
             None => return Ok(None),
         },
     };
+    finish(src, raw, workers, at).map(Some)
+}
+
+/// The keys every worker set shares.
+fn finish(src: &Source, raw: RawWorkers, workers: WorkerSet, at: String) -> Result<FleetSpec, ScenarioError> {
     let on_lost = match src.f(raw.on_lost.clone()) {
         None => OnLost::Continue,
         Some(f) if f.v == "continue" => OnLost::Continue,
@@ -117,7 +155,7 @@ pub(super) fn parse(
             format!("workers.lost_after ({lost_after_s} s) must be at least twice workers.heartbeat ({heartbeat_s} s)"),
         ));
     }
-    Ok(Some(FleetSpec {
+    Ok(FleetSpec {
         workers,
         on_lost,
         partition_accounts: raw.partition_accounts.unwrap_or(false),
@@ -125,5 +163,5 @@ pub(super) fn parse(
         heartbeat_s,
         lost_after_s,
         at,
-    }))
+    })
 }
