@@ -17,7 +17,7 @@ use workers::{EngineEnd, Halt, Interval, Stats, StopReason};
 
 use crate::record::{Driven, Record};
 use crate::scenario::{FleetSpec, OnLost, Plan, WorkerSet};
-use crate::summary::{WorkerReport, WorkerStatus};
+use crate::summary::{CoordinatorCost, WorkerReport, WorkerStatus};
 
 /// Time between the plans going out and the load starting, so every worker starts at once.
 const START_DELAY: Duration = Duration::from_millis(1_500);
@@ -56,6 +56,7 @@ struct Seen {
     granted: u64,
     end: Option<EngineEnd>,
     lost: Option<(WorkerStatus, String)>,
+    traffic: std::sync::Arc<workers::fleet::client::Traffic>,
 }
 
 impl Seen {
@@ -70,6 +71,7 @@ impl Seen {
             granted,
             end: None,
             lost: None,
+            traffic: link.traffic.clone(),
         }
     }
 
@@ -153,6 +155,8 @@ impl Seen {
             } else {
                 self.granted.max(started).saturating_sub(self.totals.calls)
             },
+            frames_received: self.traffic.frames.load(std::sync::atomic::Ordering::Relaxed),
+            bytes_received: self.traffic.bytes.load(std::sync::atomic::Ordering::Relaxed),
             name: self.name,
             totals: self.totals,
         }
@@ -169,6 +173,7 @@ pub async fn drive(
     halt: watch::Receiver<Halt>,
     mut record: Record,
 ) -> anyhow::Result<Driven> {
+    let (cpu_before, clock) = (cpu_seconds(), Instant::now());
     let (_local, links) = connect(fleet, secret).await?;
     let shares =
         workers::fleet::split(&plan.engine, links.len(), fleet.partition_accounts).map_err(anyhow::Error::msg)?;
@@ -194,7 +199,35 @@ pub async fn drive(
     let started = seen.iter().map(Seen::started).sum();
     let workers: Vec<WorkerReport> = seen.into_iter().map(|s| s.report(intervals.len() as u64, load_start)).collect();
     let end = fleet_end(&workers, started, abandoned, cancelled);
-    Ok(Driven { end, totals, intervals, workers, accounts })
+    let coordinator = Some(CoordinatorCost {
+        workers: workers.len() as u64,
+        seconds: clock.elapsed().as_secs_f64(),
+        cpu_s: cpu_seconds() - cpu_before,
+        max_rss_kib: max_rss_kib(),
+        frames: workers.iter().map(|w| w.frames_received).sum(),
+        bytes: workers.iter().map(|w| w.bytes_received).sum(),
+    });
+    Ok(Driven { end, totals, intervals, workers, accounts, coordinator })
+}
+
+/// This process's CPU time so far, user and system, seconds.
+fn cpu_seconds() -> f64 {
+    let usage = rusage();
+    let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    t(usage.ru_utime) + t(usage.ru_stime)
+}
+
+/// This process's peak resident memory, KiB.
+fn max_rss_kib() -> u64 {
+    rusage().ru_maxrss.max(0) as u64
+}
+
+fn rusage() -> libc::rusage {
+    // SAFETY: getrusage fills the struct it is given; zeroes are a valid start.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer cannot fail.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    usage
 }
 
 /// The local worker processes (if any) and an authenticated link to every worker.
@@ -370,6 +403,7 @@ mod tests {
             granted: calls + 5,
             end: None,
             lost: None,
+            traffic: Default::default(),
         }
     }
 

@@ -77,6 +77,7 @@ pub async fn execute(
         cost: None,
         hot_accounts,
         server: ran.server,
+        coordinator: ran.driven.coordinator,
     };
     report.accounting = Some(report.accounting());
     report.cost = Some(crate::cost::of_run(&report));
@@ -324,7 +325,7 @@ async fn drive<T: Target>(
         totals: totals.clone(),
         ..WorkerReport::default()
     };
-    Ok(Driven { end, totals, intervals, workers: vec![local], accounts })
+    Ok(Driven { end, totals, intervals, workers: vec![local], accounts, coordinator: None })
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {

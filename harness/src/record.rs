@@ -75,4 +75,6 @@ pub struct Driven {
     pub intervals: Vec<Interval>,
     pub workers: Vec<WorkerReport>,
     pub accounts: AccountCounts,
+    /// A fleet run's cost to the coordinator.
+    pub coordinator: Option<crate::summary::CoordinatorCost>,
 }

@@ -51,6 +51,9 @@ pub struct RunReport {
     /// What Lambda and the database themselves counted over the run's window.
     #[serde(default)]
     pub server: Option<crate::server::ServerView>,
+    /// A fleet run's cost to the coordinator (none for a single-process run).
+    #[serde(default)]
+    pub coordinator: Option<CoordinatorCost>,
 }
 
 /// One worker's part of the run.
@@ -80,7 +83,27 @@ pub struct WorkerReport {
     /// for them.
     #[serde(default)]
     pub unreported_at_most: u64,
+    /// What the coordinator received from it: frames and bytes (absent in older summaries).
+    #[serde(default)]
+    pub frames_received: u64,
+    #[serde(default)]
+    pub bytes_received: u64,
     pub totals: Stats,
+}
+
+/// What a fleet run cost the coordinator, measured over the fleet's part of the run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoordinatorCost {
+    pub workers: u64,
+    /// Wall-clock seconds from connecting the fleet to its last report.
+    pub seconds: f64,
+    /// CPU seconds (user + system) the coordinator process spent in that time.
+    pub cpu_s: f64,
+    /// The coordinator process's peak resident memory, KiB.
+    pub max_rss_kib: u64,
+    /// Frames and bytes received from all workers.
+    pub frames: u64,
+    pub bytes: u64,
 }
 
 impl WorkerReport {

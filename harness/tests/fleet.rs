@@ -131,6 +131,18 @@ fn local_worker_processes_merge_exactly() {
     }
     assert_eq!(s["verification"]["passed"], true);
     assert!(String::from_utf8_lossy(&out.stdout).contains("Workers:            3 (0 lost)"), "{}", text(&out));
+    // What the fleet cost the coordinator: every frame each worker sent, counted.
+    validate_against_schema(&s);
+    let c = &s["coordinator"];
+    assert_eq!(n(&s, "/coordinator/workers"), 3, "{c}");
+    let frames: u64 = workers.iter().map(|w| n(w, "/frames_received")).sum();
+    assert_eq!(n(&s, "/coordinator/frames"), frames);
+    for w in workers {
+        // At least: accepted, started, one interval, done.
+        assert!(n(w, "/frames_received") >= 4 && n(w, "/bytes_received") > 100, "{w}");
+    }
+    assert!(n(&s, "/coordinator/max_rss_kib") > 1_000 && c["cpu_s"].as_f64().unwrap() > 0.0, "{c}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("  coordinator: "), "{}", text(&out));
 }
 
 #[test]

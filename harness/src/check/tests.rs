@@ -45,6 +45,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
         cost: None,
         hot_accounts: None,
         server: None,
+        coordinator: None,
     }
 }
 

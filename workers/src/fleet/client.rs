@@ -34,11 +34,21 @@ pub enum WorkerEvent {
     Granted(u64),
 }
 
+/// What the coordinator received from one worker: frames and bytes (the coordinator's
+/// cost per worker).
+#[derive(Debug, Default)]
+pub struct Traffic {
+    pub frames: std::sync::atomic::AtomicU64,
+    pub bytes: std::sync::atomic::AtomicU64,
+}
+
 /// An authenticated connection to a worker, ready for a plan.
 pub struct WorkerLink {
     /// The name the worker gave.
     pub name: String,
     pub address: String,
+    /// Updated as frames arrive.
+    pub traffic: std::sync::Arc<Traffic>,
     rx: Receiver<OwnedReadHalf>,
     tx: Sender<OwnedWriteHalf>,
 }
@@ -102,7 +112,9 @@ impl WorkerLink {
             },
         });
         match answer {
-            Ok(ToCoordinator::Accepted) => Ok(WorkerLink { name: worker, address: address.to_string(), rx, tx }),
+            Ok(ToCoordinator::Accepted) => {
+                Ok(WorkerLink { name: worker, address: address.to_string(), traffic: Default::default(), rx, tx })
+            }
             Ok(ToCoordinator::Refused { reason }) => Err(format!("worker {address} refused: {reason}")),
             Ok(other) => Err(format!("worker {address}: unexpected {other:?}")),
             Err(e) => Err(format!("worker {address}: {e}")),
@@ -120,7 +132,7 @@ impl WorkerLink {
         lost_after: Duration,
         events: mpsc::UnboundedSender<(usize, WorkerEvent)>,
     ) {
-        let WorkerLink { mut rx, mut tx, .. } = self;
+        let WorkerLink { mut rx, mut tx, traffic, .. } = self;
         let send = |e: WorkerEvent| {
             let _ = events.send((index, e));
         };
@@ -155,7 +167,10 @@ impl WorkerLink {
             }
         });
         loop {
-            match tokio::time::timeout(lost_after, rx.recv::<ToCoordinator>(MAX_TO_COORDINATOR)).await {
+            let message = tokio::time::timeout(lost_after, rx.recv::<ToCoordinator>(MAX_TO_COORDINATOR)).await;
+            traffic.frames.store(rx.frames, std::sync::atomic::Ordering::Relaxed);
+            traffic.bytes.store(rx.bytes, std::sync::atomic::Ordering::Relaxed);
+            match message {
                 Ok(Ok(ToCoordinator::Started)) => send(WorkerEvent::Started),
                 Ok(Ok(ToCoordinator::Interval(i))) => send(WorkerEvent::Interval(i)),
                 Ok(Ok(ToCoordinator::Heartbeat)) => {}

@@ -231,16 +231,21 @@ impl<W: AsyncWriteExt + Unpin> Sender<W> {
 pub struct Receiver<R> {
     r: R,
     open: Sealing,
+    /// Frames and bytes (length prefixes included) received so far.
+    pub frames: u64,
+    pub bytes: u64,
 }
 
 impl<R: AsyncReadExt + Unpin> Receiver<R> {
     pub fn new(r: R, open: Sealing) -> Self {
-        Receiver { r, open }
+        Receiver { r, open, frames: 0, bytes: 0 }
     }
 
     /// The next message, of at most `limit` bytes before sealing.
     pub async fn recv<M: for<'de> Deserialize<'de>>(&mut self, limit: usize) -> Result<M, FrameError> {
         let sealed = read_body(&mut self.r, limit + TAG_LEN).await?;
+        self.frames += 1;
+        self.bytes += 4 + sealed.len() as u64;
         parse(&self.open_body(sealed)?)
     }
 

@@ -147,6 +147,9 @@ fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
     if r.workers.len() > 1 || r.workers.iter().any(|w| w.lost()) {
         let lost: Vec<_> = r.workers.iter().filter(|w| w.lost()).collect();
         writeln!(s, "\nWorkers:            {} ({} lost)", r.workers.len(), lost.len())?;
+        if let Some(c) = &r.coordinator {
+            coordinator(s, c)?;
+        }
         for w in lost {
             let mut undelivered =
                 w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not started", thousands(n)));
@@ -164,6 +167,27 @@ fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
         }
     }
     Ok(())
+}
+
+/// What the fleet cost the coordinator: CPU, memory, and what it received per worker.
+fn coordinator(s: &mut String, c: &crate::summary::CoordinatorCost) -> std::fmt::Result {
+    let per = |v: u64| v as f64 / (c.workers.max(1) as f64 * c.seconds.max(1e-9));
+    writeln!(
+        s,
+        "  coordinator: {:.1} s CPU over {:.0} s ({:.1}% of a core), peak memory {} MiB",
+        c.cpu_s,
+        c.seconds,
+        100.0 * c.cpu_s / c.seconds.max(1e-9),
+        c.max_rss_kib / 1024
+    )?;
+    writeln!(
+        s,
+        "  received: {} frames, {} bytes ({:.1} frames and {:.0} bytes per worker per second)",
+        thousands(c.frames),
+        thousands(c.bytes),
+        per(c.frames),
+        per(c.bytes)
+    )
 }
 
 /// Late starts, abandoned calls, and why the run stopped early.
