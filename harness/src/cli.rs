@@ -80,6 +80,10 @@ pub enum Command {
     /// needs a shared secret (--secret-file or HARNESS_WORKER_SECRET). SIGTERM or SIGHUP:
     /// it takes no new plan, lets the running one drain and report, and exits 0.
     Worker(WorkerArgs),
+    /// A fleet of worker daemons on EC2 Auto Scaling (deploy/fleet.json), through
+    /// CloudFormation: `up` creates or updates it (and its secret in SSM), `status` shows
+    /// its workers, `down` deletes it; `harness run --fleet STACK` uses it.
+    Fleet(FleetArgs),
     /// Print a shell completion script, e.g. `harness completions bash > /etc/bash_completion.d/harness`.
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `harness man > harness.1 && man ./harness.1`.
@@ -87,6 +91,63 @@ pub enum Command {
     /// The local Lambda endpoint as a child process of `run` (internal).
     #[command(hide = true)]
     LocalLambdaChild(LocalLambdaArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct FleetArgs {
+    #[command(subcommand)]
+    pub action: FleetAction,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum FleetAction {
+    /// Create the fleet's stack (or update it, e.g. to another --size) and wait for it.
+    Up(FleetUpArgs),
+    /// The stack's status, and its workers: in service (with their addresses), pending, leaving.
+    Status(FleetStackArgs),
+    /// Delete the stack and its secret, and wait until they are gone.
+    Down(FleetStackArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FleetStackArgs {
+    /// The fleet's CloudFormation stack name.
+    #[arg(long, env = "HARNESS_FLEET")]
+    pub stack: String,
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    #[arg(long, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// How long to wait for CloudFormation, minutes.
+    #[arg(long, default_value_t = 20)]
+    pub wait_minutes: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct FleetUpArgs {
+    #[command(flatten)]
+    pub stack: FleetStackArgs,
+    /// Worker nodes (0 to 200).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(0..=200))]
+    pub size: u32,
+    /// The VPC of the workers and the coordinator.
+    #[arg(long)]
+    pub vpc: String,
+    /// Subnets for the workers, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub subnets: Vec<String>,
+    /// The coordinator's security group: the only source admitted on the worker port.
+    #[arg(long)]
+    pub coordinator_sg: String,
+    /// The function under test (unqualified ARN): all the workers may invoke.
+    #[arg(long)]
+    pub function_arn: String,
+    /// Where the nodes download the harness binary (https, e.g. an S3 presigned URL).
+    #[arg(long)]
+    pub harness_url: String,
+    /// Instance type (default in deploy/fleet.json: c7g.large, arm64).
+    #[arg(long)]
+    pub instance_type: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -174,7 +174,7 @@ pub async fn drive(
     mut record: Record,
 ) -> anyhow::Result<Driven> {
     let (cpu_before, clock) = (cpu_seconds(), Instant::now());
-    let (_local, links) = connect(fleet, secret).await?;
+    let (_local, links) = connect(plan, fleet, secret).await?;
     let shares =
         workers::fleet::split(&plan.engine, links.len(), fleet.partition_accounts).map_err(anyhow::Error::msg)?;
     let (stop, stopped) = watch::channel(false);
@@ -232,6 +232,7 @@ fn rusage() -> libc::rusage {
 
 /// The local worker processes (if any) and an authenticated link to every worker.
 async fn connect(
+    plan: &Plan,
     fleet: &FleetSpec,
     secret: Option<Vec<u8>>,
 ) -> anyhow::Result<(Option<LocalWorkers>, Vec<WorkerLink>)> {
@@ -243,12 +244,67 @@ async fn connect(
         }
         WorkerSet::Remote(addresses) => (None, addresses.clone(), secret),
         WorkerSet::Dns(name_port) => (None, crate::scenario::resolve_workers(name_port).await?, secret),
+        WorkerSet::Fleet(stack) => {
+            let (addresses, secret) = aws_fleet(plan, stack, secret).await?;
+            return Ok((None, connect_patiently(&addresses, &secret, FLEET_PATIENCE).await?));
+        }
     };
     let connected =
         futures::future::join_all(addresses.iter().map(|a| WorkerLink::connect(a, secret.as_deref()))).await;
     let problems: Vec<String> = connected.iter().filter_map(|c| c.as_ref().err().cloned()).collect();
     anyhow::ensure!(problems.is_empty(), "cannot start the run:\n  {}", problems.join("\n  "));
     Ok((local, connected.into_iter().map(Result::unwrap).collect()))
+}
+
+/// How long a fleet's instances may take to be in service, and their daemons to answer.
+const FLEET_PATIENCE: Duration = Duration::from_secs(300);
+
+/// A fleet stack's workers in service (waiting for them, bounded) and its secret (from
+/// SSM unless given), with the AWS configuration of the target.
+async fn aws_fleet(plan: &Plan, stack: &str, secret: Option<Vec<u8>>) -> anyhow::Result<(Vec<String>, Vec<u8>)> {
+    let access = match &plan.target {
+        crate::scenario::TargetSpec::Aws { access, .. } => access.clone(),
+        _ => workers::target::AwsAccess::default(),
+    };
+    let sdk = workers::target::aws_sdk_config(access.region, access.profile).await;
+    let clients = crate::fleet::Clients::new(&sdk);
+    let addresses = crate::fleet::wait_for(&clients, stack, FLEET_PATIENCE, Duration::from_secs(5)).await?;
+    let secret = match secret {
+        Some(s) => s,
+        None => crate::fleet::secret(&clients, &crate::fleet::outputs(&clients, stack).await?).await?,
+    };
+    Ok((addresses, secret))
+}
+
+/// Connect to every worker, trying again those not answering yet (a daemon comes up a
+/// little after its instance is in service), for at most `patience`.
+async fn connect_patiently(addresses: &[String], secret: &[u8], patience: Duration) -> anyhow::Result<Vec<WorkerLink>> {
+    let deadline = Instant::now() + patience;
+    let mut links: Vec<Option<WorkerLink>> = addresses.iter().map(|_| None).collect();
+    loop {
+        let waiting: Vec<usize> = (0..addresses.len()).filter(|i| links[*i].is_none()).collect();
+        let tries =
+            futures::future::join_all(waiting.iter().map(|i| WorkerLink::connect(&addresses[*i], Some(secret)))).await;
+        let mut problems = Vec::new();
+        for (i, t) in waiting.into_iter().zip(tries) {
+            match t {
+                Ok(link) => links[i] = Some(link),
+                // Refusals (a wrong secret, another version, busy) will not change.
+                Err(e) if e.contains("refused") => anyhow::bail!("cannot start the run: {e}"),
+                Err(e) => problems.push(e),
+            }
+        }
+        if problems.is_empty() {
+            return Ok(links.into_iter().flatten().collect());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "cannot start the run: workers not answering after {} s:\n  {}",
+            patience.as_secs(),
+            problems.join("\n  ")
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// When the fleet starts, and how its liveness is watched.

@@ -9,6 +9,7 @@ mod coordinator;
 mod cost;
 mod database;
 mod doctor;
+mod fleet;
 mod hot;
 mod local_stack;
 mod pipeline;

@@ -7,6 +7,7 @@ mod chapter;
 mod check;
 mod completions;
 mod doctor;
+mod fleet;
 mod invoke;
 mod local_lambda_child;
 mod quickstart;
@@ -35,6 +36,7 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Doctor(args) => doctor::run(args).await,
         Command::Quickstart(args) => quickstart::run(args).await,
         Command::Worker(args) => worker::run(args).await,
+        Command::Fleet(args) => fleet::run(args).await,
         Command::Completions(args) => completions::completions(args),
         Command::Man => completions::man(),
         Command::LocalLambdaChild(args) => local_lambda_child::run(args).await,

@@ -173,6 +173,10 @@ pub struct Overrides {
     /// Kubernetes headless Service: NAME:PORT (workers.dns).
     #[arg(long = "worker-dns", env = "HARNESS_WORKER_DNS")]
     pub worker_dns: Option<String>,
+    /// The InService workers of a fleet stack (`harness fleet up`), found through
+    /// CloudFormation, Auto Scaling and EC2; its secret from SSM unless given (workers.fleet).
+    #[arg(long = "fleet", env = "HARNESS_FLEET")]
+    pub fleet: Option<String>,
 }
 
 /// A scenario error: where, and what.

@@ -48,6 +48,7 @@ pub struct RawWorkers {
     pub count: S<i64>,
     pub addresses: S<Vec<String>>,
     pub dns: S<String>,
+    pub fleet: S<String>,
     pub on_lost: S<String>,
     pub partition_accounts: Option<bool>,
     pub endpoint_address: S<String>,

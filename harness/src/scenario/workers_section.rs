@@ -19,6 +19,8 @@ pub enum WorkerSet {
     /// Worker daemons at every address a DNS name resolves to when the run starts (a
     /// Kubernetes headless Service), all on this port: `NAME:PORT`.
     Dns(String),
+    /// The InService workers of a fleet stack made by `harness fleet up`.
+    Fleet(String),
 }
 
 impl WorkerSet {
@@ -27,7 +29,7 @@ impl WorkerSet {
         match self {
             WorkerSet::Local(n) => Some(*n),
             WorkerSet::Remote(a) => Some(a.len()),
-            WorkerSet::Dns(_) => None,
+            WorkerSet::Dns(_) | WorkerSet::Fleet(_) => None,
         }
     }
 }
@@ -84,6 +86,17 @@ pub(super) fn parse(
     if !o.worker_addresses.is_empty() {
         addresses = Some(super::F { v: o.worker_addresses.clone(), at: "--worker".into() });
         count = count.filter(|c| c.at == "--workers");
+    }
+    let mut fleet = src.f(raw.fleet.clone());
+    flag(&mut fleet, o.fleet.clone(), "--fleet");
+    if let Some(f) = fleet {
+        if let Some(other) = count.as_ref().map(|c| c.at.clone()).or(addresses.as_ref().map(|a| a.at.clone())) {
+            return Err(src.err(f.at, format!("workers.fleet excludes workers.count and workers.addresses ({other})")));
+        }
+        if f.v.is_empty() || f.v.len() > 128 || !f.v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(src.err(f.at, format!("workers.fleet {:?} is not a CloudFormation stack name", f.v)));
+        }
+        return finish(src, raw, WorkerSet::Fleet(f.v), f.at).map(Some);
     }
     let mut dns = src.f(raw.dns.clone());
     flag(&mut dns, o.worker_dns.clone(), "--worker-dns");
