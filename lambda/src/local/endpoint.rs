@@ -100,6 +100,7 @@ pub struct Endpoint {
 struct Shared {
     config: EndpointConfig,
     environments: Arc<Environments>,
+    memory: report::ResidentMemory,
 }
 
 impl Endpoint {
@@ -121,7 +122,7 @@ impl Endpoint {
         let addr = listener.local_addr()?;
         let environments = Environments::with_lifecycle(config.environments, config.overflow, config.lifecycle, make);
         let grace = config.timeout + Duration::from_secs(5);
-        let shared = Arc::new(Shared { config, environments: environments.clone() });
+        let shared = Arc::new(Shared { config, environments: environments.clone(), memory: Default::default() });
         let app = Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(invoke))
             .route("/_local/stats", get(stats))
@@ -243,6 +244,7 @@ async fn invoke(
     }
     let overflow = shared.config.overflow;
     let memory_size_mb = shared.config.memory_size_mb;
+    let kept = Arc::clone(&shared);
     // A task of its own: a caller that hangs up does not interrupt the function
     // mid-transaction, as on AWS.
     let ran = match tokio::spawn(run_function(shared, payload, overflow)).await {
@@ -260,7 +262,7 @@ async fn invoke(
             duration: ran.duration,
             init: ran.init,
             memory_size_mb,
-            max_memory_used_mb: report::resident_mb(),
+            max_memory_used_mb: kept.memory.mb(),
             status: ran.timed_out.then_some("timeout"),
         }
         .log_result()

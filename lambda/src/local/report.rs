@@ -69,6 +69,26 @@ impl Invocation<'_> {
     }
 }
 
+/// This process's resident memory, read at most every 100 ms (it is asked on every
+/// invocation that wants its log tail, and changes slowly).
+#[derive(Debug, Default)]
+pub struct ResidentMemory {
+    mb: std::sync::atomic::AtomicU64,
+    read_at: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl ResidentMemory {
+    pub fn mb(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        let mut read_at = self.read_at.lock().unwrap_or_else(|p| p.into_inner());
+        if read_at.is_none_or(|t| t.elapsed() >= Duration::from_millis(100)) {
+            self.mb.store(resident_mb(), Ordering::Relaxed);
+            *read_at = Some(std::time::Instant::now());
+        }
+        self.mb.load(Ordering::Relaxed)
+    }
+}
+
 /// This process's resident memory, MB (the local endpoint's `Max Memory Used`: its
 /// environments share one process).
 pub fn resident_mb() -> u64 {
