@@ -18,8 +18,11 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 mod common;
+#[path = "../src/fleet/recorded.rs"]
+mod recorded;
 
 use common::*;
+use recorded::{group_xml, instances_xml, stack_xml};
 
 const SECRET: &str = "fleet-aws-secret-0123456789abcdef";
 
@@ -85,34 +88,6 @@ async fn answer(State(aws): State<Arc<Aws>>, headers: HeaderMap, body: Bytes) ->
         }
         other => (axum::http::StatusCode::BAD_REQUEST, format!("no recorded answer for {other}")).into_response(),
     }
-}
-
-fn stack_xml(status: &str, port: u16) -> String {
-    format!(
-        r#"<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>hf</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/hf/0a1b</StackId><StackStatus>{status}</StackStatus><CreationTime>2026-11-30T10:00:00Z</CreationTime><Outputs><member><OutputKey>AutoScalingGroupName</OutputKey><OutputValue>hf-WorkerGroup-1</OutputValue></member><member><OutputKey>WorkerPort</OutputKey><OutputValue>{port}</OutputValue></member><member><OutputKey>SecretParameterName</OutputKey><OutputValue>/harness/hf/worker-secret</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
-    )
-}
-
-fn group_xml(desired: u32, instances: &[(&str, &str, &str)]) -> String {
-    let members: String = instances
-        .iter()
-        .map(|(id, state, health)| {
-            format!("<member><InstanceId>{id}</InstanceId><InstanceType>c7g.large</InstanceType><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>{state}</LifecycleState><HealthStatus>{health}</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>")
-        })
-        .collect();
-    format!(
-        r#"<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><DescribeAutoScalingGroupsResult><AutoScalingGroups><member><AutoScalingGroupName>hf-WorkerGroup-1</AutoScalingGroupName><MinSize>0</MinSize><MaxSize>{desired}</MaxSize><DesiredCapacity>{desired}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones><HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-11-30T10:00:00Z</CreatedTime><Instances>{members}</Instances></member></AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>"#
-    )
-}
-
-fn instances_xml(instances: &[(&str, &str)]) -> String {
-    let items: String = instances
-        .iter()
-        .map(|(id, ip)| format!("<item><instanceId>{id}</instanceId><privateIpAddress>{ip}</privateIpAddress><instanceState><code>16</code><name>running</name></instanceState></item>"))
-        .collect();
-    format!(
-        r#"<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r3</requestId><reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet>{items}</instancesSet></item></reservationSet></DescribeInstancesResponse>"#
-    )
 }
 
 /// `harness` with the AWS configuration pointed at the recorded answers.

@@ -4,6 +4,8 @@
 //! InService instances, their private addresses, waiting (bounded) until as many are in
 //! service as the group wants.
 
+#[cfg(test)]
+pub mod recorded;
 pub mod stack;
 
 use std::time::Duration;
@@ -53,8 +55,8 @@ fn describe(e: &dyn std::error::Error) -> String {
     workers::target::error_chain(e)
 }
 
-/// The stack's outputs.
-pub async fn outputs(c: &Clients, stack: &str) -> anyhow::Result<StackOutputs> {
+/// The stack as CloudFormation describes it.
+pub async fn describe_stack(c: &Clients, stack: &str) -> anyhow::Result<aws_sdk_cloudformation::types::Stack> {
     let out = c
         .cloudformation
         .describe_stacks()
@@ -62,7 +64,12 @@ pub async fn outputs(c: &Clients, stack: &str) -> anyhow::Result<StackOutputs> {
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("fleet {stack}: DescribeStacks: {}", describe(&e)))?;
-    let s = out.stacks().first().with_context(|| format!("fleet {stack}: no such stack"))?;
+    out.stacks().first().cloned().with_context(|| format!("fleet {stack}: no such stack"))
+}
+
+/// The stack's outputs.
+pub async fn outputs(c: &Clients, stack: &str) -> anyhow::Result<StackOutputs> {
+    let s = describe_stack(c, stack).await?;
     let get = |key: &str| {
         s.outputs()
             .iter()
@@ -165,38 +172,8 @@ pub(crate) mod tests {
     use aws_smithy_http_client::test_util::{ReplayEvent, StaticReplayClient};
     use aws_smithy_types::body::SdkBody;
 
+    use super::recorded::{group_xml, instances_xml, stack_xml};
     use super::*;
-
-    /// CloudFormation's DescribeStacks answer for a fleet stack.
-    pub fn stack_xml(status: &str, port: u16) -> String {
-        format!(
-            r#"<DescribeStacksResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><DescribeStacksResult><Stacks><member><StackName>hf</StackName><StackId>arn:aws:cloudformation:us-east-1:123456789012:stack/hf/0a1b</StackId><StackStatus>{status}</StackStatus><CreationTime>2026-11-30T10:00:00Z</CreationTime><Outputs><member><OutputKey>AutoScalingGroupName</OutputKey><OutputValue>hf-WorkerGroup-1</OutputValue></member><member><OutputKey>WorkerPort</OutputKey><OutputValue>{port}</OutputValue></member><member><OutputKey>SecretParameterName</OutputKey><OutputValue>/harness/hf/worker-secret</OutputValue></member></Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r1</RequestId></ResponseMetadata></DescribeStacksResponse>"#
-        )
-    }
-
-    /// Auto Scaling's answer: the group wanting `desired`, with these (id, state, health).
-    pub fn group_xml(desired: u32, instances: &[(&str, &str, &str)]) -> String {
-        let members: String = instances
-            .iter()
-            .map(|(id, state, health)| {
-                format!("<member><InstanceId>{id}</InstanceId><InstanceType>c7g.large</InstanceType><AvailabilityZone>us-east-1a</AvailabilityZone><LifecycleState>{state}</LifecycleState><HealthStatus>{health}</HealthStatus><ProtectedFromScaleIn>false</ProtectedFromScaleIn></member>")
-            })
-            .collect();
-        format!(
-            r#"<DescribeAutoScalingGroupsResponse xmlns="http://autoscaling.amazonaws.com/doc/2011-01-01/"><DescribeAutoScalingGroupsResult><AutoScalingGroups><member><AutoScalingGroupName>hf-WorkerGroup-1</AutoScalingGroupName><AutoScalingGroupARN>arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:autoScalingGroupName/hf-WorkerGroup-1</AutoScalingGroupARN><MinSize>0</MinSize><MaxSize>{desired}</MaxSize><DesiredCapacity>{desired}</DesiredCapacity><DefaultCooldown>300</DefaultCooldown><AvailabilityZones><member>us-east-1a</member></AvailabilityZones><HealthCheckType>EC2</HealthCheckType><CreatedTime>2026-11-30T10:00:00Z</CreatedTime><Instances>{members}</Instances></member></AutoScalingGroups></DescribeAutoScalingGroupsResult><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></DescribeAutoScalingGroupsResponse>"#
-        )
-    }
-
-    /// EC2's DescribeInstances answer: these (id, private address).
-    pub fn instances_xml(instances: &[(&str, &str)]) -> String {
-        let items: String = instances
-            .iter()
-            .map(|(id, ip)| format!("<item><instanceId>{id}</instanceId><privateIpAddress>{ip}</privateIpAddress><instanceState><code>16</code><name>running</name></instanceState></item>"))
-            .collect();
-        format!(
-            r#"<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r3</requestId><reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet>{items}</instancesSet></item></reservationSet></DescribeInstancesResponse>"#
-        )
-    }
 
     fn replay(answers: Vec<(u16, String)>) -> StaticReplayClient {
         let events = answers

@@ -92,14 +92,7 @@ pub async fn up(c: &Clients, u: &Up, patience: Duration, every: Duration) -> any
 
 /// The stack's status.
 pub async fn status(c: &Clients, stack: &str) -> anyhow::Result<StackStatus> {
-    let out = c
-        .cloudformation
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("fleet {stack}: DescribeStacks: {}", describe(&e)))?;
-    let s = out.stacks().first().ok_or_else(|| anyhow::anyhow!("fleet {stack}: no such stack"))?;
+    let s = super::describe_stack(c, stack).await?;
     s.stack_status().cloned().ok_or_else(|| anyhow::anyhow!("fleet {stack}: no status"))
 }
 
