@@ -26,7 +26,8 @@ use recorded::{group_xml, instances_xml, stack_xml};
 
 const SECRET: &str = "fleet-aws-secret-0123456789abcdef";
 
-/// A worker daemon on one of the instances' addresses, killed when dropped.
+/// A worker daemon on one of the instances' addresses, killed when dropped; it also
+/// exits when its stdin (our pipe) closes, so it goes even if the test process is killed.
 struct Daemon(Child);
 
 impl Drop for Daemon {
@@ -115,7 +116,7 @@ fn a_run_finds_its_fleet_through_auto_scaling_and_takes_the_secret_from_ssm() {
     let _daemons: Vec<Daemon> = (2..=4)
         .map(|k| {
             let mut child = command()
-                .args(["worker", "--listen", &format!("127.0.0.{k}:{port}")])
+                .args(["worker", "--listen", &format!("127.0.0.{k}:{port}"), "--exit-with-stdin"])
                 .env("HARNESS_WORKER_SECRET", SECRET)
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())

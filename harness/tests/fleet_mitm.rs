@@ -17,13 +17,14 @@ use common::*;
 
 const SECRET: &str = "mitm-test-secret-0123456789abcdef";
 
-/// A worker daemon killed when dropped.
+/// A worker daemon killed when dropped; it also exits when its stdin (our pipe)
+/// closes, so it goes even if the test process is killed.
 struct Daemon(Child, String);
 
 impl Daemon {
     fn start() -> Daemon {
         let mut child = command()
-            .args(["worker", "--listen", "127.0.0.1:0"])
+            .args(["worker", "--listen", "127.0.0.1:0", "--exit-with-stdin"])
             .env("HARNESS_WORKER_SECRET", SECRET)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
