@@ -71,11 +71,8 @@ async fn the_lean_request_is_signed_byte_for_byte_as_the_sdks() {
                 |r: &http::Request<Bytes>, k: &str| r.headers().get(k).map(|v| v.to_str().unwrap().to_string());
             // The lean client signs whatever user agent it sends; given the SDK's, the
             // signature must come out the same.
-            let signer = Signer {
-                base: "https://lambda.eu-west-1.amazonaws.com".into(),
-                region: "eu-west-1".into(),
-                user_agent: header(&sdk, "x-amz-user-agent").unwrap(),
-            };
+            let user_agent = header(&sdk, "x-amz-user-agent").unwrap();
+            let signer = Signer::new("https://lambda.eu-west-1.amazonaws.com", "eu-west-1", &user_agent);
             let lean =
                 signer.request(&invoke_path(function), Bytes::copy_from_slice(payload), &creds, log_tail, at).unwrap();
             let what = format!("{function} {:?} log tail {log_tail}", String::from_utf8_lossy(payload));

@@ -82,7 +82,7 @@ impl LeanTarget {
                 Transport::Hyper { clients, next: AtomicUsize::new(0) }
             }
         };
-        let signer = Signer { base: base.to_string(), region: region.to_string(), user_agent: user_agent() };
+        let signer = Signer::new(base, region, &user_agent());
         Ok(LeanTarget {
             transport: Arc::new(transport),
             signer: Arc::new(signer),
