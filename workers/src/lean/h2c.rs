@@ -89,11 +89,22 @@ async fn exchange(send: h2::client::SendRequest<Bytes>, request: Request<Bytes>)
         stream.send_data(body, true)?;
     }
     let (parts, mut body) = response.await?.into_parts();
-    let mut bytes = BytesMut::new();
+    // Most answers are one DATA frame: kept as it came, copied only when there are more.
+    let mut first: Option<Bytes> = None;
+    let mut more = BytesMut::new();
     while let Some(chunk) = body.data().await {
         let chunk = chunk?;
         let _ = body.flow_control().release_capacity(chunk.len());
-        bytes.extend_from_slice(&chunk);
+        match &first {
+            None => first = Some(chunk),
+            Some(head) => {
+                if more.is_empty() {
+                    more.extend_from_slice(head);
+                }
+                more.extend_from_slice(&chunk);
+            }
+        }
     }
-    Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, body: bytes.freeze() })
+    let body = if more.is_empty() { first.unwrap_or_default() } else { more.freeze() };
+    Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, body })
 }

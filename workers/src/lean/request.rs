@@ -86,20 +86,25 @@ impl Signer {
         }
     }
 
-    /// The unsigned request: method, URI, body and the headers every call sends.
+    /// The unsigned request: method, URI, body and the headers every call sends (set in
+    /// place: `http::request::Builder` moves the whole request at each step).
     fn unsigned(&self, function_path: &str, payload: Bytes, log_tail: bool) -> Result<http::Request<Bytes>, String> {
         let uri = format!("{}{function_path}", self.base);
-        let mut builder = http::Request::builder()
-            .method("POST")
-            .uri(&uri)
-            .header("content-type", CONTENT_TYPE)
-            .header("content-length", payload.len())
-            .header("user-agent", &self.user_agent)
-            .header("x-amz-user-agent", &self.user_agent);
+        let length = http::HeaderValue::from(payload.len());
+        let user_agent = http::HeaderValue::from_str(&self.user_agent).map_err(|e| format!("user agent: {e}"))?;
+        let mut request = http::Request::new(payload);
+        *request.method_mut() = http::Method::POST;
+        *request.uri_mut() = uri.parse().map_err(|e| format!("building the request for {uri}: {e}"))?;
+        let headers = request.headers_mut();
+        headers.reserve(10);
+        headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(CONTENT_TYPE));
+        headers.insert(http::header::CONTENT_LENGTH, length);
+        headers.insert(http::header::USER_AGENT, user_agent.clone());
+        headers.insert("x-amz-user-agent", user_agent);
         if log_tail {
-            builder = builder.header("x-amz-log-type", "Tail");
+            headers.insert("x-amz-log-type", http::HeaderValue::from_static("Tail"));
         }
-        builder.body(payload).map_err(|e| format!("building the request for {uri}: {e}"))
+        Ok(request)
     }
 
     /// Signed by aws-sigv4's own request signer: any base URL and path.
