@@ -177,13 +177,16 @@ impl Signer {
         let _ = write!(canonical, "x-amz-user-agent:{}\n\n{signed_headers}\n", self.user_agent);
         canonical.push_str(&hex(&Sha256::digest(&payload)));
         let scope = format!("{}/{}/{SIGNING_NAME}/aws4_request", stamp.date, self.region);
-        let string_to_sign =
-            format!("AWS4-HMAC-SHA256\n{}\n{scope}\n{}", stamp.date_time, hex(&Sha256::digest(canonical.as_bytes())));
+        let mut string_to_sign = String::with_capacity(128 + scope.len());
+        let _ = write!(string_to_sign, "AWS4-HMAC-SHA256\n{}\n{scope}\n", stamp.date_time);
+        string_to_sign.push_str(&hex(&Sha256::digest(canonical.as_bytes())));
         let key = self.day_key(credentials.secret_access_key(), &stamp.date, time);
         let signature = v4::calculate_signature(key, string_to_sign.as_bytes());
-        let authorization = format!(
-            "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
-            credentials.access_key_id()
+        let access_key = credentials.access_key_id();
+        let mut authorization = String::with_capacity(128 + access_key.len() + scope.len() + signed_headers.len());
+        let _ = write!(
+            authorization,
+            "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
         );
         let mut request =
             self.unsigned(function_path, payload, log_tail).expect("an Invoke request with a checked path");
