@@ -44,7 +44,8 @@ pub struct Signer {
     /// Sent as `x-amz-user-agent` (signed) and `user-agent`.
     user_agent: String,
     /// The `host` value signed, when the request can be signed on the direct path: a
-    /// base URL without a path of its own (AWS's, a local endpoint's).
+    /// base URL without a path of its own (AWS's, a local endpoint's), and a user agent
+    /// that SigV4's header normalisation leaves as it is.
     host: Option<String>,
     key: Mutex<Option<DayKey>>,
 }
@@ -59,7 +60,7 @@ struct DayKey {
 
 impl Signer {
     pub fn new(base: &str, region: &str, user_agent: &str) -> Signer {
-        let host = direct_host(base);
+        let host = direct_host(base).filter(|_| is_normalised(user_agent));
         Signer {
             base: base.trim_end_matches('/').to_string(),
             region: region.to_string(),
@@ -79,8 +80,8 @@ impl Signer {
         time: SystemTime,
     ) -> Result<http::Request<Bytes>, String> {
         match &self.host {
-            Some(host) if is_plain_path(function_path) => {
-                Ok(self.direct(host, function_path, payload, credentials, log_tail, time))
+            Some(host) if is_plain_path(function_path) && credentials.session_token().is_none_or(is_normalised) => {
+                self.direct(host, function_path, payload, credentials, log_tail, time)
             }
             _ => self.through_sigv4(function_path, payload, credentials, log_tail, time),
         }
@@ -150,7 +151,7 @@ impl Signer {
         credentials: &Credentials,
         log_tail: bool,
         time: SystemTime,
-    ) -> http::Request<Bytes> {
+    ) -> Result<http::Request<Bytes>, String> {
         let stamp = Stamp::of(time);
         let token = credentials.session_token();
         let signed_headers = match (log_tail, token.is_some()) {
@@ -167,12 +168,12 @@ impl Signer {
         canonical.push_str(&function_path.replace('%', "%25"));
         canonical.push_str("\n\n");
         let _ = write!(canonical, "content-length:{}\ncontent-type:{CONTENT_TYPE}\nhost:{host}\n", payload.len());
-        let _ = write!(canonical, "x-amz-date:{}\n", stamp.date_time);
+        let _ = writeln!(canonical, "x-amz-date:{}", stamp.date_time);
         if log_tail {
             canonical.push_str("x-amz-log-type:Tail\n");
         }
         if let Some(token) = token {
-            let _ = write!(canonical, "x-amz-security-token:{token}\n");
+            let _ = writeln!(canonical, "x-amz-security-token:{token}");
         }
         let _ = write!(canonical, "x-amz-user-agent:{}\n\n{signed_headers}\n", self.user_agent);
         canonical.push_str(&hex(&Sha256::digest(&payload)));
@@ -188,19 +189,18 @@ impl Signer {
             authorization,
             "AWS4-HMAC-SHA256 Credential={access_key}/{scope}, SignedHeaders={signed_headers}, Signature={signature}"
         );
-        let mut request =
-            self.unsigned(function_path, payload, log_tail).expect("an Invoke request with a checked path");
+        let mut request = self.unsigned(function_path, payload, log_tail)?;
         let headers = request.headers_mut();
-        headers.insert("x-amz-date", value(stamp.date_time.clone()));
+        headers.insert("x-amz-date", value(stamp.date_time.clone(), "x-amz-date")?);
         if let Some(token) = token {
-            let mut token = value(token.to_string());
+            let mut token = value(token.to_string(), "the session token")?;
             token.set_sensitive(true);
             headers.insert("x-amz-security-token", token);
         }
-        let mut authorization = value(authorization);
+        let mut authorization = value(authorization, "the Authorization header (from the access key id)")?;
         authorization.set_sensitive(true);
         headers.insert("authorization", authorization);
-        request
+        Ok(request)
     }
 
     /// The signing key for `secret` on `date`, derived when either changed.
@@ -221,9 +221,15 @@ impl Signer {
 
 const CONTENT_TYPE: &str = "application/octet-stream";
 
-/// A header value made of visible ASCII (dates, tokens, signatures).
-fn value(s: String) -> http::HeaderValue {
-    http::HeaderValue::try_from(s).expect("a header value of visible ASCII")
+/// A header value, or what is wrong with it.
+fn value(s: String, what: &str) -> Result<http::HeaderValue, String> {
+    http::HeaderValue::try_from(s).map_err(|e| format!("{what} cannot be sent as a header: {e}"))
+}
+
+/// A header value SigV4's canonical form keeps as it is: no leading, trailing or
+/// repeated spaces, no tabs or line breaks.
+fn is_normalised(v: &str) -> bool {
+    v.trim() == v && !v.contains("  ") && !v.contains(['\t', '\r', '\n'])
 }
 
 /// `20261130T153911Z` and `20261130`, in UTC.
@@ -336,13 +342,22 @@ mod tests {
     }
 
     #[test]
-    fn a_base_with_a_path_is_signed_by_aws_sigv4() {
+    fn what_the_direct_path_cannot_sign_goes_through_aws_sigv4() {
         let signer = Signer::new("http://127.0.0.1:9000/prefix", "us-east-1", "ua");
         assert_eq!(signer.host, None);
         let creds = Credentials::new("AKID", "secret", None, None, "t");
         let request = signer.request("/2015-03-31/functions/f/invocations", Bytes::new(), &creds, false, UNIX_EPOCH);
         assert!(header(&request.unwrap(), "authorization").unwrap().starts_with("AWS4-HMAC-SHA256 Credential=AKID/"));
         assert!(!is_plain_path("/a/../b"));
+        // Values SigV4 would normalise go through aws-sigv4's signer, which does.
+        let spaced = Signer::new("http://127.0.0.1:9000", "us-east-1", "ua  with  spaces");
+        assert_eq!(spaced.host, None);
+        let direct = Signer::new("http://127.0.0.1:9000", "us-east-1", "ua");
+        let token = Credentials::new("AKID", "secret", Some(" padded token ".into()), None, "t");
+        let path = invoke_path("f");
+        let signed = direct.request(&path, Bytes::new(), &token, false, UNIX_EPOCH).unwrap();
+        let reference = direct.through_sigv4(&path, Bytes::new(), &token, false, UNIX_EPOCH).unwrap();
+        assert_eq!(signed.headers(), reference.headers());
         assert_eq!(direct_host("http://localhost:80").as_deref(), Some("localhost"));
     }
 
