@@ -41,12 +41,7 @@ fn the_template_passes_cfn_lint() {
 fn the_function_may_connect_to_its_cluster_only() {
     let t = template();
     let role = &t["Resources"]["FunctionRole"]["Properties"];
-    let statements: Vec<&Value> = role["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .collect();
+    let statements = policy_statements(role);
     assert_eq!(statements.len(), 1, "one statement: {statements:?}");
     let s = statements[0];
     assert_eq!(s["Effect"], "Allow");

@@ -7,7 +7,6 @@
 //! workers invoke only the function.
 
 use std::net::SocketAddr;
-use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -28,15 +27,6 @@ const SECRET: &str = "fleet-aws-secret-0123456789abcdef";
 
 /// A worker daemon on one of the instances' addresses, killed when dropped; it also
 /// exits when its stdin (our pipe) closes, so it goes even if the test process is killed.
-struct Daemon(Child);
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 struct Aws {
     port: u16,
     group_calls: AtomicU64,
@@ -113,20 +103,8 @@ fn aws_command(url: &str, home: &std::path::Path) -> std::process::Command {
 fn a_run_finds_its_fleet_through_auto_scaling_and_takes_the_secret_from_ssm() {
     // One port on three loopback addresses, as the instances' private addresses.
     let port = std::net::TcpListener::bind("127.0.0.2:0").unwrap().local_addr().unwrap().port();
-    let _daemons: Vec<Daemon> = (2..=4)
-        .map(|k| {
-            let mut child = command()
-                .args(["worker", "--listen", &format!("127.0.0.{k}:{port}"), "--exit-with-stdin"])
-                .env("HARNESS_WORKER_SECRET", SECRET)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            listening(&mut child);
-            Daemon(child)
-        })
-        .collect();
+    let _daemons: Vec<WorkerDaemon> =
+        (2..=4).map(|k| WorkerDaemon::start(&format!("127.0.0.{k}:{port}"), SECRET)).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let aws = Arc::new(Aws { port, group_calls: AtomicU64::new(0), secret_reads: AtomicU64::new(0) });
     let app = axum::Router::new().route("/", axum::routing::post(answer)).with_state(aws.clone());
@@ -169,12 +147,7 @@ fn the_fleet_template_passes_cfn_lint_and_its_workers_may_invoke_only_the_functi
     let t: Value = serde_json::from_slice(&std::fs::read(format!("{root}/deploy/fleet.json")).unwrap()).unwrap();
     let role = &t["Resources"]["WorkerRole"]["Properties"];
     assert!(role.get("ManagedPolicyArns").is_none(), "no broad managed policies");
-    let statements: Vec<&Value> = role["Policies"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().unwrap())
-        .collect();
+    let statements = policy_statements(role);
     assert_eq!(statements.len(), 2, "{statements:?}");
     assert_eq!(statements[0]["Action"], "lambda:InvokeFunction");
     assert_eq!(

@@ -6,7 +6,6 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
@@ -17,30 +16,15 @@ use common::*;
 
 const SECRET: &str = "mitm-test-secret-0123456789abcdef";
 
-/// A worker daemon killed when dropped; it also exits when its stdin (our pipe)
-/// closes, so it goes even if the test process is killed.
-struct Daemon(Child, String);
-
-impl Daemon {
-    fn start() -> Daemon {
-        let mut child = command()
-            .args(["worker", "--listen", "127.0.0.1:0", "--exit-with-stdin"])
-            .env("HARNESS_WORKER_SECRET", SECRET)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let address = listening(&mut child);
-        Daemon(child, address)
-    }
+fn daemon() -> WorkerDaemon {
+    WorkerDaemon::start("127.0.0.1:0", SECRET)
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+/// The run's one worker failed on a frame that did not open.
+fn failed_integrity_check(summary: &serde_json::Value) {
+    let worker = &summary["workers"][0];
+    assert_eq!(worker["status"], "failed", "{worker}");
+    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
 }
 
 /// What the proxy does to the frames going to the worker.
@@ -146,8 +130,8 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn an_eavesdropper_reads_neither_the_plan_nor_the_figures() {
-    let daemon = Daemon::start();
-    let proxy = Proxy::start(&daemon.1, Meddle::Nothing);
+    let daemon = daemon();
+    let proxy = Proxy::start(&daemon.address, Meddle::Nothing);
     let (out, summary, _results) = run_through(&proxy);
     let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -161,44 +145,40 @@ fn an_eavesdropper_reads_neither_the_plan_nor_the_figures() {
 
 #[test]
 fn an_altered_frame_stops_the_worker_before_any_call_and_the_run_says_why() {
-    let daemon = Daemon::start();
+    let daemon = daemon();
     // Frame 2 to the worker is the plan.
-    let proxy = Proxy::start(&daemon.1, Meddle::Flip(2));
+    let proxy = Proxy::start(&daemon.address, Meddle::Flip(2));
     let (out, summary, _results) = run_through(&proxy);
     let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert_eq!(n(&s, "/totals/calls"), 0, "no call was made on an altered plan");
-    let worker = &s["workers"][0];
-    assert_eq!(worker["status"], "failed", "{worker}");
-    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
+    failed_integrity_check(&s);
     // An altered handshake (the coordinator's key in `Auth`): the worker's proof check fails.
-    let proxy = Proxy::start(&daemon.1, Meddle::Flip(1));
+    let proxy = Proxy::start(&daemon.address, Meddle::Flip(1));
     let (out, _summary, _results) = run_through(&proxy);
     assert_ne!(out.status.code(), Some(0), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refused"), "{}", text(&out));
     // The daemon keeps serving.
-    let (out, summary, _results) = run_through(&Proxy::start(&daemon.1, Meddle::Nothing));
+    let (out, summary, _results) = run_through(&Proxy::start(&daemon.address, Meddle::Nothing));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(n(&summary.unwrap(), "/totals/calls"), 100);
 }
 
 #[test]
 fn a_replayed_frame_or_conversation_is_refused_and_the_daemon_keeps_serving() {
-    let daemon = Daemon::start();
+    let daemon = daemon();
     // The plan sent twice within its session: the second copy does not open.
-    let proxy = Proxy::start(&daemon.1, Meddle::Repeat(2));
+    let proxy = Proxy::start(&daemon.address, Meddle::Repeat(2));
     let (out, summary, _results) = run_through(&proxy);
     let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let worker = &s["workers"][0];
-    assert_eq!(worker["status"], "failed", "{worker}");
-    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
+    failed_integrity_check(&s);
     assert_eq!(n(&s, "/totals/calls"), 0, "stopped before the start instant: {}", text(&out));
     // A whole recorded conversation replayed on a new connection: its proof was for
     // another handshake.
     let recorded = proxy.to_worker.lock().unwrap().clone();
     assert!(recorded.len() >= 3, "auth, plan, heartbeats...");
-    let mut s = TcpStream::connect(&daemon.1).unwrap();
+    let mut s = TcpStream::connect(&daemon.address).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
     let mut len = [0u8; 4];
     s.read_exact(&mut len).unwrap();
@@ -216,7 +196,7 @@ fn a_replayed_frame_or_conversation_is_refused_and_the_daemon_keeps_serving() {
     assert_eq!(answer["type"], "refused", "{answer}");
     assert!(answer["reason"].as_str().unwrap().contains("authentication failed"), "{answer}");
     // And the daemon still serves a real coordinator.
-    let (out, summary, _results) = run_through(&Proxy::start(&daemon.1, Meddle::Nothing));
+    let (out, summary, _results) = run_through(&Proxy::start(&daemon.address, Meddle::Nothing));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert_eq!(n(&summary.unwrap(), "/totals/calls"), 100);
 }

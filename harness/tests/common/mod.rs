@@ -40,6 +40,48 @@ pub fn listening(child: &mut std::process::Child) -> String {
     first.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("first line {first:?}")).to_string()
 }
 
+/// A worker daemon (`harness worker --exit-with-stdin`) listening on `listen` with
+/// `secret`; killed when dropped, and gone with its stdin (our pipe) even if the test
+/// process is killed.
+pub struct WorkerDaemon {
+    child: std::process::Child,
+    /// What it listens on, as it announced it.
+    pub address: String,
+}
+
+impl WorkerDaemon {
+    pub fn start(listen: &str, secret: &str) -> WorkerDaemon {
+        use std::process::Stdio;
+        let mut child = command()
+            .args(["worker", "--listen", listen, "--exit-with-stdin"])
+            .env("HARNESS_WORKER_SECRET", secret)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a worker daemon");
+        let address = listening(&mut child);
+        WorkerDaemon { child, address }
+    }
+}
+
+impl Drop for WorkerDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every statement of an IAM role's inline policies, in a CloudFormation template.
+pub fn policy_statements(role: &Value) -> Vec<&Value> {
+    role["Policies"]
+        .as_array()
+        .expect("the role has inline policies")
+        .iter()
+        .flat_map(|p| p["PolicyDocument"]["Statement"].as_array().expect("a policy's statements"))
+        .collect()
+}
+
 pub fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",

@@ -41,8 +41,10 @@ pub struct Signer {
     /// The endpoint's base URL, e.g. `https://lambda.us-east-1.amazonaws.com`.
     base: String,
     region: String,
-    /// Sent as `x-amz-user-agent` (signed) and `user-agent`.
+    /// Sent as `x-amz-user-agent` (signed) and `user-agent`; the header value made once,
+    /// or why it cannot be one.
     user_agent: String,
+    user_agent_value: Result<http::HeaderValue, String>,
     /// The `host` value signed, when the request can be signed on the direct path: a
     /// base URL without a path of its own (AWS's, a local endpoint's), and a user agent
     /// that SigV4's header normalisation leaves as it is.
@@ -65,6 +67,7 @@ impl Signer {
             base: base.trim_end_matches('/').to_string(),
             region: region.to_string(),
             user_agent: user_agent.to_string(),
+            user_agent_value: http::HeaderValue::from_str(user_agent).map_err(|e| format!("user agent: {e}")),
             host,
             key: Mutex::new(None),
         }
@@ -92,7 +95,7 @@ impl Signer {
     fn unsigned(&self, function_path: &str, payload: Bytes, log_tail: bool) -> Result<http::Request<Bytes>, String> {
         let uri = format!("{}{function_path}", self.base);
         let length = http::HeaderValue::from(payload.len());
-        let user_agent = http::HeaderValue::from_str(&self.user_agent).map_err(|e| format!("user agent: {e}"))?;
+        let user_agent = self.user_agent_value.clone()?;
         let mut request = http::Request::new(payload);
         *request.method_mut() = http::Method::POST;
         *request.uri_mut() = uri.parse().map_err(|e| format!("building the request for {uri}: {e}"))?;
