@@ -1,10 +1,12 @@
 //! `harness-bench db`: the local stack end to end against pgbench, on one throwaway
 //! PostgreSQL: pgbench running the function's transfer transaction (REPEATABLE READ,
-//! the same three statements, prepared, retried on serialization failures with
-//! `--max-tries`), then the harness driving the same transaction in-process and through
-//! the local Invoke endpoint (a separate process, as `harness run` starts it), each at
-//! the same number of database connections over the same accounts for the same time.
-//! Transactions per second are committed transfers per second of wall time.
+//! the same three statements, retried on serialization failures with `--max-tries`),
+//! once with its defaults (the simple query protocol, one thread) and once at its
+//! fastest (prepared statements, as the function's, and a thread per core); then the harness
+//! driving the same transaction in-process and through the local Invoke endpoint (a
+//! separate process, as `harness run` starts it), each at the same number of database
+//! connections over the same accounts for the same time. Transactions per second are
+//! committed transfers per second of wall time; the ratios are against each pgbench.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -20,6 +22,8 @@ const ACCOUNTS: i32 = 10_000;
 /// Large enough that no transfer is refused for want of money during a run.
 const BALANCE: i32 = 1_000_000_000;
 const SECONDS: u64 = 10;
+/// Samples of each client, taken in alternation so that drift hits every client alike.
+const SAMPLES: usize = 3;
 
 /// The transfer transaction as a pgbench script: what `transfer::run` does per attempt.
 const SCRIPT: &str = r"\set payer random(1, :accounts)
@@ -52,22 +56,121 @@ pub fn run() -> anyhow::Result<()> {
     })?;
     let pgbench = pgbench_path(&pg)?;
     println!(
-        "The transfer transaction on one throwaway PostgreSQL ({ACCOUNTS} accounts, {SECONDS} s each, REPEATABLE READ, retried on conflicts)\n"
+        "The transfer transaction on one throwaway PostgreSQL ({ACCOUNTS} accounts, REPEATABLE READ, retried on conflicts)"
     );
-    println!("{:<44} {:>11} {:>10} {:>8}", "client", "connections", "TPS", "vs pgbench");
+    println!(
+        "{SAMPLES} alternating samples of {SECONDS} s per client, each from the same state (history truncated, tables vacuumed, a checkpoint); TPS as median [min-max], ratios of medians"
+    );
+    println!(
+        "The harness holds {PER_CONNECTION} calls in flight per database connection unless the row says otherwise\n"
+    );
+    println!("{:<46} {:>5} {:>20} {:>12} {:>12}", "client", "conns", "TPS", "vs defaults", "vs prepared");
     for connections in [16usize, 64] {
-        let base = pgbench_tps(&pgbench, &url, connections)?;
-        println!("{:<44} {connections:>11} {base:>10.0} {:>8}", "pgbench (-M prepared, --max-tries)", "1.00");
-        let here = rt.block_on(harness_tps(&url, connections, Via::InProcess))?;
-        println!("{:<44} {connections:>11} {here:>10.0} {:>8.2}", "harness, in-process target", here / base);
-        for client in [InvokeClient::Sdk, InvokeClient::Lean] {
-            let endpoint = EndpointProcess::start(&url, connections)?;
-            let tps = rt.block_on(harness_tps(&url, connections, Via::Endpoint(endpoint.url.clone(), client)))?;
-            let name = format!("harness, local Invoke endpoint ({} client)", client.name());
-            println!("{name:<44} {connections:>11} {tps:>10.0} {:>8.2}", tps / base);
+        let mut samples = vec![Vec::new(); PHASES.len()];
+        for _ in 0..SAMPLES {
+            for (phase, tps) in PHASES.iter().zip(&mut samples) {
+                rt.block_on(reset(&url))?;
+                tps.push(phase.measure(&rt, &pgbench, &url, connections)?);
+            }
         }
-        println!();
+        print_group(connections, &samples);
     }
+    Ok(())
+}
+
+/// One group of rows: each phase's median [min-max] and its ratios to both pgbenches.
+fn print_group(connections: usize, samples: &[Vec<f64>]) {
+    let medians: Vec<f64> = samples.iter().map(|s| median(s)).collect();
+    let (defaults, prepared) = (medians[0], medians[1]);
+    for ((phase, tps), m) in PHASES.iter().zip(samples).zip(&medians) {
+        let (lo, hi) = (tps.iter().copied().fold(f64::MAX, f64::min), tps.iter().copied().fold(0.0, f64::max));
+        let spread = format!("{m:.0} [{lo:.0}-{hi:.0}]");
+        println!("{:<46} {connections:>5} {spread:>20} {:>12.2} {:>12.2}", phase.name(), m / defaults, m / prepared);
+    }
+    println!();
+}
+
+/// What is measured, in the order of each round: both pgbench configurations first, so
+/// that the ratios' references are the first two rows.
+#[derive(Clone, Copy)]
+enum Phase {
+    Pgbench(Pgbench),
+    InProcess,
+    /// Through the local endpoint with this client, so many calls per environment.
+    Endpoint(InvokeClient, usize),
+}
+
+/// Calls the harness keeps in flight per database connection (execution environment):
+/// two, so that an environment that finishes a call finds the next one waiting, as a
+/// pgbench connection has its next transaction at hand; with one, each connection idles
+/// while the answer travels back to the harness and the next call comes (the last row).
+const PER_CONNECTION: usize = 2;
+
+const PHASES: [Phase; 6] = [
+    Phase::Pgbench(Pgbench::Defaults),
+    Phase::Pgbench(Pgbench::Prepared),
+    Phase::InProcess,
+    Phase::Endpoint(InvokeClient::Sdk, PER_CONNECTION),
+    Phase::Endpoint(InvokeClient::Lean, PER_CONNECTION),
+    Phase::Endpoint(InvokeClient::Lean, 1),
+];
+
+impl Phase {
+    fn name(&self) -> String {
+        match self {
+            Phase::Pgbench(Pgbench::Defaults) => "pgbench (defaults: simple protocol, 1 thread)".into(),
+            Phase::Pgbench(Pgbench::Prepared) => format!("pgbench (-M prepared, -j {})", threads()),
+            Phase::InProcess => "harness, in-process target".into(),
+            Phase::Endpoint(client, PER_CONNECTION) => {
+                format!("harness, local Invoke endpoint ({} client)", client.name())
+            }
+            Phase::Endpoint(client, n) => format!("  the same, {n} call per environment ({})", client.name()),
+        }
+    }
+
+    /// One sample: committed transfers per second.
+    fn measure(
+        &self,
+        rt: &tokio::runtime::Runtime,
+        pgbench: &std::path::Path,
+        url: &str,
+        connections: usize,
+    ) -> anyhow::Result<f64> {
+        match *self {
+            Phase::Pgbench(how) => pgbench_tps(pgbench, url, connections, how),
+            Phase::InProcess => rt.block_on(harness_tps(url, connections, PER_CONNECTION, Via::InProcess)),
+            Phase::Endpoint(client, per_connection) => {
+                let endpoint = EndpointProcess::start(url, connections)?;
+                let via = Via::Endpoint(endpoint.url.clone(), client);
+                rt.block_on(harness_tps(url, connections, per_connection, via))
+            }
+        }
+    }
+}
+
+/// A pgbench thread per core.
+fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn median(samples: &[f64]) -> f64 {
+    let mut sorted = samples.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    sorted[sorted.len() / 2]
+}
+
+/// The same starting point for every sample, as pgbench gives its own tables: the
+/// history emptied (its indexes grow with every transfer), the accounts vacuumed (every
+/// transfer leaves two dead row versions), and a checkpoint, so none falls inside a sample.
+async fn reset(url: &str) -> anyhow::Result<()> {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
+    let conn = tokio::spawn(conn);
+    client.batch_execute("TRUNCATE transactions").await?;
+    client.batch_execute("VACUUM ANALYZE accounts").await?;
+    client.batch_execute("VACUUM ANALYZE transactions").await?;
+    client.batch_execute("CHECKPOINT").await?;
+    drop(client);
+    let _ = conn.await;
     Ok(())
 }
 
@@ -79,13 +182,28 @@ fn pgbench_path(pg: &LocalPostgres) -> anyhow::Result<std::path::PathBuf> {
     Ok(path)
 }
 
+/// How pgbench runs the script.
+#[derive(Clone, Copy)]
+enum Pgbench {
+    /// pgbench's defaults: the simple query protocol (every statement parsed and planned
+    /// anew) and one thread for all connections; the configuration the targets were
+    /// first measured against.
+    Defaults,
+    /// Its fastest: prepared statements (as the function's) and a thread per core.
+    Prepared,
+}
+
 /// pgbench's TPS (without connection time) for the transfer script.
-fn pgbench_tps(pgbench: &std::path::Path, url: &str, connections: usize) -> anyhow::Result<f64> {
+fn pgbench_tps(pgbench: &std::path::Path, url: &str, connections: usize, how: Pgbench) -> anyhow::Result<f64> {
     let dir = tempfile::tempdir()?;
     let script = dir.path().join("transfer.sql");
     std::fs::write(&script, SCRIPT)?;
-    let out = Command::new(pgbench)
-        .args(["-n", "-M", "prepared", "--max-tries=1000", "-j", "2"])
+    let mut cmd = Command::new(pgbench);
+    cmd.args(["-n", "--max-tries=1000"]);
+    if let Pgbench::Prepared = how {
+        cmd.args(["-M", "prepared", "-j", &threads().to_string()]);
+    }
+    let out = cmd
         .arg(format!("-c{connections}"))
         .arg(format!("-T{SECONDS}"))
         .arg(format!("-Daccounts={ACCOUNTS}"))
@@ -109,11 +227,15 @@ enum Via {
     Endpoint(String, InvokeClient),
 }
 
-/// Committed transfers per second through the harness engine, `connections` calls in
-/// flight (so as many database connections as execution environments).
-async fn harness_tps(url: &str, connections: usize, via: Via) -> anyhow::Result<f64> {
+/// Committed transfers per second through the harness engine: `connections` database
+/// connections (execution environments), `per_connection` calls in flight for each.
+async fn harness_tps(url: &str, connections: usize, per_connection: usize, via: Via) -> anyhow::Result<f64> {
     let plan = EnginePlan {
-        load: LoadModel::Closed { in_flight: connections as u64, calls: None, duration_s: Some(SECONDS as f64) },
+        load: LoadModel::Closed {
+            in_flight: (connections * per_connection) as u64,
+            calls: None,
+            duration_s: Some(SECONDS as f64),
+        },
         workload: Workload {
             op: Op::Transfer,
             first_account: 1,
