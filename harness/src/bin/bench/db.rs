@@ -85,7 +85,12 @@ fn print_group(connections: usize, samples: &[Vec<f64>]) {
     for ((phase, tps), m) in PHASES.iter().zip(samples).zip(&medians) {
         let (lo, hi) = (tps.iter().copied().fold(f64::MAX, f64::min), tps.iter().copied().fold(0.0, f64::max));
         let spread = format!("{m:.0} [{lo:.0}-{hi:.0}]");
-        println!("{:<46} {connections:>5} {spread:>20} {:>12.2} {:>12.2}", phase.name(), m / defaults, m / prepared);
+        println!(
+            "{:<46} {connections:>5} {spread:>20} {:>12.2} {:>12.2}",
+            phase.name(connections),
+            m / defaults,
+            m / prepared
+        );
     }
     println!();
 }
@@ -116,10 +121,10 @@ const PHASES: [Phase; 6] = [
 ];
 
 impl Phase {
-    fn name(&self) -> String {
+    fn name(&self, connections: usize) -> String {
         match self {
             Phase::Pgbench(Pgbench::Defaults) => "pgbench (defaults: simple protocol, 1 thread)".into(),
-            Phase::Pgbench(Pgbench::Prepared) => format!("pgbench (-M prepared, -j {})", threads()),
+            Phase::Pgbench(Pgbench::Prepared) => format!("pgbench (-M prepared, -j {})", threads(connections)),
             Phase::InProcess => "harness, in-process target".into(),
             Phase::Endpoint(client, PER_CONNECTION) => {
                 format!("harness, local Invoke endpoint ({} client)", client.name())
@@ -148,9 +153,9 @@ impl Phase {
     }
 }
 
-/// A pgbench thread per core.
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get())
+/// A pgbench thread per core (pgbench wants no more threads than connections).
+fn threads(connections: usize) -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(connections)
 }
 
 fn median(samples: &[f64]) -> f64 {
@@ -201,7 +206,7 @@ fn pgbench_tps(pgbench: &std::path::Path, url: &str, connections: usize, how: Pg
     let mut cmd = Command::new(pgbench);
     cmd.args(["-n", "--max-tries=1000"]);
     if let Pgbench::Prepared = how {
-        cmd.args(["-M", "prepared", "-j", &threads().to_string()]);
+        cmd.args(["-M", "prepared", "-j", &threads(connections).to_string()]);
     }
     let out = cmd
         .arg(format!("-c{connections}"))
