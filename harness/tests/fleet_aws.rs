@@ -25,8 +25,7 @@ use recorded::{group_xml, instances_xml, stack_xml};
 
 const SECRET: &str = "fleet-aws-secret-0123456789abcdef";
 
-/// A worker daemon on one of the instances' addresses, killed when dropped; it also
-/// exits when its stdin (our pipe) closes, so it goes even if the test process is killed.
+/// The loopback stand-in for CloudFormation, Auto Scaling, EC2 and SSM, and what it was asked.
 struct Aws {
     port: u16,
     group_calls: AtomicU64,

@@ -18,6 +18,8 @@ use transfer::{Function, RetryPolicy};
 use workers::lean::{InvokeClient, Invoker};
 use workers::{Accounts, EnginePlan, InProcessTarget, LoadModel, Op, Target, Workload};
 
+use crate::{exit_when_stdin_closes, Owned};
+
 const ACCOUNTS: i32 = 10_000;
 /// Large enough that no transfer is refused for want of money during a run.
 const BALANCE: i32 = 1_000_000_000;
@@ -54,7 +56,7 @@ pub fn run() -> anyhow::Result<()> {
         transfer::schema::load_accounts(&client, 1..=ACCOUNTS, BALANCE).await?;
         anyhow::Ok(())
     })?;
-    let pgbench = pgbench_path(&pg)?;
+    let pgbench = PgbenchTool::new(&pg)?;
     println!(
         "The transfer transaction on one throwaway PostgreSQL ({ACCOUNTS} accounts, REPEATABLE READ, retried on conflicts)"
     );
@@ -137,7 +139,7 @@ impl Phase {
     fn measure(
         &self,
         rt: &tokio::runtime::Runtime,
-        pgbench: &std::path::Path,
+        pgbench: &PgbenchTool,
         url: &str,
         connections: usize,
     ) -> anyhow::Result<f64> {
@@ -179,12 +181,24 @@ async fn reset(url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn pgbench_path(pg: &LocalPostgres) -> anyhow::Result<std::path::PathBuf> {
-    let path = pg.bindir().join("pgbench");
-    if !path.exists() {
-        bail!("pgbench is not beside the PostgreSQL binaries ({}); install postgresql", path.display());
+/// pgbench beside the PostgreSQL binaries, and the transfer script written once.
+struct PgbenchTool {
+    program: std::path::PathBuf,
+    script: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl PgbenchTool {
+    fn new(pg: &LocalPostgres) -> anyhow::Result<PgbenchTool> {
+        let program = pg.bindir().join("pgbench");
+        if !program.exists() {
+            bail!("pgbench is not beside the PostgreSQL binaries ({}); install postgresql", program.display());
+        }
+        let dir = tempfile::tempdir()?;
+        let script = dir.path().join("transfer.sql");
+        std::fs::write(&script, SCRIPT)?;
+        Ok(PgbenchTool { program, script, _dir: dir })
     }
-    Ok(path)
 }
 
 /// How pgbench runs the script.
@@ -199,11 +213,8 @@ enum Pgbench {
 }
 
 /// pgbench's TPS (without connection time) for the transfer script.
-fn pgbench_tps(pgbench: &std::path::Path, url: &str, connections: usize, how: Pgbench) -> anyhow::Result<f64> {
-    let dir = tempfile::tempdir()?;
-    let script = dir.path().join("transfer.sql");
-    std::fs::write(&script, SCRIPT)?;
-    let mut cmd = Command::new(pgbench);
+fn pgbench_tps(pgbench: &PgbenchTool, url: &str, connections: usize, how: Pgbench) -> anyhow::Result<f64> {
+    let mut cmd = Command::new(&pgbench.program);
     cmd.args(["-n", "--max-tries=1000"]);
     if let Pgbench::Prepared = how {
         cmd.args(["-M", "prepared", "-j", &threads(connections).to_string()]);
@@ -213,7 +224,7 @@ fn pgbench_tps(pgbench: &std::path::Path, url: &str, connections: usize, how: Pg
         .arg(format!("-T{SECONDS}"))
         .arg(format!("-Daccounts={ACCOUNTS}"))
         .arg("-f")
-        .arg(&script)
+        .arg(&pgbench.script)
         .arg(url)
         .output()
         .context("running pgbench")?;
@@ -289,35 +300,30 @@ async fn drive<T: Target>(plan: &EnginePlan, target: Arc<T>) -> anyhow::Result<f
 }
 
 /// The local Invoke endpoint in a process of its own (`harness-bench endpoint`), as
-/// `harness run` runs it; killed when dropped.
+/// `harness run` runs it; gone when dropped or when the benchmark is.
 struct EndpointProcess {
-    child: std::process::Child,
+    _child: Owned,
     url: String,
 }
 
 impl EndpointProcess {
     fn start(db_url: &str, environments: usize) -> anyhow::Result<EndpointProcess> {
         use std::io::BufRead;
-        let mut child = Command::new(std::env::current_exe()?)
-            .args(["endpoint", db_url, &environments.to_string()])
-            .stdout(Stdio::piped())
-            .spawn()?;
+        let mut child = Owned::spawn(
+            Command::new(std::env::current_exe()?)
+                .args(["endpoint", db_url, &environments.to_string()])
+                .stdout(Stdio::piped()),
+        )?;
         let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().context("endpoint stdout")?).read_line(&mut line)?;
+        std::io::BufReader::new(child.stdout().context("endpoint stdout")?).read_line(&mut line)?;
         let url = line.trim().strip_prefix("listening on ").context("the endpoint's first line")?.to_string();
-        Ok(EndpointProcess { child, url })
+        Ok(EndpointProcess { _child: child, url })
     }
 }
 
-impl Drop for EndpointProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `harness-bench endpoint DB_URL ENVIRONMENTS`: serve the function until killed.
+/// `harness-bench endpoint DB_URL ENVIRONMENTS`: serve the function until stdin closes.
 pub fn serve_endpoint(db_url: &str, environments: usize) -> anyhow::Result<()> {
+    exit_when_stdin_closes();
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let config = transfer::local::EndpointConfig { environments, ..Default::default() };

@@ -20,7 +20,7 @@
 mod db;
 
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,6 +69,7 @@ fn main() -> anyhow::Result<()> {
 /// The no-op endpoint: answers every Invoke with a fixed body after `delay_ms`.
 fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
     use axum::routing::post;
+    exit_when_stdin_closes();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
     rt.block_on(async move {
         let app = axum::Router::new().route(
@@ -184,25 +185,50 @@ fn peak_rss_kib() -> anyhow::Result<u64> {
     Ok(line.split_whitespace().nth(1).context("VmHWM value")?.parse()?)
 }
 
-struct Server(Child);
+/// A child process of the benchmark: killed when dropped, and gone with its stdin (our
+/// pipe), which the kernel closes however the benchmark ends, SIGKILL included.
+struct Owned {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+}
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Owned {
+    fn spawn(command: &mut Command) -> std::io::Result<Owned> {
+        let mut child = command.stdin(Stdio::piped()).spawn()?;
+        let stdin = child.stdin.take();
+        Ok(Owned { child, _stdin: stdin })
+    }
+
+    fn stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
     }
 }
 
-fn start_server(delay_ms: u64) -> anyhow::Result<(Server, String)> {
+impl Drop for Owned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// In a child (`serve`, `endpoint`): exit once stdin closes, that is, once the
+/// benchmark that started it is gone.
+fn exit_when_stdin_closes() {
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        std::process::exit(0);
+    });
+}
+
+fn start_server(delay_ms: u64) -> anyhow::Result<(Owned, String)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let exe = std::env::current_exe()?;
-    let child = Command::new("taskset")
-        .args(["-c", "1"])
-        .arg(&exe)
-        .args(["serve", &port.to_string(), &delay_ms.to_string()])
-        .spawn()
-        .context("starting the no-op endpoint (is taskset installed?)")?;
-    let server = Server(child);
+    let server = Owned::spawn(Command::new("taskset").args(["-c", "1"]).arg(&exe).args([
+        "serve",
+        &port.to_string(),
+        &delay_ms.to_string(),
+    ]))
+    .context("starting the no-op endpoint (is taskset installed?)")?;
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok((server, format!("http://127.0.0.1:{port}")));
