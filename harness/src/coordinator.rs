@@ -12,7 +12,7 @@ use anyhow::Context;
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
 use workers::fleet::protocol::ToWorker;
-use workers::fleet::{WorkerEvent, WorkerLink, WorkerTarget};
+use workers::fleet::{ConnectError, WorkerEvent, WorkerLink, WorkerTarget};
 use workers::{EngineEnd, Halt, Interval, Stats, StopReason};
 
 use crate::record::{Driven, Record};
@@ -251,7 +251,8 @@ async fn connect(
     };
     let connected =
         futures::future::join_all(addresses.iter().map(|a| WorkerLink::connect(a, secret.as_deref()))).await;
-    let problems: Vec<String> = connected.iter().filter_map(|c| c.as_ref().err().cloned()).collect();
+    let problems: Vec<String> =
+        connected.iter().filter_map(|c| c.as_ref().err().map(|e| workers::error_chain(e))).collect();
     anyhow::ensure!(problems.is_empty(), "cannot start the run:\n  {}", problems.join("\n  "));
     Ok((local, connected.into_iter().map(Result::unwrap).collect()))
 }
@@ -290,8 +291,10 @@ async fn connect_patiently(addresses: &[String], secret: &[u8], patience: Durati
             match t {
                 Ok(link) => links[i] = Some(link),
                 // Refusals (a wrong secret, another version, busy) will not change.
-                Err(e) if e.contains("refused") => anyhow::bail!("cannot start the run: {e}"),
-                Err(e) => problems.push(e),
+                Err(e @ (ConnectError::Refused { .. } | ConnectError::Version { .. })) => {
+                    anyhow::bail!("cannot start the run: {e}")
+                }
+                Err(e) => problems.push(workers::error_chain(&e)),
             }
         }
         if problems.is_empty() {

@@ -2,28 +2,25 @@
 //! folder -> target (starting the local stack when asked) -> engine or fleet with live
 //! progress -> tear-down -> verification -> checks -> reports -> exit status.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EnvironmentStats;
 use workers::fleet::WorkerTarget;
-use workers::lean::Invoker;
-use workers::{ErrorClass, Halt, InProcessTarget, Op, Stats, StopReason, Target};
+use workers::{Halt, InProcessTarget, Op, StopReason, Target};
 
 use crate::check;
+use crate::clock::Timestamp;
 use crate::coordinator;
 use crate::database::{self, Verification};
 use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::record::{Driven, Record};
-use crate::report::console::{checks_table, Console};
-use crate::report::hlog::Hlog;
-use crate::report::live::LiveFiles;
-use crate::report::{json::Json, Render, RunReport, WorkerReport, SCHEMA_VERSION};
-use crate::scenario::{FleetSpec, Plan, TargetSpec, Thresholds};
+use crate::report::{RunReport, WorkerReport, SCHEMA_VERSION};
+use crate::run_dir::RunDir;
+use crate::scenario::{Plan, TargetSpec, Thresholds};
 use crate::server::{self, ServerView};
 use crate::signals::{Signals, Stopping};
 use crate::stream::Outputs;
@@ -37,34 +34,59 @@ pub struct RunOptions {
     pub outputs: Outputs,
 }
 
-/// Run a validated plan into a new folder under `results`; the exit status and report.
-/// Once the run folder exists, the report is written whatever happens to the run: a
-/// signal, a lost worker, a database that went away, an endpoint that failed to stop.
-pub async fn execute(
-    plan: Plan,
-    results: &Path,
-    options: RunOptions,
-    signals: &Signals,
-) -> anyhow::Result<(ExitCode, RunReport)> {
+/// A finished run: its folder, its report (written there), its exit status, and what
+/// went wrong while tearing down (the run's figures stand). The caller prints.
+pub struct Finished {
+    pub dir: RunDir,
+    pub report: RunReport,
+    pub exit: ExitCode,
+    pub teardown: Vec<String>,
+}
+
+impl Finished {
+    /// What a person reads at the end: the STATS block, where the files are, the
+    /// thresholds' table.
+    pub fn text(&self) -> anyhow::Result<String> {
+        use crate::report::console::{checks_table, Console};
+        use crate::report::Render;
+        let mut text = String::from_utf8(Console.render(&self.report)?)?;
+        let files: Vec<&str> = crate::run_dir::derived_files().iter().map(|(name, _)| *name).collect();
+        text += &format!("Results: {} (summary.json, {})\n", self.dir.path().display(), files.join(", "));
+        if !self.report.checks.is_empty() {
+            text += &format!("\nThresholds:\n{}", checks_table(&self.report.checks));
+        }
+        Ok(text)
+    }
+
+    /// Print the text, and what went wrong while tearing down as warnings.
+    pub fn print(&self) -> anyhow::Result<()> {
+        print!("{}", self.text()?);
+        for note in &self.teardown {
+            eprintln!("warning: {note}");
+        }
+        Ok(())
+    }
+}
+
+/// Run a validated plan into a new folder under `results`. Once the run folder exists,
+/// the report is written whatever happens to the run: a signal, a lost worker, a
+/// database that went away, an endpoint that failed to stop.
+pub async fn execute(plan: Plan, results: &Path, options: RunOptions, signals: &Signals) -> anyhow::Result<Finished> {
     let RunOptions { reset, secret, outputs } = options;
-    let started_at = std::time::SystemTime::now();
-    let dir = results_dir(results, &plan.name, started_at)?;
-    let run_id = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let started_at = Timestamp::now();
+    let dir = RunDir::create(results, &plan.name, started_at)?;
     let version = env!("CARGO_PKG_VERSION");
-    // The hlog's StartTime in whole seconds, as summary.json's started_at, so the live
-    // log and the one re-rendered from the summary are the same.
-    let whole =
-        std::time::UNIX_EPOCH + Duration::from_secs(started_at.duration_since(std::time::UNIX_EPOCH)?.as_secs());
-    let live = LiveFiles::create(&dir, Hlog::comment(version, &run_id, &rfc3339(started_at)), whole)?;
-    let record = Record::new(live, outputs, (&plan.name, &run_id), plan.engine.load.planned_calls());
+    let live = dir.live(version, started_at)?;
+    let record = Record::new(live, outputs, (&plan.name, &dir.id()), plan.engine.load.planned_calls());
     let ran = drive_target(&plan, reset, secret, signals, record).await?;
     let w = &plan.engine.workload;
     let hot_accounts = crate::hot::hot_accounts(&ran.driven.accounts, (w.last_account - w.first_account + 1) as u64);
+    let cost = crate::cost::of_run(&plan, &ran.driven.totals, ran.server.as_ref());
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
         harness_version: version.to_string(),
-        run_id,
-        started_at: rfc3339(started_at),
+        run_id: dir.id(),
+        started_at,
         plan: redacted(plan),
         end: ran.driven.end,
         workers: ran.driven.workers,
@@ -74,29 +96,18 @@ pub async fn execute(
         verification: ran.verification,
         checks: Vec::new(),
         accounting: None,
-        cost: None,
+        cost: Some(cost),
         hot_accounts,
         server: ran.server,
         coordinator: ran.driven.coordinator,
     };
     report.accounting = Some(report.accounting());
-    report.cost = Some(crate::cost::of_run(&report));
     if report.plan.thresholds != Thresholds::default() {
         report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     }
-    let summary = dir.join("summary.json");
-    std::fs::write(&summary, Json.render(&report)?).with_context(|| format!("writing {}", summary.display()))?;
-    crate::report::write_derived(&dir, &report)?;
-    print!("{}", String::from_utf8(Console.render(&report)?)?);
-    let files: Vec<&str> = crate::report::derived_files().iter().map(|(name, _)| *name).collect();
-    println!("Results: {} (summary.json, {})", dir.display(), files.join(", "));
-    if !report.checks.is_empty() {
-        print!("\nThresholds:\n{}", checks_table(&report.checks));
-    }
-    for note in &ran.teardown {
-        eprintln!("warning: {note}");
-    }
-    Ok((exit_status(&report, signals.first()), report))
+    dir.write(&report)?;
+    let exit = exit_status(&report, signals.first());
+    Ok(Finished { dir, report, exit, teardown: ran.teardown })
 }
 
 /// The one place a run's exit status is decided (documented in `harness run --help`).
@@ -137,92 +148,89 @@ async fn drive_target(
     signals: &Signals,
     record: Record,
 ) -> anyhow::Result<Ran> {
-    let max_in_flight = plan.engine.load.max_in_flight();
     let (client, log_tail) = (plan.client, plan.log_tail);
     let mut teardown = Vec::new();
     match plan.target.clone() {
         TargetSpec::Local { function, database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
-            let history_before = history_rows(&db).await?;
-            let before = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
-            let from = std::time::SystemTime::now();
+            let (db, before) = LocalBefore::start(plan, database_url, reset).await?;
             let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
             let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
-            let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(
-                    fleet,
-                    WorkerTarget::Endpoint { url: stack.url().to_string(), function, h2c: true, client, log_tail },
-                ),
-                None => Source::Here(Arc::new(
-                    Invoker::local(client, stack.url(), &function, max_in_flight)
-                        .map_err(anyhow::Error::msg)?
-                        .with_log_tail(log_tail),
-                )),
-            };
-            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            let url = stack.url().to_string();
+            let target = WorkerTarget::Endpoint { url, function, h2c: true, client, log_tail };
+            let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
             let environments = stack.stats().await.map_err(|e| teardown.push(format!("{e:#}"))).ok();
             let (db, stopped) = stack.stop_unless(signals.halt()).await;
             teardown.extend(stopped.err().map(|e| format!("{e:#}")));
-            let server = local_view(&db, environments.as_ref(), before, from).await;
-            let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
-            let verification = Some(verify_run(plan, &db, history_before, &driven).await);
+            let (server, verification) = before.after(plan, &db, environments.as_ref(), &driven, &mut teardown).await;
             Ok(Ran { driven, environments, verification, teardown, server })
         }
         TargetSpec::InProcess { database_url } => {
-            let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
-            let history_before = history_rows(&db).await?;
-            let before = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
-            let from = std::time::SystemTime::now();
+            let (db, before) = LocalBefore::start(plan, database_url, reset).await?;
             let target =
                 Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.local.retry_policy));
-            let driven = drive(plan, Source::Here(target.clone()), secret, signals.halt(), record).await?;
-            let server = local_view(&db, None, before, from).await;
-            let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
-            let verification = Some(verify_run(plan, &db, history_before, &driven).await);
+            let driven = drive(plan, Source::InProcess(target.clone()), secret, signals.halt(), record).await?;
+            let (server, verification) = before.after(plan, &db, None, &driven, &mut teardown).await;
             Ok(Ran { driven, environments: Some(target.stats()), verification, teardown, server })
         }
         TargetSpec::Endpoint { url, function } => {
-            let source = match &plan.workers {
-                Some(fleet) => {
-                    Source::Fleet(fleet, WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail })
-                }
-                None => Source::Here(Arc::new(
-                    Invoker::endpoint(client, &url, &function, max_in_flight)
-                        .map_err(anyhow::Error::msg)?
-                        .with_log_tail(log_tail),
-                )),
-            };
-            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            let target = WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail };
+            let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown, server: None })
         }
         TargetSpec::Aws { function, access, cluster_id } => {
             if access.endpoint_url.is_none() {
-                warn_about_quotas(&function, &access, max_in_flight).await;
+                warn_about_quotas(&function, &access, plan.engine.load.max_in_flight()).await;
             }
             let from = std::time::SystemTime::now();
-            let source = match &plan.workers {
-                Some(fleet) => Source::Fleet(
-                    fleet,
-                    WorkerTarget::Aws { function: function.clone(), access: access.clone(), client, log_tail },
-                ),
-                None => Source::Here(Arc::new(
-                    Invoker::aws(client, &function, &access, max_in_flight)
-                        .await
-                        .map_err(anyhow::Error::msg)?
-                        .with_log_tail(log_tail),
-                )),
-            };
-            let driven = drive(plan, source, secret, signals.halt(), record).await?;
+            let target = WorkerTarget::Aws { function: function.clone(), access: access.clone(), client, log_tail };
+            let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
             let request = server::cloudwatch::Request {
                 function,
                 cluster: cluster_id,
                 from,
                 to: std::time::SystemTime::now(),
-                answered: answered(&driven.totals),
+                answered: driven.totals.answered(),
             };
             let server = Some(aws_view(&access, &request).await);
             Ok(Ran { driven, environments: None, verification: None, teardown, server })
         }
+    }
+}
+
+/// The local database's state before the load, for the verification and the
+/// server-side view after it.
+struct LocalBefore {
+    history_rows: i64,
+    snapshot: server::local::PgSnapshot,
+    from: std::time::SystemTime,
+}
+
+impl LocalBefore {
+    /// Start (or reach) the local database, and note its state before the load.
+    async fn start(
+        plan: &Plan,
+        database_url: Option<String>,
+        reset: bool,
+    ) -> anyhow::Result<(LocalDatabase, LocalBefore)> {
+        let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
+        let history_rows = history_rows(&db).await?;
+        let snapshot = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
+        Ok((db, LocalBefore { history_rows, snapshot, from: std::time::SystemTime::now() }))
+    }
+
+    /// After the load: the server-side view (why there is none goes to `teardown`) and
+    /// the verification.
+    async fn after(
+        self,
+        plan: &Plan,
+        db: &LocalDatabase,
+        endpoint: Option<&EnvironmentStats>,
+        driven: &Driven,
+        teardown: &mut Vec<String>,
+    ) -> (Option<ServerView>, Option<Verification>) {
+        let server = local_view(db, endpoint, self.snapshot, self.from).await;
+        let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
+        (server, Some(verify_run(plan, db, self.history_rows, driven).await))
     }
 }
 
@@ -259,7 +267,7 @@ async fn local_view(
     let client = db.reconnect(VERIFY_PATIENCE).await?;
     let log = db.server_log();
     let after = server::local::snapshot(&client, log.as_deref()).await?;
-    let window = (rfc3339(from), rfc3339(std::time::SystemTime::now()));
+    let window = (Timestamp::from_system(from), Timestamp::now());
     Ok(server::local::view(endpoint, before, after, log.as_ref(), window))
 }
 
@@ -271,8 +279,8 @@ pub async fn aws_view(access: &workers::target::AwsAccess, request: &server::clo
         Ok(view) => view,
         Err(e) => ServerView {
             source: "CloudWatch".into(),
-            from: rfc3339(request.from),
-            to: rfc3339(request.to),
+            from: Timestamp::from_system(request.from),
+            to: Timestamp::from_system(request.to),
             complete: false,
             notes: vec![format!("{e:#}; `harness report RUN_DIR --fetch-metrics` tries again")],
             lambda: None,
@@ -281,34 +289,34 @@ pub async fn aws_view(access: &workers::target::AwsAccess, request: &server::clo
     }
 }
 
-/// Calls Lambda answered: neither throttled, refused, lost in transport, nor unanswered.
-pub fn answered(t: &Stats) -> u64 {
-    let lost: u64 =
-        [ErrorClass::Throttle, ErrorClass::Service, ErrorClass::Transport, ErrorClass::Timeout, ErrorClass::Abandoned]
-            .iter()
-            .map(|c| t.errors.get(c).copied().unwrap_or(0))
-            .sum();
-    t.calls.saturating_sub(lost)
+/// Where the load goes: the function called in this process, or a target described
+/// once, for the fleet or for this process's engine alike.
+enum Source {
+    InProcess(Arc<InProcessTarget>),
+    Described(WorkerTarget),
 }
 
-/// Where the load comes from: this process's engine, or a fleet of workers.
-enum Source<'a, T> {
-    Here(Arc<T>),
-    Fleet(&'a FleetSpec, WorkerTarget),
-}
-
-/// Drive the load from either source into the record.
-async fn drive<T: Target>(
+/// Drive the load into the record: a described target through the plan's fleet when it
+/// has one, else through the client it names in this process's engine.
+async fn drive(
     plan: &Plan,
-    source: Source<'_, T>,
+    source: Source,
     secret: Option<Vec<u8>>,
     halt: watch::Receiver<Halt>,
-    mut record: Record,
+    record: Record,
 ) -> anyhow::Result<Driven> {
-    let target = match source {
-        Source::Fleet(fleet, target) => return coordinator::drive(plan, fleet, target, secret, halt, record).await,
-        Source::Here(target) => target,
-    };
+    match (source, &plan.workers) {
+        (Source::Described(target), Some(fleet)) => coordinator::drive(plan, fleet, target, secret, halt, record).await,
+        (Source::Described(target), None) => {
+            let invoker = target.invoker(plan.engine.load.max_in_flight()).await?;
+            Ok(drive_here(plan, Arc::new(invoker), halt, record).await)
+        }
+        (Source::InProcess(target), _) => Ok(drive_here(plan, target, halt, record).await),
+    }
+}
+
+/// Drive the load with this process's engine.
+async fn drive_here<T: Target>(plan: &Plan, target: Arc<T>, halt: watch::Receiver<Halt>, mut record: Record) -> Driven {
     let (events, mut received) = mpsc::unbounded_channel();
     let engine = workers::engine::run(&plan.engine, target, halt, events);
     let watch = async {
@@ -325,7 +333,7 @@ async fn drive<T: Target>(
         totals: totals.clone(),
         ..WorkerReport::default()
     };
-    Ok(Driven { end, totals, intervals, workers: vec![local], accounts, coordinator: None })
+    Driven { end, totals, intervals, workers: vec![local], accounts, coordinator: None }
 }
 
 async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
@@ -348,71 +356,14 @@ async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven
         let totals = &driven.totals;
         // A lost worker's calls that may have committed unreported: at most its lease.
         let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
-        let unknown = (unknown_outcomes(totals) + unreported) as i64;
+        let unknown = (totals.unknown_outcomes() + unreported) as i64;
         v.check_run(history_before, totals.successes as i64, unknown);
     }
     v
 }
 
-/// Calls that may have committed although the client did not see a success: no answer
-/// in time, no response at all, given up at the drain deadline, a function timeout (it
-/// may have been at COMMIT), and a connection lost at COMMIT.
-fn unknown_outcomes(totals: &Stats) -> u64 {
-    let classes: u64 = [ErrorClass::Timeout, ErrorClass::Transport, ErrorClass::Abandoned]
-        .iter()
-        .filter_map(|c| totals.errors.get(c))
-        .sum();
-    let maybe_committed = [transfer::error::COMMIT_UNKNOWN, transfer::error::TIMEOUT].map(|t| format!("function: {t}"));
-    let functions: u64 = totals
-        .error_messages
-        .iter()
-        .filter(|(k, _)| maybe_committed.iter().any(|prefix| k.starts_with(prefix.as_str())))
-        .map(|(_, n)| n)
-        .sum();
-    classes + functions
-}
-
 /// How long verification waits for the database to come back.
 const VERIFY_PATIENCE: Duration = Duration::from_secs(30);
-
-/// `results/<UTC date>-<time>-<scenario>`, created now so that a bad path fails before
-/// the run starts.
-fn results_dir(base: &Path, name: &str, at: std::time::SystemTime) -> anyhow::Result<PathBuf> {
-    let stamp: String = rfc3339(at).chars().filter(|c| c.is_ascii_digit() || *c == 'T').take(15).collect();
-    let stamp = stamp.replace('T', "-");
-    for n in 1..1000 {
-        let id = if n == 1 { format!("{stamp}-{name}") } else { format!("{stamp}-{name}-{n}") };
-        let dir = base.join(id);
-        match std::fs::create_dir(&dir) {
-            Ok(()) => return Ok(dir),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::create_dir_all(base).with_context(|| format!("creating --results {}", base.display()))?;
-                std::fs::create_dir(&dir).with_context(|| format!("creating {}", dir.display()))?;
-                return Ok(dir);
-            }
-            Err(e) => return Err(e).with_context(|| format!("creating {} (check --results)", dir.display())),
-        }
-    }
-    anyhow::bail!("too many runs named {name} in this second under {}", base.display())
-}
-
-/// `YYYY-MM-DDTHH:MM:SSZ` (UTC).
-pub fn rfc3339(t: std::time::SystemTime) -> String {
-    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()) as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rem / 3_600, rem % 3_600 / 60, rem % 60)
-}
 
 fn redacted(mut plan: Plan) -> Plan {
     match &mut plan.target {
@@ -422,17 +373,4 @@ fn redacted(mut plan: Plan) -> Plan {
         _ => {}
     }
     plan
-}
-
-#[cfg(test)]
-mod tests {
-    use super::rfc3339;
-    use std::time::{Duration, UNIX_EPOCH};
-
-    #[test]
-    fn formats_utc_timestamps() {
-        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(1_764_000_000)), "2025-11-24T16:00:00Z");
-        assert_eq!(rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
-    }
 }

@@ -18,8 +18,8 @@ pub struct RunReport {
     pub schema_version: u32,
     pub harness_version: String,
     pub run_id: String,
-    /// UTC, RFC 3339.
-    pub started_at: String,
+    /// UTC, whole seconds (RFC 3339 in the file).
+    pub started_at: crate::clock::Timestamp,
     /// The plan as run (database passwords redacted).
     pub plan: Plan,
     pub end: EngineEnd,

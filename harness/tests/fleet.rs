@@ -368,9 +368,11 @@ fn daemons_refuse_bad_secrets_bad_frames_other_versions_and_open_listening_witho
     let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let wrong = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, Some(b"not-the-secret-at-all")));
-    assert!(wrong.err().unwrap().contains("authentication failed"), "{}", d.log());
+    let wrong = wrong.err().unwrap();
+    assert!(matches!(wrong, workers::fleet::ConnectError::Refused { .. }), "{wrong}");
+    assert!(wrong.to_string().contains("authentication failed"), "{}", d.log());
     let none = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, None));
-    assert!(none.err().unwrap().contains("authentication failed"));
+    assert!(none.err().unwrap().to_string().contains("authentication failed"));
 
     // An oversized frame, then garbage, then another protocol version: refused, and the
     // daemon lives on.

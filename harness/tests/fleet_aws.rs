@@ -30,6 +30,9 @@ struct Aws {
     port: u16,
     group_calls: AtomicU64,
     secret_reads: AtomicU64,
+    /// DescribeInstances calls, and those signed with SigV4 for EC2 as a form post.
+    instance_calls: AtomicU64,
+    instance_calls_signed: AtomicU64,
 }
 
 fn xml(body: String) -> Response {
@@ -62,6 +65,16 @@ async fn answer(State(aws): State<Arc<Aws>>, headers: HeaderMap, body: Bytes) ->
             xml(group_xml(3, instances))
         }
         "DescribeInstances" => {
+            aws.instance_calls.fetch_add(1, Ordering::SeqCst);
+            let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let signed = header("authorization").starts_with("AWS4-HMAC-SHA256 Credential=AKIDOFFLINE/")
+                && header("authorization")
+                    .contains("/us-east-1/ec2/aws4_request, SignedHeaders=content-type;host;x-amz-date, Signature=")
+                && header("content-type") == "application/x-www-form-urlencoded; charset=utf-8"
+                && form.contains("&Version=2016-11-15&InstanceId.1=");
+            if signed {
+                aws.instance_calls_signed.fetch_add(1, Ordering::SeqCst);
+            }
             let ip = |id: &str| match id {
                 "i-1" => "127.0.0.2",
                 "i-2" => "127.0.0.3",
@@ -105,7 +118,13 @@ fn a_run_finds_its_fleet_through_auto_scaling_and_takes_the_secret_from_ssm() {
     let _daemons: Vec<WorkerDaemon> =
         (2..=4).map(|k| WorkerDaemon::start(&format!("127.0.0.{k}:{port}"), SECRET)).collect();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let aws = Arc::new(Aws { port, group_calls: AtomicU64::new(0), secret_reads: AtomicU64::new(0) });
+    let aws = Arc::new(Aws {
+        port,
+        group_calls: AtomicU64::new(0),
+        secret_reads: AtomicU64::new(0),
+        instance_calls: AtomicU64::new(0),
+        instance_calls_signed: AtomicU64::new(0),
+    });
     let app = axum::Router::new().route("/", axum::routing::post(answer)).with_state(aws.clone());
     let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
@@ -128,6 +147,9 @@ fn a_run_finds_its_fleet_through_auto_scaling_and_takes_the_secret_from_ssm() {
     assert_eq!(s["verification"]["passed"], true);
     assert!(aws.group_calls.load(Ordering::SeqCst) >= 2, "it waited while one was pending");
     assert_eq!(aws.secret_reads.load(Ordering::SeqCst), 1, "the secret came from SSM");
+    let instance_calls = aws.instance_calls.load(Ordering::SeqCst);
+    assert!(instance_calls >= 2, "DescribeInstances was called ({instance_calls})");
+    assert_eq!(aws.instance_calls_signed.load(Ordering::SeqCst), instance_calls, "every one signed for EC2");
 
     let out = aws_command(&url, dir.path()).args(["fleet", "status", "--stack", "hf"]).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));

@@ -57,37 +57,63 @@ impl Default for RetryPolicy {
 /// The syntax accepted by `FromStr`, for error messages and `--help`.
 pub const SYNTAX: &str = "`unlimited`, `none`, or `backoff:MAX[:BASE_MS[:CAP_MS]]` (e.g. `backoff:5:1:100`)";
 
+/// A retry policy that does not parse: the text given and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid retry policy {text:?}: {problem}; expected {SYNTAX}")]
+pub struct PolicyError {
+    /// The text as given.
+    pub text: String,
+    pub problem: PolicyProblem,
+}
+
+/// What is wrong with a retry policy's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyProblem {
+    #[error("unknown policy")]
+    Unknown,
+    #[error("too many fields")]
+    TooManyFields,
+    /// A field (`MAX`, `BASE_MS`, `CAP_MS`) that is not a whole number.
+    #[error("{field} must be a whole number, got {got:?}")]
+    NotWhole { field: &'static str, got: String },
+    /// `MAX` is 0 or beyond `u32::MAX`.
+    #[error("MAX must be at least 1 (use `none` for no retries)")]
+    MaxOutOfRange,
+    #[error("CAP_MS must be at least BASE_MS")]
+    CapBelowBase,
+}
+
 impl FromStr for RetryPolicy {
-    type Err = String;
+    type Err = PolicyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| format!("invalid retry policy {s:?}: {why}; expected {SYNTAX}");
+        let bad = |problem: PolicyProblem| PolicyError { text: s.to_string(), problem };
         match s.trim() {
             "unlimited" => return Ok(RetryPolicy::Unlimited),
             "none" | "disabled" => return Ok(RetryPolicy::Disabled),
             _ => {}
         }
         let Some(rest) = s.trim().strip_prefix("backoff:") else {
-            return Err(bad("unknown policy"));
+            return Err(bad(PolicyProblem::Unknown));
         };
         let parts: Vec<&str> = rest.split(':').collect();
         if parts.len() > 3 {
-            return Err(bad("too many fields"));
+            return Err(bad(PolicyProblem::TooManyFields));
         }
-        let num = |i: usize, name: &str, default: u64| -> Result<u64, String> {
+        let num = |i: usize, field: &'static str, default: u64| -> Result<u64, PolicyError> {
             match parts.get(i) {
                 None => Ok(default),
-                Some(p) => p.parse::<u64>().map_err(|_| bad(&format!("{name} must be a whole number, got {p:?}"))),
+                Some(p) => p.parse::<u64>().map_err(|_| bad(PolicyProblem::NotWhole { field, got: p.to_string() })),
             }
         };
         let max_retries = num(0, "MAX", 0)?;
         if max_retries == 0 || max_retries > u32::MAX as u64 {
-            return Err(bad("MAX must be at least 1 (use `none` for no retries)"));
+            return Err(bad(PolicyProblem::MaxOutOfRange));
         }
         let base = Duration::from_millis(num(1, "BASE_MS", DEFAULT_BASE.as_millis() as u64)?);
         let cap = Duration::from_millis(num(2, "CAP_MS", DEFAULT_CAP.as_millis() as u64)?);
         if cap < base {
-            return Err(bad("CAP_MS must be at least BASE_MS"));
+            return Err(bad(PolicyProblem::CapBelowBase));
         }
         Ok(RetryPolicy::Backoff { max_retries: max_retries as u32, base, cap })
     }
@@ -140,6 +166,8 @@ mod tests {
     fn refuses_bad_policies_with_the_syntax() {
         for s in ["forever", "backoff:0", "backoff:x", "backoff:3:50:10", "backoff:1:2:3:4"] {
             let e = s.parse::<RetryPolicy>().unwrap_err();
+            assert_eq!(e.text, s);
+            let e = e.to_string();
             assert!(e.contains(s) && e.contains("expected"), "{e}");
         }
     }

@@ -8,7 +8,7 @@
 #   SECRET_PARAM   an SSM SecureString parameter holding the secret (`openssl rand -hex 32`);
 #                  the instance role needs ssm:GetParameter on it, plus lambda:InvokeFunction
 #                  on the function under test
-# Then point the coordinator at the fleet (see the README, "Distributed runs").
+# Then point the coordinator at the fleet (see docs/distributed.md).
 set -euo pipefail
 HARNESS_URL="${HARNESS_URL:-REPLACE_WITH_BINARY_URL}"
 SECRET_PARAM="${SECRET_PARAM:-/harness/worker-secret}"

@@ -40,7 +40,9 @@ impl AccountCounts {
     pub fn record(&mut self, r: &CallRecord) {
         let Some((payer, payee)) = r.accounts else { return };
         let retries = r.retries.unwrap_or(0);
-        let conflict = matches!(&r.error, Some((ErrorClass::Function, m)) if m.starts_with("OccConflict"));
+        // A function error is counted as `errorType: message`; the type is the function's code.
+        let conflict = matches!(&r.error, Some((ErrorClass::Function, m))
+            if m.split(':').next() == Some(transfer::error::OCC_CONFLICT));
         for (id, as_payer) in [(payer, true), (payee, false)] {
             let c = self.0.entry(id).or_default();
             c.payer += u64::from(as_payer);

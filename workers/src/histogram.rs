@@ -127,20 +127,31 @@ impl Hist {
         }
     }
 
-    pub fn decode(text: &str) -> Result<Hist, String> {
+    /// A histogram from its `encode`d text.
+    pub fn decode(text: &str) -> Result<Hist, DecodeError> {
         unpack(text).map(|h| Hist(Repr::Live(Box::new(h))))
     }
 }
 
-fn unpack(text: &str) -> Result<Histogram<u64>, String> {
+/// An encoded histogram that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("histogram is not base64")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("histogram does not decode")]
+    NotHdrHistogram(#[source] hdrhistogram::serialization::DeserializeError),
+    /// Values beyond `MAX_VALUE`, or fewer significant digits than `SIGFIG`.
+    #[error("histogram out of range")]
+    OutOfRange(#[source] hdrhistogram::errors::AdditionError),
+}
+
+fn unpack(text: &str) -> Result<Histogram<u64>, DecodeError> {
     use base64::Engine;
-    let bytes =
-        base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| format!("histogram is not base64: {e}"))?;
-    let h: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| format!("histogram does not decode: {e:?}"))?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(DecodeError::NotBase64)?;
+    let h: Histogram<u64> =
+        Deserializer::new().deserialize(&mut bytes.as_slice()).map_err(DecodeError::NotHdrHistogram)?;
     let mut out = empty();
-    out.add(&h).map_err(|e| format!("histogram out of range: {e:?}"))?;
+    out.add(&h).map_err(DecodeError::OutOfRange)?;
     Ok(out)
 }
 
@@ -153,7 +164,7 @@ impl Serialize for Hist {
 impl<'de> Deserialize<'de> for Hist {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
-        Hist::decode(&text).map_err(serde::de::Error::custom)
+        Hist::decode(&text).map_err(|e| serde::de::Error::custom(crate::chain::error_chain(&e)))
     }
 }
 

@@ -2,21 +2,25 @@
 //! merge exactly, and the engine loop that ties them together.
 
 pub mod accounts;
+pub mod chain;
 pub mod engine;
 pub mod fleet;
-pub mod h2c;
 pub mod histogram;
+pub mod invoker;
 pub mod lean;
 pub mod limits;
 pub mod load;
 pub mod platform;
+pub mod sdk_h2c;
 pub mod stats;
 pub mod target;
 pub mod workload;
 
 pub use accounts::{AccountCount, AccountCounts};
+pub use chain::error_chain;
 pub use engine::{EngineEnd, EnginePlan, Halt, Interval, StopReason};
 pub use histogram::Hist;
+pub use invoker::{InvokeClient, Invoker};
 pub use load::{LoadModel, Stage};
 pub use platform::{PlatformReport, PlatformStats};
 pub use stats::{CallRecord, ErrorClass, Stats};

@@ -27,50 +27,125 @@ pub fn shown(v: f64) -> String {
     }
 }
 
-/// A duration in seconds within `MIN_SECONDS..=MAX_SECONDS`, or what is wrong with it.
-pub fn seconds(name: &str, s: f64) -> Result<f64, String> {
-    if s.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&s) {
-        Ok(s)
-    } else {
-        Err(format!("{name} must be between 1ms and 7 days ({MAX_SECONDS} s), got {} s", shown(s)))
+/// A plan value out of its bounds, named by its scenario key (`load.rate`,
+/// `limits.max_duration`, ...).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum LimitError {
+    /// A duration, in seconds, outside `MIN_SECONDS..=MAX_SECONDS` (or not a number).
+    #[error("{key} must be between 1ms and 7 days ({MAX_SECONDS} s), got {} s", shown(*.got))]
+    Seconds { key: &'static str, got: f64 },
+    /// A count outside `1..=max`.
+    #[error("{key} must be between 1 and {max}, got {got}")]
+    Count { key: &'static str, got: u64, max: u64 },
+    /// An open-model rate outside `(0, MAX_RATE]`.
+    #[error("{key} must be > 0 and at most {MAX_RATE} calls/s, got {}", shown(*.got))]
+    Rate { key: &'static str, got: f64 },
+    /// A ramp whose end points are not both within `0..=MAX_RATE`, or both 0.
+    #[error("{key} must ramp between rates of 0 to {MAX_RATE} calls/s, not both 0; got {} to {}", shown(*.from), shown(*.to))]
+    Ramp { key: &'static str, from: f64, to: f64 },
+    /// A number of calls in flight above `MAX_PARALLEL`.
+    #[error("{key} must be at most {MAX_PARALLEL}, got {got}")]
+    InFlight { key: &'static str, got: u64 },
+    /// A closed model with neither a number of calls nor a duration.
+    #[error("model \"closed\" needs load.calls, load.duration, or both")]
+    ClosedWithoutEnd,
+    /// No stages, or more than `MAX_STAGES`.
+    #[error("load.stages must have 1 to {MAX_STAGES} stages, got {got}")]
+    Stages { got: usize },
+    /// A closed ramp whose every level is 0.
+    #[error("load.stages never has a call in flight: give a target above 0")]
+    NeverInFlight,
+    #[error("workload accounts {first}..={last} is not a range of account ids")]
+    Accounts { first: i32, last: i32 },
+    #[error("workload.amount {min}..={max} is not a positive range")]
+    Amount { min: i32, max: i32 },
+    #[error("workload.zipf_exponent must be between 0 and 10, got {got}")]
+    ZipfExponent { got: f64 },
+}
+
+impl LimitError {
+    /// The scenario key of the value out of bounds.
+    pub fn key(&self) -> &'static str {
+        match self {
+            LimitError::Seconds { key, .. }
+            | LimitError::Count { key, .. }
+            | LimitError::Rate { key, .. }
+            | LimitError::Ramp { key, .. }
+            | LimitError::InFlight { key, .. } => key,
+            LimitError::ClosedWithoutEnd => "load",
+            LimitError::Stages { .. } | LimitError::NeverInFlight => "load.stages",
+            LimitError::Accounts { .. } => "workload.accounts",
+            LimitError::Amount { .. } => "workload.amount",
+            LimitError::ZipfExponent { .. } => "workload.zipf_exponent",
+        }
     }
 }
 
-fn count(name: &str, v: u64, max: u64) -> Result<(), String> {
+/// A duration in seconds within `MIN_SECONDS..=MAX_SECONDS`, or what is wrong with it.
+pub fn seconds(key: &'static str, s: f64) -> Result<f64, LimitError> {
+    if s.is_finite() && (MIN_SECONDS..=MAX_SECONDS).contains(&s) {
+        Ok(s)
+    } else {
+        Err(LimitError::Seconds { key, got: s })
+    }
+}
+
+fn count(key: &'static str, v: u64, max: u64) -> Result<(), LimitError> {
     if (1..=max).contains(&v) {
         Ok(())
     } else {
-        Err(format!("{name} must be between 1 and {max}, got {v}"))
+        Err(LimitError::Count { key, got: v, max })
     }
 }
 
 /// A ramp's end points: each >= 0, not both 0.
-fn ramp(name: &str, from: f64, to: f64) -> Result<(), String> {
+fn ramp(key: &'static str, from: f64, to: f64) -> Result<(), LimitError> {
     let ok = |r: f64| r.is_finite() && (0.0..=MAX_RATE).contains(&r);
     if ok(from) && ok(to) && from + to > 0.0 {
         Ok(())
     } else {
-        Err(format!(
-            "{name} must ramp between rates of 0 to {MAX_RATE} calls/s, not both 0; got {} to {}",
-            shown(from),
-            shown(to)
-        ))
+        Err(LimitError::Ramp { key, from, to })
     }
 }
 
-fn rate(name: &str, r: f64) -> Result<(), String> {
+fn rate(key: &'static str, r: f64) -> Result<(), LimitError> {
     if r.is_finite() && r > 0.0 && r <= MAX_RATE {
         Ok(())
     } else {
-        Err(format!("{name} must be > 0 and at most {MAX_RATE} calls/s, got {}", shown(r)))
+        Err(LimitError::Rate { key, got: r })
     }
 }
 
+fn stages(n: usize) -> Result<(), LimitError> {
+    if n == 0 || n > MAX_STAGES {
+        return Err(LimitError::Stages { got: n });
+    }
+    Ok(())
+}
+
 /// Every bound of `plan`, the first violation named by its scenario key.
-pub fn validate(plan: &EnginePlan) -> Result<(), String> {
+pub fn validate(plan: &EnginePlan) -> Result<(), LimitError> {
     seconds("limits.call_timeout", plan.call_timeout_s)?;
     seconds("limits.max_duration", plan.max_duration_s)?;
     seconds("limits.drain_timeout", plan.drain_timeout_s)?;
+    load(plan)?;
+    let w = &plan.workload;
+    if w.first_account < 1 || w.last_account < w.first_account {
+        return Err(LimitError::Accounts { first: w.first_account, last: w.last_account });
+    }
+    if w.amount_min < 1 || w.amount_max < w.amount_min {
+        return Err(LimitError::Amount { min: w.amount_min, max: w.amount_max });
+    }
+    if let crate::Accounts::Zipf { exponent } = w.accounts {
+        if !(exponent.is_finite() && (0.0..=10.0).contains(&exponent)) {
+            return Err(LimitError::ZipfExponent { got: exponent });
+        }
+    }
+    Ok(())
+}
+
+/// The load model's bounds.
+fn load(plan: &EnginePlan) -> Result<(), LimitError> {
     match &plan.load {
         LoadModel::Batches { parallel, batches } => {
             count("load.parallel", *parallel, MAX_PARALLEL)?;
@@ -85,15 +160,13 @@ pub fn validate(plan: &EnginePlan) -> Result<(), String> {
                 seconds("load.duration", *d)?;
             }
             if calls.is_none() && duration_s.is_none() {
-                return Err("model \"closed\" needs load.calls, load.duration, or both".into());
+                return Err(LimitError::ClosedWithoutEnd);
             }
         }
-        LoadModel::Open { stages, max_in_flight, .. } => {
+        LoadModel::Open { stages: s, max_in_flight, .. } => {
             count("load.max_in_flight", *max_in_flight, MAX_PARALLEL)?;
-            if stages.is_empty() || stages.len() > MAX_STAGES {
-                return Err(format!("load.stages must have 1 to {MAX_STAGES} stages, got {}", stages.len()));
-            }
-            for s in stages {
+            stages(s.len())?;
+            for s in s {
                 match s.ramp_from {
                     None => rate("load.rate", s.rate)?,
                     Some(from) => ramp("load.stages target", from, s.rate)?,
@@ -101,37 +174,20 @@ pub fn validate(plan: &EnginePlan) -> Result<(), String> {
                 seconds("load.duration", s.duration_s)?;
             }
         }
-        LoadModel::ClosedRamp { start, stages } => {
+        LoadModel::ClosedRamp { start, stages: s } => {
             if *start > MAX_PARALLEL {
-                return Err(format!("load.start_in_flight must be at most {MAX_PARALLEL}, got {start}"));
+                return Err(LimitError::InFlight { key: "load.start_in_flight", got: *start });
             }
-            if stages.is_empty() || stages.len() > MAX_STAGES {
-                return Err(format!("load.stages must have 1 to {MAX_STAGES} stages, got {}", stages.len()));
-            }
-            for l in stages {
+            stages(s.len())?;
+            for l in s {
                 if l.target > MAX_PARALLEL {
-                    return Err(format!("load.stages target must be at most {MAX_PARALLEL}, got {}", l.target));
+                    return Err(LimitError::InFlight { key: "load.stages target", got: l.target });
                 }
                 seconds("load.stages duration", l.duration_ms as f64 / 1_000.0)?;
             }
             if plan.load.max_in_flight() == 0 {
-                return Err("load.stages never has a call in flight: give a target above 0".into());
+                return Err(LimitError::NeverInFlight);
             }
-        }
-    }
-    let w = &plan.workload;
-    if w.first_account < 1 || w.last_account < w.first_account {
-        return Err(format!(
-            "workload accounts {}..={} is not a range of account ids",
-            w.first_account, w.last_account
-        ));
-    }
-    if w.amount_min < 1 || w.amount_max < w.amount_min {
-        return Err(format!("workload.amount {}..={} is not a positive range", w.amount_min, w.amount_max));
-    }
-    if let crate::Accounts::Zipf { exponent } = w.accounts {
-        if !(exponent.is_finite() && (0.0..=10.0).contains(&exponent)) {
-            return Err(format!("workload.zipf_exponent must be between 0 and 10, got {exponent}"));
         }
     }
     Ok(())
@@ -151,7 +207,8 @@ mod tests {
         assert!(validate(&plan(LoadModel::Batches { parallel: 10, batches: 2 })).is_ok());
         let mut p = plan(LoadModel::Batches { parallel: 10, batches: 2 });
         p.max_duration_s = 1e19;
-        assert!(validate(&p).unwrap_err().starts_with("limits.max_duration must be between"));
+        assert!(validate(&p).unwrap_err().to_string().starts_with("limits.max_duration must be between"));
+        assert_eq!(validate(&p).unwrap_err(), LimitError::Seconds { key: "limits.max_duration", got: 1e19 });
         p.max_duration_s = f64::NAN;
         assert!(validate(&p).is_err());
         let p = plan(LoadModel::Open {
@@ -159,10 +216,12 @@ mod tests {
             max_in_flight: 5,
             slot: crate::load::Slot::WHOLE,
         });
-        assert!(validate(&p).unwrap_err().starts_with("load.duration must be between"));
+        assert!(validate(&p).unwrap_err().to_string().starts_with("load.duration must be between"));
+        assert_eq!(validate(&p).unwrap_err().key(), "load.duration");
         let p = plan(LoadModel::Closed { in_flight: 0, calls: Some(1), duration_s: None });
-        assert_eq!(validate(&p).unwrap_err(), "load.in_flight must be between 1 and 1000000, got 0");
+        assert_eq!(validate(&p).unwrap_err().to_string(), "load.in_flight must be between 1 and 1000000, got 0");
         let p = plan(LoadModel::Open { stages: vec![], max_in_flight: 5, slot: crate::load::Slot::WHOLE });
-        assert!(validate(&p).unwrap_err().starts_with("load.stages must have"));
+        assert!(validate(&p).unwrap_err().to_string().starts_with("load.stages must have"));
+        assert_eq!(validate(&p).unwrap_err().key(), "load.stages");
     }
 }

@@ -36,46 +36,71 @@ pub struct PlatformReport {
     pub status: Option<String>,
 }
 
+/// A log tail without a readable REPORT line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReportError {
+    /// The `X-Amz-Log-Result` header is not visible ASCII.
+    #[error("X-Amz-Log-Result is not text")]
+    NotText,
+    #[error("X-Amz-Log-Result is not base64")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("the log tail has no REPORT line (truncated, or the platform wrote none)")]
+    NoReportLine,
+    #[error("not a REPORT line: {line:?}")]
+    NotReport { line: String },
+    #[error("REPORT field {field:?} has no `: `")]
+    NoSeparator { field: String },
+    #[error("REPORT line lacks `{key}`: {line:?}")]
+    Missing { key: &'static str, line: String },
+    #[error("REPORT `{key}` is not in {unit}: {line:?}")]
+    WrongUnit { key: &'static str, unit: &'static str, line: String },
+    #[error("REPORT `{key}` is not a decimal: {value:?}")]
+    NotDecimal { key: &'static str, value: String },
+    #[error("REPORT `{key}` is not a whole number: {value:?}")]
+    NotWhole { key: &'static str, value: String },
+}
+
 /// The REPORT line of a base64 `X-Amz-Log-Result`.
-pub fn from_log_result(encoded: &str) -> Result<PlatformReport, String> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .map_err(|e| format!("X-Amz-Log-Result is not base64: {e}"))?;
+pub fn from_log_result(encoded: &str) -> Result<PlatformReport, ReportError> {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).map_err(ReportError::NotBase64)?;
     from_log_tail(&String::from_utf8_lossy(&bytes))
 }
 
+/// The REPORT line of an `X-Amz-Log-Result` header.
+pub fn from_log_header(value: &http::HeaderValue) -> Result<PlatformReport, ReportError> {
+    from_log_result(value.to_str().map_err(|_| ReportError::NotText)?)
+}
+
 /// The last REPORT line of a log tail (later lines, e.g. `XRAY`, are skipped).
-pub fn from_log_tail(tail: &str) -> Result<PlatformReport, String> {
-    let line = tail
-        .lines()
-        .rev()
-        .find(|l| l.starts_with("REPORT RequestId:"))
-        .ok_or("the log tail has no REPORT line (truncated, or the platform wrote none)")?;
+pub fn from_log_tail(tail: &str) -> Result<PlatformReport, ReportError> {
+    let line = tail.lines().rev().find(|l| l.starts_with("REPORT RequestId:")).ok_or(ReportError::NoReportLine)?;
     parse_report(line)
 }
 
 /// One REPORT line.
-pub fn parse_report(line: &str) -> Result<PlatformReport, String> {
-    let body = line.strip_prefix("REPORT ").ok_or_else(|| format!("not a REPORT line: {line:?}"))?;
+pub fn parse_report(line: &str) -> Result<PlatformReport, ReportError> {
+    let body = line.strip_prefix("REPORT ").ok_or_else(|| ReportError::NotReport { line: line.into() })?;
     let mut fields = BTreeMap::new();
     for field in body.split('\t').map(str::trim).filter(|f| !f.is_empty()) {
-        let (key, value) = field.split_once(": ").ok_or_else(|| format!("REPORT field {field:?} has no `: `"))?;
+        let (key, value) = field.split_once(": ").ok_or_else(|| ReportError::NoSeparator { field: field.into() })?;
         fields.insert(key, value.trim());
     }
-    let get = |key: &str| fields.get(key).copied().ok_or_else(|| format!("REPORT line lacks `{key}`: {line:?}"));
-    let with_unit = |key: &str, unit: &str| -> Result<&str, String> {
-        get(key)?
-            .strip_suffix(unit)
-            .map(str::trim)
-            .ok_or_else(|| format!("REPORT `{key}` is not in {}: {line:?}", unit.trim()))
+    let get =
+        |key: &'static str| fields.get(key).copied().ok_or_else(|| ReportError::Missing { key, line: line.into() });
+    let with_unit = |key: &'static str, unit: &'static str| -> Result<&str, ReportError> {
+        get(key)?.strip_suffix(unit).map(str::trim).ok_or_else(|| ReportError::WrongUnit {
+            key,
+            unit: unit.trim(),
+            line: line.into(),
+        })
     };
-    let ms = |key: &str| -> Result<u64, String> {
+    let ms = |key: &'static str| -> Result<u64, ReportError> {
         let v = with_unit(key, " ms")?;
-        micros(v).ok_or_else(|| format!("REPORT `{key}` is not a decimal: {v:?}"))
+        micros(v).ok_or_else(|| ReportError::NotDecimal { key, value: v.into() })
     };
-    let whole = |key: &str, unit: &str| -> Result<u64, String> {
+    let whole = |key: &'static str, unit: &'static str| -> Result<u64, ReportError> {
         let v = with_unit(key, unit)?;
-        v.parse().map_err(|_| format!("REPORT `{key}` is not a whole number: {v:?}"))
+        v.parse().map_err(|_| ReportError::NotWhole { key, value: v.into() })
     };
     let status = fields.get("Status").map(|s| match fields.get("Error Type") {
         Some(t) => format!("{s} ({t})"),
@@ -236,14 +261,14 @@ mod tests {
     #[test]
     fn truncated_or_malformed_tails_are_errors() {
         // The tail is the last 4 KB: a line cut before its REPORT, or a REPORT cut short.
-        assert!(from_log_tail("...ed out after 3.00 seconds\nEND RequestId: a1\n").unwrap_err().contains("no REPORT"));
+        assert_eq!(from_log_tail("...ed out after 3.00 seconds\nEND RequestId: a1\n"), Err(ReportError::NoReportLine));
         let cut = "REPORT RequestId: a1\tDuration: 3.07 ms\tBilled Dur";
         assert!(from_log_tail(cut).is_err());
         let no_memory = "REPORT RequestId: a1\tDuration: 3.07 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\t";
-        assert!(parse_report(no_memory).unwrap_err().contains("Max Memory Used"));
+        assert!(matches!(parse_report(no_memory), Err(ReportError::Missing { key: "Max Memory Used", .. })));
         let bad = "REPORT RequestId: a1\tDuration: 3,07 ms\tBilled Duration: 4 ms\tMemory Size: 128 MB\tMax Memory Used: 1 MB";
-        assert!(parse_report(bad).unwrap_err().contains("decimal"));
-        assert!(from_log_result("not base64!").unwrap_err().contains("base64"));
+        assert!(parse_report(bad).unwrap_err().to_string().contains("decimal"));
+        assert!(matches!(from_log_result("not base64!"), Err(ReportError::NotBase64(_))));
         let encoded = base64::engine::general_purpose::STANDARD.encode(COLD);
         assert_eq!(from_log_result(&encoded).unwrap().init_us, Some(31_520));
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::histogram::Hist;
-use crate::platform::{PlatformReport, PlatformStats};
+use crate::platform::{PlatformReport, PlatformStats, ReportError};
 
 /// How a call failed, coarsely.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -119,7 +119,7 @@ pub struct CallRecord {
     pub late: bool,
     /// Lambda's REPORT line for the call, when its log tail was asked for and came back
     /// (`Err` when the tail came without a readable one).
-    pub platform: Option<Result<PlatformReport, String>>,
+    pub platform: Option<Result<PlatformReport, ReportError>>,
     /// Payer and payee of a transfer, for the per-account view.
     pub accounts: Option<(i64, i64)>,
 }
@@ -243,6 +243,34 @@ impl Stats {
 
     pub fn error_count(&self) -> u64 {
         self.errors.values().sum()
+    }
+
+    /// Errors of these classes.
+    fn count_of(&self, classes: &[ErrorClass]) -> u64 {
+        classes.iter().filter_map(|c| self.errors.get(c)).sum()
+    }
+
+    /// Calls Lambda answered: neither throttled, refused, lost in transport, nor
+    /// unanswered.
+    pub fn answered(&self) -> u64 {
+        use ErrorClass::*;
+        self.calls.saturating_sub(self.count_of(&[Throttle, Service, Transport, Timeout, Abandoned]))
+    }
+
+    /// Calls that may have committed although the client saw no success: no answer in
+    /// time, no response at all, given up at the drain deadline, a function timeout (it
+    /// may have been at COMMIT), and a connection lost at COMMIT.
+    pub fn unknown_outcomes(&self) -> u64 {
+        use ErrorClass::*;
+        let maybe_committed = [transfer::error::COMMIT_UNKNOWN, transfer::error::TIMEOUT];
+        let function_errors: u64 = self
+            .error_messages
+            .iter()
+            .filter_map(|(key, n)| Some((key.strip_prefix("function: ")?, n)))
+            .filter(|(message, _)| maybe_committed.iter().any(|t| message.split(':').next() == Some(*t)))
+            .map(|(_, n)| n)
+            .sum();
+        self.count_of(&[Timeout, Transport, Abandoned]) + function_errors
     }
 }
 

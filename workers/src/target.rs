@@ -21,7 +21,8 @@ use transfer::local::environments::Environments;
 use transfer::local::Overflow;
 use transfer::{Function, RetryPolicy};
 
-use crate::platform::{self, PlatformReport};
+use crate::chain::error_chain;
+use crate::platform::{self, PlatformReport, ReportError};
 use crate::stats::ErrorClass;
 
 /// How one call ended, as the caller saw it.
@@ -45,7 +46,7 @@ pub struct Answer {
     pub outcome: Outcome,
     /// The REPORT line of the log tail, when the call asked for it and one came back
     /// (`Err`: a tail came, but no readable REPORT line in it).
-    pub report: Option<Result<PlatformReport, String>>,
+    pub report: Option<Result<PlatformReport, ReportError>>,
 }
 
 impl From<Outcome> for Answer {
@@ -111,7 +112,7 @@ impl LambdaTarget {
     /// HTTP/2 as AWS is reached: one connection per `CALLS_PER_CLIENT` calls in flight
     /// (servers allow a few hundred streams per connection; hyper's default is 200).
     pub fn local(endpoint_url: &str, function: &str, max_in_flight: u64) -> Self {
-        Self::placeholder(endpoint_url, function, max_in_flight, |config| config.http_client(crate::h2c::client()))
+        Self::placeholder(endpoint_url, function, max_in_flight, |config| config.http_client(crate::sdk_h2c::client()))
     }
 
     /// Any other Invoke API endpoint (SAM local, LocalStack, `cargo lambda watch`, a
@@ -343,18 +344,6 @@ pub async fn aws_sdk_config(region: Option<String>, profile: Option<String>) -> 
 
 fn clients_for(max_in_flight: u64) -> u64 {
     max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1)
-}
-
-/// An error and its sources, `: `-separated.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

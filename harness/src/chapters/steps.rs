@@ -153,7 +153,9 @@ async fn stress(ctx: &Ctx<'_>) -> anyhow::Result<Verdict> {
     for (name, text) in variants {
         let plan = plan_from(ctx, name, text, scaled(ctx, 1_000, 10_000))?;
         let retries = plan.local.retry_policy != transfer::RetryPolicy::Disabled;
-        let (_, report) = crate::pipeline::execute(plan, &ctx.args.results, reset(), &ctx.signals).await?;
+        let finished = crate::pipeline::execute(plan, &ctx.args.results, reset(), &ctx.signals).await?;
+        finished.print()?;
+        let report = finished.report;
         let t = &report.totals;
         let conflicts = t.error_messages.iter().filter(|(m, _)| m.contains("OccConflict")).map(|(_, n)| n).sum::<u64>();
         let verified = report.verification.as_ref().is_none_or(|v| v.passed);
@@ -225,7 +227,9 @@ fn is_uuid(s: &str) -> bool {
 /// parallel run, and the payer query reads the `(payer_id, created_at)` index.
 async fn scale(ctx: &Ctx<'_>) -> anyhow::Result<Verdict> {
     let plan = plan_from(ctx, "1m", SCALE, scaled(ctx, 10_000, 1_000_000))?;
-    let (code, report) = crate::pipeline::execute(plan, &ctx.args.results, reset(), &ctx.signals).await?;
+    let finished = crate::pipeline::execute(plan, &ctx.args.results, reset(), &ctx.signals).await?;
+    finished.print()?;
+    let (code, report) = (finished.exit, finished.report);
     let t = &report.totals;
     let mut lines = vec![format!(
         "{} calls, {} succeeded, {:.2}% retried, {:.0} calls/s (exit status {code:?})",

@@ -32,7 +32,7 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
         schema_version: crate::report::SCHEMA_VERSION,
         harness_version: "test".into(),
         run_id: format!("run-{seed}"),
-        started_at: "2026-11-29T12:00:00Z".into(),
+        started_at: crate::clock::Timestamp::parse("2026-11-29T12:00:00Z").unwrap(),
         plan,
         end: EngineEnd { started: calls, abandoned: 0, elapsed_s: seconds, stop: StopReason::Completed },
         workers: Vec::new(),

@@ -1,7 +1,6 @@
 //! `harness check RUN`: the CI gate.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -9,26 +8,14 @@ use anyhow::Context;
 use crate::check::{self, BaselineRule};
 use crate::cli::{CheckArgs, Format};
 use crate::report::console::checks_table;
-use crate::report::{json::Json, Render};
+use crate::run_dir::{self, RunDir};
 use crate::scenario::{self, Overrides};
-
-use super::report::summary;
-
-/// `path` opened for appending (a step summary collects several), and the path.
-pub fn append_to(path: &Path) -> anyhow::Result<(std::fs::File, PathBuf)> {
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening --summary-md {}", path.display()))?;
-    Ok((file, path.to_path_buf()))
-}
 
 /// The CI gate: thresholds and an optional baseline, as a table or JSON (and JUnit XML,
 /// and a Markdown summary).
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
-    let summary_md = args.summary_md.as_deref().map(append_to).transpose()?;
-    let mut report = summary(&args.run)?;
+    let summary_md = args.summary_md.as_deref().map(super::append_to).transpose()?;
+    let mut report = run_dir::read(&args.run)?;
     let mut thresholds = match &args.thresholds {
         Some(path) => scenario::load(path, &Overrides::default())?.thresholds,
         None => report.plan.thresholds.clone(),
@@ -41,7 +28,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!((0.0..=1.0).contains(&s), "--max-shift must be between 0 and 1, got {s}");
         thresholds.max_latency_shift = Some(s);
     }
-    let baseline = args.baseline.as_deref().map(summary).transpose()?;
+    let baseline = args.baseline.as_deref().map(run_dir::read).transpose()?;
     let checks = check::evaluate(&report, &thresholds, baseline.as_ref().map(|b| (b, BaselineRule::from(&thresholds))));
     let passed = checks.iter().all(|c| c.passed);
     match args.format {
@@ -73,11 +60,9 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
     }
     if args.update_report {
         report.checks = checks;
-        let dir = super::report::run_dir(&args.run);
-        let file = dir.join("summary.json");
-        std::fs::write(&file, Json.render(&report)?).with_context(|| format!("writing {}", file.display()))?;
-        crate::report::write_derived(&dir, &report)?;
-        println!("Recorded in {} (report.html shows these checks)", file.display());
+        let dir = RunDir::open(&args.run);
+        dir.write(&report)?;
+        println!("Recorded in {} (report.html shows these checks)", dir.path().join(run_dir::SUMMARY).display());
     }
     Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }

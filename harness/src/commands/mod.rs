@@ -18,7 +18,10 @@ mod setup_role;
 mod verify;
 pub mod worker;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use crate::cli::Command;
 
@@ -41,4 +44,14 @@ pub async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Man => completions::man(),
         Command::LocalLambdaChild(args) => local_lambda_child::run(args).await,
     }
+}
+
+/// `path` opened for appending (a step summary collects several), and the path.
+fn append_to(path: &Path) -> anyhow::Result<(std::fs::File, PathBuf)> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening --summary-md {}", path.display()))?;
+    Ok((file, path.to_path_buf()))
 }

@@ -76,6 +76,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
         *database_url = Some(url);
     }
     println!("\nBurst: {} transfers at {} in flight", args.calls, args.parallel);
-    let (code, _) = crate::pipeline::execute(plan, &args.results, Default::default(), &signals).await?;
-    Ok(if chapters_passed { code } else { ExitCode::from(1) })
+    let finished = crate::pipeline::execute(plan, &args.results, Default::default(), &signals).await?;
+    finished.print()?;
+    Ok(if chapters_passed { finished.exit } else { ExitCode::from(1) })
 }

@@ -15,17 +15,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let plan = scenario::load(&args.scenario, &args.overrides)?;
     let secret = crate::secret::read(args.worker_secret_file.as_deref())?;
     // Opened before the run, so that a bad path fails in the first second.
-    let summary_md = args.summary_md.as_deref().map(super::check::append_to).transpose()?;
+    let summary_md = args.summary_md.as_deref().map(super::append_to).transpose()?;
     let outputs = Outputs::open(&args.out, args.metrics_listen).await?;
     if let Some(addr) = outputs.metrics_addr() {
         eprintln!("Prometheus metrics on http://{addr}/metrics");
     }
     let signals = Signals::listen(plan.engine.drain_timeout_s)?;
     let options = pipeline::RunOptions { reset: args.reset, secret, outputs };
-    let (code, report) = pipeline::execute(plan, &args.results, options, &signals).await?;
+    let finished = pipeline::execute(plan, &args.results, options, &signals).await?;
+    finished.print()?;
     if let Some((mut file, path)) = summary_md {
-        let text = crate::report::markdown::render(&report, &report.checks, None);
+        let report = &finished.report;
+        let text = crate::report::markdown::render(report, &report.checks, None);
         file.write_all(text.as_bytes()).with_context(|| format!("writing --summary-md {}", path.display()))?;
     }
-    Ok(code)
+    Ok(finished.exit)
 }

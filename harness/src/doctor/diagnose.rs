@@ -24,7 +24,7 @@ pub fn invoke_problem(
     e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> Problem {
     let SdkError::ServiceError(service) = e else {
-        let text = workers::target::error_chain(e);
+        let text = workers::error_chain(e);
         return Problem::new(
             format!("no answer from Lambda in {region}: {text}"),
             "check the network path to lambda.<region>.amazonaws.com (proxy, VPC endpoint, DNS) and the region",

@@ -79,7 +79,7 @@ pub async fn credentials(sdk: &SdkConfig) -> Finding {
                 Status::Ok(format!("region {region}, credentials {shown}"))
             }
             Err(e) => Status::Fail(Problem::new(
-                format!("no AWS credentials: {}", workers::target::error_chain(&e)),
+                format!("no AWS credentials: {}", workers::error_chain(&e)),
                 "run `aws configure` (or `aws sso login`), set AWS_PROFILE, or run where an instance role is attached",
             )),
         },

@@ -43,7 +43,7 @@ impl Quotas {
 
 /// Read the quotas.
 pub async fn read(client: &aws_sdk_lambda::Client, function: &str) -> Result<Quotas, String> {
-    let describe = |e: &dyn std::error::Error| workers::target::error_chain(e);
+    let describe = |e: &dyn std::error::Error| workers::error_chain(e);
     let account =
         client.get_account_settings().send().await.map_err(|e| format!("GetAccountSettings: {}", describe(&e)))?;
     let limit = account.account_limit().ok_or("GetAccountSettings gave no AccountLimit")?;

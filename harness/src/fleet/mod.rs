@@ -4,6 +4,7 @@
 //! InService instances, their private addresses, waiting (bounded) until as many are in
 //! service as the group wants.
 
+pub mod ec2;
 #[cfg(test)]
 pub mod recorded;
 pub mod stack;
@@ -17,7 +18,8 @@ use anyhow::Context;
 pub struct Clients {
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub autoscaling: aws_sdk_autoscaling::Client,
-    pub ec2: aws_sdk_ec2::Client,
+    /// DescribeInstances, called directly (not worth aws-sdk-ec2's build).
+    pub ec2: ec2::Client,
     pub ssm: aws_sdk_ssm::Client,
 }
 
@@ -26,7 +28,7 @@ impl Clients {
         Clients {
             cloudformation: aws_sdk_cloudformation::Client::new(sdk),
             autoscaling: aws_sdk_autoscaling::Client::new(sdk),
-            ec2: aws_sdk_ec2::Client::new(sdk),
+            ec2: ec2::Client::new(sdk),
             ssm: aws_sdk_ssm::Client::new(sdk),
         }
     }
@@ -52,7 +54,7 @@ pub struct Found {
 }
 
 fn describe(e: &dyn std::error::Error) -> String {
-    workers::target::error_chain(e)
+    workers::error_chain(e)
 }
 
 /// The stack as CloudFormation describes it.
@@ -114,15 +116,13 @@ pub async fn find(c: &Clients, outputs: &StackOutputs) -> anyhow::Result<Found> 
     }
     let mut addresses = Vec::new();
     if !ready.is_empty() {
-        let out = c
+        let instances = c
             .ec2
-            .describe_instances()
-            .set_instance_ids(Some(ready.clone()))
-            .send()
+            .describe_instances(&ready)
             .await
             .map_err(|e| anyhow::anyhow!("DescribeInstances: {}", describe(&e)))?;
-        for instance in out.reservations().iter().flat_map(|r| r.instances()) {
-            match instance.private_ip_address() {
+        for instance in &instances {
+            match &instance.private_ip {
                 Some(ip) => addresses.push(format!("{ip}:{}", outputs.port)),
                 None => pending += 1,
             }
@@ -198,7 +198,7 @@ pub(crate) mod tests {
     }
 
     /// Clients whose calls get these answers, in order, and the recording of the calls.
-    fn clients_with(answers: Vec<(u16, String)>) -> (Clients, StaticReplayClient) {
+    pub(crate) fn clients_with(answers: Vec<(u16, String)>) -> (Clients, StaticReplayClient) {
         let http = replay(answers);
         let recorded = http.clone();
         let sdk = aws_config::SdkConfig::builder()

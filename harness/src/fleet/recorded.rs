@@ -24,11 +24,28 @@ pub fn group_xml(desired: u32, instances: &[(&str, &str, &str)]) -> String {
 
 /// EC2's DescribeInstances answer: these (id, private address).
 pub fn instances_xml(instances: &[(&str, &str)]) -> String {
+    instances_page_xml(instances, None)
+}
+
+/// One page of EC2's DescribeInstances answer: these (id, private address; an empty one
+/// is left out, as for an instance without a network interface yet), and the token of
+/// the next page. The address is also in the network interface, as EC2 sends it.
+pub fn instances_page_xml(instances: &[(&str, &str)], next_token: Option<&str>) -> String {
     let items: String = instances
         .iter()
-        .map(|(id, ip)| format!("<item><instanceId>{id}</instanceId><privateIpAddress>{ip}</privateIpAddress><instanceState><code>16</code><name>running</name></instanceState></item>"))
+        .map(|(id, ip)| {
+            let address = if ip.is_empty() { String::new() } else { format!("<privateIpAddress>{ip}</privateIpAddress>") };
+            let interface = if ip.is_empty() {
+                String::new()
+            } else {
+                format!("<networkInterfaceSet><item><networkInterfaceId>eni-1</networkInterfaceId><privateIpAddress>{ip}</privateIpAddress><privateIpAddressesSet><item><privateIpAddress>{ip}</privateIpAddress><primary>true</primary></item></privateIpAddressesSet></item></networkInterfaceSet>")
+            };
+            format!("<item><instanceId>{id}</instanceId><imageId>ami-0abc</imageId><instanceState><code>16</code><name>running</name></instanceState><instanceType>c7g.large</instanceType>{address}{interface}</item>")
+        })
         .collect();
+    let next = next_token.map(|t| format!("<nextToken>{t}</nextToken>")).unwrap_or_default();
     format!(
-        r#"<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r3</requestId><reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><instancesSet>{items}</instancesSet></item></reservationSet></DescribeInstancesResponse>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<DescribeInstancesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r3</requestId><reservationSet><item><reservationId>r-1</reservationId><ownerId>123456789012</ownerId><groupSet/><instancesSet>{items}</instancesSet></item></reservationSet>{next}</DescribeInstancesResponse>"#
     )
 }

@@ -135,8 +135,8 @@ pub async fn down(c: &Clients, stack: &str, patience: Duration, every: Duration)
                 break
             }
             Err(e) => return Err(e),
-            Ok(s) if s == StackStatus::DeleteComplete => break,
-            Ok(s) if s == StackStatus::DeleteFailed => anyhow::bail!("fleet {stack}: DELETE_FAILED"),
+            Ok(StackStatus::DeleteComplete) => break,
+            Ok(StackStatus::DeleteFailed) => anyhow::bail!("fleet {stack}: DELETE_FAILED"),
             Ok(s) => {
                 anyhow::ensure!(
                     tokio::time::Instant::now() < deadline,

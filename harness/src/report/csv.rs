@@ -152,7 +152,7 @@ impl Render for Aggregate {
         let (t, a) = (&r.totals, r.accounting());
         let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
         let ok = crate::summary::success_latency(t);
-        let mut row = vec![r.run_id.clone(), r.plan.name.clone(), r.started_at.clone(), r.plan.target.kind().into()];
+        let mut row = vec![r.run_id.clone(), r.plan.name.clone(), r.started_at.rfc3339(), r.plan.target.kind().into()];
         row.push(format!("{:.3}", r.end.elapsed_s));
         row.push(a.planned.map_or(String::new(), |p| p.to_string()));
         row.extend([t.calls, a.succeeded, a.failed, a.abandoned].map(|n| n.to_string()));

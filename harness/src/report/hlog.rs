@@ -38,16 +38,9 @@ impl Hlog {
 
 impl Render for Hlog {
     fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
-        let comment = Self::comment(&r.harness_version, &r.run_id, &r.started_at);
-        write(&comment, parse_rfc3339(&r.started_at)?, &r.intervals, 0.0)
+        let comment = Self::comment(&r.harness_version, &r.run_id, &r.started_at.rfc3339());
+        write(&comment, r.started_at.system(), &r.intervals, 0.0)
     }
-}
-
-/// A summary's `started_at` (RFC 3339) as a time.
-pub fn parse_rfc3339(s: &str) -> anyhow::Result<SystemTime> {
-    use aws_sdk_lambda::primitives::{DateTime, DateTimeFormat};
-    let t = DateTime::from_str(s, DateTimeFormat::DateTime).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))?;
-    SystemTime::try_from(t).map_err(|e| anyhow::anyhow!("started_at {s:?}: {e}"))
 }
 
 fn write(comment: &str, started: SystemTime, intervals: &[Interval], mut start: f64) -> anyhow::Result<Vec<u8>> {

@@ -1,9 +1,9 @@
 //! `[cost]`: the region and architecture a run is priced for, and prices that replace
-//! the built-in table's (`crate::cost`).
+//! the built-in table's (`crate::prices`).
 
 use super::raw::{RawCost, S};
 use super::{ScenarioError, Source};
-use crate::cost::{Architecture, CostSpec};
+use crate::prices::{Architecture, CostSpec};
 
 pub(super) fn cost(src: &Source, raw: &RawCost) -> Result<CostSpec, ScenarioError> {
     let architecture = match src.f(raw.architecture.clone()) {

@@ -81,7 +81,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
     flag(&mut overflow, o.overflow.clone(), "--overflow");
     let overflow = match overflow {
         None => Overflow::Queue,
-        Some(f) => f.v.parse().map_err(|m: String| src.err(f.at, format!("local.overflow: {m}")))?,
+        Some(f) => f.v.parse::<Overflow>().map_err(|m| src.err(f.at, format!("local.overflow: {m}")))?,
     };
     let function_timeout_s = seconds(src, src.f(l.function_timeout.clone()), "local.function_timeout", 900.0)?
         .unwrap_or(transfer::local::endpoint::DEFAULT_TIMEOUT.as_secs_f64());

@@ -6,7 +6,7 @@
 //! publishes minutes late: a metric with no value yet, or fewer invocations than the
 //! client saw answered, makes the view incomplete, and says so.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use aws_sdk_cloudwatch::primitives::DateTime;
 use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat, StatusCode};
@@ -145,7 +145,7 @@ pub async fn fetch(client: &aws_sdk_cloudwatch::Client, r: &Request) -> anyhow::
         notes.push("no database view: set target.cluster_id to the DSQL cluster's identifier".into());
     }
     let complete = notes.iter().all(|n| n.starts_with("no database view"));
-    let rfc = |secs: i64| crate::pipeline::rfc3339(SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64));
+    let rfc = |secs: i64| crate::clock::Timestamp::from_secs(secs.max(0) as u64);
     Ok(ServerView {
         source: "CloudWatch (AWS/Lambda by FunctionName, AWS/AuroraDSQL by ClusterId)".into(),
         from: rfc(start),
@@ -219,7 +219,7 @@ mod tests {
     }
 
     fn request(cluster: Option<&str>) -> Request {
-        let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(s);
+        let at = |s: u64| SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s);
         Request {
             function: "reinvent-dat401".into(),
             cluster: cluster.map(str::to_string),

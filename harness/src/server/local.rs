@@ -71,7 +71,7 @@ pub fn view(
     before: PgSnapshot,
     after: PgSnapshot,
     log: Option<&PathBuf>,
-    window: (String, String),
+    window: (crate::clock::Timestamp, crate::clock::Timestamp),
 ) -> ServerView {
     let lambda = endpoint.map(|e| LambdaSide {
         invocations: Some(e.invocations),

@@ -45,9 +45,9 @@ pub struct DatabaseSide {
 pub struct ServerView {
     /// Where the figures came from.
     pub source: String,
-    /// The window, UTC RFC 3339.
-    pub from: String,
-    pub to: String,
+    /// The window (RFC 3339 in summary.json).
+    pub from: crate::clock::Timestamp,
+    pub to: crate::clock::Timestamp,
     /// False while CloudWatch has not caught up with the window's end.
     pub complete: bool,
     /// What is missing or late, and what to do about it.

@@ -1,7 +1,7 @@
 //! `--metrics-listen ADDR`: a Prometheus endpoint (`GET /metrics`, OpenMetrics text,
 //! encoded by the `prometheus-client` crate) with the run's figures, updated once per
 //! recorded second. Counters are cumulative over the run; gauges describe the last
-//! second. Metric names and labels are documented in the README ("Live metrics").
+//! second. Metric names and labels are documented in docs/running.md ("Live metrics").
 //!
 //! | metric | type | labels |
 //! |---|---|---|

@@ -52,6 +52,18 @@ impl Dialect {
     }
 }
 
+/// The function's environment names no database it can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    /// `CLUSTER_ENDPOINT` without a region to sign the DSQL token for.
+    #[error("{ENV_CLUSTER_ENDPOINT} is set but AWS_REGION is not: set the cluster's region")]
+    NoRegion,
+    #[error(
+        "no database configured: set {ENV_DATABASE_URL} (local PostgreSQL) or {ENV_CLUSTER_ENDPOINT} and AWS_REGION (Aurora DSQL)"
+    )]
+    NoDatabase,
+}
+
 /// The environment variables the function reads.
 pub const ENV_DATABASE_URL: &str = "DATABASE_URL";
 pub const ENV_CLUSTER_ENDPOINT: &str = "CLUSTER_ENDPOINT";
@@ -60,21 +72,17 @@ pub const ENV_DB_USER: &str = "DB_USER";
 impl Database {
     /// `DATABASE_URL` selects a local PostgreSQL; otherwise `CLUSTER_ENDPOINT` (with
     /// `AWS_REGION` and `DB_USER`, default `admin`) selects DSQL.
-    pub fn from_env() -> Result<Database, String> {
+    pub fn from_env() -> Result<Database, ConfigError> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
         if let Some(url) = var(ENV_DATABASE_URL) {
             return Ok(Database::Local { url });
         }
         if let Some(endpoint) = var(ENV_CLUSTER_ENDPOINT) {
-            let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or_else(|| {
-                format!("{ENV_CLUSTER_ENDPOINT} is set but AWS_REGION is not: set the cluster's region")
-            })?;
+            let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or(ConfigError::NoRegion)?;
             let user = var(ENV_DB_USER).unwrap_or_else(|| "admin".to_string());
             return Ok(Database::Dsql(DsqlTarget::new(endpoint, region, user)));
         }
-        Err(format!(
-            "no database configured: set {ENV_DATABASE_URL} (local PostgreSQL) or {ENV_CLUSTER_ENDPOINT} and AWS_REGION (Aurora DSQL)"
-        ))
+        Err(ConfigError::NoDatabase)
     }
 
     pub fn dialect(&self) -> Dialect {

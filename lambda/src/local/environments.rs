@@ -25,13 +25,18 @@ pub enum Overflow {
     Throttle,
 }
 
+/// An overflow policy that is neither `queue` nor `throttle`: the text given.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid overflow {0:?}: expected `queue` or `throttle`")]
+pub struct OverflowError(pub String);
+
 impl FromStr for Overflow {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = OverflowError;
+    fn from_str(s: &str) -> Result<Self, OverflowError> {
         match s {
             "queue" => Ok(Overflow::Queue),
             "throttle" => Ok(Overflow::Throttle),
-            _ => Err(format!("invalid overflow {s:?}: expected `queue` or `throttle`")),
+            _ => Err(OverflowError(s.to_string())),
         }
     }
 }

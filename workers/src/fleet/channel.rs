@@ -22,6 +22,31 @@ use hmac::{KeyInit, Mac};
 /// Bytes the seal adds to a frame (the GCM tag).
 pub const TAG_LEN: usize = 16;
 
+/// What can go wrong making the keys or sealing and opening a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    #[error("X25519 key generation failed")]
+    KeyGeneration,
+    #[error("X25519 public key failed")]
+    PublicKey,
+    #[error("the peer's key is not hex")]
+    PeerKeyNotHex,
+    #[error("the peer's X25519 key is invalid")]
+    PeerKeyInvalid,
+    /// Deriving a direction's key (HKDF, or the AES-256-GCM key from its bytes).
+    #[error("{0} failed")]
+    Derivation(&'static str),
+    #[error("the frame counter ran out")]
+    CounterExhausted,
+    #[error("sealing failed")]
+    Sealing,
+    /// A frame that does not open: altered, replayed, reordered, or sealed with other keys.
+    #[error(
+        "a frame failed its integrity check: altered in transit, replayed, or sealed with other keys (a wrong secret)"
+    )]
+    Integrity,
+}
+
 /// This side's ephemeral key for one handshake.
 pub struct Ephemeral {
     private: EphemeralPrivateKey,
@@ -30,10 +55,10 @@ pub struct Ephemeral {
 }
 
 impl Ephemeral {
-    pub fn new() -> Result<Ephemeral, String> {
+    pub fn new() -> Result<Ephemeral, ChannelError> {
         let private =
-            EphemeralPrivateKey::generate(&X25519, &SystemRandom::new()).map_err(|_| "X25519 key generation failed")?;
-        let public = private.compute_public_key().map_err(|_| "X25519 public key failed")?;
+            EphemeralPrivateKey::generate(&X25519, &SystemRandom::new()).map_err(|_| ChannelError::KeyGeneration)?;
+        let public = private.compute_public_key().map_err(|_| ChannelError::PublicKey)?;
         Ok(Ephemeral { public: hex(public.as_ref()), private })
     }
 }
@@ -82,19 +107,24 @@ pub struct Keys {
 
 /// Derive the connection's keys from our ephemeral key, the peer's public key (hex), the
 /// shared secret if any, and the transcript.
-pub fn derive(mine: Ephemeral, peer_public_hex: &str, secret: Option<&[u8]>, t: &Transcript) -> Result<Keys, String> {
-    let peer = unhex(peer_public_hex).ok_or("the peer's key is not hex")?;
+pub fn derive(
+    mine: Ephemeral,
+    peer_public_hex: &str,
+    secret: Option<&[u8]>,
+    t: &Transcript,
+) -> Result<Keys, ChannelError> {
+    let peer = unhex(peer_public_hex).ok_or(ChannelError::PeerKeyNotHex)?;
     let peer = UnparsedPublicKey::new(&X25519, peer);
-    let dh = agree_ephemeral(mine.private, peer, "the peer's X25519 key is invalid", |shared| Ok(shared.to_vec()))?;
+    let dh = agree_ephemeral(mine.private, peer, ChannelError::PeerKeyInvalid, |shared| Ok(shared.to_vec()))?;
     let mut ikm = secret.unwrap_or_default().to_vec();
     ikm.extend_from_slice(&dh);
     let prk = hkdf::Salt::new(hkdf::HKDF_SHA256, &t.bytes()).extract(&ikm);
-    let key = |label: &[u8]| -> Result<Sealing, String> {
+    let key = |label: &[u8]| -> Result<Sealing, ChannelError> {
         let info = [label];
-        let okm = prk.expand(&info, &AES_256_GCM).map_err(|_| "HKDF expand failed")?;
+        let okm = prk.expand(&info, &AES_256_GCM).map_err(|_| ChannelError::Derivation("HKDF expand"))?;
         let mut bytes = [0u8; 32];
-        okm.fill(&mut bytes).map_err(|_| "HKDF fill failed")?;
-        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| "AES-256-GCM key failed")?;
+        okm.fill(&mut bytes).map_err(|_| ChannelError::Derivation("HKDF fill"))?;
+        let unbound = UnboundKey::new(&AES_256_GCM, &bytes).map_err(|_| ChannelError::Derivation("AES-256-GCM key"))?;
         Ok(Sealing { key: LessSafeKey::new(unbound), counter: 0 })
     };
     Ok(Keys {
@@ -110,29 +140,27 @@ pub struct Sealing {
 }
 
 impl Sealing {
-    fn nonce(&mut self) -> Result<Nonce, String> {
+    fn nonce(&mut self) -> Result<Nonce, ChannelError> {
         let mut n = [0u8; 12];
         n[4..].copy_from_slice(&self.counter.to_be_bytes());
-        self.counter = self.counter.checked_add(1).ok_or("the frame counter ran out")?;
+        self.counter = self.counter.checked_add(1).ok_or(ChannelError::CounterExhausted)?;
         Ok(Nonce::assume_unique_for_key(n))
     }
 
     /// Seal a frame's body; `len` (the sealed length, sent before it) is authenticated.
-    pub fn seal(&mut self, mut body: Vec<u8>) -> Result<Vec<u8>, String> {
+    pub fn seal(&mut self, mut body: Vec<u8>) -> Result<Vec<u8>, ChannelError> {
         let len = ((body.len() + TAG_LEN) as u32).to_be_bytes();
         let nonce = self.nonce()?;
-        self.key.seal_in_place_append_tag(nonce, Aad::from(len), &mut body).map_err(|_| "sealing failed")?;
+        self.key.seal_in_place_append_tag(nonce, Aad::from(len), &mut body).map_err(|_| ChannelError::Sealing)?;
         Ok(body)
     }
 
     /// Open a sealed frame body: fails if it was altered, replayed, reordered or sealed
     /// with other keys.
-    pub fn open(&mut self, mut sealed: Vec<u8>) -> Result<Vec<u8>, String> {
+    pub fn open(&mut self, mut sealed: Vec<u8>) -> Result<Vec<u8>, ChannelError> {
         let len = (sealed.len() as u32).to_be_bytes();
         let nonce = self.nonce()?;
-        let plain = self.key.open_in_place(nonce, Aad::from(len), &mut sealed).map_err(|_| {
-            "a frame failed its integrity check: altered in transit, replayed, or sealed with other keys (a wrong secret)"
-        })?;
+        let plain = self.key.open_in_place(nonce, Aad::from(len), &mut sealed).map_err(|_| ChannelError::Integrity)?;
         let n = plain.len();
         sealed.truncate(n);
         Ok(sealed)
@@ -173,7 +201,7 @@ mod tests {
         let b = coordinator.to_worker.seal(b"heartbeat".to_vec()).unwrap();
         assert!(!a.windows(3).any(|w| w == b"run"), "sealed frames are unreadable");
         assert_eq!(worker.to_worker.open(a.clone()).unwrap(), b"run the plan");
-        assert!(worker.to_worker.open(a).is_err(), "a replayed frame fails");
+        assert_eq!(worker.to_worker.open(a), Err(ChannelError::Integrity), "a replayed frame fails");
         let (mut worker2, mut coordinator2) = pair(Some(b"s3cret"), Some(b"s3cret"));
         let c = coordinator2.to_worker.seal(b"heartbeat".to_vec()).unwrap();
         let mut flipped = c.clone();

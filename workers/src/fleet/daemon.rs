@@ -14,13 +14,15 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
 
-use super::channel::{self, Ephemeral, Keys, Transcript};
+use super::channel::{self, ChannelError, Ephemeral, Keys, Transcript};
 use super::lease::Leased;
 use super::protocol::{
     self, FrameError, Receiver, Sender, ToCoordinator, ToWorker, WorkerTarget, MAX_AUTH_FRAME, MAX_TO_WORKER,
     PROTOCOL_VERSION,
 };
-use crate::lean::Invoker;
+use crate::chain::error_chain;
+use crate::invoker::Invoker;
+use crate::limits::LimitError;
 use crate::{EngineEnd, EnginePlan, Halt, Stats, StopReason};
 
 /// How long a coordinator has to authenticate and to send its plan.
@@ -77,6 +79,46 @@ pub struct DaemonConfig {
     pub secret: Option<Vec<u8>>,
     /// The most calls in flight a plan's share may need here.
     pub max_in_flight: Option<u64>,
+}
+
+/// Why the daemon turns a coordinator away; its text (with its sources) is the
+/// `Refused` reason the coordinator is sent.
+#[derive(Debug, thiserror::Error)]
+enum Refusal {
+    /// Not a refusal: the coordinator went away (or gave way to newer connections).
+    #[error("the coordinator went away")]
+    Gone,
+    #[error("no auth within {} s", AUTH_TIMEOUT.as_secs())]
+    NoAuth,
+    #[error("no plan within {} s", HANDSHAKE_TIMEOUT.as_secs())]
+    NoPlan,
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    #[error("expected {expected}, got {got:?}")]
+    Unexpected { expected: &'static str, got: Box<ToWorker> },
+    #[error(
+        "protocol version {theirs} is not this worker's {PROTOCOL_VERSION} (harness {}): run the same harness version on the coordinator and the workers",
+        env!("CARGO_PKG_VERSION")
+    )]
+    Version { theirs: u32 },
+    #[error("the coordinator sent no nonce and key for the session")]
+    NoSessionKey,
+    #[error("authentication failed: the coordinator does not hold this worker's secret")]
+    WrongSecret,
+    #[error("the session keys")]
+    Keys(#[from] ChannelError),
+    /// Running another coordinator's plan (its address).
+    #[error("busy: running a plan for {0}; a worker runs one plan at a time")]
+    Busy(String),
+    #[error("shutting down")]
+    ShuttingDown,
+    #[error("invalid plan")]
+    InvalidPlan(#[from] LimitError),
+    /// The plan's share needs more calls in flight than `--max-in-flight` allows.
+    #[error(
+        "the plan's share needs {needs} calls in flight; this worker runs at most {max} (harness worker --max-in-flight)"
+    )]
+    TooManyInFlight { needs: u64, max: u64 },
 }
 
 /// Frees the daemon when the plan's connection ends, however it ends.
@@ -149,14 +191,18 @@ impl Daemon {
 
     /// Tell the coordinator why not, and close; false: no plan ran.
     /// Refuse before the handshake is done: in plaintext, as no keys exist yet.
-    async fn refuse(&self, wr: &mut OwnedWriteHalf, peer: SocketAddr, reason: String) -> bool {
-        let _ = protocol::write(wr, &ToCoordinator::Refused { reason: reason.clone() }).await;
-        self.emit(DaemonEvent::Refused { peer, reason });
+    async fn refuse(&self, wr: &mut OwnedWriteHalf, peer: SocketAddr, refusal: Refusal) -> bool {
+        if !matches!(refusal, Refusal::Gone) {
+            let reason = error_chain(&refusal);
+            let _ = protocol::write(wr, &ToCoordinator::Refused { reason: reason.clone() }).await;
+            self.emit(DaemonEvent::Refused { peer, reason });
+        }
         false
     }
 
     /// Refuse an authenticated coordinator, sealed.
-    async fn refuse_sealed(&self, tx: &mut Sender<OwnedWriteHalf>, peer: SocketAddr, reason: String) -> bool {
+    async fn refuse_sealed(&self, tx: &mut Sender<OwnedWriteHalf>, peer: SocketAddr, refusal: Refusal) -> bool {
+        let reason = error_chain(&refusal);
         let _ = tx.send(&ToCoordinator::Refused { reason: reason.clone() }).await;
         self.emit(DaemonEvent::Refused { peer, reason });
         false
@@ -180,20 +226,19 @@ impl Daemon {
         }
         let authenticated = tokio::select! {
             a = self.authenticate(&mut rd, &mut wr) => a,
-            _ = evicted => Err(None),
+            _ = evicted => Err(Refusal::Gone),
         };
         self.pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|(other, _)| *other != id);
         let keys = match authenticated {
             Ok(keys) => keys,
-            Err(Some(reason)) => return self.refuse(&mut wr, peer, reason).await,
-            Err(None) => return false,
+            Err(refusal) => return self.refuse(&mut wr, peer, refusal).await,
         };
         let (mut tx, rx) = (Sender::new(wr, keys.to_coordinator), Receiver::new(rd, keys.to_worker));
         let claim = {
             let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
             match busy.as_ref() {
-                Some(other) => Err(format!("busy: running a plan for {other}; a worker runs one plan at a time")),
-                None if *self.shutdown.borrow() => Err("shutting down".to_string()),
+                Some(other) => Err(Refusal::Busy(other.clone())),
+                None if *self.shutdown.borrow() => Err(Refusal::ShuttingDown),
                 None => {
                     *busy = Some(peer.to_string());
                     Ok(Claim(&self.busy))
@@ -206,11 +251,11 @@ impl Daemon {
         }
     }
 
-    /// The greeting, the coordinator's proof and the session keys; `Err(Some(reason))`
-    /// to refuse, `Err(None)` when the coordinator went away.
-    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<Keys, Option<String>> {
+    /// The greeting, the coordinator's proof and the session keys, or why the
+    /// coordinator is refused (`Refusal::Gone` when it went away).
+    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<Keys, Refusal> {
         let nonce = protocol::nonce();
-        let mine = Ephemeral::new().map_err(Some)?;
+        let mine = Ephemeral::new()?;
         let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let hello = ToCoordinator::Hello {
             protocol: PROTOCOL_VERSION,
@@ -219,31 +264,26 @@ impl Daemon {
             key: Some(mine.public.clone()),
             busy,
         };
-        protocol::write(wr, &hello).await.map_err(|_| None)?;
+        protocol::write(wr, &hello).await.map_err(|_| Refusal::Gone)?;
         let auth = tokio::time::timeout(AUTH_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME)).await;
         let (version, proof, theirs) = match auth {
             Ok(Ok(ToWorker::Auth { protocol, proof, nonce, key })) => (protocol, proof, nonce.zip(key)),
-            Ok(Ok(other)) => return Err(Some(format!("expected auth, got {other:?}"))),
-            Ok(Err(FrameError::Closed)) => return Err(None),
-            Ok(Err(e)) => return Err(Some(e.to_string())),
-            Err(_) => return Err(Some(format!("no auth within {} s", AUTH_TIMEOUT.as_secs()))),
+            Ok(Ok(other)) => return Err(Refusal::Unexpected { expected: "auth", got: Box::new(other) }),
+            Ok(Err(FrameError::Closed)) => return Err(Refusal::Gone),
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(Refusal::NoAuth),
         };
         if version != PROTOCOL_VERSION {
-            return Err(Some(format!(
-                "protocol version {version} is not this worker's {PROTOCOL_VERSION} (harness {}): run the same harness version on the coordinator and the workers",
-                env!("CARGO_PKG_VERSION")
-            )));
+            return Err(Refusal::Version { theirs: version });
         }
-        let Some((coordinator_nonce, coordinator_key)) = theirs else {
-            return Err(Some("the coordinator sent no nonce and key for the session".into()));
-        };
+        let (coordinator_nonce, coordinator_key) = theirs.ok_or(Refusal::NoSessionKey)?;
         let t = Transcript { worker_nonce: nonce, worker_key: mine.public.clone(), coordinator_nonce, coordinator_key };
         if let Some(secret) = &self.secret {
             if !proof.is_some_and(|p| t.verify_coordinator_proof(secret, &p)) {
-                return Err(Some("authentication failed: the coordinator does not hold this worker's secret".into()));
+                return Err(Refusal::WrongSecret);
             }
         }
-        channel::derive(mine, &t.coordinator_key, self.secret.as_deref(), &t).map_err(Some)
+        Ok(channel::derive(mine, &t.coordinator_key, self.secret.as_deref(), &t)?)
     }
 
     async fn accepted(
@@ -257,22 +297,19 @@ impl Daemon {
         }
         let run = tokio::time::timeout(HANDSHAKE_TIMEOUT, rx.recv::<ToWorker>(MAX_TO_WORKER)).await;
         let Ok(Ok(ToWorker::Run { plan, target, start_at_ms, heartbeat_ms, dead_man_ms, grant })) = run else {
-            let reason = match run {
-                Err(_) => "no plan within 10 s".to_string(),
-                Ok(Err(e)) => e.to_string(),
-                Ok(Ok(other)) => format!("expected a plan, got {other:?}"),
+            let refusal = match run {
+                Err(_) => Refusal::NoPlan,
+                Ok(Err(e)) => e.into(),
+                Ok(Ok(other)) => Refusal::Unexpected { expected: "a plan", got: Box::new(other) },
             };
-            return self.refuse_sealed(&mut tx, peer, reason).await;
+            return self.refuse_sealed(&mut tx, peer, refusal).await;
         };
-        if let Err(reason) = crate::limits::validate(&plan) {
-            return self.refuse_sealed(&mut tx, peer, format!("invalid plan: {reason}")).await;
+        if let Err(e) = crate::limits::validate(&plan) {
+            return self.refuse_sealed(&mut tx, peer, e.into()).await;
         }
         if let Some(max) = self.max_in_flight.filter(|m| plan.load.max_in_flight() > *m) {
-            let reason = format!(
-                "the plan's share needs {} calls in flight; this worker runs at most {max} (harness worker --max-in-flight)",
-                plan.load.max_in_flight()
-            );
-            return self.refuse_sealed(&mut tx, peer, reason).await;
+            let refusal = Refusal::TooManyInFlight { needs: plan.load.max_in_flight(), max };
+            return self.refuse_sealed(&mut tx, peer, refusal).await;
         }
         self.emit(DaemonEvent::Running { peer, calls: plan.load.planned_calls() });
 
@@ -365,13 +402,13 @@ async fn dead_man(
             Ok(Ok(_)) => {}
             Ok(Err(FrameError::Tampered(e))) => {
                 let _ = halt.send(Halt::Now);
-                let reason = format!("the coordinator's frames: {e}; stopped every call");
+                let reason = format!("the coordinator's frames: {}; stopped every call", error_chain(&e));
                 let _ = out.send(ToCoordinator::Failed { reason: reason.clone() });
                 return lost(reason);
             }
             Ok(Err(e)) => {
                 let _ = halt.send(Halt::Drain);
-                return lost(format!("coordinator connection: {e}; stopped starting calls"));
+                return lost(format!("coordinator connection: {}; stopped starting calls", error_chain(&e)));
             }
             Err(_) => {
                 let _ = halt.send(Halt::Drain);
@@ -437,26 +474,17 @@ async fn run_plan(
         })
     };
     let engine = tokio::spawn(async move {
-        let max_in_flight = plan.load.max_in_flight();
-        let target = match target {
-            WorkerTarget::Endpoint { url, function, h2c: true, client, log_tail } => {
-                Invoker::local(client, &url, &function, max_in_flight).map(|t| t.with_log_tail(log_tail))
-            }
-            WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail } => {
-                Invoker::endpoint(client, &url, &function, max_in_flight).map(|t| t.with_log_tail(log_tail))
-            }
-            WorkerTarget::Aws { function, access, client, log_tail } => {
-                Invoker::aws(client, &function, &access, max_in_flight).await.map(|t| t.with_log_tail(log_tail))
-            }
-        }?;
-        Ok::<_, String>(crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await)
+        let target = target.invoker(plan.load.max_in_flight()).await?;
+        Ok::<_, crate::invoker::InvokerError>(
+            crate::engine::run(&plan, Arc::new(lease.wrap(target)), halt, events).await,
+        )
     });
     let end = engine.await;
     let totals = forward.await.unwrap_or_default();
     let calls = totals.calls;
     let _ = out.send(match end {
         Ok(Ok(end)) => ToCoordinator::Done { end, totals },
-        Ok(Err(reason)) => ToCoordinator::Failed { reason: format!("cannot reach the function: {reason}") },
+        Ok(Err(e)) => ToCoordinator::Failed { reason: format!("cannot reach the function: {}", error_chain(&e)) },
         Err(e) => ToCoordinator::Failed { reason: format!("the plan's engine failed: {e}") },
     });
     calls

@@ -8,7 +8,7 @@ pub mod lease;
 pub mod protocol;
 pub mod split;
 
-pub use client::{WorkerEvent, WorkerLink};
+pub use client::{ConnectError, WorkerEvent, WorkerLink};
 pub use daemon::{Daemon, DaemonConfig, DaemonEvent};
 pub use protocol::{WorkerTarget, PROTOCOL_VERSION};
-pub use split::split;
+pub use split::{split, SplitError};

@@ -27,7 +27,7 @@
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::channel::{Sealing, TAG_LEN};
+use super::channel::{ChannelError, Sealing, TAG_LEN};
 use crate::{EngineEnd, EnginePlan, Interval, Stats};
 
 pub const PROTOCOL_VERSION: u32 = 3;
@@ -39,34 +39,7 @@ pub const MAX_AUTH_FRAME: usize = 1 << 10;
 /// Frames a coordinator accepts (an interval carries histograms).
 pub const MAX_TO_COORDINATOR: usize = 64 << 20;
 
-/// What a worker invokes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WorkerTarget {
-    /// A Lambda Invoke API endpoint: the coordinator's local stack (`h2c`: HTTP/2 with
-    /// prior knowledge) or any other endpoint (HTTP/1.1, or HTTP/2 by ALPN over TLS).
-    Endpoint {
-        url: String,
-        function: String,
-        #[serde(default)]
-        h2c: bool,
-        #[serde(default = "crate::lean::InvokeClient::legacy")]
-        client: crate::lean::InvokeClient,
-        /// Ask for each call's log tail (absent from older coordinators: no).
-        #[serde(default)]
-        log_tail: bool,
-    },
-    /// AWS Lambda, credentials and region from the worker's own AWS configuration.
-    Aws {
-        function: String,
-        #[serde(flatten)]
-        access: crate::target::AwsAccess,
-        #[serde(default = "crate::lean::InvokeClient::legacy")]
-        client: crate::lean::InvokeClient,
-        #[serde(default)]
-        log_tail: bool,
-    },
-}
+pub use crate::invoker::WorkerTarget;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -151,11 +124,12 @@ pub enum FrameError {
     Closed,
     #[error("frame of {0} bytes is over the limit of {1}")]
     TooLarge(usize, usize),
-    #[error("malformed frame: {0}")]
-    Malformed(String),
-    #[error("{0}")]
-    Tampered(String),
-    #[error("{0}")]
+    #[error("malformed frame")]
+    Malformed(#[source] serde_json::Error),
+    /// A sealed frame that does not open (or the frame counter ran out).
+    #[error(transparent)]
+    Tampered(ChannelError),
+    #[error(transparent)]
     Io(#[from] std::io::Error),
 }
 
@@ -175,7 +149,7 @@ pub async fn read<R: AsyncReadExt + Unpin, M: for<'de> Deserialize<'de>>(
 
 /// A frame's body as a message.
 pub fn parse<M: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<M, FrameError> {
-    serde_json::from_slice(body).map_err(|e| FrameError::Malformed(e.to_string()))
+    serde_json::from_slice(body).map_err(FrameError::Malformed)
 }
 
 /// One frame's body, of at most `limit` bytes.
@@ -246,12 +220,12 @@ impl<R: AsyncReadExt + Unpin> Receiver<R> {
         let sealed = read_body(&mut self.r, limit + TAG_LEN).await?;
         self.frames += 1;
         self.bytes += 4 + sealed.len() as u64;
-        parse(&self.open_body(sealed)?)
+        parse(&self.open_body(sealed).map_err(FrameError::Tampered)?)
     }
 
     /// Open a body read apart (the answer to `Auth` may be a plaintext refusal).
-    pub fn open_body(&mut self, sealed: Vec<u8>) -> Result<Vec<u8>, FrameError> {
-        self.open.open(sealed).map_err(FrameError::Tampered)
+    pub fn open_body(&mut self, sealed: Vec<u8>) -> Result<Vec<u8>, ChannelError> {
+        self.open.open(sealed)
     }
 
     pub fn inner(&mut self) -> &mut R {

@@ -6,16 +6,35 @@
 use crate::load::Slot;
 use crate::{EnginePlan, LoadModel};
 
+/// Why a plan cannot be split across the workers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SplitError {
+    #[error("no workers")]
+    NoWorkers,
+    /// A number of calls (in flight, per batch, in all), named by its scenario key,
+    /// below the number of workers: each needs at least one.
+    #[error("{key} = {value} cannot be split across {workers} workers (at least one call each)")]
+    TooFew { key: &'static str, value: u64, workers: usize },
+    /// A ramping closed model whose peak in flight is below the number of workers.
+    #[error("load.stages peak of {peak} in flight cannot be split across {workers} workers")]
+    RampPeak { peak: u64, workers: usize },
+    /// Too few accounts to give each worker a slice of two.
+    #[error(
+        "accounts {first}..={last} cannot be partitioned across {workers} workers (each needs at least two accounts)"
+    )]
+    Accounts { first: i64, last: i64, workers: usize },
+}
+
 /// `total` divided into `n` shares that differ by at most one.
 fn shares(total: u64, n: u64) -> Vec<u64> {
     (0..n).map(|i| total / n + u64::from(i < total % n)).collect()
 }
 
 /// A ramping closed model's shares: every level divided as `in_flight` is.
-fn ramp_shares(start: u64, stages: &[crate::load::Level], peak: u64, n: usize) -> Result<Vec<LoadModel>, String> {
+fn ramp_shares(start: u64, stages: &[crate::load::Level], peak: u64, n: usize) -> Result<Vec<LoadModel>, SplitError> {
     let n64 = n as u64;
     if peak < n64 {
-        return Err(format!("load.stages peak of {peak} in flight cannot be split across {n} workers"));
+        return Err(SplitError::RampPeak { peak, workers: n });
     }
     let share = |level: u64, i: usize| shares(level, n64)[i];
     Ok((0..n)
@@ -30,30 +49,25 @@ fn ramp_shares(start: u64, stages: &[crate::load::Level], peak: u64, n: usize) -
 }
 
 /// The plans of `n` workers, or why the plan cannot be split that way.
-pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, String> {
+pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, SplitError> {
     let n64 = n as u64;
     if n == 0 {
-        return Err("no workers".into());
+        return Err(SplitError::NoWorkers);
     }
+    let too_few = |key: &'static str, value: u64| SplitError::TooFew { key, value, workers: n };
     let loads: Vec<LoadModel> = match &plan.load {
         LoadModel::Batches { parallel, batches } => {
             if *parallel < n64 {
-                return Err(format!(
-                    "load.parallel = {parallel} cannot be split across {n} workers (at least one call each)"
-                ));
+                return Err(too_few("load.parallel", *parallel));
             }
             shares(*parallel, n64).into_iter().map(|p| LoadModel::Batches { parallel: p, batches: *batches }).collect()
         }
         LoadModel::Closed { in_flight, calls, duration_s } => {
             if *in_flight < n64 {
-                return Err(format!(
-                    "load.in_flight = {in_flight} cannot be split across {n} workers (at least one each)"
-                ));
+                return Err(too_few("load.in_flight", *in_flight));
             }
             let calls: Vec<Option<u64>> = match calls {
-                Some(c) if *c < n64 => {
-                    return Err(format!("load.calls = {c} cannot be split across {n} workers (at least one each)"))
-                }
+                Some(c) if *c < n64 => return Err(too_few("load.calls", *c)),
                 Some(c) => shares(*c, n64).into_iter().map(Some).collect(),
                 None => vec![None; n],
             };
@@ -67,7 +81,7 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
         LoadModel::Open { stages, max_in_flight, .. } => {
             let caps = shares(*max_in_flight, n64);
             if caps[n - 1] == 0 {
-                return Err(format!("load.max_in_flight = {max_in_flight} cannot be split across {n} workers"));
+                return Err(too_few("load.max_in_flight", *max_in_flight));
             }
             // Every worker follows the one schedule and makes every n-th call of it, from
             // its own offset: the shares add up exactly and the arrivals stay even.
@@ -85,9 +99,7 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
     let (first, last) = (plan.workload.first_account as i64, plan.workload.last_account as i64);
     let span = last - first + 1;
     if partition_accounts && span < 2 * n as i64 {
-        return Err(format!(
-            "accounts {first}..={last} cannot be partitioned across {n} workers (each needs at least two accounts)"
-        ));
+        return Err(SplitError::Accounts { first, last, workers: n });
     }
     for (i, load) in loads.into_iter().enumerate() {
         let mut p = plan.clone();
@@ -147,10 +159,11 @@ mod tests {
     #[test]
     fn impossible_splits_say_why() {
         let e = split(&plan(LoadModel::Batches { parallel: 2, batches: 1 }), 3, false).unwrap_err();
-        assert!(e.contains("load.parallel = 2 cannot be split across 3 workers"), "{e}");
+        assert_eq!(e, SplitError::TooFew { key: "load.parallel", value: 2, workers: 3 });
+        assert!(e.to_string().contains("load.parallel = 2 cannot be split across 3 workers"), "{e}");
         let mut small = plan(LoadModel::Batches { parallel: 8, batches: 1 });
         small.workload.last_account = 5;
-        assert!(split(&small, 3, true).unwrap_err().contains("each needs at least two accounts"));
+        assert!(split(&small, 3, true).unwrap_err().to_string().contains("each needs at least two accounts"));
     }
 
     #[test]
@@ -171,6 +184,6 @@ mod tests {
             3,
             false,
         );
-        assert!(e.unwrap_err().contains("cannot be split across 3 workers"));
+        assert!(e.unwrap_err().to_string().contains("cannot be split across 3 workers"));
     }
 }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use tokio::sync::{Mutex, RwLock};
@@ -11,6 +12,12 @@ use tokio::sync::{Mutex, RwLock};
 /// Refresh this long before expiry, as the SDK's identity cache does.
 const REFRESH_BEFORE: Duration = Duration::from_secs(300);
 
+/// The provider chain gave no credentials.
+#[derive(Debug, thiserror::Error)]
+#[error("no AWS credentials")]
+pub struct NoCredentials(#[source] pub CredentialsError);
+
+/// Credentials from a provider, cached until shortly before they expire.
 pub struct CachedCredentials {
     provider: SharedCredentialsProvider,
     current: RwLock<Option<Credentials>>,
@@ -18,6 +25,7 @@ pub struct CachedCredentials {
 }
 
 impl CachedCredentials {
+    /// Credentials from `provider`, fetched on first use.
     pub fn new(provider: SharedCredentialsProvider) -> Self {
         CachedCredentials { provider, current: RwLock::new(None), refreshing: Mutex::new(()) }
     }
@@ -28,7 +36,7 @@ impl CachedCredentials {
     }
 
     /// Credentials good for at least `REFRESH_BEFORE`.
-    pub async fn get(&self) -> Result<Credentials, String> {
+    pub async fn get(&self) -> Result<Credentials, NoCredentials> {
         if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());
         }
@@ -36,16 +44,12 @@ impl CachedCredentials {
         Box::pin(self.refresh()).await
     }
 
-    async fn refresh(&self) -> Result<Credentials, String> {
+    async fn refresh(&self) -> Result<Credentials, NoCredentials> {
         let _one = self.refreshing.lock().await;
         if let Some(c) = self.current.read().await.as_ref().filter(|c| fresh(c)) {
             return Ok(c.clone());
         }
-        let c = self
-            .provider
-            .provide_credentials()
-            .await
-            .map_err(|e| format!("no AWS credentials: {}", crate::target::error_chain(&e)))?;
+        let c = self.provider.provide_credentials().await.map_err(NoCredentials)?;
         *self.current.write().await = Some(c.clone());
         Ok(c)
     }

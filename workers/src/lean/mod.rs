@@ -1,13 +1,14 @@
 //! The lean invoke path: the Invoke API request built directly, signed with SigV4
-//! (`request`), sent on hyper (HTTP/2: by ALPN over TLS to AWS, with prior knowledge to
-//! the local endpoint; HTTP/1.1 to other plain-HTTP endpoints), the answer mapped to the
-//! same `Outcome` as the SDK's (`response`). Credentials come from the same provider
-//! chain as the SDK's (`credentials`), the regional endpoint from the SDK's own endpoint
-//! rules. `workers/tests/lean_equivalence.rs` proves both paths send the same signed
-//! request and read every recorded answer alike.
+//! (`request`), sent on hyper (HTTP/2 by ALPN over TLS to AWS; HTTP/1.1 to other
+//! plain-HTTP endpoints) or, to the local endpoint, on our own HTTP/2 streams with prior
+//! knowledge (`h2c_pool`), the answer mapped to the same `Outcome` as the SDK's
+//! (`response`). Credentials come from the same provider chain as the SDK's
+//! (`credentials`), the regional endpoint from the SDK's own endpoint rules. `workers/tests/lean_equivalence.rs` proves both paths send the same signed
+//! request and read every recorded answer alike. `crate::invoker` chooses between this
+//! client and the SDK's.
 
 pub mod credentials;
-pub mod h2c;
+pub mod h2c_pool;
 pub mod request;
 pub mod response;
 
@@ -24,9 +25,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 
+use crate::chain::error_chain;
 use crate::target::{Answer, AwsAccess, Outcome, Target, CALLS_PER_CLIENT};
-use credentials::CachedCredentials;
-use request::Signer;
+use credentials::{CachedCredentials, NoCredentials};
+use request::{RequestError, Signer};
 
 type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
@@ -52,9 +54,55 @@ pub struct LeanTarget {
     log_tail: bool,
 }
 
+/// Why the lean client could not be made for a target.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("{url:?} is not a URL")]
+    NotUrl {
+        url: String,
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    #[error("{url:?}: HTTP/2 with prior knowledge needs an http:// URL")]
+    NotHttp { url: String },
+    #[error("{url:?} names no host")]
+    NoHost { url: String },
+    #[error("TLS configuration")]
+    Tls(#[source] rustls::Error),
+    #[error("loading the system's root certificates")]
+    NativeRoots(#[source] std::io::Error),
+    #[error("no AWS region configured: pass --region or set AWS_REGION")]
+    NoRegion,
+    #[error("no AWS credentials provider configured")]
+    NoCredentialsProvider,
+    #[error("endpoint parameters")]
+    EndpointParams(#[source] aws_sdk_lambda::config::endpoint::InvalidParams),
+    #[error("no endpoint for {region}")]
+    NoEndpoint {
+        region: String,
+        #[source]
+        source: aws_smithy_runtime_api::box_error::BoxError,
+    },
+}
+
+/// Why one call got no answer (its text, with its sources, is the transport error's).
+#[derive(Debug, thiserror::Error)]
+enum CallError {
+    #[error(transparent)]
+    Credentials(#[from] NoCredentials),
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    #[error(transparent)]
+    H2c(#[from] h2c_pool::SendError),
+    #[error(transparent)]
+    Hyper(#[from] hyper_util::client::legacy::Error),
+    #[error("reading the response")]
+    Body(#[source] hyper::Error),
+}
+
 /// How requests travel: HTTP/2 with prior knowledge on our own streams, or hyper.
 enum Transport {
-    H2c(h2c::H2cPool),
+    H2c(h2c_pool::H2cPool),
     Hyper { clients: Vec<Client<Https, Full<Bytes>>>, next: AtomicUsize },
 }
 
@@ -64,6 +112,7 @@ pub fn user_agent() -> String {
 }
 
 impl LeanTarget {
+    /// A target at `base` in `region`, with enough connections for `max_in_flight` calls.
     pub fn new(
         base: &str,
         region: &str,
@@ -71,10 +120,10 @@ impl LeanTarget {
         credentials: CachedCredentials,
         protocol: Protocol,
         max_in_flight: u64,
-    ) -> Result<LeanTarget, String> {
+    ) -> Result<LeanTarget, BuildError> {
         let count = max_in_flight.div_ceil(CALLS_PER_CLIENT).max(1);
         let transport = match protocol {
-            Protocol::H2c => Transport::H2c(h2c::H2cPool::new(base, count as usize)?),
+            Protocol::H2c => Transport::H2c(h2c_pool::H2cPool::new(base, count as usize)?),
             Protocol::Negotiated => {
                 // One TLS configuration (the system's roots, read once) for every connection.
                 let tls = tls_config()?;
@@ -99,23 +148,23 @@ impl LeanTarget {
     }
 
     /// The local endpoint (h2c), with placeholder credentials.
-    pub fn local(url: &str, function: &str, max_in_flight: u64) -> Result<LeanTarget, String> {
+    pub fn local(url: &str, function: &str, max_in_flight: u64) -> Result<LeanTarget, BuildError> {
         let placeholder = Credentials::new("LOCAL", "local", None, None, "harness-local");
         LeanTarget::new(url, "us-east-1", function, CachedCredentials::fixed(placeholder), Protocol::H2c, max_in_flight)
     }
 
     /// Any other Invoke API endpoint, with placeholder credentials.
-    pub fn endpoint(url: &str, function: &str, max_in_flight: u64) -> Result<LeanTarget, String> {
+    pub fn endpoint(url: &str, function: &str, max_in_flight: u64) -> Result<LeanTarget, BuildError> {
         let placeholder = Credentials::new("LOCAL", "local", None, None, "harness-endpoint");
         let credentials = CachedCredentials::fixed(placeholder);
         LeanTarget::new(url, "us-east-1", function, credentials, Protocol::Negotiated, max_in_flight)
     }
 
     /// AWS Lambda: region, credentials and endpoint as the SDK would resolve them.
-    pub async fn aws(function: &str, access: &AwsAccess, max_in_flight: u64) -> Result<LeanTarget, String> {
+    pub async fn aws(function: &str, access: &AwsAccess, max_in_flight: u64) -> Result<LeanTarget, BuildError> {
         let sdk = crate::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
-        let region = sdk.region().ok_or("no AWS region configured: pass --region or set AWS_REGION")?.to_string();
-        let provider = sdk.credentials_provider().ok_or("no AWS credentials provider configured")?;
+        let region = sdk.region().ok_or(BuildError::NoRegion)?.to_string();
+        let provider = sdk.credentials_provider().ok_or(BuildError::NoCredentialsProvider)?;
         let base = match access.endpoint_url.clone().or_else(|| configured_endpoint(&sdk)) {
             Some(url) => url,
             None => regional_endpoint(&sdk, &region).await?,
@@ -126,39 +175,30 @@ impl LeanTarget {
     /// One synchronous invocation.
     pub async fn call(&self, payload: &Value) -> Answer {
         let bytes = Bytes::from(serde_json::to_vec(payload).expect("a JSON value serialises"));
-        let credentials = match self.credentials.get().await {
-            Ok(c) => c,
-            Err(message) => return Outcome::Transport { message }.into(),
+        let (status, headers, body) = match self.exchange(bytes).await {
+            Ok(answer) => answer,
+            Err(e) => return Outcome::Transport { message: error_chain(&e) }.into(),
         };
-        let request = match self.signer.request(&self.path, bytes, &credentials, self.log_tail, SystemTime::now()) {
-            Ok(r) => r,
-            Err(message) => return Outcome::Transport { message }.into(),
-        };
-        let (status, headers, body) = match &*self.transport {
-            Transport::H2c(pool) => match pool.send(request).await {
-                Ok(a) => (a.status, a.headers, a.body),
-                Err(message) => return Outcome::Transport { message }.into(),
-            },
+        let report = headers.get("x-amz-log-result").map(crate::platform::from_log_header);
+        Answer { outcome: response::outcome(status, &headers, &body), report }
+    }
+
+    /// Sign and send one call's request; the answer's status, headers and body.
+    async fn exchange(&self, payload: Bytes) -> Result<(u16, http::HeaderMap, Bytes), CallError> {
+        let credentials = self.credentials.get().await?;
+        let request = self.signer.request(&self.path, payload, &credentials, self.log_tail, SystemTime::now())?;
+        match &*self.transport {
+            Transport::H2c(pool) => {
+                let a = pool.send(request).await?;
+                Ok((a.status, a.headers, a.body))
+            }
             Transport::Hyper { clients, next } => {
                 let i = next.fetch_add(1, Ordering::Relaxed) % clients.len();
-                let response = match clients[i].request(request.map(Full::new)).await {
-                    Ok(r) => r,
-                    Err(e) => return Outcome::Transport { message: crate::target::error_chain(&e) }.into(),
-                };
-                let (parts, body) = response.into_parts();
-                match body.collect().await {
-                    Ok(body) => (parts.status.as_u16(), parts.headers, body.to_bytes()),
-                    Err(e) => {
-                        let message = format!("reading the response: {}", crate::target::error_chain(&e));
-                        return Outcome::Transport { message }.into();
-                    }
-                }
+                let (parts, body) = clients[i].request(request.map(Full::new)).await?.into_parts();
+                let body = body.collect().await.map_err(CallError::Body)?;
+                Ok((parts.status.as_u16(), parts.headers, body.to_bytes()))
             }
-        };
-        let report = headers
-            .get("x-amz-log-result")
-            .map(|v| v.to_str().map_err(|e| e.to_string()).and_then(crate::platform::from_log_result));
-        Answer { outcome: response::outcome(status, &headers, &body), report }
+        }
     }
 }
 
@@ -170,14 +210,14 @@ impl Target for LeanTarget {
 
 /// TLS 1.2/1.3 with aws-lc-rs (the one crypto provider of the build) and the system's
 /// root certificates.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+fn tls_config() -> Result<rustls::ClientConfig, BuildError> {
     use hyper_rustls::ConfigBuilderExt;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS configuration: {e}"))?
+        .map_err(BuildError::Tls)?
         .with_native_roots()
-        .map_err(|e| format!("loading the system's root certificates: {e}"))?
+        .map_err(BuildError::NativeRoots)?
         .with_no_client_auth())
 }
 
@@ -209,101 +249,17 @@ fn configured_endpoint(sdk: &aws_config::SdkConfig) -> Option<String> {
 
 /// The Invoke API's URL for `region`, from aws-sdk-lambda's endpoint rules (FIPS and
 /// dual-stack as the configuration says).
-async fn regional_endpoint(sdk: &aws_config::SdkConfig, region: &str) -> Result<String, String> {
+async fn regional_endpoint(sdk: &aws_config::SdkConfig, region: &str) -> Result<String, BuildError> {
     use aws_sdk_lambda::config::endpoint::{DefaultResolver, Params, ResolveEndpoint};
     let params = Params::builder()
         .region(region)
         .use_fips(sdk.use_fips().unwrap_or(false))
         .use_dual_stack(sdk.use_dual_stack().unwrap_or(false))
         .build()
-        .map_err(|e| format!("endpoint parameters: {e}"))?;
-    let endpoint =
-        DefaultResolver::new().resolve_endpoint(&params).await.map_err(|e| format!("no endpoint for {region}: {e}"))?;
+        .map_err(BuildError::EndpointParams)?;
+    let endpoint = DefaultResolver::new()
+        .resolve_endpoint(&params)
+        .await
+        .map_err(|source| BuildError::NoEndpoint { region: region.to_string(), source })?;
     Ok(endpoint.url().to_string())
-}
-
-/// Which client calls the Invoke API: aws-sdk-lambda, or the lean one. A plan without
-/// the field (an older coordinator's) gets the SDK, as it did then.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum InvokeClient {
-    Sdk,
-    /// The default, now that it is proven equal to the SDK (`tests/lean_equivalence.rs`).
-    #[default]
-    Lean,
-}
-
-impl InvokeClient {
-    /// What a plan or summary written before the field existed used.
-    pub fn legacy() -> InvokeClient {
-        InvokeClient::Sdk
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            InvokeClient::Sdk => "sdk",
-            InvokeClient::Lean => "lean",
-        }
-    }
-}
-
-/// A Lambda target through either client.
-#[derive(Clone)]
-pub enum Invoker {
-    Sdk(crate::LambdaTarget),
-    Lean(LeanTarget),
-}
-
-impl Invoker {
-    /// The local endpoint.
-    pub fn local(client: InvokeClient, url: &str, function: &str, max_in_flight: u64) -> Result<Invoker, String> {
-        Ok(match client {
-            InvokeClient::Sdk => Invoker::Sdk(crate::LambdaTarget::local(url, function, max_in_flight)),
-            InvokeClient::Lean => Invoker::Lean(LeanTarget::local(url, function, max_in_flight)?),
-        })
-    }
-
-    /// Any other Invoke API endpoint, with placeholder credentials.
-    pub fn endpoint(client: InvokeClient, url: &str, function: &str, max_in_flight: u64) -> Result<Invoker, String> {
-        Ok(match client {
-            InvokeClient::Sdk => Invoker::Sdk(crate::LambdaTarget::endpoint(url, function, max_in_flight)),
-            InvokeClient::Lean => Invoker::Lean(LeanTarget::endpoint(url, function, max_in_flight)?),
-        })
-    }
-
-    /// AWS Lambda.
-    pub async fn aws(
-        client: InvokeClient,
-        function: &str,
-        access: &AwsAccess,
-        max_in_flight: u64,
-    ) -> Result<Invoker, String> {
-        Ok(match client {
-            InvokeClient::Sdk => Invoker::Sdk(crate::LambdaTarget::aws(function, access, max_in_flight).await),
-            InvokeClient::Lean => Invoker::Lean(LeanTarget::aws(function, access, max_in_flight).await?),
-        })
-    }
-}
-
-impl Invoker {
-    /// Ask Lambda for each call's log tail and read its REPORT line.
-    pub fn with_log_tail(self, on: bool) -> Invoker {
-        match self {
-            Invoker::Sdk(t) => Invoker::Sdk(t.with_log_tail(on)),
-            Invoker::Lean(t) => Invoker::Lean(t.with_log_tail(on)),
-        }
-    }
-}
-
-impl Target for Invoker {
-    fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
-        async move {
-            match self {
-                // Boxed: the SDK's future is several times the lean one's, and every call
-                // in flight would otherwise reserve room for it.
-                Invoker::Sdk(t) => Box::pin(t.call(&payload)).await,
-                Invoker::Lean(t) => t.call(&payload).await,
-            }
-        }
-    }
 }

@@ -15,6 +15,31 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
+/// Why a call's request could not be built or signed.
+#[derive(Debug, thiserror::Error)]
+pub enum RequestError {
+    #[error("{what} cannot be sent as a header")]
+    Header {
+        what: &'static str,
+        #[source]
+        source: http::header::InvalidHeaderValue,
+    },
+    #[error("building the request for {uri}")]
+    Uri {
+        uri: String,
+        #[source]
+        source: http::uri::InvalidUri,
+    },
+    #[error("signing parameters")]
+    SigningParams(#[source] aws_sigv4::sign::v4::signing_params::BuildError),
+    #[error("signing {uri}")]
+    Signing {
+        uri: String,
+        #[source]
+        source: aws_sigv4::http_request::SigningError,
+    },
+}
+
 /// The service name requests are signed for.
 pub const SIGNING_NAME: &str = "lambda";
 
@@ -41,10 +66,10 @@ pub struct Signer {
     /// The endpoint's base URL, e.g. `https://lambda.us-east-1.amazonaws.com`.
     base: String,
     region: String,
-    /// Sent as `x-amz-user-agent` (signed) and `user-agent`; the header value made once,
-    /// or why it cannot be one.
+    /// Sent as `x-amz-user-agent` (signed) and `user-agent`; the header value made once
+    /// (`None`: it cannot be one, and each request says why).
     user_agent: String,
-    user_agent_value: Result<http::HeaderValue, String>,
+    user_agent_value: Option<http::HeaderValue>,
     /// The `host` value signed, when the request can be signed on the direct path: a
     /// base URL without a path of its own (AWS's, a local endpoint's), and a user agent
     /// that SigV4's header normalisation leaves as it is.
@@ -67,7 +92,7 @@ impl Signer {
             base: base.trim_end_matches('/').to_string(),
             region: region.to_string(),
             user_agent: user_agent.to_string(),
-            user_agent_value: http::HeaderValue::from_str(user_agent).map_err(|e| format!("user agent: {e}")),
+            user_agent_value: http::HeaderValue::from_str(user_agent).ok(),
             host,
             key: Mutex::new(None),
         }
@@ -81,7 +106,7 @@ impl Signer {
         credentials: &Credentials,
         log_tail: bool,
         time: SystemTime,
-    ) -> Result<http::Request<Bytes>, String> {
+    ) -> Result<http::Request<Bytes>, RequestError> {
         match &self.host {
             Some(host) if is_plain_path(function_path) && credentials.session_token().is_none_or(is_normalised) => {
                 self.direct(host, function_path, payload, credentials, log_tail, time)
@@ -92,13 +117,21 @@ impl Signer {
 
     /// The unsigned request: method, URI, body and the headers every call sends (set in
     /// place: `http::request::Builder` moves the whole request at each step).
-    fn unsigned(&self, function_path: &str, payload: Bytes, log_tail: bool) -> Result<http::Request<Bytes>, String> {
+    fn unsigned(
+        &self,
+        function_path: &str,
+        payload: Bytes,
+        log_tail: bool,
+    ) -> Result<http::Request<Bytes>, RequestError> {
         let uri = format!("{}{function_path}", self.base);
         let length = http::HeaderValue::from(payload.len());
-        let user_agent = self.user_agent_value.clone()?;
+        let user_agent = match &self.user_agent_value {
+            Some(v) => v.clone(),
+            None => value(self.user_agent.clone(), "the user agent")?,
+        };
         let mut request = http::Request::new(payload);
         *request.method_mut() = http::Method::POST;
-        *request.uri_mut() = uri.parse().map_err(|e| format!("building the request for {uri}: {e}"))?;
+        *request.uri_mut() = uri.parse().map_err(|source| RequestError::Uri { uri, source })?;
         let headers = request.headers_mut();
         headers.reserve(10);
         headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static(CONTENT_TYPE));
@@ -119,7 +152,7 @@ impl Signer {
         credentials: &Credentials,
         log_tail: bool,
         time: SystemTime,
-    ) -> Result<http::Request<Bytes>, String> {
+    ) -> Result<http::Request<Bytes>, RequestError> {
         let mut request = self.unsigned(function_path, payload, log_tail)?;
         let uri = request.uri().to_string();
         let identity: Identity = credentials.clone().into();
@@ -130,13 +163,13 @@ impl Signer {
             .time(time)
             .settings(SigningSettings::default())
             .build()
-            .map_err(|e| format!("signing parameters: {e}"))?
+            .map_err(RequestError::SigningParams)?
             .into();
         let headers = request.headers().iter().filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
         let signable = SignableRequest::new("POST", &uri, headers, SignableBody::Bytes(request.body()))
-            .map_err(|e| format!("signing {uri}: {e}"))?;
+            .map_err(|source| RequestError::Signing { uri: uri.clone(), source })?;
         let (instructions, _signature) =
-            sign(signable, &params).map_err(|e| format!("signing {uri}: {e}"))?.into_parts();
+            sign(signable, &params).map_err(|source| RequestError::Signing { uri: uri.clone(), source })?.into_parts();
         instructions.apply_to_request_http1x(&mut request);
         Ok(request)
     }
@@ -154,7 +187,7 @@ impl Signer {
         credentials: &Credentials,
         log_tail: bool,
         time: SystemTime,
-    ) -> Result<http::Request<Bytes>, String> {
+    ) -> Result<http::Request<Bytes>, RequestError> {
         let stamp = Stamp::of(time);
         let token = credentials.session_token();
         let signed_headers = match (log_tail, token.is_some()) {
@@ -225,8 +258,8 @@ impl Signer {
 const CONTENT_TYPE: &str = "application/octet-stream";
 
 /// A header value, or what is wrong with it.
-fn value(s: String, what: &str) -> Result<http::HeaderValue, String> {
-    http::HeaderValue::try_from(s).map_err(|e| format!("{what} cannot be sent as a header: {e}"))
+fn value(s: String, what: &'static str) -> Result<http::HeaderValue, RequestError> {
+    http::HeaderValue::try_from(s).map_err(|source| RequestError::Header { what, source })
 }
 
 /// A header value SigV4's canonical form keeps as it is: no leading, trailing or

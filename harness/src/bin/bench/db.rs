@@ -15,7 +15,7 @@ use anyhow::{bail, Context};
 use transfer::db::{Database, Dialect};
 use transfer::local::{LocalPostgres, PgOptions};
 use transfer::{Function, RetryPolicy};
-use workers::lean::{InvokeClient, Invoker};
+use workers::invoker::{InvokeClient, Invoker};
 use workers::{Accounts, EnginePlan, InProcessTarget, LoadModel, Op, Target, Workload};
 
 use crate::{exit_when_stdin_closes, Owned};
@@ -272,8 +272,7 @@ async fn harness_tps(url: &str, connections: usize, per_connection: usize, via: 
             drive(&plan, target).await
         }
         Via::Endpoint(endpoint, client) => {
-            let target =
-                Invoker::local(client, &endpoint, "reinvent-dat401", connections as u64).map_err(anyhow::Error::msg)?;
+            let target = Invoker::local(client, &endpoint, "reinvent-dat401", connections as u64)?;
             drive(&plan, Arc::new(target)).await
         }
     }

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
-use workers::lean::{InvokeClient, Invoker};
+use workers::invoker::{InvokeClient, Invoker};
 use workers::{Accounts, EnginePlan, LoadModel, Op, Target, Workload};
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.
@@ -102,7 +102,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
         None => (InvokeClient::Sdk, mode),
     };
     let (calls, errors) = rt.block_on(async {
-        let target = Arc::new(Invoker::local(kind, url, "noop", in_flight).map_err(anyhow::Error::msg)?);
+        let target = Arc::new(Invoker::local(kind, url, "noop", in_flight)?);
         match mode {
             "engine" => {
                 let plan = EnginePlan {

@@ -13,7 +13,7 @@ pub fn server(s: &mut String, v: &ServerView, t: &Stats) -> std::fmt::Result {
     let n = |v: Option<u64>| v.map_or("not available".to_string(), thousands);
     let class = |c: ErrorClass| t.errors.get(&c).copied().unwrap_or(0);
     if let Some(l) = &v.lambda {
-        let answered = crate::pipeline::answered(t);
+        let answered = t.answered();
         writeln!(
             s,
             "  Invocations:        client saw {} answered; Lambda counted {}",

@@ -40,7 +40,7 @@ impl Render for Html {
         writeln!(
             s,
             "<p>Started {} · harness {} · target {} · {} worker(s) · stopped: {} · verification: {verdict}</p>",
-            esc(&r.started_at),
+            esc(&r.started_at.rfc3339()),
             esc(&r.harness_version),
             esc(&target_name(r)),
             r.workers.len().max(1),

@@ -10,6 +10,8 @@ use bytes::{Bytes, BytesMut};
 use http::Request;
 use tokio::sync::Mutex;
 
+use super::BuildError;
+
 /// Connections to one `http://host:port`, calls spread round-robin.
 pub struct H2cPool {
     authority: String,
@@ -17,27 +19,50 @@ pub struct H2cPool {
     next: AtomicUsize,
 }
 
-/// A response: status, headers and the whole body.
-pub struct Answer {
+/// A raw HTTP response, before it is read as an Invoke answer: status, headers and the
+/// whole body.
+pub struct RawAnswer {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Bytes,
 }
 
+/// Why a call through the pool got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("connecting to {authority}")]
+    Connect {
+        authority: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("HTTP/2 handshake with {authority}")]
+    Handshake {
+        authority: String,
+        #[source]
+        source: h2::Error,
+    },
+    /// The stream failed: reset, the connection lost or going away.
+    #[error(transparent)]
+    Exchange(h2::Error),
+}
+
 impl H2cPool {
-    pub fn new(base: &str, connections: usize) -> Result<H2cPool, String> {
-        let uri: http::Uri = base.parse().map_err(|e| format!("{base:?} is not a URL: {e}"))?;
+    /// `connections` connections (made on first use) to the `http://` URL `base`.
+    pub fn new(base: &str, connections: usize) -> Result<H2cPool, BuildError> {
+        let url = || base.to_string();
+        let uri: http::Uri = base.parse().map_err(|source| BuildError::NotUrl { url: url(), source })?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("{base:?}: HTTP/2 with prior knowledge needs an http:// URL"));
+            return Err(BuildError::NotHttp { url: url() });
         }
-        let authority = uri.authority().ok_or_else(|| format!("{base:?} names no host"))?.to_string();
+        let authority = uri.authority().ok_or_else(|| BuildError::NoHost { url: url() })?.to_string();
         let slots = (0..connections.max(1)).map(|_| Mutex::new(None)).collect();
         Ok(H2cPool { authority, slots, next: AtomicUsize::new(0) })
     }
 
     /// A sender on the slot's connection, connecting (again) when there is none or it
     /// has closed.
-    async fn sender(&self) -> Result<(usize, h2::client::SendRequest<Bytes>), String> {
+    async fn sender(&self) -> Result<(usize, h2::client::SendRequest<Bytes>), SendError> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
         let mut slot = self.slots[i].lock().await;
         if let Some(send) = slot.as_ref() {
@@ -56,7 +81,7 @@ impl H2cPool {
     }
 
     /// Send `request` and read the whole answer.
-    pub async fn send(&self, request: Request<Bytes>) -> Result<Answer, String> {
+    pub async fn send(&self, request: Request<Bytes>) -> Result<RawAnswer, SendError> {
         let (i, send) = self.sender().await?;
         match exchange(send, request).await {
             Ok(answer) => Ok(answer),
@@ -64,24 +89,27 @@ impl H2cPool {
                 if e.is_io() || e.is_go_away() {
                     self.forget(i).await;
                 }
-                Err(crate::target::error_chain(&e))
+                Err(SendError::Exchange(e))
             }
         }
     }
 }
 
-async fn connect(authority: &str) -> Result<h2::client::SendRequest<Bytes>, String> {
-    let tcp = tokio::net::TcpStream::connect(authority).await.map_err(|e| format!("connecting to {authority}: {e}"))?;
+async fn connect(authority: &str) -> Result<h2::client::SendRequest<Bytes>, SendError> {
+    let tcp = tokio::net::TcpStream::connect(authority)
+        .await
+        .map_err(|source| SendError::Connect { authority: authority.into(), source })?;
     let _ = tcp.set_nodelay(true);
-    let (send, connection) =
-        h2::client::handshake(tcp).await.map_err(|e| format!("HTTP/2 handshake with {authority}: {e}"))?;
+    let (send, connection) = h2::client::handshake(tcp)
+        .await
+        .map_err(|source| SendError::Handshake { authority: authority.into(), source })?;
     tokio::spawn(async move {
         let _ = connection.await;
     });
     Ok(send)
 }
 
-async fn exchange(send: h2::client::SendRequest<Bytes>, request: Request<Bytes>) -> Result<Answer, h2::Error> {
+async fn exchange(send: h2::client::SendRequest<Bytes>, request: Request<Bytes>) -> Result<RawAnswer, h2::Error> {
     let mut send = send.ready().await?;
     let (parts, body) = request.into_parts();
     let (response, mut stream) = send.send_request(Request::from_parts(parts, ()), body.is_empty())?;
@@ -106,5 +134,5 @@ async fn exchange(send: h2::client::SendRequest<Bytes>, request: Request<Bytes>)
         }
     }
     let body = if more.is_empty() { first.unwrap_or_default() } else { more.freeze() };
-    Ok(Answer { status: parts.status.as_u16(), headers: parts.headers, body })
+    Ok(RawAnswer { status: parts.status.as_u16(), headers: parts.headers, body })
 }

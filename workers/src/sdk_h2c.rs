@@ -1,4 +1,4 @@
-//! An HTTP client for the SDK that speaks HTTP/2 without TLS ("h2c", prior knowledge) to
+//! An HTTP client for aws-sdk-lambda that speaks HTTP/2 without TLS ("h2c", prior knowledge) to
 //! the local endpoint. AWS Lambda is reached over HTTP/2 (TLS with ALPN), where many
 //! calls share a connection; over plain `http://` the SDK's default client would use
 //! HTTP/1.1 and one connection per call in flight, about 30 KB each, so 10,000 calls in
