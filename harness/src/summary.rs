@@ -9,8 +9,9 @@ use workers::{EngineEnd, ErrorClass, Hist, Interval, Stats, StopReason};
 use crate::database::Verification;
 use crate::scenario::Plan;
 
-/// Version of the summary format; bumped on incompatible changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the summary format; bumped on incompatible changes. 2: the error
+/// breakdown nested by class (summaries of version 1 are still read, as baselines too).
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// Everything a run produced.
 #[derive(Debug, Clone, Serialize, Deserialize)]

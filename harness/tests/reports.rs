@@ -101,6 +101,33 @@ fn run_folder_validates_round_trips_and_re_renders_identically() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("Error Breakdown:"));
     assert!(before == read_all(), "re-rendered files differ from the run's");
+    old_summaries_still_read(&s, &dir);
+}
+
+/// The same run written as schema version 1 did (the error breakdown flat, keyed
+/// `class: message`): `harness report` renders the same errors from it, and `harness
+/// check` takes it as a baseline.
+fn old_summaries_still_read(s: &Value, dir: &Path) {
+    let mut old = s.clone();
+    old["schema_version"] = 1.into();
+    let mut flat = serde_json::Map::new();
+    for (class, messages) in s["totals"]["error_messages"].as_object().unwrap() {
+        for (message, count) in messages.as_object().unwrap() {
+            flat.insert(format!("{class}: {message}"), count.clone());
+        }
+    }
+    assert!(!flat.is_empty(), "the run had errors to flatten");
+    old["totals"]["error_messages"] = Value::Object(flat);
+    let old_dir = tempfile::tempdir().unwrap();
+    std::fs::write(old_dir.path().join("summary.json"), serde_json::to_vec(&old).unwrap()).unwrap();
+    let out = harness(&["report", old_dir.path().to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let errors = |d: &Path| std::fs::read(d.join("errors.csv")).unwrap();
+    assert_eq!(errors(old_dir.path()), errors(dir), "the same breakdown from a version 1 summary");
+    let baseline = old_dir.path().join("summary.json");
+    let out = harness(&["check", dir.to_str().unwrap(), "--baseline", baseline.to_str().unwrap(), "--format", "json"]);
+    let verdict: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    assert_eq!(verdict["baseline"], s["run_id"], "{}", text(&out));
 }
 
 #[test]

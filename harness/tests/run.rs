@@ -20,7 +20,7 @@ fn smoke_run_adds_up_verifies_and_writes_a_lossless_summary() {
     assert!(stdout.contains("Verification: PASS"), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("[100%] 100/100 calls"), "{}", text(&out));
     let s = summary.expect("summary.json");
-    assert_eq!(n(&s, "/schema_version"), 1);
+    assert_eq!(n(&s, "/schema_version"), 2);
     let calls = n(&s, "/totals/calls");
     let errors: u64 = s["totals"]["errors"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(calls, 100);
@@ -59,9 +59,11 @@ fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commi
     let s = summary.unwrap();
     let function_errors = n(&s, "/totals/errors/function");
     assert!(function_errors > 0, "{}", text(&out));
-    for (message, _) in s["totals"]["error_messages"].as_object().unwrap() {
+    let by_class = s["totals"]["error_messages"].as_object().unwrap();
+    assert_eq!(by_class.keys().collect::<Vec<_>>(), ["function"], "only function errors: {by_class:?}");
+    for (message, _) in by_class["function"].as_object().unwrap() {
         assert!(
-            message.starts_with("function: OccConflict: ")
+            message.starts_with("OccConflict: ")
                 && (message.contains("(40001)") || message.contains("(40P01)")),
             "{message}"
         );
@@ -78,11 +80,11 @@ fn calls_that_exhaust_a_bounded_backoff_still_show_their_retries() {
     let args = [&ch04, "--accounts", "3", "--parallel", "60", "--batches", "2", "--retry-policy", "backoff:2:1:2"];
     let (out, summary, _d) = run(&args);
     let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
-    let exhausted: u64 = s["totals"]["error_messages"]
+    let exhausted: u64 = s["totals"]["error_messages"]["function"]
         .as_object()
         .unwrap()
         .iter()
-        .filter(|(m, _)| m.starts_with("function: OccConflict: "))
+        .filter(|(m, _)| m.starts_with("OccConflict: "))
         .map(|(_, n)| n.as_u64().unwrap())
         .sum();
     assert!(exhausted > 0, "3 accounts, 60 at once, 2 retries: some calls give up: {}", text(&out));
@@ -233,7 +235,7 @@ fn a_throttling_endpoint_shows_throttles_as_errors_and_nothing_is_lost() {
     assert_eq!(n(&s, "/environments/throttles"), throttles, "the endpoint counted what the client saw");
     assert_eq!(n(&s, "/totals/successes") + throttles, 120);
     assert!(
-        s["totals"]["error_messages"]["throttle: TooManyRequestsException: ConcurrentInvocationLimitExceeded"].is_u64()
+        s["totals"]["error_messages"]["throttle"]["TooManyRequestsException: ConcurrentInvocationLimitExceeded"].is_u64()
     );
     assert_eq!(s["verification"]["passed"], true);
     assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));

@@ -2,6 +2,7 @@
 //! merge exactly, and the engine loop that ties them together.
 
 pub mod accounts;
+pub mod breakdown;
 pub mod chain;
 pub mod engine;
 pub mod fleet;
@@ -17,6 +18,7 @@ pub mod target;
 pub mod workload;
 
 pub use accounts::{AccountCount, AccountCounts};
+pub use breakdown::Breakdown;
 pub use chain::error_chain;
 pub use engine::{EngineEnd, EnginePlan, Halt, Interval, StopReason};
 pub use histogram::Hist;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::breakdown::Breakdown;
 use crate::histogram::Hist;
 use crate::platform::{PlatformReport, PlatformStats, ReportError};
 
@@ -52,13 +53,6 @@ impl ErrorClass {
         }
     }
 }
-
-/// Distinct messages kept per error class; further ones are counted under
-/// `class: (other messages)`, so memory and file sizes stay bounded however long the run.
-pub const MESSAGES_PER_CLASS: usize = 20;
-
-/// The bucket of the messages beyond `MESSAGES_PER_CLASS`.
-pub const OTHER_MESSAGES: &str = "(other messages)";
 
 /// A message with what varies from call to call replaced: timestamps (`<time>`), UUIDs,
 /// request ids and other long hex or digit runs (`<id>`), decimal numbers (`<n>`).
@@ -131,8 +125,8 @@ pub struct Stats {
     pub successes: u64,
     /// Errors by class.
     pub errors: BTreeMap<ErrorClass, u64>,
-    /// Errors by `class: message`, for the error breakdown.
-    pub error_messages: BTreeMap<String, u64>,
+    /// Errors by class, then by message (normalised), for the error breakdown.
+    pub error_messages: Breakdown,
     /// Client-side latency of every call, microseconds.
     pub latency_us: Hist,
     /// Client-side latency of the successful calls only (absent in older summaries).
@@ -182,7 +176,7 @@ impl Stats {
             }
             Some((class, message)) => {
                 *self.errors.entry(*class).or_default() += 1;
-                self.count_message(format!("{}: {}", class.name(), normalise(message)), 1);
+                self.error_messages.count(*class, &normalise(message), 1);
             }
         }
     }
@@ -194,9 +188,7 @@ impl Stats {
         for (k, v) in &other.errors {
             *self.errors.entry(*k).or_default() += v;
         }
-        for (k, v) in &other.error_messages {
-            self.count_message(k.clone(), *v);
-        }
+        self.error_messages.merge(&other.error_messages);
         self.latency_us.merge(&other.latency_us);
         self.success_latency_us.merge(&other.success_latency_us);
         self.function_us.merge(&other.function_us);
@@ -208,26 +200,6 @@ impl Stats {
         if let Some(p) = &other.platform {
             self.platform.get_or_insert_with(Default::default).merge(p);
         }
-    }
-
-    /// Count `n` errors under `key` (`class: message`), or under the class's
-    /// `(other messages)` once the class holds `MESSAGES_PER_CLASS` distinct messages.
-    fn count_message(&mut self, key: String, n: u64) {
-        if let Some(count) = self.error_messages.get_mut(&key) {
-            *count += n;
-            return;
-        }
-        let class = key.split_once(": ").map_or(key.as_str(), |(c, _)| c);
-        let prefix = format!("{class}: ");
-        let other = format!("{prefix}{OTHER_MESSAGES}");
-        let kept = self
-            .error_messages
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| **k != other)
-            .count();
-        let key = if kept >= MESSAGES_PER_CLASS && key != other { other } else { key };
-        *self.error_messages.entry(key).or_default() += n;
     }
 
     /// Compress the histograms (see `Hist::pack`); for statistics kept for the record.
@@ -263,14 +235,7 @@ impl Stats {
     pub fn unknown_outcomes(&self) -> u64 {
         use ErrorClass::*;
         let maybe_committed = [transfer::error::COMMIT_UNKNOWN, transfer::error::TIMEOUT];
-        let function_errors: u64 = self
-            .error_messages
-            .iter()
-            .filter_map(|(key, n)| Some((key.strip_prefix("function: ")?, n)))
-            .filter(|(message, _)| maybe_committed.iter().any(|t| message.split(':').next() == Some(*t)))
-            .map(|(_, n)| n)
-            .sum();
-        self.count_of(&[Timeout, Transport, Abandoned]) + function_errors
+        self.count_of(&[Timeout, Transport, Abandoned]) + self.error_messages.of_types(Function, &maybe_committed)
     }
 }
 
@@ -317,8 +282,9 @@ mod tests {
             });
         }
         assert_eq!(s.errors[&ErrorClass::Function], 100_000);
-        let keys: Vec<_> = s.error_messages.keys().collect();
-        assert_eq!(keys, ["function: Sandbox.Timedout: <time> <id> Task timed out after <n> seconds"], "{keys:?}");
+        let keys: Vec<_> = s.error_messages.iter().map(|(c, m, _)| (c, m)).collect();
+        let expected = "Sandbox.Timedout: <time> <id> Task timed out after <n> seconds";
+        assert_eq!(keys, [(ErrorClass::Function, expected)], "{keys:?}");
         // Messages that share nothing: at most MESSAGES_PER_CLASS of them, then "other".
         let mut t = Stats::default();
         for i in 0..100_000u64 {
@@ -332,9 +298,10 @@ mod tests {
                 ..CallRecord::default()
             });
         }
-        assert_eq!(t.error_messages.len(), MESSAGES_PER_CLASS + 1);
-        assert_eq!(t.error_messages.values().sum::<u64>(), 100_000, "every error still counted");
-        assert!(t.error_messages["service: (other messages)"] > 99_000);
+        assert_eq!(t.error_messages.len(), crate::breakdown::MESSAGES_PER_CLASS + 1);
+        assert_eq!(t.error_messages.iter().map(|(_, _, n)| n).sum::<u64>(), 100_000, "every error still counted");
+        let other = t.error_messages.of(ErrorClass::Service).find(|(m, _)| *m == crate::breakdown::OTHER_MESSAGES);
+        assert!(other.is_some_and(|(_, n)| n > 99_000), "{other:?}");
         assert_eq!(normalise("conflict (40001) after 3 retries"), "conflict (40001) after 3 retries");
         assert_eq!(
             normalise("cannot connect to 127.0.0.1:5432: Connection refused (os error 111)"),

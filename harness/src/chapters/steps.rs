@@ -157,7 +157,7 @@ async fn stress(ctx: &Ctx<'_>) -> anyhow::Result<Verdict> {
         finished.print()?;
         let report = finished.report;
         let t = &report.totals;
-        let conflicts = t.error_messages.iter().filter(|(m, _)| m.contains("OccConflict")).map(|(_, n)| n).sum::<u64>();
+        let conflicts = t.error_messages.of_types(ErrorClass::Function, &[transfer::error::OCC_CONFLICT]);
         let verified = report.verification.as_ref().is_none_or(|v| v.passed);
         let ok = verified
             && if retries || ctx.args.aws {

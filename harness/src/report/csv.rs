@@ -189,11 +189,10 @@ impl Render for Errors {
     fn render(&self, report: &RunReport) -> anyhow::Result<Vec<u8>> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(["class", "message", "count"])?;
-        let mut rows: Vec<(&String, &u64)> = report.totals.error_messages.iter().collect();
-        rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        for (key, count) in rows {
-            let (class, message) = key.split_once(": ").unwrap_or(("", key));
-            w.write_record([class, message, &count.to_string()])?;
+        let mut rows: Vec<_> = report.totals.error_messages.iter().collect();
+        rows.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+        for (class, message, count) in rows {
+            w.write_record([class.name(), message, &count.to_string()])?;
         }
         Ok(w.into_inner()?)
     }

@@ -291,8 +291,8 @@ async fn drive<T: Target>(plan: &EnginePlan, target: Arc<T>) -> anyhow::Result<f
     };
     let (end, stats) = tokio::join!(engine, sum);
     if stats.error_count() > 0 {
-        for (message, n) in &stats.error_messages {
-            eprintln!("  {n} x {message}");
+        for (class, message, n) in stats.error_messages.iter() {
+            eprintln!("  {n} x {}: {message}", class.name());
         }
     }
     Ok(stats.successes as f64 / end.elapsed_s.max(1e-9))

@@ -131,8 +131,8 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                     s
                 };
                 let (_, stats) = tokio::join!(engine, sum);
-                for (message, n) in &stats.error_messages {
-                    eprintln!("  {n} x {message}");
+                for (class, message, n) in stats.error_messages.iter() {
+                    eprintln!("  {n} x {}: {message}", class.name());
                 }
                 // Counted as the other clients count: successes are calls, the rest errors.
                 Ok((stats.successes, stats.error_count()))

@@ -77,11 +77,10 @@ pub fn throttles(s: &mut String, t: &Stats) -> std::fmt::Result {
         return Ok(());
     }
     writeln!(s, "  429s by reason:")?;
-    let prefix = "throttle: TooManyRequestsException: ";
-    for (key, n) in t.error_messages.iter().filter(|(k, _)| k.starts_with("throttle: ")) {
-        let reason = key.strip_prefix(prefix).unwrap_or(key.trim_start_matches("throttle: "));
+    for (message, n) in t.error_messages.of(ErrorClass::Throttle) {
+        let reason = message.strip_prefix("TooManyRequestsException: ").unwrap_or(message);
         let shown = if reason.is_empty() { "(none)" } else { reason };
-        writeln!(s, "    {shown}: {} ({})", thousands(*n), throttle_reason(reason))?;
+        writeln!(s, "    {shown}: {} ({})", thousands(n), throttle_reason(reason))?;
     }
     Ok(())
 }

@@ -112,9 +112,9 @@ fn errors(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
         .collect();
     writeln!(s, "  by class: {}", classes.join(", "))?;
     let mut messages: Vec<_> = t.error_messages.iter().collect();
-    messages.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    for (message, n) in messages.iter().take(10) {
-        writeln!(s, "  {message}: {}", thousands(**n))?;
+    messages.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
+    for (class, message, n) in messages.iter().take(10) {
+        writeln!(s, "  {}: {message}: {}", class.name(), thousands(*n))?;
     }
     if messages.len() > 10 {
         writeln!(s, "  ... and {} more kinds (see summary.json)", messages.len() - 10)?;

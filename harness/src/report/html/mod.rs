@@ -273,11 +273,10 @@ fn errors_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
         return writeln!(s, "<p id=\"errors\">No errors.</p>");
     }
     let mut rows: Vec<_> = r.totals.error_messages.iter().collect();
-    rows.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    rows.sort_by(|a, b| b.2.cmp(&a.2).then((a.0, a.1).cmp(&(b.0, b.1))));
     writeln!(s, "<table id=\"errors\"><tr><th>class</th><th>message</th><th>count</th></tr>")?;
-    for (key, n) in rows {
-        let (class, message) = key.split_once(": ").unwrap_or(("", key));
-        writeln!(s, "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>", esc(class), esc(message))?;
+    for (class, message, n) in rows {
+        writeln!(s, "<tr><td>{}</td><td>{}</td><td class=\"n\">{n}</td></tr>", class.name(), esc(message))?;
     }
     writeln!(s, "</table>")
 }
