@@ -11,8 +11,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::Context;
 use tokio::process::Child;
 use tokio::sync::{mpsc, watch};
-use workers::fleet::protocol::ToWorker;
-use workers::fleet::{ConnectError, WorkerEvent, WorkerLink, WorkerTarget};
+use workers::remote::protocol::ToWorker;
+use workers::remote::{ConnectError, WorkerEvent, WorkerLink, WorkerTarget};
 use workers::{EngineEnd, Halt, Interval, Stats, StopReason};
 
 use crate::record::{Driven, Record};
@@ -56,7 +56,7 @@ struct Seen {
     granted: u64,
     end: Option<EngineEnd>,
     lost: Option<(WorkerStatus, String)>,
-    traffic: std::sync::Arc<workers::fleet::client::Traffic>,
+    traffic: std::sync::Arc<workers::remote::client::Traffic>,
 }
 
 impl Seen {
@@ -176,7 +176,7 @@ pub async fn drive(
     let (cpu_before, clock) = (cpu_seconds(), Instant::now());
     let (_local, links) = connect(plan, fleet, secret).await?;
     let shares =
-        workers::fleet::split(&plan.engine, links.len(), fleet.partition_accounts).map_err(anyhow::Error::msg)?;
+        workers::remote::split(&plan.engine, links.len(), fleet.partition_accounts).map_err(anyhow::Error::msg)?;
     let (stop, stopped) = watch::channel(false);
     let (events, received) = mpsc::unbounded_channel();
     let mut seen = Vec::new();
@@ -238,7 +238,7 @@ async fn connect(
 ) -> anyhow::Result<(Option<LocalWorkers>, Vec<WorkerLink>)> {
     let (local, addresses, secret) = match &fleet.workers {
         WorkerSet::Local(n) => {
-            let secret = workers::fleet::protocol::nonce() + &workers::fleet::protocol::nonce();
+            let secret = workers::remote::protocol::nonce() + &workers::remote::protocol::nonce();
             let (local, addresses) = spawn_local(*n, &secret).await?;
             (Some(local), addresses, Some(secret.into_bytes()))
         }

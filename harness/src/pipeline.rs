@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 use transfer::local::EnvironmentStats;
-use workers::fleet::WorkerTarget;
+use workers::remote::WorkerTarget;
 use workers::{Halt, InProcessTarget, Op, StopReason, Target};
 
 use crate::check;

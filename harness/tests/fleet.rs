@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use workers::fleet::protocol::{self, ToCoordinator, ToWorker};
+use workers::remote::protocol::{self, ToCoordinator, ToWorker};
 use workers::Hist;
 
 mod common;
@@ -302,7 +302,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         max_duration_s: 1e19,
         drain_timeout_s: 60.0,
     };
-    let target = workers::fleet::WorkerTarget::Endpoint {
+    let target = workers::remote::WorkerTarget::Endpoint {
         url: "http://127.0.0.1:9".into(),
         function: "f".into(),
         h2c: true,
@@ -310,7 +310,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         log_tail: false,
     };
     let events = runtime.block_on(async {
-        let link = workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
+        let link = workers::remote::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
         let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000, grant: 256 };
         let (_stop, stopped) = tokio::sync::watch::channel(false);
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -321,7 +321,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         }
         events
     });
-    let [workers::fleet::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}") };
+    let [workers::remote::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}") };
     assert!(reason.contains("invalid plan: limits.max_duration must be between 1ms and 7 days"), "{reason}");
     let mut stream = TcpStream::connect(&d.address).unwrap();
     assert_eq!(read_frame(&mut stream)["busy"], Value::Null, "free again: {}", d.log());
@@ -367,11 +367,11 @@ fn write_raw(stream: &mut TcpStream, body: &[u8]) {
 fn daemons_refuse_bad_secrets_bad_frames_other_versions_and_open_listening_without_a_secret() {
     let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let wrong = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, Some(b"not-the-secret-at-all")));
+    let wrong = runtime.block_on(workers::remote::WorkerLink::connect(&d.address, Some(b"not-the-secret-at-all")));
     let wrong = wrong.err().unwrap();
-    assert!(matches!(wrong, workers::fleet::ConnectError::Refused { .. }), "{wrong}");
+    assert!(matches!(wrong, workers::remote::ConnectError::Refused { .. }), "{wrong}");
     assert!(wrong.to_string().contains("authentication failed"), "{}", d.log());
-    let none = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, None));
+    let none = runtime.block_on(workers::remote::WorkerLink::connect(&d.address, None));
     assert!(none.err().unwrap().to_string().contains("authentication failed"));
 
     // An oversized frame, then garbage, then another protocol version: refused, and the
@@ -395,7 +395,7 @@ fn daemons_refuse_bad_secrets_bad_frames_other_versions_and_open_listening_witho
     let expected = format!("protocol version 99 is not this worker's {}", protocol::PROTOCOL_VERSION);
     assert!(reason.contains(&expected), "{reason}");
 
-    let ok = runtime.block_on(workers::fleet::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())));
+    let ok = runtime.block_on(workers::remote::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())));
     assert!(ok.is_ok(), "the daemon still serves: {}", d.log());
 
     let out = harness(&["worker", "--listen", "0.0.0.0:0"]);
@@ -451,7 +451,7 @@ fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_
             }
         })
         .count();
-    assert!(closed >= 450 - workers::fleet::daemon::MAX_UNAUTHENTICATED, "{closed} of 450 closed");
+    assert!(closed >= 450 - workers::remote::daemon::MAX_UNAUTHENTICATED, "{closed} of 450 closed");
 }
 
 /// Network namespaces with a veth link each to this host, removed on drop.

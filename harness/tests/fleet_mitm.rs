@@ -211,7 +211,7 @@ fn a_fake_worker_without_the_secret_cannot_pass_for_one() {
         let key = "11".repeat(32);
         let hello = format!(
             "{{\"type\":\"hello\",\"protocol\":{},\"worker\":\"fake\",\"nonce\":\"00\",\"key\":\"{key}\",\"busy\":null}}",
-            workers::fleet::PROTOCOL_VERSION
+            workers::remote::PROTOCOL_VERSION
         );
         for body in [hello.as_bytes(), b"{\"type\":\"accepted\"}"] {
             s.write_all(&(body.len() as u32).to_be_bytes()).unwrap();
@@ -221,8 +221,8 @@ fn a_fake_worker_without_the_secret_cannot_pass_for_one() {
         let _ = s.read_to_end(&mut sink);
     });
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let link = runtime.block_on(workers::fleet::WorkerLink::connect(&address, Some(SECRET.as_bytes())));
+    let link = runtime.block_on(workers::remote::WorkerLink::connect(&address, Some(SECRET.as_bytes())));
     let e = link.err().expect("a plaintext acceptance is refused");
-    assert!(matches!(e, workers::fleet::ConnectError::NotSameKeys { .. }), "{e}");
+    assert!(matches!(e, workers::remote::ConnectError::NotSameKeys { .. }), "{e}");
     assert!(e.to_string().contains("does not open with this session's keys"), "{e}");
 }

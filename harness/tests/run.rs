@@ -63,8 +63,7 @@ fn without_function_retries_conflicts_are_40001_errors_and_nothing_partial_commi
     assert_eq!(by_class.keys().collect::<Vec<_>>(), ["function"], "only function errors: {by_class:?}");
     for (message, _) in by_class["function"].as_object().unwrap() {
         assert!(
-            message.starts_with("OccConflict: ")
-                && (message.contains("(40001)") || message.contains("(40P01)")),
+            message.starts_with("OccConflict: ") && (message.contains("(40001)") || message.contains("(40P01)")),
             "{message}"
         );
     }
@@ -234,9 +233,8 @@ fn a_throttling_endpoint_shows_throttles_as_errors_and_nothing_is_lost() {
     assert!(throttles > 0, "40 parallel calls on 2 environments must be throttled: {}", text(&out));
     assert_eq!(n(&s, "/environments/throttles"), throttles, "the endpoint counted what the client saw");
     assert_eq!(n(&s, "/totals/successes") + throttles, 120);
-    assert!(
-        s["totals"]["error_messages"]["throttle"]["TooManyRequestsException: ConcurrentInvocationLimitExceeded"].is_u64()
-    );
+    assert!(s["totals"]["error_messages"]["throttle"]["TooManyRequestsException: ConcurrentInvocationLimitExceeded"]
+        .is_u64());
     assert_eq!(s["verification"]["passed"], true);
     assert_eq!(n(&s, "/verification/history_rows_added"), n(&s, "/totals/successes"));
 }

@@ -8,7 +8,7 @@ use anyhow::Context;
 use tokio::io::AsyncReadExt;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
-use workers::fleet::{Daemon, DaemonConfig, DaemonEvent};
+use workers::remote::{Daemon, DaemonConfig, DaemonEvent};
 
 use crate::cli::WorkerArgs;
 use crate::secret::{self, SECRET_ENV};

@@ -32,7 +32,7 @@ pub fn secret_parameter(stack: &str) -> String {
 /// Create the secret (unless it exists), then create or update the stack and wait for it.
 pub async fn up(c: &Clients, u: &Up, patience: Duration, every: Duration) -> anyhow::Result<StackStatus> {
     let name = secret_parameter(&u.stack);
-    let secret = workers::fleet::protocol::nonce() + &workers::fleet::protocol::nonce();
+    let secret = workers::remote::protocol::nonce() + &workers::remote::protocol::nonce();
     let put = c
         .ssm
         .put_parameter()

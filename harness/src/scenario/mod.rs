@@ -285,7 +285,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         ));
     }
     if let Some((fleet, n)) = workers.as_ref().and_then(|f| Some((f, f.workers.len()?))) {
-        workers::fleet::split(&engine, n, fleet.partition_accounts).map_err(|m| src.err(&fleet.at, m.to_string()))?;
+        workers::remote::split(&engine, n, fleet.partition_accounts).map_err(|m| src.err(&fleet.at, m.to_string()))?;
     }
     let allow_incomplete = limits.allow_incomplete.unwrap_or(false);
     Ok(Plan {

@@ -1,5 +1,5 @@
-//! Distributed runs: the protocol, the worker daemon, the coordinator's side of one
-//! worker connection, and how a plan is split across workers.
+//! Remote workers in a distributed run: the protocol, the worker daemon, the
+//! coordinator's side of one worker connection, and how a plan is split across workers.
 
 pub mod channel;
 pub mod client;
