@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::stats::ErrorClass;
+use crate::error_class::ErrorClass;
 
 /// Distinct messages kept per error class; further ones are counted under
 /// `OTHER_MESSAGES`.

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod breakdown;
 pub mod chain;
 pub mod engine;
+pub mod error_class;
 pub mod histogram;
 pub mod invoker;
 pub mod lean;

@@ -7,52 +7,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::breakdown::Breakdown;
+pub use crate::error_class::ErrorClass;
 use crate::histogram::Hist;
 use crate::platform::{PlatformReport, PlatformStats, ReportError};
-
-/// How a call failed, coarsely.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ErrorClass {
-    /// The function answered with a business error (`{"error": ...}`), e.g. insufficient balance.
-    Business,
-    /// The function failed (`X-Amz-Function-Error`), e.g. an OCC conflict not retried.
-    Function,
-    /// 429 TooManyRequestsException.
-    Throttle,
-    /// Any other service error (404, 400, 5xx).
-    Service,
-    /// No response: connection refused or reset.
-    Transport,
-    /// No answer within the call timeout.
-    Timeout,
-    /// Still in flight at the drain deadline (or a second signal): given up unanswered.
-    Abandoned,
-}
-
-impl ErrorClass {
-    pub const ALL: [ErrorClass; 7] = [
-        ErrorClass::Business,
-        ErrorClass::Function,
-        ErrorClass::Throttle,
-        ErrorClass::Service,
-        ErrorClass::Transport,
-        ErrorClass::Timeout,
-        ErrorClass::Abandoned,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorClass::Business => "business",
-            ErrorClass::Function => "function",
-            ErrorClass::Throttle => "throttle",
-            ErrorClass::Service => "service",
-            ErrorClass::Transport => "transport",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Abandoned => "abandoned",
-        }
-    }
-}
 
 /// A message with what varies from call to call replaced: timestamps (`<time>`), UUIDs,
 /// request ids and other long hex or digit runs (`<id>`), decimal numbers (`<n>`).
@@ -242,6 +199,32 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answered_and_unknown_outcomes_count_what_may_have_run() {
+        let mut s = Stats::default();
+        let mut fail = |class: ErrorClass, message: &str, n: u64| {
+            for _ in 0..n {
+                s.record(&CallRecord { error: Some((class, message.into())), ..CallRecord::default() });
+            }
+        };
+        fail(ErrorClass::Function, "CommitOutcomeUnknown: connection lost at COMMIT after 0 retries", 2);
+        fail(ErrorClass::Function, "Sandbox.Timedout: Task timed out after 3.00 seconds", 3);
+        fail(ErrorClass::Function, "OccConflict: change conflicts (OC000)", 5);
+        fail(ErrorClass::Function, "CommitOutcomeUnknownish: not the same type", 7);
+        fail(ErrorClass::Throttle, "TooManyRequestsException: Rate", 11);
+        fail(ErrorClass::Transport, "connection reset", 13);
+        fail(ErrorClass::Timeout, "no answer", 17);
+        fail(ErrorClass::Abandoned, "given up", 19);
+        fail(ErrorClass::Service, "ResourceNotFoundException", 23);
+        fail(ErrorClass::Business, "Insufficient balance", 29);
+        s.record(&CallRecord::default());
+        assert_eq!(s.calls, 130);
+        // Lambda answered the function's errors, the business refusals and the success.
+        assert_eq!(s.answered(), 2 + 3 + 5 + 7 + 29 + 1);
+        // Maybe committed: a lost COMMIT, a function timeout, and no answer at all.
+        assert_eq!(s.unknown_outcomes(), 2 + 3 + 13 + 17 + 19);
+    }
 
     fn call(i: u64) -> CallRecord {
         CallRecord {

@@ -40,6 +40,11 @@ pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8
 const PATIENCE: Duration = Duration::from_secs(60);
 /// Credentials closer to their expiry than this are fetched again.
 const FRESH: Duration = Duration::from_secs(300);
+/// Attempts at one page, as the SDK's standard retry mode makes: a throttle, a 5xx
+/// or a connection lost is tried again after a jittered, doubling pause.
+const ATTEMPTS: u32 = 3;
+/// The first pause between attempts (then doubled), before jitter.
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
 
 /// Why a `DescribeInstances` call failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +68,19 @@ pub enum Error {
     Status { status: u16, body: String },
     #[error("not a DescribeInstances answer: {0}")]
     Answer(String),
+}
+
+impl Error {
+    /// Worth another attempt: a throttle, a server-side failure, or no answer.
+    fn transient(&self) -> bool {
+        const THROTTLES: [&str; 4] = ["RequestLimitExceeded", "Throttling", "Unavailable", "InternalError"];
+        match self {
+            Error::Send { .. } | Error::Timeout { .. } => true,
+            Error::Api { status, code, .. } => *status >= 500 || THROTTLES.contains(&code.as_str()),
+            Error::Status { status, .. } => *status >= 500 || *status == 429,
+            _ => false,
+        }
+    }
 }
 
 /// One instance as `DescribeInstances` describes it.
@@ -136,8 +154,7 @@ impl Client {
         let mut instances = Vec::new();
         let mut token: Option<String> = None;
         loop {
-            let (status, body) = self.call(form(ids, token.as_deref())).await?;
-            let page = parse(status, &body)?;
+            let page = self.page(&form(ids, token.as_deref())).await?;
             instances.extend(page.instances);
             match page.next_token {
                 Some(next) if token.as_ref() == Some(&next) => {
@@ -147,6 +164,22 @@ impl Client {
                 None => return Ok(instances),
             }
         }
+    }
+
+    /// One page, tried again (at most `ATTEMPTS` in all) while the failure is transient.
+    async fn page(&self, body: &str) -> Result<Page, Error> {
+        let mut pause = FIRST_PAUSE;
+        for attempt in 1.. {
+            let answer = self.call(body.to_string()).await.and_then(|(status, text)| parse(status, &text));
+            match answer {
+                Err(e) if e.transient() && attempt < ATTEMPTS => {
+                    tokio::time::sleep(pause.mul_f64(0.5 + rand::random::<f64>() / 2.0)).await;
+                    pause *= 2;
+                }
+                done => return done,
+            }
+        }
+        unreachable!("the loop returns by its last attempt")
     }
 
     /// One signed request; the answer's status and body.
@@ -461,6 +494,25 @@ mod tests {
         let outputs = StackOutputs { group: "hf-WorkerGroup-1".into(), port: 7700, secret_parameter: "/p".into() };
         let e = crate::fleet::find(&c, &outputs).await.unwrap_err().to_string();
         assert_eq!(e, "DescribeInstances: InvalidInstanceID.NotFound: The instance ID 'i-9' does not exist (HTTP 400)");
+    }
+
+    #[tokio::test]
+    async fn throttles_and_server_failures_are_tried_again_a_bounded_number_of_times() {
+        const THROTTLED: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>RequestLimitExceeded</Code><Message>Request limit exceeded.</Message></Error></Errors><RequestID>r</RequestID></Response>"#;
+        let ok = instances_page_xml(&[("i-1", "10.0.1.5")], None);
+        let (c, recorded) = clients_with(vec![(503, THROTTLED.into()), (500, "oops".into()), (200, ok)]);
+        let found = c.ec2.describe_instances(&["i-1".into()]).await.unwrap();
+        assert_eq!(found, [Instance { id: "i-1".into(), private_ip: Some("10.0.1.5".into()) }]);
+        assert_eq!(recorded.actual_requests().count(), 3, "two failures, then the answer");
+        let answers = (0..ATTEMPTS).map(|_| (503, THROTTLED.to_string())).collect();
+        let (c, recorded) = clients_with(answers);
+        let e = c.ec2.describe_instances(&["i-1".into()]).await.unwrap_err();
+        assert!(matches!(&e, Error::Api { code, .. } if code == "RequestLimitExceeded"), "{e:?}");
+        assert_eq!(recorded.actual_requests().count(), ATTEMPTS as usize, "no more than ATTEMPTS");
+        let (c, recorded) = clients_with(vec![(400, NOT_FOUND.into())]);
+        assert!(c.ec2.describe_instances(&["i-9".into()]).await.is_err());
+        assert_eq!(recorded.actual_requests().count(), 1, "a client error is not tried again");
     }
 
     #[test]

@@ -57,16 +57,24 @@ fn describe(e: &dyn std::error::Error) -> String {
     workers::error_chain(e)
 }
 
-/// The stack as CloudFormation describes it.
+/// A stack CloudFormation does not know (any more).
+#[derive(Debug, thiserror::Error)]
+#[error("fleet {0}: no such stack")]
+pub struct NoSuchStack(pub String);
+
+/// The stack as CloudFormation describes it; `NoSuchStack` (as the error's root) when
+/// it does not exist.
 pub async fn describe_stack(c: &Clients, stack: &str) -> anyhow::Result<aws_sdk_cloudformation::types::Stack> {
-    let out = c
-        .cloudformation
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-        .map_err(|e| anyhow::anyhow!("fleet {stack}: DescribeStacks: {}", describe(&e)))?;
-    out.stacks().first().cloned().with_context(|| format!("fleet {stack}: no such stack"))
+    use aws_sdk_cloudformation::error::ProvideErrorMetadata;
+    let out = c.cloudformation.describe_stacks().stack_name(stack).send().await.map_err(|e| {
+        // CloudFormation says so only as a ValidationError "Stack with id X does not exist".
+        let gone = e.code() == Some("ValidationError") && e.message().is_some_and(|m| m.contains("does not exist"));
+        match gone {
+            true => anyhow::Error::new(NoSuchStack(stack.to_string())),
+            false => anyhow::anyhow!("fleet {stack}: DescribeStacks: {}", describe(&e)),
+        }
+    })?;
+    out.stacks().first().cloned().ok_or_else(|| anyhow::Error::new(NoSuchStack(stack.to_string())))
 }
 
 /// The stack's outputs.

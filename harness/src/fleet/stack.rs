@@ -131,9 +131,7 @@ pub async fn down(c: &Clients, stack: &str, patience: Duration, every: Duration)
     let deadline = tokio::time::Instant::now() + patience;
     loop {
         match status(c, stack).await {
-            Err(e) if format!("{e:#}").contains("does not exist") || format!("{e:#}").contains("no such stack") => {
-                break
-            }
+            Err(e) if e.downcast_ref::<super::NoSuchStack>().is_some() => break,
             Err(e) => return Err(e),
             Ok(StackStatus::DeleteComplete) => break,
             Ok(StackStatus::DeleteFailed) => anyhow::bail!("fleet {stack}: DELETE_FAILED"),

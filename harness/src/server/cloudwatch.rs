@@ -129,6 +129,10 @@ pub async fn fetch(client: &aws_sdk_cloudwatch::Client, r: &Request) -> anyhow::
         dpus: value("dpus", &mut missing),
         rolled_back: None,
     });
+    // Complete once every metric has arrived and Lambda counted every answered call;
+    // a run without a cluster has no database view to wait for.
+    let caught_up = lambda.invocations.is_none_or(|n| n >= r.answered);
+    let complete = missing.is_empty() && caught_up;
     if !missing.is_empty() {
         notes.push(format!(
             "not yet available from CloudWatch: {} (metrics arrive minutes late; `harness report RUN_DIR --fetch-metrics` fetches them again)",
@@ -144,7 +148,6 @@ pub async fn fetch(client: &aws_sdk_cloudwatch::Client, r: &Request) -> anyhow::
     if r.cluster.is_none() {
         notes.push("no database view: set target.cluster_id to the DSQL cluster's identifier".into());
     }
-    let complete = notes.iter().all(|n| n.starts_with("no database view"));
     let rfc = |secs: i64| crate::clock::Timestamp::from_secs(secs.max(0) as u64);
     Ok(ServerView {
         source: "CloudWatch (AWS/Lambda by FunctionName, AWS/AuroraDSQL by ClusterId)".into(),
