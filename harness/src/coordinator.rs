@@ -277,29 +277,35 @@ async fn aws_fleet(plan: &Plan, stack: &str, secret: Option<Vec<u8>>) -> anyhow:
     Ok((addresses, secret))
 }
 
-/// Connect to every worker, trying again those not answering yet (a daemon comes up a
-/// little after its instance is in service), for at most `patience`.
+/// Connect to every worker once all of them listen, trying again while any does not
+/// (a daemon comes up a little after its instance is in service), for at most
+/// `patience`. The links are made together, as a daemon waits only 10 s for its plan;
+/// a refusal (a wrong secret, another version, busy) ends the wait at once.
 async fn connect_patiently(addresses: &[String], secret: &[u8], patience: Duration) -> anyhow::Result<Vec<WorkerLink>> {
     let deadline = Instant::now() + patience;
-    let mut links: Vec<Option<WorkerLink>> = addresses.iter().map(|_| None).collect();
     loop {
-        let waiting: Vec<usize> = (0..addresses.len()).filter(|i| links[*i].is_none()).collect();
-        let tries =
-            futures::future::join_all(waiting.iter().map(|i| WorkerLink::connect(&addresses[*i], Some(secret)))).await;
-        let mut problems = Vec::new();
-        for (i, t) in waiting.into_iter().zip(tries) {
-            match t {
-                Ok(link) => links[i] = Some(link),
-                // Refusals (a wrong secret, another version, busy) will not change.
-                Err(e @ (ConnectError::Refused { .. } | ConnectError::Version { .. })) => {
-                    anyhow::bail!("cannot start the run: {e}")
+        let problems = match silent(addresses).await {
+            silent if !silent.is_empty() => silent,
+            _ => {
+                let tries = futures::future::join_all(addresses.iter().map(|a| WorkerLink::connect(a, Some(secret))));
+                let mut links = Vec::new();
+                let mut problems = Vec::new();
+                for t in tries.await {
+                    match t {
+                        Ok(link) => links.push(link),
+                        // Refusals will not change.
+                        Err(e @ (ConnectError::Refused { .. } | ConnectError::Version { .. })) => {
+                            anyhow::bail!("cannot start the run: {}", workers::error_chain(&e))
+                        }
+                        Err(e) => problems.push(workers::error_chain(&e)),
+                    }
                 }
-                Err(e) => problems.push(workers::error_chain(&e)),
+                if problems.is_empty() {
+                    return Ok(links);
+                }
+                problems
             }
-        }
-        if problems.is_empty() {
-            return Ok(links.into_iter().flatten().collect());
-        }
+        };
         anyhow::ensure!(
             Instant::now() < deadline,
             "cannot start the run: workers not answering after {} s:\n  {}",
@@ -308,6 +314,18 @@ async fn connect_patiently(addresses: &[String], secret: &[u8], patience: Durati
         );
         tokio::time::sleep(Duration::from_secs(2)).await;
     }
+}
+
+/// The workers not listening yet (a TCP connection, closed at once), and why.
+async fn silent(addresses: &[String]) -> Vec<String> {
+    async fn probe(a: &str) -> Option<String> {
+        match tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(a)).await {
+            Ok(Ok(_)) => None,
+            Ok(Err(e)) => Some(format!("worker {a}: {e}")),
+            Err(_) => Some(format!("worker {a}: no connection within 5 s")),
+        }
+    }
+    futures::future::join_all(addresses.iter().map(|a| probe(a))).await.into_iter().flatten().collect()
 }
 
 /// When the fleet starts, and how its liveness is watched.

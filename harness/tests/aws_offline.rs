@@ -81,9 +81,19 @@ fn json_answer(v: Value) -> Response<Body> {
 }
 
 /// GetMetricData's answer in CBOR: Lambda's values but none yet of DSQL's the first
-/// time, every value after.
+/// time, every value the second, and an internal error from the third on.
 async fn metrics(State(seen): State<Arc<Seen>>) -> Response<Body> {
-    let first = seen.metric_calls.fetch_add(1, Ordering::SeqCst) == 0;
+    let call = seen.metric_calls.fetch_add(1, Ordering::SeqCst);
+    if call >= 2 {
+        let body = json!({"__type": "InternalServiceError", "message": "Internal\n  failure,\n  please retry"});
+        return Response::builder()
+            .status(500)
+            .header("content-type", "application/cbor")
+            .header("smithy-protocol", "rpc-v2-cbor")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+    }
+    let first = call == 0;
     let answered = seen.invocations.load(Ordering::SeqCst);
     let throttles = answered.div_ceil(THROTTLE_EVERY);
     let values = [
@@ -254,4 +264,17 @@ fn an_aws_run_offline_warns_of_the_quota_explains_429s_and_fetches_its_metrics_l
     );
     assert!(stdout.contains("DPUs:               12500"), "{stdout}");
     assert_eq!(seen.metric_calls.load(Ordering::SeqCst), 2);
+
+    // A fetch that fails (CloudWatch answers 500) keeps every earlier figure, fails the
+    // command and says what failed in one line.
+    let out = aws_harness(&url, dir.path(), &["report", &run_dir, "--fetch-metrics"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let kept: Value = serde_json::from_slice(&std::fs::read(&summary_path).unwrap()).unwrap();
+    assert_eq!(kept["server"], s["server"], "the earlier view stands");
+    assert_eq!(kept["cost"], s["cost"], "and the cost with it");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let said: Vec<&str> = stderr.lines().filter(|l| l.contains("not fetched")).collect();
+    assert_eq!(said.len(), 1, "{stderr}");
+    assert!(said[0].contains("GetMetricData") && said[0].len() < 600, "{}", said[0]);
+    assert_eq!(seen.metric_calls.load(Ordering::SeqCst), 3);
 }

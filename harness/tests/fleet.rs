@@ -309,22 +309,40 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         client: Default::default(),
         log_tail: false,
     };
-    let events = runtime.block_on(async {
-        let link = workers::remote::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
-        let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000, grant: 256 };
-        let (_stop, stopped) = tokio::sync::watch::channel(false);
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        link.run(0, run, stopped, Duration::from_millis(500), Duration::from_secs(3), tx).await;
-        let mut events = Vec::new();
-        while let Ok((_, e)) = rx.try_recv() {
-            events.push(e);
-        }
-        events
-    });
+    let send = |plan: workers::EnginePlan| {
+        let target = target.clone();
+        runtime.block_on(async {
+            let link = workers::remote::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
+            let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000, grant: 256 };
+            let (_stop, stopped) = tokio::sync::watch::channel(false);
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+            link.run(0, run, stopped, Duration::from_millis(500), Duration::from_secs(3), tx).await;
+            let mut events = Vec::new();
+            while let Ok((_, e)) = rx.try_recv() {
+                events.push(e);
+            }
+            events
+        })
+    };
+    let events = send(plan.clone());
     let [workers::remote::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}") };
     assert!(reason.contains("invalid plan: limits.max_duration must be between 1ms and 7 days"), "{reason}");
-    let mut stream = TcpStream::connect(&d.address).unwrap();
-    assert_eq!(read_frame(&mut stream)["busy"], Value::Null, "free again: {}", d.log());
+    // An open model's share of the schedule that no split makes: slot 0 of 0 (a division
+    // by zero before the engine starts), 5 of 2.
+    for (index, of) in [(0, 0), (5, 2)] {
+        let stages = vec![workers::Stage { rate: 10.0, duration_s: 1.0, ramp_from: None }];
+        let load = workers::LoadModel::Open { stages, max_in_flight: 2, slot: workers::load::Slot { index, of } };
+        let events = send(workers::EnginePlan { load, max_duration_s: 60.0, ..plan.clone() });
+        let [workers::remote::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}\n{}", d.log()) };
+        assert!(reason.contains(&format!("invalid plan: load.slot {index} of {of} is no worker's share")), "{reason}");
+    }
+    // Free again once the refused connection has closed (its claim is released as the
+    // daemon's side of it ends, a moment after the refusal is sent).
+    let free = wait_for(Duration::from_secs(5), || {
+        let mut stream = TcpStream::connect(&d.address).unwrap();
+        read_frame(&mut stream)["busy"] == Value::Null
+    });
+    assert!(free, "free again: {}", d.log());
 }
 
 #[test]
@@ -429,6 +447,7 @@ fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_
     }
     std::thread::sleep(Duration::from_millis(500));
     let grown = rss_kib(d.child.id()).saturating_sub(before);
+    eprintln!("the daemon grew {grown} KiB under the flood");
     assert!(grown < 8 * 1024, "the daemon grew {grown} KiB under the flood (360 MB before the limits)");
     // The coordinator gets through meanwhile, and its run completes.
     let dir = tempfile::tempdir().unwrap();
@@ -452,6 +471,54 @@ fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_
         })
         .count();
     assert!(closed >= 450 - workers::remote::daemon::MAX_UNAUTHENTICATED, "{closed} of 450 closed");
+}
+
+/// A churn of unauthenticated connections (connect, send 14 bytes, the last 300 left
+/// stalled; as fast as one thread can, for at most 120 s) while coordinators holding the
+/// secret run: each
+/// run gets through. Before, the oldest pending connection gave way to a new one, which
+/// evicted the coordinator between its greeting and its proof (5 of 6 runs failed at
+/// 1,500-4,500 connections a second).
+#[test]
+fn a_connection_churn_never_locks_out_a_coordinator_with_the_secret() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let opened = std::sync::Arc::new(AtomicU64::new(0));
+    let churn = {
+        let (stop, opened, address) = (stop.clone(), opened.clone(), d.address.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(120);
+            // The last 300 stay open (stalled), so the daemon's pending set is always full.
+            let mut open = std::collections::VecDeque::new();
+            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                if let Ok(mut s) = TcpStream::connect(&address) {
+                    let _ = s.write_all(&100u32.to_be_bytes());
+                    let _ = s.write_all(b"{\"type\":\"");
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    open.push_back(s);
+                    if open.len() > 300 {
+                        open.pop_front();
+                    }
+                }
+            }
+        })
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = closed_scenario(dir.path(), 1, "");
+    let started = std::time::Instant::now();
+    let before = opened.load(Ordering::Relaxed);
+    for run in 0..4 {
+        let results = dir.path().join(format!("results-{run}"));
+        let out = coordinate(&scenario, &results, &[&d], &[]).output().unwrap();
+        assert!(out.status.success(), "run {run} under the churn: {}\n{}", text(&out), d.log());
+    }
+    let rate = (opened.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    churn.join().unwrap();
+    // The churn was real: far more connections than the daemon keeps pending.
+    assert!(rate > 200.0, "the churn opened only {rate:.0} connections a second");
+    eprintln!("churn: {rate:.0} connections a second during the runs");
 }
 
 /// Network namespaces with a veth link each to this host, removed on drop.

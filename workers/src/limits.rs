@@ -61,6 +61,12 @@ pub enum LimitError {
     Amount { min: i32, max: i32 },
     #[error("workload.zipf_exponent must be between 0 and 10, got {got}")]
     ZipfExponent { got: f64 },
+    /// An open model's share of the schedule that is no worker's: `index` of `of`
+    /// needs `index < of <= MAX_PARALLEL` (a plan the coordinator's split never makes).
+    #[error(
+        "load.slot {index} of {of} is no worker's share of the schedule: it needs 0 <= index < of <= {MAX_PARALLEL}"
+    )]
+    Slot { index: u64, of: u64 },
 }
 
 impl LimitError {
@@ -77,6 +83,7 @@ impl LimitError {
             LimitError::Accounts { .. } => "workload.accounts",
             LimitError::Amount { .. } => "workload.amount",
             LimitError::ZipfExponent { .. } => "workload.zipf_exponent",
+            LimitError::Slot { .. } => "load.slot",
         }
     }
 }
@@ -163,7 +170,10 @@ fn load(plan: &EnginePlan) -> Result<(), LimitError> {
                 return Err(LimitError::ClosedWithoutEnd);
             }
         }
-        LoadModel::Open { stages: s, max_in_flight, .. } => {
+        LoadModel::Open { stages: s, max_in_flight, slot } => {
+            if slot.of == 0 || slot.of > MAX_PARALLEL || slot.index >= slot.of {
+                return Err(LimitError::Slot { index: slot.index, of: slot.of });
+            }
             count("load.max_in_flight", *max_in_flight, MAX_PARALLEL)?;
             stages(s.len())?;
             for s in s {
@@ -200,6 +210,21 @@ mod tests {
 
     fn plan(load: LoadModel) -> EnginePlan {
         EnginePlan::for_tests(load, 10)
+    }
+
+    #[test]
+    fn an_open_models_slot_must_be_a_workers_share() {
+        let open = |index, of| {
+            let stages = vec![Stage { rate: 10.0, duration_s: 1.0, ramp_from: None }];
+            plan(LoadModel::Open { stages, max_in_flight: 5, slot: crate::load::Slot { index, of } })
+        };
+        assert!(validate(&open(0, 1)).is_ok());
+        assert!(validate(&open(1, 2)).is_ok());
+        for (index, of) in [(0, 0), (5, 2), (2, 2), (0, MAX_PARALLEL + 1)] {
+            let e = validate(&open(index, of)).unwrap_err();
+            assert_eq!(e, LimitError::Slot { index, of });
+            assert_eq!(e.key(), "load.slot");
+        }
     }
 
     #[test]

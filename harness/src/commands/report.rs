@@ -11,24 +11,27 @@ use crate::run_dir::{self, RunDir};
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut report = run_dir::read(&args.run_dir)?;
     let dir = RunDir::open(&args.run_dir);
+    let mut fetched = true;
     if args.fetch_metrics {
-        fetch_metrics(&mut report).await;
+        fetched = fetch_metrics(&mut report).await;
         dir.write(&report)?;
     } else {
         dir.write_derived(&report)?;
     }
     print!("{}", String::from_utf8(Console.render(&report)?)?);
-    Ok(ExitCode::SUCCESS)
+    Ok(if fetched { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The server-side view of an AWS run, fetched again, and the cost with its DPUs.
-async fn fetch_metrics(report: &mut RunReport) {
+/// The server-side view of an AWS run, fetched again over the one it had (a figure the
+/// fetch lacks keeps its earlier value), and the cost with its DPUs; false when the
+/// fetch failed (said in one line; the summary keeps what it had).
+async fn fetch_metrics(report: &mut RunReport) -> bool {
     let crate::scenario::TargetSpec::Aws { function, access, cluster_id } = &report.plan.target else {
         eprintln!(
             "nothing to fetch: the server-side view of a {} run was recorded when it ended (CloudWatch only holds AWS runs')",
             report.plan.target.kind()
         );
-        return;
+        return true;
     };
     let from = report.started_at.system();
     let request = crate::server::cloudwatch::Request {
@@ -38,6 +41,16 @@ async fn fetch_metrics(report: &mut RunReport) {
         to: from + std::time::Duration::from_secs_f64(report.end.elapsed_s),
         answered: report.totals.answered(),
     };
-    report.server = Some(crate::pipeline::aws_view(access, &request).await);
+    let fetched = crate::pipeline::aws_view(access, &request).await;
+    let failed = fetched.is_empty();
+    if failed {
+        eprintln!("error: the metrics were not fetched, the summary keeps its figures: {}", fetched.notes.join("; "));
+    }
+    let merged = match &report.server {
+        Some(earlier) => fetched.over(earlier),
+        None => fetched,
+    };
+    report.server = Some(merged);
     report.cost = Some(crate::cost::of_run(&report.plan, &report.totals, report.server.as_ref()));
+    !failed
 }

@@ -98,9 +98,7 @@ pub async fn fetch(client: &aws_sdk_cloudwatch::Client, r: &Request) -> anyhow::
         .end_time(DateTime::from_secs(start + i64::from(period_s)))
         .send()
         .await
-        .map_err(|e| {
-            anyhow::anyhow!("CloudWatch GetMetricData: {}", aws_sdk_cloudwatch::error::DisplayErrorContext(&e))
-        })?;
+        .map_err(|e| anyhow::anyhow!("CloudWatch GetMetricData: {}", one_line(&workers::error_chain(&e), 300)))?;
     let mut notes = Vec::new();
     let mut missing = Vec::new();
     let value = |id: &str, missing: &mut Vec<String>| -> Option<f64> {
@@ -168,6 +166,15 @@ fn query(q: &Query, dimension_value: &str, period_s: i32) -> MetricDataQuery {
         .build();
     let stat = MetricStat::builder().metric(metric).period(period_s).stat(q.stat).build();
     MetricDataQuery::builder().id(q.id).metric_stat(stat).return_data(true).build()
+}
+
+/// `text` on one line (white space runs as one space), at most `max` characters.
+pub fn one_line(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}...", &flat[..cut]),
+        None => flat,
+    }
 }
 
 #[cfg(test)]

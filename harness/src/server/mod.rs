@@ -10,6 +10,15 @@ pub mod local;
 
 use serde::{Deserialize, Serialize};
 
+/// `new`, with what it lacks taken from `earlier`.
+fn or_earlier<T: Clone>(new: Option<T>, earlier: Option<&T>, merge: impl Fn(T, &T) -> T) -> Option<T> {
+    match (new, earlier) {
+        (Some(n), Some(e)) => Some(merge(n, e)),
+        (None, e) => e.cloned(),
+        (n, None) => n,
+    }
+}
+
 /// What Lambda counted.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct LambdaSide {
@@ -55,4 +64,91 @@ pub struct ServerView {
     pub notes: Vec<String>,
     pub lambda: Option<LambdaSide>,
     pub database: Option<DatabaseSide>,
+}
+
+impl LambdaSide {
+    /// These figures, the missing ones taken from `earlier`.
+    fn over(self, earlier: &LambdaSide) -> LambdaSide {
+        LambdaSide {
+            invocations: self.invocations.or(earlier.invocations),
+            errors: self.errors.or(earlier.errors),
+            throttles: self.throttles.or(earlier.throttles),
+            max_concurrency: self.max_concurrency.or(earlier.max_concurrency),
+            duration_p50_ms: self.duration_p50_ms.or(earlier.duration_p50_ms),
+            duration_p99_ms: self.duration_p99_ms.or(earlier.duration_p99_ms),
+            cold_starts: self.cold_starts.or(earlier.cold_starts),
+        }
+    }
+}
+
+impl DatabaseSide {
+    /// These figures, the missing ones taken from `earlier`.
+    fn over(self, earlier: &DatabaseSide) -> DatabaseSide {
+        DatabaseSide {
+            committed: self.committed.or(earlier.committed),
+            rolled_back: self.rolled_back.or(earlier.rolled_back),
+            occ_conflicts: self.occ_conflicts.or(earlier.occ_conflicts),
+            commit_latency_ms: self.commit_latency_ms.or(earlier.commit_latency_ms),
+            dpus: self.dpus.or(earlier.dpus),
+        }
+    }
+}
+
+impl ServerView {
+    /// No figure at all: the fetch failed.
+    pub fn is_empty(&self) -> bool {
+        self.lambda.is_none() && self.database.is_none()
+    }
+
+    /// A view fetched again, over the one fetched before: a figure the new fetch lacks
+    /// keeps its earlier value, so a failed or partial fetch never loses what an earlier
+    /// one had; complete when either was.
+    pub fn over(self, earlier: &ServerView) -> ServerView {
+        if self.is_empty() {
+            return earlier.clone();
+        }
+        let complete = self.complete || earlier.complete;
+        ServerView {
+            lambda: or_earlier(self.lambda, earlier.lambda.as_ref(), LambdaSide::over),
+            database: or_earlier(self.database, earlier.database.as_ref(), DatabaseSide::over),
+            notes: if self.complete || !earlier.complete { self.notes } else { earlier.notes.clone() },
+            complete,
+            ..self
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+
+    fn view(lambda: Option<LambdaSide>, database: Option<DatabaseSide>, complete: bool, note: &str) -> ServerView {
+        ServerView {
+            source: "CloudWatch".into(),
+            from: Timestamp::from_secs(0),
+            to: Timestamp::from_secs(60),
+            complete,
+            notes: if note.is_empty() { vec![] } else { vec![note.into()] },
+            lambda,
+            database,
+        }
+    }
+
+    #[test]
+    fn a_failed_or_partial_fetch_keeps_the_earlier_figures() {
+        let lambda = LambdaSide { invocations: Some(270), throttles: Some(30), ..LambdaSide::default() };
+        let database = DatabaseSide { committed: Some(270), dpus: Some(12_500.0), ..DatabaseSide::default() };
+        let earlier = view(Some(lambda.clone()), Some(database.clone()), true, "");
+        let failed = view(None, None, false, "CloudWatch GetMetricData: HTTP 500");
+        assert_eq!(failed.over(&earlier), earlier, "a failed fetch changes nothing");
+        let partial = view(Some(LambdaSide { invocations: Some(271), ..LambdaSide::default() }), None, false, "late");
+        let merged = partial.over(&earlier);
+        assert_eq!(merged.lambda.as_ref().unwrap().invocations, Some(271), "the new figure wins");
+        assert_eq!(merged.lambda.as_ref().unwrap().throttles, Some(30), "the missing one is kept");
+        assert_eq!(merged.database, Some(database));
+        assert!(merged.complete && merged.notes.is_empty(), "{merged:?}");
+        let first = view(Some(lambda), None, false, "not yet available");
+        assert_eq!(first.clone().over(&view(None, None, false, "x")), first, "nothing earlier to keep");
+    }
 }

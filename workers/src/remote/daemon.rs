@@ -29,9 +29,23 @@ use crate::{EngineEnd, EnginePlan, Halt, Stats, StopReason};
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection may take to authenticate.
 const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
-/// Connections not yet authenticated, at most; a new one beyond it closes the oldest, so
-/// a flood cannot lock the coordinator out (it authenticates within milliseconds).
+/// Connections not yet authenticated, at most; a new one beyond it closes one of them:
+/// the oldest of those that sent bytes without completing their authentication frame,
+/// else the oldest. A coordinator sends its whole frame at once (after the worker's
+/// greeting), so a flood that sends bytes and stalls never evicts it, and one that sends
+/// nothing must open `MAX_UNAUTHENTICATED` connections within its round trip.
 pub const MAX_UNAUTHENTICATED: usize = 64;
+
+/// A connection still authenticating: its number, the means to close it, and whether it
+/// has sent bytes (of a frame it has not completed).
+type Pending = (u64, tokio::sync::oneshot::Sender<()>, Arc<std::sync::atomic::AtomicBool>);
+
+/// Which pending connection gives way to a new one: the oldest that sent bytes without
+/// completing its frame, else the oldest.
+fn victim(pending: &std::collections::VecDeque<Pending>) -> Option<usize> {
+    let stalled = pending.iter().position(|(_, _, sent)| sent.load(std::sync::atomic::Ordering::Relaxed));
+    stalled.or((!pending.is_empty()).then_some(0))
+}
 
 /// What the daemon does, for whoever runs it to show.
 #[derive(Debug, Clone, PartialEq)]
@@ -60,8 +74,8 @@ pub struct Daemon {
     pub secret: Option<Vec<u8>>,
     /// The plan being run (its coordinator's address), if any.
     busy: Mutex<Option<String>>,
-    /// Connections still authenticating, oldest first, each with the means to close it.
-    pending: Mutex<std::collections::VecDeque<(u64, tokio::sync::oneshot::Sender<()>)>>,
+    /// Connections still authenticating, oldest first.
+    pending: Mutex<std::collections::VecDeque<Pending>>,
     next_connection: std::sync::atomic::AtomicU64,
     events: mpsc::UnboundedSender<DaemonEvent>,
     /// Turns true on shutdown: no new coordinators, and the running plan drains.
@@ -212,23 +226,24 @@ impl Daemon {
     async fn handle(&self, stream: TcpStream, peer: SocketAddr) -> bool {
         let _ = stream.set_nodelay(true);
         let (mut rd, mut wr) = stream.into_split();
-        // Room among the connections still authenticating: the oldest gives way.
+        // Room among the connections still authenticating: one gives way (`victim`).
         let id = self.next_connection.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let (evict, evicted) = tokio::sync::oneshot::channel();
+        let sent = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             if pending.len() >= MAX_UNAUTHENTICATED {
-                if let Some((_, oldest)) = pending.pop_front() {
-                    let _ = oldest.send(());
+                if let Some((_, gone, _)) = victim(&pending).and_then(|i| pending.remove(i)) {
+                    let _ = gone.send(());
                 }
             }
-            pending.push_back((id, evict));
+            pending.push_back((id, evict, sent.clone()));
         }
         let authenticated = tokio::select! {
-            a = self.authenticate(&mut rd, &mut wr) => a,
+            a = self.authenticate(&mut rd, &mut wr, &sent) => a,
             _ = evicted => Err(Refusal::Gone),
         };
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|(other, _)| *other != id);
+        self.pending.lock().unwrap_or_else(|p| p.into_inner()).retain(|(other, _, _)| *other != id);
         let keys = match authenticated {
             Ok(keys) => keys,
             Err(refusal) => return self.refuse(&mut wr, peer, refusal).await,
@@ -247,13 +262,20 @@ impl Daemon {
         };
         match claim {
             Err(reason) => self.refuse_sealed(&mut tx, peer, reason).await,
-            Ok(_claim) => self.accepted(rx, tx, peer).await,
+            // Boxed: a connection that never authenticates then costs only its handshake,
+            // not the room of a whole run's state.
+            Ok(_claim) => Box::pin(self.accepted(rx, tx, peer)).await,
         }
     }
 
     /// The greeting, the coordinator's proof and the session keys, or why the
     /// coordinator is refused (`Refusal::Gone` when it went away).
-    async fn authenticate(&self, rd: &mut OwnedReadHalf, wr: &mut OwnedWriteHalf) -> Result<Keys, Refusal> {
+    async fn authenticate(
+        &self,
+        rd: &mut OwnedReadHalf,
+        wr: &mut OwnedWriteHalf,
+        sent: &std::sync::atomic::AtomicBool,
+    ) -> Result<Keys, Refusal> {
         let nonce = protocol::nonce();
         let mine = Ephemeral::new()?;
         let busy = self.busy.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -265,7 +287,13 @@ impl Daemon {
             busy,
         };
         protocol::write(wr, &hello).await.map_err(|_| Refusal::Gone)?;
-        let auth = tokio::time::timeout(AUTH_TIMEOUT, protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME)).await;
+        let auth = tokio::time::timeout(AUTH_TIMEOUT, async {
+            // The first bytes in: from now on a stalled frame is the first to give way.
+            let _ = rd.peek(&mut [0u8; 1]).await;
+            sent.store(true, std::sync::atomic::Ordering::Relaxed);
+            protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME).await
+        })
+        .await;
         let (version, proof, theirs) = match auth {
             Ok(Ok(ToWorker::Auth { protocol, proof, nonce, key })) => (protocol, proof, nonce.zip(key)),
             Ok(Ok(other)) => return Err(Refusal::Unexpected { expected: "auth", got: Box::new(other) }),
@@ -488,4 +516,23 @@ async fn run_plan(
         Err(e) => ToCoordinator::Failed { reason: format!("the plan's engine failed: {e}") },
     });
     calls
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stalled_frame_gives_way_before_a_connection_that_sent_nothing() {
+        let entry = |id: u64, sent: bool| {
+            let (tx, _rx) = tokio::sync::oneshot::channel();
+            (id, tx, Arc::new(std::sync::atomic::AtomicBool::new(sent)))
+        };
+        let mut pending: std::collections::VecDeque<Pending> = std::collections::VecDeque::new();
+        assert_eq!(victim(&pending), None);
+        pending.extend([entry(1, false), entry(2, false)]);
+        assert_eq!(victim(&pending), Some(0), "none stalled: the oldest");
+        pending.extend([entry(3, true), entry(4, true)]);
+        assert_eq!(victim(&pending), Some(2), "the oldest stalled one, not the coordinator awaiting its greeting");
+    }
 }
