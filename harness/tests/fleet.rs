@@ -309,7 +309,16 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         client: Default::default(),
         log_tail: false,
     };
+    // Free once a refused connection has closed (its claim is released as the daemon's
+    // side of it ends, a moment after the refusal is sent).
+    let free = || {
+        wait_for(Duration::from_secs(5), || {
+            let mut stream = TcpStream::connect(&d.address).unwrap();
+            read_frame(&mut stream)["busy"] == Value::Null
+        })
+    };
     let send = |plan: workers::EnginePlan| {
+        assert!(free(), "free for the next plan: {}", d.log());
         let target = target.clone();
         runtime.block_on(async {
             let link = workers::remote::WorkerLink::connect(&d.address, Some(SECRET.as_bytes())).await.unwrap();
@@ -336,13 +345,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         let [workers::remote::WorkerEvent::Failed(reason)] = &events[..] else { panic!("{events:?}\n{}", d.log()) };
         assert!(reason.contains(&format!("invalid plan: load.slot {index} of {of} is no worker's share")), "{reason}");
     }
-    // Free again once the refused connection has closed (its claim is released as the
-    // daemon's side of it ends, a moment after the refusal is sent).
-    let free = wait_for(Duration::from_secs(5), || {
-        let mut stream = TcpStream::connect(&d.address).unwrap();
-        read_frame(&mut stream)["busy"] == Value::Null
-    });
-    assert!(free, "free again: {}", d.log());
+    assert!(free(), "free again: {}", d.log());
 }
 
 #[test]
@@ -448,7 +451,9 @@ fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_
     std::thread::sleep(Duration::from_millis(500));
     let grown = rss_kib(d.child.id()).saturating_sub(before);
     eprintln!("the daemon grew {grown} KiB under the flood");
-    assert!(grown < 8 * 1024, "the daemon grew {grown} KiB under the flood (360 MB before the limits)");
+    // Measured on a 2-core machine: 3.4 to 10 MiB from run to run (the allocator's
+    // pages), against 360 MB before the limits; 16 MiB keeps a wide margin both ways.
+    assert!(grown < 16 * 1024, "the daemon grew {grown} KiB under the flood (360 MB before the limits)");
     // The coordinator gets through meanwhile, and its run completes.
     let dir = tempfile::tempdir().unwrap();
     let scenario = closed_scenario(dir.path(), 2, "");
@@ -474,8 +479,8 @@ fn a_flood_of_unauthenticated_connections_neither_swamps_a_daemon_nor_locks_out_
 }
 
 /// A churn of unauthenticated connections (connect, send 14 bytes, the last 300 left
-/// stalled; as fast as one thread can, for at most 120 s) while coordinators holding the
-/// secret run: each
+/// stalled; as fast as three threads can, for at most 120 s) while coordinators holding
+/// the secret run: each
 /// run gets through. Before, the oldest pending connection gave way to a new one, which
 /// evicted the coordinator between its greeting and its proof (5 of 6 runs failed at
 /// 1,500-4,500 connections a second).
@@ -485,25 +490,28 @@ fn a_connection_churn_never_locks_out_a_coordinator_with_the_secret() {
     let d = Daemon::start(&[], "127.0.0.1:0", Some(SECRET));
     let stop = std::sync::Arc::new(AtomicBool::new(false));
     let opened = std::sync::Arc::new(AtomicU64::new(0));
-    let churn = {
-        let (stop, opened, address) = (stop.clone(), opened.clone(), d.address.clone());
-        std::thread::spawn(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(120);
-            // The last 300 stay open (stalled), so the daemon's pending set is always full.
-            let mut open = std::collections::VecDeque::new();
-            while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
-                if let Ok(mut s) = TcpStream::connect(&address) {
-                    let _ = s.write_all(&100u32.to_be_bytes());
-                    let _ = s.write_all(b"{\"type\":\"");
-                    opened.fetch_add(1, Ordering::Relaxed);
-                    open.push_back(s);
-                    if open.len() > 300 {
-                        open.pop_front();
+    let churn: Vec<_> = (0..3)
+        .map(|_| {
+            let (stop, opened, address) = (stop.clone(), opened.clone(), d.address.clone());
+            std::thread::spawn(move || {
+                let deadline = std::time::Instant::now() + Duration::from_secs(120);
+                // The last 100 of each thread stay open (stalled): the daemon's pending
+                // set is always full.
+                let mut open = std::collections::VecDeque::new();
+                while !stop.load(Ordering::Relaxed) && std::time::Instant::now() < deadline {
+                    if let Ok(mut s) = TcpStream::connect(&address) {
+                        let _ = s.write_all(&100u32.to_be_bytes());
+                        let _ = s.write_all(b"{\"type\":\"");
+                        opened.fetch_add(1, Ordering::Relaxed);
+                        open.push_back(s);
+                        if open.len() > 100 {
+                            open.pop_front();
+                        }
                     }
                 }
-            }
+            })
         })
-    };
+        .collect();
     let dir = tempfile::tempdir().unwrap();
     let scenario = closed_scenario(dir.path(), 1, "");
     let started = std::time::Instant::now();
@@ -515,7 +523,7 @@ fn a_connection_churn_never_locks_out_a_coordinator_with_the_secret() {
     }
     let rate = (opened.load(Ordering::Relaxed) - before) as f64 / started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
-    churn.join().unwrap();
+    churn.into_iter().for_each(|t| t.join().unwrap());
     // The churn was real: far more connections than the daemon keeps pending.
     assert!(rate > 200.0, "the churn opened only {rate:.0} connections a second");
     eprintln!("churn: {rate:.0} connections a second during the runs");

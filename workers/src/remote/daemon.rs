@@ -40,6 +40,27 @@ pub const MAX_UNAUTHENTICATED: usize = 64;
 /// has sent bytes (of a frame it has not completed).
 type Pending = (u64, tokio::sync::oneshot::Sender<()>, Arc<std::sync::atomic::AtomicBool>);
 
+/// A connection's reading half that notes when its first bytes arrive.
+struct Flagging<'a> {
+    inner: &'a mut OwnedReadHalf,
+    sent: &'a std::sync::atomic::AtomicBool,
+}
+
+impl tokio::io::AsyncRead for Flagging<'_> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.sent.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        polled
+    }
+}
+
 /// Which pending connection gives way to a new one: the oldest that sent bytes without
 /// completing its frame, else the oldest.
 fn victim(pending: &std::collections::VecDeque<Pending>) -> Option<usize> {
@@ -287,13 +308,10 @@ impl Daemon {
             busy,
         };
         protocol::write(wr, &hello).await.map_err(|_| Refusal::Gone)?;
-        let auth = tokio::time::timeout(AUTH_TIMEOUT, async {
-            // The first bytes in: from now on a stalled frame is the first to give way.
-            let _ = rd.peek(&mut [0u8; 1]).await;
-            sent.store(true, std::sync::atomic::Ordering::Relaxed);
-            protocol::read::<_, ToWorker>(rd, MAX_AUTH_FRAME).await
-        })
-        .await;
+        // Once bytes arrive without completing the frame, it is the first to give way.
+        let mut flagged = Flagging { inner: rd, sent };
+        let auth =
+            tokio::time::timeout(AUTH_TIMEOUT, protocol::read::<_, ToWorker>(&mut flagged, MAX_AUTH_FRAME)).await;
         let (version, proof, theirs) = match auth {
             Ok(Ok(ToWorker::Auth { protocol, proof, nonce, key })) => (protocol, proof, nonce.zip(key)),
             Ok(Ok(other)) => return Err(Refusal::Unexpected { expected: "auth", got: Box::new(other) }),
