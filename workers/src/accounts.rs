@@ -36,9 +36,14 @@ impl AccountCount {
 pub struct AccountCounts(pub HashMap<i64, AccountCount>);
 
 impl AccountCounts {
-    /// Count one finished call (transfers only; other calls have no accounts).
+    /// Count one finished call (transfers only; other calls have no accounts) that
+    /// reached the function: answered, or failed inside it. A throttled, refused, lost
+    /// or unanswered call took part in nothing.
     pub fn record(&mut self, r: &CallRecord) {
         let Some((payer, payee)) = r.accounts else { return };
+        if !matches!(r.error, None | Some((ErrorClass::Business | ErrorClass::Function, _))) {
+            return;
+        }
         let retries = r.retries.unwrap_or(0);
         // A function error is counted as `errorType: message`; the type is the function's code.
         let conflict = matches!(&r.error, Some((ErrorClass::Function, m))
@@ -106,6 +111,24 @@ mod tests {
             accounts: Some((1 + i % 5, 1 + (i * 7 + 3) % 50)),
             ..CallRecord::default()
         }
+    }
+
+    #[test]
+    fn only_calls_that_reached_the_function_take_part() {
+        let mut counts = AccountCounts::default();
+        for class in [ErrorClass::Throttle, ErrorClass::Service, ErrorClass::Transport, ErrorClass::Abandoned] {
+            counts.record(&CallRecord {
+                error: Some((class, "never ran".into())),
+                accounts: Some((1, 2)),
+                ..CallRecord::default()
+            });
+        }
+        assert!(counts.is_empty(), "{counts:?}");
+        let refused = (ErrorClass::Business, "Insufficient balance".to_string());
+        counts.record(&CallRecord { error: Some(refused), accounts: Some((1, 2)), ..CallRecord::default() });
+        counts.record(&CallRecord { accounts: Some((3, 1)), ..CallRecord::default() });
+        assert_eq!(counts.0[&1], AccountCount { payer: 1, payee: 1, retries: 0, conflicts: 0 });
+        assert_eq!(counts.0.len(), 3);
     }
 
     #[test]
