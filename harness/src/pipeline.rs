@@ -169,8 +169,11 @@ async fn drive_target(
             let target =
                 Arc::new(InProcessTarget::new(plan.local.environments, db.database(), plan.local.retry_policy));
             let driven = drive(plan, Source::InProcess(target.clone()), secret, signals.halt(), record).await?;
+            // The function's connections close first, so PostgreSQL has counted their commits.
+            let environments = Some(target.stats());
+            drop(target);
             let (server, verification) = before.after(plan, &db, None, &driven, &mut teardown).await;
-            Ok(Ran { driven, environments: Some(target.stats()), verification, teardown, server })
+            Ok(Ran { driven, environments, verification, teardown, server })
         }
         TargetSpec::Endpoint { url, function } => {
             let target = WorkerTarget::Endpoint { url, function, h2c: false, client, log_tail };

@@ -273,3 +273,38 @@ fn a_run_cut_short_by_its_time_limit_fails_unless_the_scenario_allows_it() {
         assert_eq!(summary.unwrap()["end"]["stop"], "time_limit");
     }
 }
+
+/// Another client's session stays open on the database through the run, so PostgreSQL's
+/// counters cannot be known to hold every commit: the server-side view says so, marked
+/// incomplete, instead of claiming counts it may lack. Without it, the same run's view
+/// is complete and counts at least the client's successes.
+#[test]
+fn the_server_view_is_complete_only_when_every_commit_is_counted() {
+    let pg = LocalPostgres::start(&PgOptions::default()).unwrap();
+    let url = pg.url();
+    let tmp = tempfile::tempdir().unwrap();
+    let quick = |results: &Path| {
+        let out = hot_run(tmp.path(), results, "2s", &["--database-url", &url]).wait_with_output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        summary(results)
+    };
+    let alone = tempfile::tempdir().unwrap();
+    let s = quick(alone.path());
+    assert_eq!(s["server"]["complete"], true, "{}", s["server"]);
+    assert!(n(&s, "/server/database/committed") >= n(&s, "/totals/successes"), "{}", s["server"]);
+
+    // A psql session of someone else's, open throughout.
+    let mut other = std::process::Command::new(pg.bindir().join("psql"))
+        .args([url.as_str(), "-q", "-c", "SELECT pg_sleep(60)"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("psql");
+    let shared = tempfile::tempdir().unwrap();
+    let s = quick(shared.path());
+    let _ = other.kill();
+    let _ = other.wait();
+    assert_eq!(s["server"]["complete"], false, "{}", s["server"]);
+    let notes = s["server"]["notes"].to_string();
+    assert!(notes.contains("other sessions still open"), "{notes}");
+}

@@ -19,28 +19,47 @@ pub struct PgSnapshot {
     /// serialization failures (SQLSTATE 40001) and deadlocks (40P01), both of which the
     /// function retries as DSQL's OCC conflicts.
     pub serialization_failures: Option<u64>,
+    /// Taken once no other session was left and two reads agreed: every commit counted.
+    pub settled: bool,
 }
 
 /// What PostgreSQL logs for SQLSTATE 40001 at REPEATABLE READ, and for 40P01.
 const CONFLICTS: [&str; 2] = ["ERROR:  could not serialize access", "ERROR:  deadlock detected"];
 
-/// The database's counters, once every other session has gone (a session's statistics
-/// reach `pg_stat_database` when it ends, or after it idles a while).
+/// The database's counters, once every session but the harness's own has gone and two
+/// reads 200 ms apart agree (a session's statistics reach `pg_stat_database` as it ends, a moment
+/// after it leaves `pg_stat_activity`, or after it idles a while); `settled` says
+/// whether that happened within about 5 s.
 pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>) -> anyhow::Result<PgSnapshot> {
-    for _ in 0..50 {
+    let mut last = None;
+    let mut settled = false;
+    for _ in 0..25 {
         let others: i64 = client
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
-                 AND backend_type = 'client backend'",
-                &[],
+                 AND backend_type = 'client backend' AND application_name <> $1",
+                &[&crate::database::APPLICATION_NAME],
             )
             .await?
             .get(0);
-        if others == 0 {
+        let counts = counters(client).await?;
+        if others == 0 && last == Some(counts) {
+            settled = true;
             break;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        last = Some(counts);
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    let (commits, rollbacks) = counters(client).await?;
+    let failures = match log {
+        Some(path) => Some(count_lines(path, &CONFLICTS)?),
+        None => None,
+    };
+    Ok(PgSnapshot { commits, rollbacks, serialization_failures: failures, settled })
+}
+
+/// `pg_stat_database`'s commits and rollbacks for this database, read afresh.
+async fn counters(client: &tokio_postgres::Client) -> anyhow::Result<(u64, u64)> {
     client.batch_execute("SELECT pg_stat_clear_snapshot()").await?;
     let row = client
         .query_one(
@@ -48,15 +67,7 @@ pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>) -> an
             &[],
         )
         .await?;
-    let failures = match log {
-        Some(path) => Some(count_lines(path, &CONFLICTS)?),
-        None => None,
-    };
-    Ok(PgSnapshot {
-        commits: row.get::<_, i64>(0) as u64,
-        rollbacks: row.get::<_, i64>(1) as u64,
-        serialization_failures: failures,
-    })
+    Ok((row.get::<_, i64>(0) as u64, row.get::<_, i64>(1) as u64))
 }
 
 fn count_lines(path: &Path, needles: &[&str]) -> anyhow::Result<u64> {
@@ -84,6 +95,12 @@ pub fn view(
     let conflicts = after.serialization_failures.zip(before.serialization_failures).map(|(a, b)| a.saturating_sub(b));
     let mut notes =
         vec!["commits and rollbacks also count each connection's set-up statements and the harness's own".to_string()];
+    if !after.settled {
+        notes.push(
+            "PostgreSQL's counters were still moving, or other sessions still open, when read: the commits may be short"
+                .into(),
+        );
+    }
     if log.is_none() {
         notes.push(
             "serialization failures are counted from the server log, which only a throwaway PostgreSQL gives".into(),
@@ -96,7 +113,7 @@ pub fn view(
         },
         from: window.0,
         to: window.1,
-        complete: true,
+        complete: after.settled,
         notes,
         lambda,
         database: Some(DatabaseSide {
