@@ -225,7 +225,8 @@ pub fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// One gate of `harness check` (and of the end of `harness run`): a figure, its limit,
-/// the baseline's figure when compared with one, and the verdict.
+/// the baseline's figure when compared with one, and the verdict; as people read them,
+/// and (`measure`) as numbers with their unit, for programs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Check {
     pub name: String,
@@ -233,6 +234,42 @@ pub struct Check {
     pub limit: String,
     pub baseline: Option<String>,
     pub passed: bool,
+    /// The same as numbers (none for the verification, a verdict rather than a figure;
+    /// absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measure: Option<Measure>,
+}
+
+/// A check's figures as numbers: `value op limit` must hold.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Measure {
+    pub value: f64,
+    /// `<=`, `>=` or `=`.
+    pub op: String,
+    pub limit: f64,
+    /// The baseline's figure (for comparisons with a baseline).
+    #[serde(default)]
+    pub baseline: Option<f64>,
+    /// `percent`, `ms`, `calls/s`, `share` (of the calls, 0 to 1) or `calls`.
+    pub unit: String,
+}
+
+impl Check {
+    /// The check as `harness check --format json` gives it (schemas/check.schema.json):
+    /// numbers with their unit, and the text people read.
+    pub fn to_json(&self) -> serde_json::Value {
+        let text = serde_json::json!({"value": self.value, "limit": self.limit, "baseline": self.baseline});
+        match &self.measure {
+            Some(m) => serde_json::json!({
+                "name": self.name, "passed": self.passed, "value": m.value, "op": m.op, "limit": m.limit,
+                "baseline": m.baseline, "unit": m.unit, "text": text,
+            }),
+            None => serde_json::json!({
+                "name": self.name, "passed": self.passed, "value": null, "op": null, "limit": null,
+                "baseline": null, "unit": null, "text": text,
+            }),
+        }
+    }
 }
 
 /// The latency of the successful calls; a summary written before it was kept separately

@@ -255,6 +255,22 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let verdict: Value = serde_json::from_slice(&out.stdout).expect("check --format json prints JSON");
     assert_eq!((verdict["passed"].as_bool(), verdict["checks"].as_array().map(Vec::len)), (Some(true), Some(6)));
     assert_eq!(verdict["checks"][0]["name"], "calls accounted for");
+    valid_check_json(&verdict);
+    // Numbers with their unit, not display strings.
+    let accounted = &verdict["checks"][0];
+    assert_eq!((accounted["value"].as_f64(), accounted["op"].as_str()), (Some(100.0), Some("=")), "{accounted}");
+    assert_eq!((accounted["limit"].as_f64(), accounted["unit"].as_str()), (Some(100.0), Some("calls")));
+    let success = verdict["checks"].as_array().unwrap().iter().find(|c| c["name"] == "success rate").unwrap();
+    assert_eq!((success["value"].as_f64(), success["unit"].as_str()), (Some(100.0), Some("percent")), "{success}");
+    assert_eq!(success["text"]["value"], "100.00%");
+    let out = harness(&["check", dir_s, "--baseline", baseline.to_str().unwrap(), "--format", "json"]);
+    let verdict: Value = serde_json::from_slice(&out.stdout).expect("check --format json prints JSON");
+    valid_check_json(&verdict);
+    let row = verdict["checks"].as_array().unwrap().iter().find(|c| c["name"] == "throughput vs baseline").unwrap();
+    let (value, limit, was) =
+        (row["value"].as_f64().unwrap(), row["limit"].as_f64().unwrap(), row["baseline"].as_f64().unwrap());
+    assert!(value < limit && limit < was && row["unit"] == "calls/s" && row["op"] == ">=", "{row}");
+    assert_eq!(row["passed"], false);
     let md = std::fs::read_to_string(&md).unwrap();
     assert!(md.starts_with("earlier step\n### smoke `"), "appended, not overwritten: {md}");
     assert!(
@@ -278,4 +294,18 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let out = harness(&["check", tmp.path().join("nothing").to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("nothing"), "{}", text(&out));
+}
+
+/// `harness check --format json` against schemas/check.schema.json.
+fn valid_check_json(verdict: &Value) {
+    let schema: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{}/../schemas/check.schema.json", env!("CARGO_MANIFEST_DIR"))).unwrap(),
+    )
+    .unwrap();
+    let validator = jsonschema::validator_for(&schema).expect("a valid JSON Schema");
+    let errors: Vec<String> = validator.iter_errors(verdict).map(|e| format!("{e} at {}", e.instance_path())).collect();
+    assert!(errors.is_empty(), "{errors:?}\n{verdict:#}");
+    let mut broken = verdict.clone();
+    broken["checks"][0]["value"] = "100 ok".into();
+    assert!(!validator.is_valid(&broken), "the schema refuses a display string for a value");
 }

@@ -8,8 +8,8 @@ use workers::Hist;
 
 use crate::scenario::LatencyOf;
 use crate::scenario::Thresholds;
-pub use crate::summary::Check;
 use crate::summary::{percent, success_latency, RunReport};
+pub use crate::summary::{Check, Measure};
 
 /// How a baseline is compared.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,10 +34,10 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
     let mut out = Vec::new();
     let totals = &report.totals;
     let at_most = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
-        limit.map(|l| check(name, unit.show(value), format!("<= {}", unit.show(l)), value <= l))
+        limit.map(|l| measured(name, (value, "<=", l, None), unit, value <= l))
     };
     let at_least = |name: &str, value: f64, limit: Option<f64>, unit: Unit| {
-        limit.map(|l| check(name, unit.show(value), format!(">= {}", unit.show(l)), value >= l))
+        limit.map(|l| measured(name, (value, ">=", l, None), unit, value >= l))
     };
     out.push(accounted_for(report));
     out.extend(at_least("success rate", percent(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
@@ -88,7 +88,15 @@ fn accounted_for(report: &RunReport) -> Check {
         Some(p) => format!("= {p} planned"),
         None => format!("= {} started", a.started),
     };
-    check("calls accounted for", value, limit, a.holds())
+    let counted = a.succeeded + a.failed + a.abandoned + a.not_started.unwrap_or(0) + a.unreported;
+    let measure = Measure {
+        value: counted as f64,
+        op: "=".into(),
+        limit: a.planned.unwrap_or(a.started) as f64,
+        baseline: None,
+        unit: "calls".into(),
+    };
+    Check { measure: Some(measure), ..check("calls accounted for", value, limit, a.holds()) }
 }
 
 /// Baselines compare the successful calls' latency: failing fast is no improvement.
@@ -101,26 +109,21 @@ fn against_baseline(report: &RunReport, base: &RunReport, rule: BaselineRule) ->
     {
         let (value, was) = (ms(cur, q), ms(old, q));
         let limit = was * slack;
-        out.push(Check {
-            baseline: Some(Unit::Ms.show(was)),
-            ..check(name, Unit::Ms.show(value), format!("<= {}", Unit::Ms.show(limit)), value <= limit)
-        });
+        out.push(measured(name, (value, "<=", limit, Some(was)), Unit::Ms, value <= limit));
     }
     for (name, value, was) in [
         ("throughput vs baseline", report.throughput(), base.throughput()),
         ("goodput vs baseline", report.goodput(), base.goodput()),
     ] {
         let limit = was / slack;
-        let passed = value >= limit;
-        out.push(Check {
-            baseline: Some(Unit::PerS.show(was)),
-            ..check(name, Unit::PerS.show(value), format!(">= {}", Unit::PerS.show(limit)), passed)
-        });
+        out.push(measured(name, (value, ">=", limit, Some(was)), Unit::PerS, value >= limit));
     }
     let shift = slower_shift(old, cur);
     let limit = rule.max_shift + noise(old.count(), cur.count());
+    let measure = Measure { value: shift, op: "<=".into(), limit, baseline: None, unit: "share".into() };
     out.push(Check {
         baseline: Some(format!("{} calls", old.count())),
+        measure: Some(measure),
         ..check("latency shift vs baseline", format!("{shift:.3}"), format!("<= {limit:.3}"), shift <= limit)
     });
     out
@@ -171,7 +174,23 @@ pub fn noise(n: u64, m: u64) -> f64 {
 }
 
 fn check(name: &str, value: String, limit: String, passed: bool) -> Check {
-    Check { name: name.to_string(), value, limit, baseline: None, passed }
+    Check { name: name.to_string(), value, limit, baseline: None, passed, measure: None }
+}
+
+/// A check of a figure against its limit (`value op limit`, and the baseline's figure),
+/// in words and in numbers.
+fn measured(
+    name: &str,
+    (value, op, limit, baseline): (f64, &str, f64, Option<f64>),
+    unit: Unit,
+    passed: bool,
+) -> Check {
+    let measure = Measure { value, op: op.into(), limit, baseline, unit: unit.name().into() };
+    Check {
+        baseline: baseline.map(|b| unit.show(b)),
+        measure: Some(measure),
+        ..check(name, unit.show(value), format!("{op} {}", unit.show(limit)), passed)
+    }
 }
 
 fn ms(h: &Hist, q: f64) -> f64 {
@@ -186,6 +205,15 @@ enum Unit {
 }
 
 impl Unit {
+    /// The unit's name in `Measure`.
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Pct => "percent",
+            Unit::Ms => "ms",
+            Unit::PerS => "calls/s",
+        }
+    }
+
     fn show(self, v: f64) -> String {
         match self {
             Unit::Pct => format!("{v:.2}%"),

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::check::{self, BaselineRule};
+use crate::check::{self, BaselineRule, Check};
 use crate::cli::{CheckArgs, Format};
 use crate::report::console::checks_table;
 use crate::run_dir::{self, RunDir};
@@ -45,7 +45,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 "scenario": report.plan.name,
                 "baseline": baseline.as_ref().map(|b| &b.run_id),
                 "passed": passed,
-                "checks": checks,
+                "checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&verdict)?);
         }
