@@ -45,10 +45,15 @@ async fn main() -> std::process::ExitCode {
 }
 
 /// Logs on stderr: RUST_LOG (or HARNESS_LOG) filters, default warnings (the worker
-/// daemon, which has no other output: info); text or JSON lines.
+/// daemon, which has no other output: info); text or JSON lines. The AWS SDK's own
+/// warnings (a credential provider that found nothing, a config file not there) are
+/// left out by default: the harness says what failed and what to do in one line.
 fn logging(cli: &cli::Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = if matches!(cli.command, cli::Command::Worker(_)) { "info" } else { "warn" };
+    let default = match cli.command {
+        cli::Command::Worker(_) => "info,aws_config=error,aws_runtime=error",
+        _ => "warn,aws_config=error,aws_runtime=error",
+    };
     let filter = EnvFilter::try_from_env("RUST_LOG")
         .or_else(|_| EnvFilter::try_from_env("HARNESS_LOG"))
         .unwrap_or_else(|_| EnvFilter::new(default));

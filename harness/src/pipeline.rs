@@ -194,7 +194,11 @@ async fn drive_target(
                 to: std::time::SystemTime::now(),
                 answered: driven.totals.answered(),
             };
-            let server = Some(aws_view(&access, &request).await);
+            let server = match &access.endpoint_url {
+                // An emulator, or another Invoke endpoint: CloudWatch has nothing of it.
+                Some(url) => Some(ServerView::not_aws(url, &request)),
+                None => Some(aws_view(&access, &request).await),
+            };
             Ok(Ran { driven, environments: None, verification: None, teardown, server })
         }
     }

@@ -87,3 +87,30 @@ fn the_worker_daemon_logs_json_lines_when_asked() {
     assert!(v["fields"]["message"].as_str().unwrap().contains("listening on 127.0.0.1:"), "{line}");
     assert!(v["fields"]["addr"].as_str().unwrap().starts_with("127.0.0.1:"), "{line}");
 }
+
+/// Without AWS credentials, `doctor` says what failed and what to do, once: none of the
+/// SDK's own warnings (a config file not there, a provider that found nothing) around it.
+#[test]
+fn doctor_without_aws_configuration_says_so_in_its_own_words_only() {
+    let home = tempfile::tempdir().unwrap();
+    let out = common::command()
+        .args(["doctor", "--function", "reinvent-dat401"])
+        .env("HOME", home.path())
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", home.path().join("missing-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.path().join("missing-credentials"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env_remove("RUST_LOG")
+        .env_remove("HARNESS_LOG")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
+    assert!(stdout.contains("[FAIL] AWS credentials and region: no AWS credentials"), "{stdout}");
+    assert!(stdout.contains("fix: run `aws configure`"), "{stdout}");
+    assert!(!stderr.contains("WARN") && !stderr.contains("aws_"), "the SDK's own warnings: {stderr}");
+}

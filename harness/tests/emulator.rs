@@ -118,4 +118,11 @@ fn cargo_lambda_watch_function_errors_keep_their_type_and_message() {
     assert_eq!(by_class.keys().collect::<Vec<_>>(), ["function"], "{by_class:?}\n{what}");
     let keys: Vec<&String> = by_class["function"].as_object().unwrap().keys().collect();
     assert!(!keys.is_empty() && keys.iter().all(|k| k.starts_with("ConnectionError: ")), "{keys:?}\n{what}");
+    // CloudWatch is not asked about a function an emulator ran, and the report says so
+    // in one line, with no SDK error dump.
+    let notes = s["server"]["notes"].to_string();
+    assert!(notes.contains("CloudWatch not queried"), "{notes}");
+    assert!(s["server"]["lambda"].is_null() && s["server"]["database"].is_null(), "{}", s["server"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("DispatchFailure") && !stdout.contains("dispatch failure"), "{stdout}");
 }

@@ -33,6 +33,10 @@ async fn fetch_metrics(report: &mut RunReport) -> bool {
         );
         return true;
     };
+    if let Some(url) = &access.endpoint_url {
+        eprintln!("nothing to fetch: the function was reached at {url}, not AWS's endpoint (CloudWatch holds only what AWS ran)");
+        return true;
+    }
     let from = report.started_at.system();
     let request = crate::server::cloudwatch::Request {
         function: function.clone(),

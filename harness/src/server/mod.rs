@@ -95,6 +95,23 @@ impl DatabaseSide {
 }
 
 impl ServerView {
+    /// The view of a run through the AWS target at an endpoint that is not AWS's (an
+    /// emulator): CloudWatch is not asked, and the view says so.
+    pub fn not_aws(endpoint_url: &str, request: &cloudwatch::Request) -> ServerView {
+        ServerView {
+            source: "none".into(),
+            from: crate::clock::Timestamp::from_system(request.from),
+            to: crate::clock::Timestamp::from_system(request.to),
+            complete: false,
+            notes: vec![format!(
+                "CloudWatch not queried: the function was reached at {endpoint_url}, not AWS's endpoint, and CloudWatch \
+                 holds only what AWS ran"
+            )],
+            lambda: None,
+            database: None,
+        }
+    }
+
     /// No figure at all: the fetch failed.
     pub fn is_empty(&self) -> bool {
         self.lambda.is_none() && self.database.is_none()
