@@ -46,7 +46,7 @@ impl DbTarget {
 }
 
 /// The `application_name` of the harness's own connections (unless the URL names one),
-/// by which the server-side view tells them from the function's.
+/// so that `pg_stat_activity` tells them from the function's.
 pub const APPLICATION_NAME: &str = "harness";
 
 pub async fn connect(url: &str) -> anyhow::Result<Client> {

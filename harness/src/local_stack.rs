@@ -22,6 +22,9 @@ use crate::scenario::DataSpec;
 pub struct LocalDatabase {
     pub url: String,
     pub client: tokio_postgres::Client,
+    /// The server process of `client`: the harness's own session, which the server-side
+    /// view does not wait for.
+    pub client_pid: i32,
     // Declared last: dropped after the client, stopping the throwaway cluster.
     _postgres: Option<LocalPostgres>,
 }
@@ -44,7 +47,8 @@ impl LocalDatabase {
         };
         database::setup(&database::DbTarget::Url(url.clone()), data, reset, show_progress).await?;
         let client = database::connect(&url).await?;
-        Ok(LocalDatabase { url, client, _postgres: postgres })
+        let client_pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+        Ok(LocalDatabase { url, client, client_pid, _postgres: postgres })
     }
 
     /// The throwaway PostgreSQL's server log (none for a database given by URL).

@@ -194,7 +194,7 @@ async fn drive_target(
                 to: std::time::SystemTime::now(),
                 answered: driven.totals.answered(),
             };
-            let server = match &access.endpoint_url {
+            let server = match access.endpoint_url.as_deref().filter(|u| !server::is_aws_endpoint(u)) {
                 // An emulator, or another Invoke endpoint: CloudWatch has nothing of it.
                 Some(url) => Some(ServerView::not_aws(url, &request)),
                 None => Some(aws_view(&access, &request).await),
@@ -221,7 +221,7 @@ impl LocalBefore {
     ) -> anyhow::Result<(LocalDatabase, LocalBefore)> {
         let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
         let history_rows = history_rows(&db).await?;
-        let snapshot = server::local::snapshot(&db.client, db.server_log().as_deref()).await?;
+        let snapshot = server::local::snapshot(&db.client, db.server_log().as_deref(), &[]).await?;
         Ok((db, LocalBefore { history_rows, snapshot, from: std::time::SystemTime::now() }))
     }
 
@@ -273,7 +273,7 @@ async fn local_view(
 ) -> anyhow::Result<ServerView> {
     let client = db.reconnect(VERIFY_PATIENCE).await?;
     let log = db.server_log();
-    let after = server::local::snapshot(&client, log.as_deref()).await?;
+    let after = server::local::snapshot(&client, log.as_deref(), &[db.client_pid]).await?;
     let window = (Timestamp::from_system(from), Timestamp::now());
     Ok(server::local::view(endpoint, before, after, log.as_ref(), window))
 }

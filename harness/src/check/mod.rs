@@ -186,9 +186,11 @@ fn measured(
     passed: bool,
 ) -> Check {
     let measure = Measure { value, op: op.into(), limit, baseline, unit: unit.name().into() };
+    // JSON has no infinity: a figure that is not finite (a run of no time) has no numbers.
+    let finite = [Some(value), Some(limit), baseline].into_iter().flatten().all(f64::is_finite);
     Check {
         baseline: baseline.map(|b| unit.show(b)),
-        measure: Some(measure),
+        measure: finite.then_some(measure),
         ..check(name, unit.show(value), format!("{op} {}", unit.show(limit)), passed)
     }
 }

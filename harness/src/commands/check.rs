@@ -11,6 +11,10 @@ use crate::report::console::checks_table;
 use crate::run_dir::{self, RunDir};
 use crate::scenario::{self, Overrides};
 
+/// The version of `check --format json` (schemas/check.schema.json); 2: values, limits
+/// and baselines as numbers with a unit (before, display strings).
+const CHECK_JSON_VERSION: u32 = 2;
+
 /// The CI gate: thresholds and an optional baseline, as a table or JSON (and JUnit XML,
 /// and a Markdown summary).
 pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
@@ -41,6 +45,7 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Json => {
             let verdict = serde_json::json!({
+                "schema_version": CHECK_JSON_VERSION,
                 "run": report.run_id,
                 "scenario": report.plan.name,
                 "baseline": baseline.as_ref().map(|b| &b.run_id),

@@ -33,7 +33,7 @@ async fn fetch_metrics(report: &mut RunReport) -> bool {
         );
         return true;
     };
-    if let Some(url) = &access.endpoint_url {
+    if let Some(url) = access.endpoint_url.as_deref().filter(|u| !crate::server::is_aws_endpoint(u)) {
         eprintln!("nothing to fetch: the function was reached at {url}, not AWS's endpoint (CloudWatch holds only what AWS ran)");
         return true;
     }

@@ -26,19 +26,19 @@ pub struct PgSnapshot {
 /// What PostgreSQL logs for SQLSTATE 40001 at REPEATABLE READ, and for 40P01.
 const CONFLICTS: [&str; 2] = ["ERROR:  could not serialize access", "ERROR:  deadlock detected"];
 
-/// The database's counters, once every session but the harness's own has gone and two
-/// reads 200 ms apart agree (a session's statistics reach `pg_stat_database` as it ends, a moment
+/// The database's counters, once every session but this one and `own` (the harness's
+/// other sessions, by server process id) has gone and two reads 200 ms apart agree (a session's statistics reach `pg_stat_database` as it ends, a moment
 /// after it leaves `pg_stat_activity`, or after it idles a while); `settled` says
 /// whether that happened within about 5 s.
-pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>) -> anyhow::Result<PgSnapshot> {
+pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>, own: &[i32]) -> anyhow::Result<PgSnapshot> {
     let mut last = None;
     let mut settled = false;
     for _ in 0..25 {
         let others: i64 = client
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
-                 AND backend_type = 'client backend' AND application_name <> $1",
-                &[&crate::database::APPLICATION_NAME],
+                 AND backend_type = 'client backend' AND pid <> ALL($1)",
+                &[&own],
             )
             .await?
             .get(0);

@@ -10,6 +10,15 @@ pub mod local;
 
 use serde::{Deserialize, Serialize};
 
+/// An endpoint URL of AWS's own (a regional or FIPS endpoint, a VPC endpoint's DNS name):
+/// the function runs on Lambda, and CloudWatch holds its metrics. Any other host is an
+/// emulator or another Invoke API endpoint.
+pub fn is_aws_endpoint(url: &str) -> bool {
+    let host = url.split("://").nth(1).unwrap_or(url).split(['/', ':', '?']).next().unwrap_or("");
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    ["amazonaws.com", "amazonaws.com.cn", "api.aws"].iter().any(|d| host == *d || host.ends_with(&format!(".{d}")))
+}
+
 /// `new`, with what it lacks taken from `earlier`.
 fn or_earlier<T: Clone>(new: Option<T>, earlier: Option<&T>, merge: impl Fn(T, &T) -> T) -> Option<T> {
     match (new, earlier) {
@@ -121,7 +130,8 @@ impl ServerView {
     /// keeps its earlier value, so a failed or partial fetch never loses what an earlier
     /// one had; complete when either was.
     pub fn over(self, earlier: &ServerView) -> ServerView {
-        if self.is_empty() {
+        // A failed fetch, or a partial one after a complete one: the earlier view stands.
+        if self.is_empty() || (earlier.complete && !self.complete) {
             return earlier.clone();
         }
         let complete = self.complete || earlier.complete;
@@ -153,6 +163,23 @@ mod tests {
     }
 
     #[test]
+    fn aws_endpoints_are_told_from_emulators() {
+        for url in [
+            "https://lambda.us-east-1.amazonaws.com",
+            "https://vpce-0a1b2c-d3e4.lambda.us-east-1.vpce.amazonaws.com/",
+            "https://lambda-fips.us-gov-west-1.amazonaws.com:443",
+            "https://lambda.cn-north-1.amazonaws.com.cn",
+            "https://lambda.us-east-1.api.aws",
+        ] {
+            assert!(is_aws_endpoint(url), "{url}");
+        }
+        for url in ["http://127.0.0.1:9001", "http://localhost:4566", "https://amazonaws.com.evil.example", "http://x"]
+        {
+            assert!(!is_aws_endpoint(url), "{url}");
+        }
+    }
+
+    #[test]
     fn a_failed_or_partial_fetch_keeps_the_earlier_figures() {
         let lambda = LambdaSide { invocations: Some(270), throttles: Some(30), ..LambdaSide::default() };
         let database = DatabaseSide { committed: Some(270), dpus: Some(12_500.0), ..DatabaseSide::default() };
@@ -160,9 +187,16 @@ mod tests {
         let failed = view(None, None, false, "CloudWatch GetMetricData: HTTP 500");
         assert_eq!(failed.over(&earlier), earlier, "a failed fetch changes nothing");
         let partial = view(Some(LambdaSide { invocations: Some(271), ..LambdaSide::default() }), None, false, "late");
-        let merged = partial.over(&earlier);
+        assert_eq!(partial.clone().over(&earlier), earlier, "a partial fetch does not overwrite a complete view");
+        let half = view(Some(lambda.clone()), None, false, "no DSQL figures yet");
+        let merged = partial.over(&half);
         assert_eq!(merged.lambda.as_ref().unwrap().invocations, Some(271), "the new figure wins");
         assert_eq!(merged.lambda.as_ref().unwrap().throttles, Some(30), "the missing one is kept");
+        assert!(!merged.complete && merged.notes == ["late"], "{merged:?}");
+        let complete =
+            view(Some(LambdaSide { invocations: Some(272), ..lambda.clone() }), Some(database.clone()), true, "");
+        let merged = complete.over(&half);
+        assert_eq!(merged.lambda.as_ref().unwrap().invocations, Some(272));
         assert_eq!(merged.database, Some(database));
         assert!(merged.complete && merged.notes.is_empty(), "{merged:?}");
         let first = view(Some(lambda), None, false, "not yet available");

@@ -237,6 +237,9 @@ impl Daemon {
 
     /// Refuse an authenticated coordinator, sealed.
     async fn refuse_sealed(&self, tx: &mut Sender<OwnedWriteHalf>, peer: SocketAddr, refusal: Refusal) -> bool {
+        if matches!(refusal, Refusal::Gone) {
+            return false;
+        }
         let reason = error_chain(&refusal);
         let _ = tx.send(&ToCoordinator::Refused { reason: reason.clone() }).await;
         self.emit(DaemonEvent::Refused { peer, reason });
@@ -345,6 +348,7 @@ impl Daemon {
         let Ok(Ok(ToWorker::Run { plan, target, start_at_ms, heartbeat_ms, dead_man_ms, grant })) = run else {
             let refusal = match run {
                 Err(_) => Refusal::NoPlan,
+                Ok(Err(FrameError::Closed)) => Refusal::Gone,
                 Ok(Err(e)) => e.into(),
                 Ok(Ok(other)) => Refusal::Unexpected { expected: "a plan", got: Box::new(other) },
             };
