@@ -287,7 +287,9 @@ pub struct ReportArgs {
     pub run_dir: PathBuf,
     /// Fetch the server-side view of an AWS run again from CloudWatch (Lambda's and
     /// DSQL's metrics over the run's window, which arrive minutes late), and with it the
-    /// database's cost; summary.json and every report are updated.
+    /// database's cost; summary.json and every report are updated. A figure the fetch
+    /// does not bring back keeps its earlier value; a failed fetch changes nothing and
+    /// exits 1.
     #[arg(long)]
     pub fetch_metrics: bool,
 }
@@ -387,7 +389,8 @@ pub struct CheckArgs {
     /// Also write the checks as a Markdown summary here (e.g. "$GITHUB_STEP_SUMMARY").
     #[arg(long)]
     pub summary_md: Option<PathBuf>,
-    /// How to print the checks: `table` for people, `json` for programs.
+    /// How to print the checks: `table` for people, `json` for programs (numbers with their
+    /// units; schemas/check.schema.json).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 }

@@ -45,17 +45,9 @@ impl DbTarget {
     }
 }
 
-/// The `application_name` of the harness's own connections (unless the URL names one),
-/// so that `pg_stat_activity` tells them from the function's.
-pub const APPLICATION_NAME: &str = "harness";
-
 pub async fn connect(url: &str) -> anyhow::Result<Client> {
-    let mut config: tokio_postgres::Config =
-        url.parse().with_context(|| format!("{} is not a PostgreSQL URL", redact(url)))?;
-    if config.get_application_name().is_none() {
-        config.application_name(APPLICATION_NAME);
-    }
-    let (client, conn) = config.connect(NoTls).await.with_context(|| format!("cannot connect to {}", redact(url)))?;
+    let (client, conn) =
+        tokio_postgres::connect(url, NoTls).await.with_context(|| format!("cannot connect to {}", redact(url)))?;
     tokio::spawn(conn);
     Ok(client)
 }

@@ -194,11 +194,7 @@ async fn drive_target(
                 to: std::time::SystemTime::now(),
                 answered: driven.totals.answered(),
             };
-            let server = match access.endpoint_url.as_deref().filter(|u| !server::is_aws_endpoint(u)) {
-                // An emulator, or another Invoke endpoint: CloudWatch has nothing of it.
-                Some(url) => Some(ServerView::not_aws(url, &request)),
-                None => Some(aws_view(&access, &request).await),
-            };
+            let server = Some(aws_view(&access, &request).await);
             Ok(Ran { driven, environments: None, verification: None, teardown, server })
         }
     }
@@ -278,8 +274,13 @@ async fn local_view(
     Ok(server::local::view(endpoint, before, after, log.as_ref(), window))
 }
 
-/// CloudWatch's view of an AWS run, or a view that says why there is none yet.
+/// CloudWatch's view of an AWS run, or a view that says why there is none (yet, or at
+/// all: a function reached at an emulator's endpoint URL).
 pub async fn aws_view(access: &workers::target::AwsAccess, request: &server::cloudwatch::Request) -> ServerView {
+    // An emulator, or another Invoke endpoint: CloudWatch has nothing of it.
+    if let Some(url) = access.endpoint_url.as_deref().filter(|u| !server::is_aws_endpoint(u)) {
+        return ServerView::not_aws(url, request);
+    }
     let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
     let client = aws_sdk_cloudwatch::Client::new(&sdk);
     match server::cloudwatch::fetch(&client, request).await {

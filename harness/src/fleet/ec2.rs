@@ -12,7 +12,6 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_credential_types::Credentials;
 use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
 use aws_sigv4::sign::v4;
@@ -30,6 +29,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::byte_stream::ByteStream;
+use workers::lean::credentials::CachedCredentials;
 
 /// The service name requests are signed for.
 pub const SIGNING_NAME: &str = "ec2";
@@ -38,8 +38,6 @@ pub const API_VERSION: &str = "2016-11-15";
 pub const CONTENT_TYPE: &str = "application/x-www-form-urlencoded; charset=utf-8";
 /// How long one page may take, connecting included.
 const PATIENCE: Duration = Duration::from_secs(60);
-/// Credentials closer to their expiry than this are fetched again.
-const FRESH: Duration = Duration::from_secs(300);
 /// Attempts at one page, as the SDK's standard retry mode makes: a throttle, a 5xx
 /// or a connection lost is tried again after a jittered, doubling pause.
 const ATTEMPTS: u32 = 3;
@@ -92,7 +90,7 @@ pub struct Instance {
 }
 
 /// The EC2 client of a fleet: `DescribeInstances` only.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Client {
     /// The configuration's HTTP client (or the SDK's default one), and what it is asked
     /// for a connector with (nothing here but the sleep and time sources matters to it).
@@ -102,8 +100,9 @@ pub struct Client {
     region: Option<String>,
     /// The URL posted to, or None without a region or an endpoint to name one.
     uri: Option<String>,
-    provider: Option<SharedCredentialsProvider>,
-    credentials: Arc<tokio::sync::Mutex<Option<Credentials>>>,
+    /// The configuration's credentials, cached until shortly before they expire (none
+    /// without a provider).
+    credentials: Option<Arc<CachedCredentials>>,
     time: Option<aws_types::sdk_config::SharedTimeSource>,
 }
 
@@ -143,8 +142,7 @@ impl Client {
             components,
             region,
             uri,
-            provider: sdk.credentials_provider(),
-            credentials: Arc::default(),
+            credentials: sdk.credentials_provider().map(|p| Arc::new(CachedCredentials::new(p))),
             time: sdk.time_source(),
         }
     }
@@ -208,17 +206,10 @@ impl Client {
         tokio::time::timeout(PATIENCE, send).await.map_err(|_| Error::Timeout { uri: uri.to_string() })?
     }
 
-    /// The configuration's credentials, fetched once and again when close to expiring.
+    /// The configuration's credentials.
     async fn credentials(&self) -> Result<Credentials, Error> {
-        let mut cached = self.credentials.lock().await;
-        let fresh = |c: &Credentials| c.expiry().is_none_or(|e| e > SystemTime::now() + FRESH);
-        if let Some(c) = cached.as_ref().filter(|c| fresh(c)) {
-            return Ok(c.clone());
-        }
-        let provider = self.provider.as_ref().ok_or(Error::NoCredentialsProvider)?;
-        let c = provider.provide_credentials().await.map_err(|e| Error::Credentials(describe(&e)))?;
-        *cached = Some(c.clone());
-        Ok(c)
+        let cached = self.credentials.as_ref().ok_or(Error::NoCredentialsProvider)?;
+        cached.get().await.map_err(|e| Error::Credentials(describe(&e.0)))
     }
 }
 

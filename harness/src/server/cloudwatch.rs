@@ -169,7 +169,7 @@ fn query(q: &Query, dimension_value: &str, period_s: i32) -> MetricDataQuery {
 }
 
 /// `text` on one line (white space runs as one space), at most `max` characters.
-pub fn one_line(text: &str, max: usize) -> String {
+fn one_line(text: &str, max: usize) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
     match flat.char_indices().nth(max) {
         Some((cut, _)) => format!("{}...", &flat[..cut]),
