@@ -70,7 +70,11 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
 /// `message (SQLSTATE)` for server errors, the error chain for anything else.
 pub fn describe_db_error(err: &tokio_postgres::Error) -> String {
     match err.as_db_error() {
-        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        // DSQL says why a login was refused in the hint ("Signature expired: ...").
+        Some(db) => match db.hint() {
+            Some(hint) => format!("{} ({}); hint: {hint}", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
         None => {
             let mut text = err.to_string();
             let mut source = std::error::Error::source(err);

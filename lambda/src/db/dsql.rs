@@ -27,13 +27,15 @@ pub struct DsqlTarget {
     pub user: String,
     /// DSQL's port (5432); settable for tests against a local listener.
     pub port: u16,
+    /// A CA to trust besides the public ones (the local DSQL front's; `PGSSLROOTCERT`).
+    pub ca: Option<std::path::PathBuf>,
     /// Loaded from the environment on first use (credentials, time source).
     sdk_config: Arc<OnceCell<SdkConfig>>,
 }
 
 impl DsqlTarget {
     pub fn new(endpoint: String, region: String, user: String) -> Self {
-        DsqlTarget { endpoint, region, user, port: PORT, sdk_config: Arc::new(OnceCell::new()) }
+        DsqlTarget { endpoint, region, user, port: PORT, ca: None, sdk_config: Arc::new(OnceCell::new()) }
     }
 
     /// Use this SDK configuration (credentials, time source) instead of the environment's.
@@ -43,6 +45,11 @@ impl DsqlTarget {
 
     pub fn with_port(self, port: u16) -> Self {
         DsqlTarget { port, ..self }
+    }
+
+    /// Also trust the CA certificate(s) in this PEM file (a local DSQL front's).
+    pub fn with_ca(self, ca: std::path::PathBuf) -> Self {
+        DsqlTarget { ca: Some(ca), ..self }
     }
 
     /// `admin` needs `dsql:DbConnectAdmin` and the admin token; other roles `dsql:DbConnect`.
@@ -90,7 +97,7 @@ impl DsqlTarget {
             .dbname("postgres")
             .ssl_mode(SslMode::Require)
             .connect_timeout(std::time::Duration::from_secs(10));
-        let (client, conn) = config.connect(tls_connector()?).await.map_err(|e| {
+        let (client, conn) = config.connect(tls_connector(self.ca.as_deref())?).await.map_err(|e| {
             self.error(format!(
                 "{} (check that the role may use dsql:{} on this cluster and that `{}` is mapped with AWS IAM GRANT)",
                 describe_db_error(&e),
@@ -111,10 +118,21 @@ impl DsqlTarget {
     }
 }
 
-/// rustls with the Mozilla root store; hostname verification and SNI are rustls's own.
-pub fn tls_connector() -> Result<MakeRustlsConnect, FunctionError> {
+/// rustls with the Mozilla root store (and `ca`, if given); hostname verification and
+/// SNI are rustls's own.
+pub fn tls_connector(ca: Option<&std::path::Path>) -> Result<MakeRustlsConnect, FunctionError> {
+    use rustls::pki_types::pem::PemObject;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    if let Some(path) = ca {
+        let unreadable = |e: &dyn std::fmt::Display| {
+            FunctionError::new(CONNECTION_ERROR, format!("cannot trust the CA in {}: {e}", path.display()))
+        };
+        let certs = rustls::pki_types::CertificateDer::pem_file_iter(path).map_err(|e| unreadable(&e))?;
+        for cert in certs {
+            roots.add(cert.map_err(|e| unreadable(&e))?).map_err(|e| unreadable(&e))?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| FunctionError::new(CONNECTION_ERROR, format!("TLS set-up failed: {e}")))?

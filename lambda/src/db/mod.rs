@@ -80,7 +80,13 @@ impl Database {
         if let Some(endpoint) = var(ENV_CLUSTER_ENDPOINT) {
             let region = var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")).ok_or(ConfigError::NoRegion)?;
             let user = var(ENV_DB_USER).unwrap_or_else(|| "admin".to_string());
-            return Ok(Database::Dsql(DsqlTarget::new(endpoint, region, user)));
+            let target = DsqlTarget::new(endpoint, region, user);
+            // A CA to trust besides the public ones, as libpq reads it (the local DSQL front's).
+            let target = match var("PGSSLROOTCERT") {
+                Some(ca) => target.with_ca(ca.into()),
+                None => target,
+            };
+            return Ok(Database::Dsql(target));
         }
         Err(ConfigError::NoDatabase)
     }

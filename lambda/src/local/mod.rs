@@ -2,6 +2,7 @@
 //! serves the real Lambda Invoke API over execution environments of the function.
 
 pub mod api;
+pub mod dsql;
 pub mod endpoint;
 pub mod environments;
 pub mod fd_limit;

@@ -1,0 +1,126 @@
+//! A session of the backing PostgreSQL, as the client's role, at REPEATABLE READ with
+//! a lock timeout so that no statement waits on another transaction's row.
+
+use std::collections::HashMap;
+
+use tokio::io::{AsyncWriteExt, BufReader};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+
+use super::wire::{self, Frame};
+
+/// How long a statement may wait for a row lock before the front treats it as a
+/// conflict (PostgreSQL's lock_timeout; 1 ms is its smallest).
+const LOCK_TIMEOUT: &str = "1ms";
+
+/// The startup parameters passed on from the client.
+const PASSED_ON: &[&str] =
+    &["application_name", "client_encoding", "DateStyle", "TimeZone", "extra_float_digits", "options"];
+
+pub struct Backend {
+    read: BufReader<OwnedReadHalf>,
+    write: OwnedWriteHalf,
+}
+
+/// What a backend said up to one or more ReadyForQuery.
+#[derive(Debug, Default)]
+pub struct Reply {
+    /// The frames kept (all of them, or only CommandComplete and errors when relaying).
+    pub frames: Vec<Frame>,
+    pub status: u8,
+}
+
+impl Reply {
+    pub fn error(&self) -> Option<&Frame> {
+        self.frames.iter().find(|f| f.tag == b'E')
+    }
+
+    pub fn tags(&self) -> impl Iterator<Item = &str> {
+        self.frames.iter().filter(|f| f.tag == b'C').map(wire::tag_of)
+    }
+
+    /// The first column of every DataRow, as text.
+    pub fn column(&self) -> Vec<String> {
+        self.frames.iter().filter(|f| f.tag == b'D').filter_map(first_column).collect()
+    }
+}
+
+/// A DataRow's first value as text (None for NULL).
+pub fn first_column(row: &Frame) -> Option<String> {
+    let len = i32::from_be_bytes(row.body.get(2..6)?.try_into().ok()?);
+    if len < 0 {
+        return None;
+    }
+    Some(String::from_utf8_lossy(row.body.get(6..6 + len as usize)?).into_owned())
+}
+
+impl Backend {
+    /// Log in as `user` (trust authentication); the greeting is what the client gets
+    /// (AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery), or the error.
+    pub async fn connect(
+        port: u16,
+        user: &str,
+        params: &HashMap<String, String>,
+    ) -> Result<(Backend, Vec<Frame>), Vec<Frame>> {
+        let fail = |e: std::io::Error| vec![wire::error("FATAL", "08006", &format!("backing database: {e}"))];
+        let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(fail)?;
+        let _ = stream.set_nodelay(true);
+        let (read, mut write) = stream.into_split();
+        let mut startup = vec![
+            ("user", user),
+            ("database", "postgres"),
+            ("default_transaction_isolation", "repeatable read"),
+            ("lock_timeout", LOCK_TIMEOUT),
+        ];
+        for key in PASSED_ON {
+            if let Some(v) = params.get(*key) {
+                startup.push((key, v));
+            }
+        }
+        write.write_all(&wire::startup_packet(&startup)).await.map_err(fail)?;
+        let mut backend = Backend { read: BufReader::new(read), write };
+        let mut greeting = Vec::new();
+        loop {
+            let frame = wire::read_frame(&mut backend.read).await.map_err(fail)?;
+            let end = frame.tag == b'Z' || frame.tag == b'E';
+            let failed = frame.tag == b'E';
+            greeting.push(frame);
+            if failed {
+                return Err(greeting);
+            }
+            if end {
+                return Ok((backend, greeting));
+            }
+        }
+    }
+
+    pub async fn send(&mut self, frames: &[Frame]) -> std::io::Result<()> {
+        wire::write_frames(&mut self.write, frames).await
+    }
+
+    pub async fn read(&mut self) -> std::io::Result<Frame> {
+        wire::read_frame(&mut self.read).await
+    }
+
+    /// Send `frames` and read up to the `ready`-th ReadyForQuery, keeping every frame.
+    pub async fn run(&mut self, frames: &[Frame], ready: usize) -> std::io::Result<Reply> {
+        self.send(frames).await?;
+        let mut reply = Reply::default();
+        let mut seen = 0;
+        while seen < ready {
+            let frame = self.read().await?;
+            if frame.tag == b'Z' {
+                seen += 1;
+                reply.status = frame.body.first().copied().unwrap_or(b'I');
+            } else {
+                reply.frames.push(frame);
+            }
+        }
+        Ok(reply)
+    }
+
+    /// One simple query; its frames and status.
+    pub async fn simple(&mut self, sql: &str) -> std::io::Result<Reply> {
+        self.run(&[wire::query(sql)], 1).await
+    }
+}

@@ -1,0 +1,383 @@
+//! One client's session through the front: each simple Query, and each extended-protocol
+//! Execute with the messages before it, is checked against DSQL's dialect and limits,
+//! then run on the backend, writes under optimistic concurrency (`occ`), COMMIT
+//! adjudicated as DSQL adjudicates it.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+pub use super::backend::Backend;
+use super::dialect::{self, Refusal, Statement};
+use super::occ::Deferred;
+use super::shared::Shared;
+use super::wire::{self, Bind, Frame, Parse};
+
+/// Output to the client is written out when it grows past this.
+const FLUSH_AT: usize = 64 << 10;
+
+/// A statement the client prepared.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub name: String,
+    pub sql: String,
+    pub kind: Statement,
+    pub param_types: Vec<i32>,
+}
+
+/// An explicit transaction, as the front follows it.
+#[derive(Debug)]
+pub struct Txn {
+    pub started: Instant,
+    pub rows: u64,
+    pub bytes: u64,
+    pub ddl: bool,
+    pub dml: bool,
+    pub schema: u64,
+    pub deferred: Vec<Deferred>,
+}
+
+/// One step's statement: its text and, in the extended protocol, its messages.
+pub struct Step {
+    pub prepared: Prepared,
+    /// The client's messages for this statement, ending with Sync (extended), or None.
+    pub group: Option<Vec<Frame>>,
+    pub bind: Option<Bind>,
+}
+
+impl Step {
+    /// The frames that run it on the backend.
+    pub fn frames(&self) -> Vec<Frame> {
+        match &self.group {
+            Some(g) => g.clone(),
+            None => vec![wire::query(&self.prepared.sql)],
+        }
+    }
+
+    pub fn extended(&self) -> bool {
+        self.group.is_some()
+    }
+}
+
+pub struct Session<R, W> {
+    pub(super) read: R,
+    pub(super) write: W,
+    pub(super) out: Vec<u8>,
+    pub(super) backend: Backend,
+    pub(super) shared: Arc<Shared>,
+    pub(super) user: String,
+    pub(super) statements: HashMap<String, Prepared>,
+    pub(super) portals: HashMap<String, String>,
+    pub(super) txn: Option<Txn>,
+    /// The transaction was ended by the front (a refusal, a limit): until ROLLBACK or
+    /// COMMIT, statements are ignored, as in PostgreSQL.
+    pub(super) failed: bool,
+    pub(super) status: u8,
+    pub(super) connected: Instant,
+}
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    pub fn new(read: R, write: W, backend: Backend, shared: Arc<Shared>, user: String) -> Self {
+        Session {
+            read,
+            write,
+            out: Vec::new(),
+            backend,
+            shared,
+            user,
+            statements: HashMap::new(),
+            portals: HashMap::new(),
+            txn: None,
+            failed: false,
+            status: b'I',
+            connected: Instant::now(),
+        }
+    }
+
+    /// Serve messages until the client leaves or the connection's lifetime ends.
+    pub async fn run(mut self) -> std::io::Result<()> {
+        loop {
+            let mut batch = Vec::new();
+            loop {
+                let frame = wire::read_frame(&mut self.read).await?;
+                let tag = frame.tag;
+                batch.push(frame);
+                if matches!(tag, b'Q' | b'S' | b'X' | b'H') {
+                    break;
+                }
+            }
+            if self.connected.elapsed() > self.shared.config.limits.connection_lifetime && self.status == b'I' {
+                let bye = wire::error("FATAL", "57P01", "connection lifetime of 60 minutes exceeded; reconnect");
+                self.send(&[bye]);
+                return self.flush().await;
+            }
+            let last = batch.last().map(|f| f.tag);
+            match last {
+                Some(b'X') => {
+                    let _ = self.backend.send(&batch).await;
+                    return Ok(());
+                }
+                Some(b'Q') => {
+                    let sql = batch[0].cstr(0).map(|(s, _)| s.to_string()).unwrap_or_default();
+                    self.simple(&sql).await?
+                }
+                Some(b'H') => self.backend.send(&batch).await?,
+                _ => self.extended(batch).await?,
+            }
+            self.flush().await?;
+        }
+    }
+
+    pub(super) fn send(&mut self, frames: &[Frame]) {
+        for f in frames {
+            f.encode(&mut self.out);
+        }
+    }
+
+    pub(super) async fn flush(&mut self) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            self.write.write_all(&self.out).await?;
+            self.write.flush().await?;
+            self.out.clear();
+        }
+        Ok(())
+    }
+
+    /// The status the client is told in ReadyForQuery.
+    pub(super) fn client_status(&self) -> u8 {
+        if self.failed {
+            b'E'
+        } else if self.txn.is_some() {
+            if self.status == b'E' {
+                b'E'
+            } else {
+                b'T'
+            }
+        } else {
+            b'I'
+        }
+    }
+
+    /// A simple Query: its statements one by one, stopping at the first error.
+    async fn simple(&mut self, sql: &str) -> std::io::Result<()> {
+        let parts = dialect::split(sql);
+        if parts.is_empty() {
+            self.send(&[Frame::new(b'I', Vec::new())]);
+        }
+        for part in parts {
+            let prepared = Prepared {
+                name: String::new(),
+                sql: part.to_string(),
+                kind: dialect::classify(part),
+                param_types: vec![],
+            };
+            let step = Step { prepared, group: None, bind: None };
+            if !self.step(step).await? {
+                break;
+            }
+        }
+        let status = self.client_status();
+        self.send(&[wire::ready(status)]);
+        Ok(())
+    }
+
+    /// An extended-protocol batch, cut after each Execute into steps of their own.
+    async fn extended(&mut self, batch: Vec<Frame>) -> std::io::Result<()> {
+        let mut group = Vec::new();
+        let mut groups = Vec::new();
+        for frame in batch {
+            let tag = frame.tag;
+            if tag == b'S' {
+                continue;
+            }
+            group.push(frame);
+            if tag == b'E' {
+                groups.push(std::mem::take(&mut group));
+            }
+        }
+        if !group.is_empty() {
+            groups.push(group);
+        }
+        for group in groups {
+            if !self.group(group).await? {
+                break;
+            }
+        }
+        let status = self.client_status();
+        self.send(&[wire::ready(status)]);
+        Ok(())
+    }
+
+    /// Follow the group's Parse/Bind/Close; run it as a step (or pass it on).
+    async fn group(&mut self, mut group: Vec<Frame>) -> std::io::Result<bool> {
+        let mut bind = None;
+        let mut refused = None;
+        for frame in &group {
+            match frame.tag {
+                b'P' => {
+                    if let Some(p) = Parse::decode(frame) {
+                        let kind = dialect::classify(&p.sql);
+                        if let Statement::Refused(r) = &kind {
+                            refused = Some(r.clone());
+                        }
+                        let prepared = Prepared { name: p.name.clone(), sql: p.sql, kind, param_types: p.param_types };
+                        self.statements.insert(p.name, prepared);
+                    }
+                }
+                b'B' => {
+                    if let Some(b) = Bind::decode(frame) {
+                        self.portals.insert(b.portal.clone(), b.statement.clone());
+                        bind = Some(b);
+                    }
+                }
+                _ => {}
+            }
+        }
+        if let Some(r) = refused {
+            return self.refuse(r).await;
+        }
+        let execute = group.iter().rev().find(|f| f.tag == b'E').and_then(wire::target).map(|(_, portal)| portal);
+        let statement = execute.and_then(|p| self.portals.get(&p).cloned());
+        group.push(wire::sync());
+        let Some(prepared) = statement.and_then(|s| self.statements.get(&s).cloned()) else {
+            return self.prepare_only(group).await;
+        };
+        self.step(Step { prepared, group: Some(group), bind }).await
+    }
+
+    /// Messages without an Execute (a prepare, a describe, a close).
+    async fn prepare_only(&mut self, group: Vec<Frame>) -> std::io::Result<bool> {
+        let local = group
+            .iter()
+            .filter(|f| f.tag == b'P')
+            .filter_map(Parse::decode)
+            .any(|p| is_local(&dialect::classify(&p.sql)));
+        if local {
+            self.answer_prepare(&group);
+            return Ok(true);
+        }
+        self.relay(&group).await
+    }
+
+    /// Run a step: DSQL's checks, then by kind.
+    pub(super) async fn step(&mut self, step: Step) -> std::io::Result<bool> {
+        if let Some(refusal) = self.admit(&step.prepared.kind) {
+            return self.refuse(refusal).await;
+        }
+        match step.prepared.kind.clone() {
+            Statement::Begin { .. } => self.begin(step).await,
+            Statement::Commit => self.commit(step).await,
+            Statement::Rollback => self.rollback(step).await,
+            Statement::Write | Statement::ReadForUpdate => self.write_step(step).await,
+            Statement::Ddl => self.ddl(step).await,
+            kind if is_local(&kind) => self.run_local(step).await,
+            _ => self.relay(&step.frames()).await,
+        }
+    }
+
+    /// What DSQL refuses before running: dialect, aborted transaction, age, DDL rules.
+    fn admit(&self, kind: &Statement) -> Option<Refusal> {
+        if let Statement::Refused(r) = kind {
+            return Some(r.clone());
+        }
+        if self.failed && !matches!(kind, Statement::Commit | Statement::Rollback) {
+            return Some(refusal(
+                "25P02",
+                "current transaction is aborted, commands ignored until end of transaction block",
+            ));
+        }
+        let txn = self.txn.as_ref()?;
+        if txn.started.elapsed() > self.shared.config.limits.transaction_age
+            && !matches!(kind, Statement::Rollback | Statement::Commit)
+        {
+            let secs = self.shared.config.limits.transaction_age.as_secs();
+            return Some(refusal("54000", &format!("transaction age limit of {secs}s exceeded")));
+        }
+        let is_ddl = matches!(kind, Statement::Ddl | Statement::AsyncIndex { .. });
+        if is_ddl && txn.ddl {
+            return Some(refusal("0A000", dialect::MULTIPLE_DDL_MESSAGE));
+        }
+        if (is_ddl && txn.dml) || (txn.ddl && matches!(kind, Statement::Write | Statement::ReadForUpdate)) {
+            return Some(refusal("0A000", dialect::DDL_DML_MIX_MESSAGE));
+        }
+        None
+    }
+
+    /// Answer with an error; inside a transaction, the transaction is over.
+    pub(super) async fn refuse(&mut self, r: Refusal) -> std::io::Result<bool> {
+        self.shared.counters.refused.fetch_add(1, Ordering::Relaxed);
+        if self.txn.is_some() && !self.failed {
+            self.backend.simple("ROLLBACK").await?;
+            self.txn = None;
+            self.failed = true;
+        }
+        self.send(&[wire::error("ERROR", r.sqlstate, &r.message)]);
+        Ok(false)
+    }
+
+    /// Run frames on the backend, passing rows and descriptions straight through;
+    /// CommandComplete and errors (as DSQL words them) follow. True if no error.
+    pub(super) async fn relay(&mut self, frames: &[Frame]) -> std::io::Result<bool> {
+        self.backend.send(frames).await?;
+        let mut ok = true;
+        loop {
+            let frame = self.backend.read().await?;
+            match frame.tag {
+                b'Z' => {
+                    self.status = frame.body.first().copied().unwrap_or(b'I');
+                    return Ok(ok);
+                }
+                b'E' => {
+                    ok = false;
+                    let e = self.dsql_error(frame);
+                    self.send(&[e]);
+                }
+                _ => {
+                    self.send(&[frame]);
+                    if self.out.len() > FLUSH_AT {
+                        self.flush().await?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// PostgreSQL's lock and serialization errors become DSQL's OC000.
+    pub(super) fn dsql_error(&self, e: Frame) -> Frame {
+        if is_conflict(&e) {
+            self.shared.counters.oc000.fetch_add(1, Ordering::Relaxed);
+            return wire::error("ERROR", "40001", dialect::OC000_MESSAGE);
+        }
+        e
+    }
+
+    /// Put the backend's transaction back to where it was before the last write.
+    pub(super) async fn rollback_backend(&mut self) -> std::io::Result<()> {
+        self.backend.simple("ROLLBACK").await?;
+        self.status = b'I';
+        Ok(())
+    }
+}
+
+/// Whether an error is a lock wait cut short or a write after the snapshot.
+pub fn is_conflict(e: &Frame) -> bool {
+    matches!(wire::sqlstate(e).as_str(), "55P03" | "40001" | "40P01")
+}
+
+pub fn refusal(sqlstate: &'static str, message: &str) -> Refusal {
+    Refusal { sqlstate, message: message.to_string() }
+}
+
+/// Statements the front answers itself (they never reach PostgreSQL as written).
+pub fn is_local(kind: &Statement) -> bool {
+    matches!(
+        kind,
+        Statement::AsyncIndex { .. }
+            | Statement::IamGrant { .. }
+            | Statement::IamRevoke { .. }
+            | Statement::WaitForJob { .. }
+    )
+}

@@ -1,0 +1,121 @@
+//! The front's settings and the state its sessions share.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_postgres::Client;
+
+/// DSQL's limits (docs, "Cluster quotas and database limits"), each settable for tests.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub rows_per_transaction: u64,
+    pub bytes_per_transaction: u64,
+    pub transaction_age: Duration,
+    pub max_connections: usize,
+    /// New connections per second, and the burst above it.
+    pub connection_rate: f64,
+    pub connection_burst: f64,
+    pub connection_lifetime: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            rows_per_transaction: 3_000,
+            bytes_per_transaction: 10 << 20,
+            transaction_age: Duration::from_secs(300),
+            max_connections: 10_000,
+            connection_rate: 100.0,
+            connection_burst: 1_000.0,
+            connection_lifetime: Duration::from_secs(3_600),
+        }
+    }
+}
+
+/// Where the front listens and what it stands before.
+#[derive(Debug, Clone)]
+pub struct FrontConfig {
+    /// e.g. 127.0.0.1:0, or 127.0.0.2:5432 for functions that hard-code DSQL's port.
+    pub listen: SocketAddr,
+    /// The throwaway PostgreSQL's port on 127.0.0.1 (trust authentication).
+    pub backend_port: u16,
+    /// The names a token may be signed for; the certificate carries them too.
+    pub hosts: Vec<String>,
+    /// Where the CA's certificate is written (`ca.pem`).
+    pub dir: PathBuf,
+    pub limits: Limits,
+    /// The IAM identity behind an access key id; other keys are
+    /// `arn:aws:iam::000000000000:user/<key id>`.
+    pub identities: HashMap<String, String>,
+}
+
+impl FrontConfig {
+    /// The ARN whose `DbConnect` permission an access key's token stands for.
+    pub fn arn_of(&self, access_key_id: &str) -> String {
+        self.identities
+            .get(access_key_id)
+            .cloned()
+            .unwrap_or_else(|| format!("arn:aws:iam::000000000000:user/{access_key_id}"))
+    }
+
+    pub fn backend_url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.backend_port)
+    }
+}
+
+/// What the front counted, for the server-side view.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub oc000: AtomicU64,
+    pub oc001: AtomicU64,
+    pub refused: AtomicU64,
+    pub logins: AtomicU64,
+    pub login_failures: AtomicU64,
+}
+
+/// A token bucket for the new-connection rate.
+#[derive(Debug)]
+pub struct Bucket {
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    pub fn full(burst: f64) -> Bucket {
+        Bucket { tokens: burst, at: Instant::now() }
+    }
+}
+
+/// State every session of one front shares.
+pub struct Shared {
+    pub config: FrontConfig,
+    pub tls: tokio_rustls::TlsAcceptor,
+    /// A superuser connection for `sys` (role mappings, jobs).
+    pub admin: Client,
+    /// Bumped by every committed DDL: a transaction that began before it gets OC001.
+    pub schema_version: Arc<AtomicU64>,
+    pub counters: Counters,
+    pub open: AtomicUsize,
+    pub(super) bucket: Mutex<Bucket>,
+}
+
+impl Shared {
+    /// Take a new-connection token, or say the rate is exceeded.
+    pub fn admit_connection(&self) -> bool {
+        let limits = &self.config.limits;
+        let Ok(mut b) = self.bucket.lock() else { return false };
+        let now = Instant::now();
+        b.tokens =
+            (b.tokens + now.duration_since(b.at).as_secs_f64() * limits.connection_rate).min(limits.connection_burst);
+        b.at = now;
+        if b.tokens < 1.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
+    }
+}

@@ -1,0 +1,362 @@
+//! BEGIN, writes, DDL and COMMIT as DSQL runs them (see `occ` for the approach).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::backend::{first_column, Reply};
+use super::dialect;
+use super::occ::{self, Deferred, Rewrite, Verdict};
+use super::session::{is_conflict, Session, Step, Txn};
+use super::wire::{self, with_text_results, Bind, Frame, Parse};
+
+const SAVEPOINT: &str = "SAVEPOINT dsql_occ";
+
+impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+    /// BEGIN, and a first read so the snapshot is taken now, as DSQL takes it.
+    pub(super) async fn begin(&mut self, step: Step) -> std::io::Result<bool> {
+        if self.txn.is_some() || self.failed {
+            return self.relay(&step.frames()).await;
+        }
+        let mut frames = step.frames();
+        frames.push(wire::query("SELECT 1"));
+        let reply = self.backend.run(&frames, 2).await?;
+        self.status = reply.status;
+        let end =
+            reply.frames.iter().position(|f| f.tag == b'C' || f.tag == b'E').map_or(reply.frames.len(), |i| i + 1);
+        let failed = reply.error().is_some();
+        self.send(&reply.frames[..end]);
+        if !failed {
+            let schema = self.shared.schema_version.load(Ordering::SeqCst);
+            self.txn = Some(Txn {
+                started: Instant::now(),
+                rows: 0,
+                bytes: 0,
+                ddl: false,
+                dml: false,
+                schema,
+                deferred: vec![],
+            });
+        }
+        Ok(!failed)
+    }
+
+    pub(super) async fn rollback(&mut self, step: Step) -> std::io::Result<bool> {
+        self.txn = None;
+        if self.failed {
+            self.failed = false;
+            let done = self.answer(&step, vec![wire::command_complete("ROLLBACK")]);
+            self.send(&done);
+            return Ok(true);
+        }
+        self.relay(&step.frames()).await
+    }
+
+    /// End the transaction with an error (the backend's is rolled back).
+    async fn abort_with(&mut self, sqlstate: &'static str, message: &str) -> std::io::Result<bool> {
+        self.rollback_backend().await?;
+        self.txn = None;
+        self.send(&[wire::error("ERROR", sqlstate, message)]);
+        Ok(false)
+    }
+
+    /// COMMIT: the deferred writes' fate, the schema's version, then PostgreSQL's COMMIT.
+    pub(super) async fn commit(&mut self, step: Step) -> std::io::Result<bool> {
+        let Some(txn) = self.txn.take() else {
+            if self.failed {
+                self.failed = false;
+                let done = self.answer(&step, vec![wire::command_complete("ROLLBACK")]);
+                self.send(&done);
+                return Ok(true);
+            }
+            return self.relay(&step.frames()).await;
+        };
+        if self.status == b'E' {
+            return self.relay(&step.frames()).await;
+        }
+        if txn.started.elapsed() > self.shared.config.limits.transaction_age {
+            let secs = self.shared.config.limits.transaction_age.as_secs();
+            return self.abort_with("54000", &format!("transaction age limit of {secs}s exceeded")).await;
+        }
+        if !txn.deferred.is_empty() && self.settle(&txn.deferred).await? == Verdict::Conflict {
+            self.shared.counters.oc000.fetch_add(1, Ordering::Relaxed);
+            return self.abort_with("40001", dialect::OC000_MESSAGE).await;
+        }
+        if txn.dml && self.shared.schema_version.load(Ordering::SeqCst) != txn.schema {
+            self.shared.counters.oc001.fetch_add(1, Ordering::Relaxed);
+            return self.abort_with("40001", dialect::OC001_MESSAGE).await;
+        }
+        let ok = self.relay(&step.frames()).await?;
+        if ok && txn.ddl {
+            self.shared.schema_version.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(ok)
+    }
+
+    /// Whether the deferred writes may now be applied (and apply them), or conflict.
+    async fn settle(&mut self, deferred: &[Deferred]) -> std::io::Result<Verdict> {
+        let mut xids = Vec::new();
+        for d in deferred {
+            match &d.blockers {
+                Some(b) => xids.extend(b),
+                None => return Ok(Verdict::Conflict),
+            }
+        }
+        let reply = self.backend.simple(&occ::fate_query(&xids)).await?;
+        if reply.error().is_some() || occ::verdict(&reply.column()) == Verdict::Conflict {
+            return Ok(Verdict::Conflict);
+        }
+        for d in deferred {
+            let frames = match &d.bind {
+                Some(rest) => vec![
+                    close_statement("dsql_replay"),
+                    Parse { name: "dsql_replay".into(), sql: d.sql.clone(), param_types: d.param_types.clone() }
+                        .encode(),
+                    Bind { portal: String::new(), statement: "dsql_replay".into(), rest: rest.clone() }.encode(),
+                    wire::execute(""),
+                    wire::sync(),
+                ],
+                None => vec![wire::query(&d.sql)],
+            };
+            if self.backend.run(&frames, 1).await?.error().is_some() {
+                return Ok(Verdict::Conflict);
+            }
+        }
+        Ok(Verdict::Replay)
+    }
+
+    /// DDL: one per transaction, never with DML. It waits for the transactions using the
+    /// table, which DSQL's does not: so the schema's version is bumped when it starts
+    /// (those transactions get OC001 at COMMIT and let it through) and when it commits.
+    pub(super) async fn ddl(&mut self, step: Step) -> std::io::Result<bool> {
+        self.shared.schema_version.fetch_add(1, Ordering::SeqCst);
+        let in_txn = self.txn.is_some();
+        self.backend.simple(if in_txn { "SET LOCAL lock_timeout = 0" } else { "SET lock_timeout = 0" }).await?;
+        let ok = self.relay(&step.frames()).await?;
+        if !in_txn {
+            self.backend.simple("RESET lock_timeout").await?;
+        }
+        match self.txn.as_mut() {
+            Some(txn) => txn.ddl |= ok,
+            None if ok => {
+                self.shared.schema_version.fetch_add(1, Ordering::SeqCst);
+            }
+            None => {}
+        }
+        Ok(ok)
+    }
+
+    /// A write (or SELECT ... FOR UPDATE): under a savepoint; a would-be wait is deferred.
+    pub(super) async fn write_step(&mut self, step: Step) -> std::io::Result<bool> {
+        if self.txn.is_none() {
+            return self.autocommit(step).await;
+        }
+        let mut frames = vec![wire::query(SAVEPOINT)];
+        frames.extend(step.frames());
+        let reply = self.backend.run(&frames, 2).await?;
+        self.status = reply.status;
+        let frames: Vec<Frame> = reply.frames.into_iter().filter(|f| !is_savepoint_tag(f)).collect();
+        let reply = Reply { frames, status: reply.status };
+        match reply.error() {
+            None => self.count_write(&step, reply).await,
+            Some(e) if is_conflict(e) => self.defer(step, reply).await,
+            Some(_) => {
+                self.send(&reply.frames);
+                Ok(false)
+            }
+        }
+    }
+
+    /// Count the rows and bytes a write changed against DSQL's limits; pass its answer on.
+    async fn count_write(&mut self, step: &Step, reply: Reply) -> std::io::Result<bool> {
+        let rows: u64 = reply.tags().map(wire::rows_changed).sum();
+        let limits = self.shared.config.limits.clone();
+        let Some(txn) = self.txn.as_mut() else { return Ok(false) };
+        txn.dml = true;
+        txn.rows += rows;
+        txn.bytes += step_bytes(step);
+        if txn.rows > limits.rows_per_transaction {
+            let message = dialect::ROW_LIMIT_MESSAGE.to_string();
+            self.failed = true;
+            return self.abort_with("54000", &message).await;
+        }
+        if txn.bytes > limits.bytes_per_transaction {
+            self.failed = true;
+            return self.abort_with("54000", dialect::SIZE_LIMIT_MESSAGE).await;
+        }
+        self.send(&reply.frames);
+        Ok(true)
+    }
+
+    /// A write outside a transaction is its own transaction: its conflict is its commit's.
+    async fn autocommit(&mut self, step: Step) -> std::io::Result<bool> {
+        let mut frames = vec![wire::query("BEGIN")];
+        frames.extend(step.frames());
+        let reply = self.backend.run(&frames, 2).await?;
+        let mut frames: Vec<Frame> =
+            reply.frames.into_iter().filter(|f| !(f.tag == b'C' && wire::tag_of(f) == "BEGIN")).collect();
+        let rows: u64 = frames.iter().filter(|f| f.tag == b'C').map(|f| wire::rows_changed(wire::tag_of(f))).sum();
+        let error = frames.iter().position(|f| f.tag == b'E');
+        if let Some(at) = error {
+            let e = self.dsql_error(frames[at].clone());
+            frames[at] = e;
+            self.send(&frames[..=at]);
+            self.rollback_backend().await?;
+            return Ok(false);
+        }
+        if rows > self.shared.config.limits.rows_per_transaction {
+            let message = dialect::ROW_LIMIT_MESSAGE.to_string();
+            return self.abort_with("54000", &message).await;
+        }
+        let commit = self.backend.simple("COMMIT").await?;
+        self.status = commit.status;
+        match commit.error() {
+            Some(e) => {
+                let e = self.dsql_error(e.clone());
+                self.send(&[e]);
+                Ok(false)
+            }
+            None => {
+                self.send(&frames);
+                Ok(true)
+            }
+        }
+    }
+
+    /// The write would have waited: answer it at the snapshot, apply it at COMMIT if
+    /// every transaction that holds its rows has rolled back by then.
+    async fn defer(&mut self, step: Step, reply: Reply) -> std::io::Result<bool> {
+        self.backend.simple("ROLLBACK TO SAVEPOINT dsql_occ").await?;
+        self.status = b'T';
+        let at = reply.frames.iter().position(|f| f.tag == b'E').unwrap_or(reply.frames.len());
+        let described = reply.frames[..at].iter().any(|f| f.tag == b'T');
+        let answer = match occ::rewrite(&step.prepared.sql) {
+            Some(rw) => self.answer_at_snapshot(&step, &rw, described).await?,
+            None => None,
+        };
+        let Some((rows, count, blockers)) = answer else {
+            // Not a shape the front can answer without applying: conflict now.
+            self.shared.counters.oc000.fetch_add(1, Ordering::Relaxed);
+            self.failed = true;
+            return self.abort_with("40001", dialect::OC000_MESSAGE).await;
+        };
+        self.send(&reply.frames[..at]);
+        self.send(&rows);
+        let deferred = Deferred {
+            blockers,
+            sql: step.prepared.sql.clone(),
+            param_types: step.prepared.param_types.clone(),
+            bind: step.bind.as_ref().map(|b| b.rest.clone()),
+        };
+        if let Some(txn) = self.txn.as_mut() {
+            txn.dml = true;
+            txn.rows += count;
+            txn.deferred.push(deferred);
+        }
+        Ok(true)
+    }
+
+    /// The rows and count the write would have given, and the xids holding its rows.
+    async fn answer_at_snapshot(
+        &mut self,
+        step: &Step,
+        rw: &Rewrite,
+        described: bool,
+    ) -> std::io::Result<Option<(Vec<Frame>, u64, Option<Vec<u64>>)>> {
+        let frames = match &step.bind {
+            Some(bind) => {
+                let Some(types) = self.param_types(step).await? else { return Ok(None) };
+                let Some(text) = with_text_results(&bind.rest) else { return Ok(None) };
+                let answer_rest = if rw.count_only { text.clone() } else { bind.rest.clone() };
+                let mut frames = prepared_read("dsql_occ_a", &rw.answer, &types, answer_rest);
+                if let Some(b) = &rw.blockers {
+                    frames.extend(prepared_read("dsql_occ_b", b, &types, text));
+                }
+                frames.push(wire::sync());
+                frames
+            }
+            None => std::iter::once(&rw.answer).chain(&rw.blockers).map(|q| wire::query(q)).collect(),
+        };
+        let ready = if step.bind.is_some() { 1 } else { frames.len() };
+        let reply = self.backend.run(&frames, ready).await?;
+        if reply.error().is_some() {
+            return Ok(None);
+        }
+        let split = reply.frames.iter().position(|f| f.tag == b'C').map_or(reply.frames.len(), |i| i + 1);
+        let (answer, rest) = reply.frames.split_at(split);
+        let data: Vec<Frame> = answer
+            .iter()
+            .filter(|f| f.tag == b'D' || (f.tag == b'T' && !described && !step.extended()))
+            .cloned()
+            .collect();
+        let rows = data.iter().filter(|f| f.tag == b'D').count() as u64;
+        let count = if rw.count_only {
+            data.first().and_then(first_column).and_then(|c| c.parse().ok()).unwrap_or(0)
+        } else {
+            rows
+        };
+        let blockers = rw.blockers.as_ref().map(|_| {
+            rest.iter()
+                .filter(|f| f.tag == b'D')
+                .filter_map(first_column)
+                .filter_map(|x| x.parse::<u64>().ok())
+                .filter(|x| *x != 0)
+                .collect::<Vec<_>>()
+        });
+        let blockers = blockers.filter(|b| !b.is_empty());
+        let mut out = if rw.count_only { vec![] } else { data };
+        out.push(wire::command_complete(&rw.tag(count)));
+        Ok(Some((out, count, blockers)))
+    }
+
+    /// The parameter types of the step's statement, as the backend inferred them.
+    async fn param_types(&mut self, step: &Step) -> std::io::Result<Option<Vec<i32>>> {
+        let known = &step.prepared.param_types;
+        if !known.is_empty() && !known.contains(&0) {
+            return Ok(Some(known.clone()));
+        }
+        let mut body = vec![b'S'];
+        body.extend_from_slice(step.prepared.name.as_bytes());
+        body.push(0);
+        let reply = self.backend.run(&[Frame::new(b'D', body), wire::sync()], 1).await?;
+        let Some(desc) = reply.frames.iter().find(|f| f.tag == b't') else { return Ok(None) };
+        let n = i16::from_be_bytes([desc.body[0], desc.body[1]]).max(0) as usize;
+        let types = (0..n)
+            .filter_map(|i| desc.body.get(2 + 4 * i..6 + 4 * i))
+            .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+        Ok(Some(types.collect()))
+    }
+}
+
+fn is_savepoint_tag(f: &Frame) -> bool {
+    f.tag == b'C' && wire::tag_of(f) == "SAVEPOINT"
+}
+
+/// The bytes a step writes, as the transaction size limit counts them (approximately:
+/// the statement's parameters, or its text).
+fn step_bytes(step: &Step) -> u64 {
+    match &step.bind {
+        Some(b) => b.param_bytes() as u64,
+        None => step.prepared.sql.len() as u64,
+    }
+}
+
+fn close_statement(name: &str) -> Frame {
+    let mut body = vec![b'S'];
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    Frame::new(b'C', body)
+}
+
+/// Close, Parse, Bind and Execute of a named read through the unnamed portal (the
+/// statement is closed first: a name left over from an earlier failure must not make
+/// the Parse fail).
+fn prepared_read(name: &str, sql: &str, types: &[i32], rest: Vec<u8>) -> Vec<Frame> {
+    vec![
+        close_statement(name),
+        Parse { name: name.into(), sql: sql.into(), param_types: types.to_vec() }.encode(),
+        Bind { portal: String::new(), statement: name.into(), rest }.encode(),
+        wire::execute(""),
+    ]
+}

@@ -1,0 +1,189 @@
+//! Conformance probes for optimistic concurrency, written from the DSQL documentation
+//! ("Concurrency control in Aurora DSQL"): snapshot at BEGIN, no statement waits,
+//! write-write conflicts at COMMIT with OC000 (first committer wins), reads never
+//! conflict, write skew allowed, OC001 after a concurrent schema change. Where plain
+//! PostgreSQL answers otherwise, the same probe against it shows why the mode exists.
+
+use super::dsql_support::{answers, db_error, until_lock_wait, Front};
+
+const OC000: &str = "mutation conflicts with another transaction, retry as needed (OC000)";
+
+#[tokio::test]
+async fn write_write_conflict_surfaces_at_commit_not_at_the_update() {
+    let f = Front::start().await;
+    let admin = f.table(2).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN").await.unwrap();
+    let after_a: i32 = a.query_one("UPDATE t SET v = v + 1 WHERE id = 1 RETURNING v", &[]).await.unwrap().get(0);
+    assert_eq!(after_a, 101);
+    b.batch_execute("BEGIN").await.unwrap();
+    // B's UPDATE answers at once, as at its snapshot: 100 + 10.
+    let after_b: i32 =
+        answers(b.query_one("UPDATE t SET v = v + 10 WHERE id = 1 RETURNING v", &[])).await.unwrap().get(0);
+    assert_eq!(after_b, 110);
+    let n = answers(b.execute("UPDATE t SET v = v + 1 WHERE id = $1", &[&1])).await.unwrap();
+    assert_eq!(n, 1, "the row count is the write's, as at the snapshot");
+    a.batch_execute("COMMIT").await.unwrap();
+    let e = answers(b.batch_execute("COMMIT")).await.unwrap_err();
+    assert_eq!(db_error(&e), ("40001".to_string(), OC000.to_string()));
+    let v: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 101, "only the first committer's write is there");
+    assert_eq!(f.front.oc000(), 1);
+    // The session goes on: a new transaction on B works.
+    b.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 2; COMMIT").await.unwrap();
+}
+
+#[tokio::test]
+async fn plain_postgresql_makes_the_second_writer_wait_and_fails_it_at_the_update() {
+    let f = Front::start().await;
+    f.table(1).await;
+    let (a, b, watcher) = (f.plain().await, f.plain().await, f.plain().await);
+    a.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; UPDATE t SET v = v + 1 WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1").await.unwrap();
+    let update =
+        tokio::spawn(
+            async move { b.execute("UPDATE t SET v = v + 10 WHERE id = 1", &[]).await.map_err(|e| db_error(&e)) },
+        );
+    until_lock_wait(&watcher).await;
+    a.batch_execute("COMMIT").await.unwrap();
+    let (code, message) = update.await.unwrap().unwrap_err();
+    assert_eq!(code, "40001");
+    assert_eq!(message, "could not serialize access due to concurrent update", "at the UPDATE, in PostgreSQL's words");
+}
+
+#[tokio::test]
+async fn when_the_first_writer_rolls_back_the_second_commits_its_write() {
+    let f = Front::start().await;
+    let admin = f.table(1).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN").await.unwrap();
+    answers(b.execute("UPDATE t SET v = v + 10 WHERE id = 1", &[])).await.unwrap();
+    a.batch_execute("ROLLBACK").await.unwrap();
+    b.batch_execute("COMMIT").await.unwrap();
+    let v: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 110);
+    assert_eq!(f.front.oc000(), 0);
+}
+
+#[tokio::test]
+async fn select_for_update_conflicts_with_a_write() {
+    let f = Front::start().await;
+    f.table(1).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN").await.unwrap();
+    let v: i32 = a.query_one("SELECT v FROM t WHERE id = 1 FOR UPDATE", &[]).await.unwrap().get(0);
+    assert_eq!(v, 100);
+    b.batch_execute("BEGIN").await.unwrap();
+    answers(b.execute("UPDATE t SET v = 0 WHERE id = 1", &[])).await.unwrap();
+    a.batch_execute("COMMIT").await.unwrap();
+    let e = answers(b.batch_execute("COMMIT")).await.unwrap_err();
+    assert_eq!(db_error(&e).1, OC000);
+}
+
+#[tokio::test]
+async fn writes_to_different_rows_both_commit() {
+    let f = Front::start().await;
+    f.table(2).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN; UPDATE t SET v = 2 WHERE id = 2").await.unwrap();
+    a.batch_execute("COMMIT").await.unwrap();
+    b.batch_execute("COMMIT").await.unwrap();
+}
+
+#[tokio::test]
+async fn reads_never_conflict_and_see_the_snapshot_taken_at_begin() {
+    let f = Front::start().await;
+    let admin = f.table(1).await;
+    let reader = f.admin().await;
+    reader.batch_execute("BEGIN").await.unwrap();
+    // Changed and committed after BEGIN, before the reader's first statement.
+    admin.execute("UPDATE t SET v = 5 WHERE id = 1", &[]).await.unwrap();
+    let v: i32 = reader.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 100, "DSQL takes the snapshot at BEGIN");
+    reader.batch_execute("COMMIT").await.unwrap();
+    // Plain PostgreSQL takes it at the first statement.
+    let plain = f.plain().await;
+    plain.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ").await.unwrap();
+    admin.execute("UPDATE t SET v = 6 WHERE id = 1", &[]).await.unwrap();
+    let v: i32 = plain.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 6);
+    plain.batch_execute("COMMIT").await.unwrap();
+}
+
+#[tokio::test]
+async fn write_skew_is_allowed_as_on_dsql() {
+    let f = Front::start().await;
+    let admin = f.table(2).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    for c in [&a, &b] {
+        c.batch_execute("BEGIN").await.unwrap();
+        let total: i64 = c.query_one("SELECT sum(v) FROM t", &[]).await.unwrap().get(0);
+        assert_eq!(total, 200);
+    }
+    a.execute("UPDATE t SET v = 0 WHERE id = 1", &[]).await.unwrap();
+    b.execute("UPDATE t SET v = 0 WHERE id = 2", &[]).await.unwrap();
+    a.batch_execute("COMMIT").await.unwrap();
+    b.batch_execute("COMMIT").await.unwrap();
+    let total: i64 = admin.query_one("SELECT sum(v) FROM t", &[]).await.unwrap().get(0);
+    assert_eq!(total, 0, "each read the other's row unchanged; neither wrote it");
+}
+
+#[tokio::test]
+async fn a_schema_change_under_a_writing_transaction_gives_oc001_at_its_commit() {
+    let f = Front::start().await;
+    f.table(1).await;
+    let (a, ddl, watcher) = (f.admin().await, f.admin().await, f.plain().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = 1 WHERE id = 1").await.unwrap();
+    let alter = tokio::spawn(async move { ddl.batch_execute("ALTER TABLE t ADD COLUMN note TEXT").await });
+    until_lock_wait(&watcher).await;
+    let e = answers(a.batch_execute("COMMIT")).await.unwrap_err();
+    let (code, message) = db_error(&e);
+    assert_eq!(code, "40001");
+    assert!(message.contains("(OC001)"), "{message}");
+    alter.await.unwrap().unwrap();
+    assert_eq!(f.front.oc001(), 1);
+}
+
+#[tokio::test]
+async fn many_transfers_at_once_never_deadlock_and_conserve_money() {
+    let f = Front::start().await;
+    let admin = f.table(4).await;
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let client = f.admin().await;
+        tasks.push(tokio::spawn(async move {
+            let (mut committed, mut conflicts) = (0, 0);
+            for k in 0..25 {
+                let (from, to) = ((i + k) % 4 + 1, (i + 2 * k + 1) % 4 + 1);
+                if from == to {
+                    continue;
+                }
+                let run = async {
+                    client.batch_execute("BEGIN").await?;
+                    client.execute("UPDATE t SET v = v - 1 WHERE id = $1", &[&from]).await?;
+                    client.execute("UPDATE t SET v = v + 1 WHERE id = $1", &[&to]).await?;
+                    client.batch_execute("COMMIT").await
+                };
+                match answers(run).await {
+                    Ok(()) => committed += 1,
+                    Err(e) => {
+                        let (code, message) = db_error(&e);
+                        assert_eq!((code.as_str(), message.as_str()), ("40001", OC000), "no 40P01, no lock timeout");
+                        let _ = client.batch_execute("ROLLBACK").await;
+                        conflicts += 1;
+                    }
+                }
+            }
+            (committed, conflicts)
+        }));
+    }
+    let mut conflicts = 0;
+    for t in tasks {
+        conflicts += t.await.unwrap().1;
+    }
+    let total: i64 = admin.query_one("SELECT sum(v) FROM t", &[]).await.unwrap().get(0);
+    assert_eq!(total, 400);
+    assert_eq!(f.front.oc000(), conflicts as u64);
+}
