@@ -10,29 +10,47 @@ use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
-use transfer::db::Database;
+use transfer::db::{Database, Dialect};
+use transfer::local::dsql::{Access, DsqlFront, FrontConfig};
 use transfer::local::{EndpointConfig, EnvironmentStats, LocalPostgres, PgOptions};
 use transfer::RetryPolicy;
 use workers::Halt;
 
 use crate::database;
 use crate::scenario::DataSpec;
+pub use crate::scenario::LocalDb;
+
+/// The role the function logs in as on the local DSQL front (the workshop's chapter 2).
+pub const FUNCTION_ROLE: &str = "myapp";
 
 /// The accounts database, set up and connected.
 pub struct LocalDatabase {
+    /// The PostgreSQL's own URL (behind the front, in DSQL mode).
     pub url: String,
+    /// How the harness connects: through the front as `admin`, or to `url`.
+    pub target: database::DbTarget,
     pub client: tokio_postgres::Client,
     /// The server process of `client`: the harness's own session, which the server-side
     /// view does not wait for.
     pub client_pid: i32,
+    /// The DSQL front (DSQL mode), dropped before the cluster.
+    pub front: Option<DsqlFront>,
+    _front_dir: Option<tempfile::TempDir>,
     // Declared last: dropped after the client, stopping the throwaway cluster.
     _postgres: Option<LocalPostgres>,
 }
 
 impl LocalDatabase {
-    /// Use `url`, or start a throwaway PostgreSQL; then create the schema and load the
-    /// missing accounts (`reset` also restores balances and clears the history).
-    pub async fn start(url: Option<String>, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<Self> {
+    /// Use `url`, or start a throwaway PostgreSQL; in DSQL mode start the front before
+    /// it; then create the schema and load the missing accounts (`reset` also restores
+    /// balances and clears the history), and in DSQL mode the function's role.
+    pub async fn start(
+        url: Option<String>,
+        data: DataSpec,
+        reset: bool,
+        show_progress: bool,
+        mode: LocalDb,
+    ) -> anyhow::Result<Self> {
         let (postgres, url) = match url {
             Some(url) => (None, url),
             None => {
@@ -45,10 +63,57 @@ impl LocalDatabase {
                 (Some(pg), url)
             }
         };
-        database::setup(&database::DbTarget::Url(url.clone()), data, reset, show_progress).await?;
-        let client = database::connect(&url).await?;
+        let (front, front_dir, target) = match mode {
+            LocalDb::Postgres => (None, None, database::DbTarget::Url(url.clone())),
+            LocalDb::Dsql => {
+                let (front, dir) = start_front(&url).await?;
+                let target =
+                    database::DbTarget::Dsql(Access::admin(front.addr().port(), front.ca_path().into()).target());
+                (Some(front), Some(dir), target)
+            }
+        };
+        database::setup(&target, data, reset, show_progress).await?;
+        let client = target.connect().await?;
+        if mode == LocalDb::Dsql {
+            crate::roles::setup(&client, Dialect::Dsql, FUNCTION_ROLE, transfer::local::dsql::access::FUNCTION_ARN)
+                .await
+                .context("creating the function's role on the local DSQL")?;
+        }
         let client_pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
-        Ok(LocalDatabase { url, client, client_pid, _postgres: postgres })
+        Ok(LocalDatabase { url, target, client, client_pid, front, _front_dir: front_dir, _postgres: postgres })
+    }
+
+    /// The server processes of the harness's own sessions (and the front's), which the
+    /// server-side view does not wait for.
+    pub fn own_pids(&self) -> Vec<i32> {
+        let mut pids = vec![self.client_pid];
+        pids.extend(self.front.as_ref().map(|f| f.admin_pid()));
+        pids
+    }
+
+    /// Where the server-side view counts OCC conflicts.
+    pub fn conflict_source<'a>(&self, log: Option<&'a std::path::Path>) -> crate::server::local::ConflictSource<'a> {
+        match &self.front {
+            Some(f) => crate::server::local::ConflictSource::Front(f.oc000() + f.oc001()),
+            None => crate::server::local::ConflictSource::Log(log),
+        }
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.target.dialect()
+    }
+
+    /// How the function (as `role`) reaches the database.
+    pub fn function_database(&self, role: &str) -> Database {
+        match self.function_access(role) {
+            Some(access) => Database::Dsql(access.target()),
+            None => Database::Local { url: self.url.clone() },
+        }
+    }
+
+    /// The function's way through the front, in DSQL mode.
+    pub fn function_access(&self, role: &str) -> Option<Access> {
+        self.front.as_ref().map(|f| Access::function(f.addr().port(), f.ca_path().into(), role))
     }
 
     /// The throwaway PostgreSQL's server log (none for a database given by URL).
@@ -56,15 +121,16 @@ impl LocalDatabase {
         self._postgres.as_ref().map(|pg| pg.root().join("server.log"))
     }
 
+    /// How the function reaches the database, as the local stack runs it.
     pub fn database(&self) -> Database {
-        Database::Local { url: self.url.clone() }
+        self.function_database(FUNCTION_ROLE)
     }
 
     /// A new connection, tried again for up to `patience` (the server may be restarting).
     pub async fn reconnect(&self, patience: Duration) -> anyhow::Result<tokio_postgres::Client> {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            match database::connect(&self.url).await {
+            match self.target.connect().await {
                 Ok(client) => return Ok(client),
                 Err(e) if tokio::time::Instant::now() >= deadline => {
                     return Err(e.context(format!("the database did not come back within {} s", patience.as_secs())))
@@ -73,6 +139,20 @@ impl LocalDatabase {
             }
         }
     }
+}
+
+/// A DSQL front before the PostgreSQL at `url` (which must trust its superuser on
+/// loopback, as the throwaway cluster does), its CA in a directory of its own.
+async fn start_front(url: &str) -> anyhow::Result<(DsqlFront, tempfile::TempDir)> {
+    let config: tokio_postgres::Config =
+        url.parse().with_context(|| format!("{} is not a PostgreSQL URL", transfer::db::redact(url)))?;
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let dir =
+        tempfile::Builder::new().prefix("harness-dsql-").tempdir().context("a directory for the local DSQL CA")?;
+    let front = DsqlFront::start(FrontConfig::local(port, dir.path().to_path_buf()))
+        .await
+        .context("starting the local DSQL front (set [local] database = \"postgres\" for plain PostgreSQL)")?;
+    Ok((front, dir))
 }
 
 /// The database and the local Lambda endpoint in front of the function. The endpoint
@@ -117,13 +197,17 @@ pub async fn announced(child: &mut Child, what: &str) -> anyhow::Result<String> 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChildConfig {
     pub database_url: String,
+    /// The function's way through the local DSQL front (DSQL mode); else `database_url`.
+    #[serde(default)]
+    pub dsql: Option<Access>,
     pub endpoint: EndpointConfig,
     pub retry_policy: RetryPolicy,
 }
 
 impl LocalStack {
     pub async fn start(db: LocalDatabase, endpoint: EndpointConfig, retry_policy: RetryPolicy) -> anyhow::Result<Self> {
-        let config = ChildConfig { database_url: db.url.clone(), endpoint, retry_policy };
+        let dsql = db.function_access(FUNCTION_ROLE);
+        let config = ChildConfig { database_url: db.url.clone(), dsql, endpoint, retry_policy };
         let mut child = owned_child()?
             .args(["local-lambda-child", "--config", &serde_json::to_string(&config)?])
             .spawn()

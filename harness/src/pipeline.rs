@@ -215,9 +215,10 @@ impl LocalBefore {
         database_url: Option<String>,
         reset: bool,
     ) -> anyhow::Result<(LocalDatabase, LocalBefore)> {
-        let db = LocalDatabase::start(database_url, plan.data, reset, true).await?;
+        let db = LocalDatabase::start(database_url, plan.data, reset, true, plan.local.database).await?;
         let history_rows = history_rows(&db).await?;
-        let snapshot = server::local::snapshot(&db.client, db.server_log().as_deref(), &[]).await?;
+        let log = db.server_log();
+        let snapshot = server::local::snapshot(&db.client, db.conflict_source(log.as_deref()), &db.own_pids()).await?;
         Ok((db, LocalBefore { history_rows, snapshot, from: std::time::SystemTime::now() }))
     }
 
@@ -269,7 +270,7 @@ async fn local_view(
 ) -> anyhow::Result<ServerView> {
     let client = db.reconnect(VERIFY_PATIENCE).await?;
     let log = db.server_log();
-    let after = server::local::snapshot(&client, log.as_deref(), &[db.client_pid]).await?;
+    let after = server::local::snapshot(&client, db.conflict_source(log.as_deref()), &db.own_pids()).await?;
     let window = (Timestamp::from_system(from), Timestamp::now());
     Ok(server::local::view(endpoint, before, after, log.as_ref(), window))
 }

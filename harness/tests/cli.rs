@@ -20,7 +20,7 @@ fn quickstart_runs_the_workshop_chapters_on_the_local_stack_and_verifies() {
         harness(&["quickstart", "--accounts", "50", "--calls", "150", "--parallel", "16", "--results", dir]);
     assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("greeting: Hello DAT401!"), "{stdout}");
-    assert!(stdout.contains("connected to PostgreSQL successfully!"), "{stdout}");
+    assert!(stdout.contains("connected to DSQL successfully!"), "{stdout}");
     assert!(stdout.contains("transfer 1 -> 2 of 10: payer balance 100 -> 90"), "{stdout}");
     assert!(stdout.contains("Chapter 5 (Transaction history with UUID keys): PASS"), "{stdout}");
     assert!(stdout.contains("Burst: 150 transfers at 16 in flight"), "{stdout}");

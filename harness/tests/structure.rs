@@ -1,6 +1,7 @@
 //! The house rules, checked on the source itself so that growth cannot undo them:
 //! no import circle among the modules of `harness`, `workers` and `lambda` (top-level
-//! modules, and files), so every arrow points down a layering; and no function over 80 lines outside tests in
+//! modules, and files; every `crate::`, `super::` and `self::` path is an arrow), so every
+//! arrow points down a layering; and no function over 80 lines outside tests in
 //! `harness`, `workers` and `lambda`. Each checker is also run on a small made-up
 //! source that breaks its rule, so that a checker that sees nothing fails.
 
@@ -240,19 +241,65 @@ fn body_start(b: &[u8], from: usize) -> Option<usize> {
     None
 }
 
-/// The `crate::` paths a source names, each as its segments (a `crate::{a, b::c}`
-/// group gives one path per member), with the line it is on.
-fn crate_paths(code: &str) -> Vec<(Vec<String>, usize)> {
+/// The module a file is: `a/b.rs` and `a/b/mod.rs` are `a::b`; `lib.rs` and `main.rs`
+/// are the crate itself.
+fn module_of(rel: &Path) -> Vec<String> {
+    let mut module: Vec<String> =
+        rel.with_extension("").components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let root_file = module.len() == 1 && (module[0] == "lib" || module[0] == "main");
+    if root_file || module.last().is_some_and(|m| m == "mod") {
+        module.pop();
+    }
+    module
+}
+
+/// Where the next path from `crate`, `super` or `self` starts at or after `from`, and
+/// which of the three it starts with (not `$crate::`, nor a segment inside a path).
+fn next_rooted(code: &str, mut from: usize) -> Option<(usize, &'static str)> {
+    let b = code.as_bytes();
+    while let Some(colons) = code[from..].find("::").map(|p| p + from) {
+        from = colons + 2;
+        for word in ["crate", "super", "self"] {
+            let Some(at) = colons.checked_sub(word.len()).filter(|at| &code[*at..colons] == word) else { continue };
+            if at == 0 || !(b[at - 1].is_ascii_alphanumeric() || matches!(b[at - 1], b'_' | b'$' | b':')) {
+                return Some((at, word));
+            }
+        }
+    }
+    None
+}
+
+/// The paths a source names from its crate's root, each as its segments, with the line
+/// it is on: `crate::` paths as written, `super::` (repeated or not) and `self::` paths
+/// read from the file's own module. A `{a, b::c}` group gives one path per member, and
+/// `self` in a group names the module before it.
+fn module_paths(rel: &Path, code: &str) -> Vec<(Vec<String>, usize)> {
+    let module = module_of(rel);
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(at) = code[from..].find("crate::").map(|p| p + from) {
-        from = at + 7;
-        let b = code.as_bytes();
-        if at > 0 && (b[at - 1].is_ascii_alphanumeric() || b[at - 1] == b'_' || b[at - 1] == b'$') {
-            continue;
+    while let Some((at, word)) = next_rooted(code, from) {
+        from = at + word.len() + 2;
+        let base = match word {
+            "crate" => Vec::new(),
+            "self" => module.clone(),
+            _ => {
+                let mut up = 1;
+                while code[from..].starts_with("super::") {
+                    (up, from) = (up + 1, from + 7);
+                }
+                let Some(keep) = module.len().checked_sub(up) else { continue };
+                module[..keep].to_vec()
+            }
+        };
+        let mut tails = expand(&code[from..]);
+        if tails.is_empty() {
+            tails.push(Vec::new()); // `super::*`: the module itself
         }
-        for path in expand(&code[at + 7..]) {
-            out.push((path, line_of(code, at)));
+        for tail in tails {
+            let path: Vec<String> = base.iter().cloned().chain(tail).filter(|s| s != "self").collect();
+            if !path.is_empty() {
+                out.push((path, line_of(code, at)));
+            }
         }
     }
     out
@@ -304,7 +351,8 @@ fn top_module(rel: &Path) -> String {
     first.trim_end_matches(".rs").to_string()
 }
 
-/// The file a `crate::` path lands in: the longest prefix that is a module file.
+/// The file a path from the crate's root lands in: the longest prefix that is a module
+/// file.
 fn file_of(path: &[String], files: &BTreeSet<PathBuf>) -> Option<PathBuf> {
     (1..=path.len()).rev().find_map(|n| {
         let base: PathBuf = path[..n].iter().collect();
@@ -315,14 +363,15 @@ fn file_of(path: &[String], files: &BTreeSet<PathBuf>) -> Option<PathBuf> {
 /// An arrow between two nodes, with where it is written.
 type Arrows = BTreeMap<(String, String), Vec<String>>;
 
-/// The arrows between top-level modules and between files.
+/// The arrows between top-level modules and between files: every `crate::`, `super::`
+/// and `self::` path is one.
 fn arrows(sources: &[Source]) -> (Arrows, Arrows) {
     let files: BTreeSet<PathBuf> = sources.iter().map(|s| s.rel.clone()).collect();
     let modules: BTreeSet<String> = sources.iter().map(|s| top_module(&s.rel)).collect();
     let (mut by_module, mut by_file) = (Arrows::new(), Arrows::new());
     for s in sources {
         let from = top_module(&s.rel);
-        for (path, line) in crate_paths(&s.code) {
+        for (path, line) in module_paths(&s.rel, &s.code) {
             let at = format!("{}:{line}", s.rel.display());
             if modules.contains(&path[0]) && path[0] != from {
                 by_module.entry((from.clone(), path[0].clone())).or_default().push(at.clone());
@@ -431,6 +480,24 @@ fn the_checkers_see_what_breaks_the_rules() {
     assert!(!by_module.contains_key(&("c".to_string(), "a".to_string())), "tests are no arrow");
     assert!(by_file.contains_key(&("a.rs".to_string(), "b/y.rs".to_string())), "{by_file:?}");
     assert_eq!(circles(&by_file), vec![vec!["a.rs".to_string(), "b/mod.rs".to_string()]]);
+    // `super::` (repeated or not) and `self::` are read from the file's own module.
+    let path = |p: &str| p.split("::").map(String::from).collect::<Vec<_>>();
+    let read = module_paths(Path::new("a/b.rs"), "use super::{c, d::E};\nfn f() { super::super::g(); self::h::I; }");
+    assert_eq!(read, vec![(path("a::c"), 1), (path("a::d::E"), 1), (path("g"), 2), (path("a::b::h::I"), 2)]);
+    let read = module_paths(Path::new("a/mod.rs"), "use super::c;\nuse self::c;\nuse super::super::x;");
+    assert_eq!(read, vec![(path("c"), 1), (path("a::c"), 2)], "nothing above the crate");
+    let relative = made_up(&[
+        ("p/mod.rs", "pub mod q;\npub mod r;\npub use self::q::Q;\n#[cfg(test)]\nmod tests { use super::s::T; }"),
+        ("p/q.rs", "use super::r::{self, R};\npub struct Q;"),
+        ("p/r.rs", "pub struct R;\nfn f() { super::super::p::q::Q; }"),
+        ("s/mod.rs", "pub mod t;\nuse self::t::T;"),
+        ("s/t.rs", "use super::super::p::Q;\npub struct T;"),
+    ]);
+    let (by_module, by_file) = arrows(&relative);
+    assert_eq!(by_module.keys().collect::<Vec<_>>(), vec![&("s".to_string(), "p".to_string())], "tests are no arrow");
+    assert!(by_file.contains_key(&("s/mod.rs".to_string(), "s/t.rs".to_string())), "{by_file:?}");
+    assert!(by_file.contains_key(&("s/t.rs".to_string(), "p/mod.rs".to_string())), "{by_file:?}");
+    assert_eq!(circles(&by_file), vec![vec!["p/q.rs".to_string(), "p/r.rs".to_string()]]);
     let body = "    let x = ['{', '\\'', '\\\\'];\n".repeat(MAX_FUNCTION_LINES);
     let long = format!("pub async fn long<T: Into<u8>>(t: T) -> Result<(), ()> {{\n{body}}}\nfn short() {{ }}\n");
     let test_only = format!("#[cfg(test)]\nmod tests {{\n    fn long_test() {{\n{body}    }}\n}}\n");

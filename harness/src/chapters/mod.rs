@@ -24,8 +24,8 @@ pub struct Ctx<'a> {
     /// The database, where we can reach it (always locally; on AWS with --dsql-endpoint).
     pub db: Option<&'a Client>,
     pub dialect: Dialect,
-    /// The local database's URL (local stack only).
-    pub local_url: Option<String>,
+    /// The local database (local stack only).
+    pub local: Option<&'a crate::local_stack::LocalDatabase>,
     /// Stop signals, for the chapters' load runs.
     pub signals: crate::signals::Signals,
 }

@@ -57,9 +57,13 @@ async fn application_role(ctx: &Ctx<'_>) -> anyhow::Result<Verdict> {
             return Ok(Verdict { passed: false, lines });
         }
     }
-    let answer = match &ctx.local_url {
-        Some(url) => {
-            let mut f = Function::new(Database::Local { url: with_user(url, role) }, RetryPolicy::Unlimited);
+    let answer = match ctx.local {
+        Some(local) => {
+            let db = match local.function_database(role) {
+                Database::Local { url } => Database::Local { url: with_user(&url, role) },
+                dsql => dsql,
+            };
+            let mut f = Function::new(db, RetryPolicy::Unlimited);
             f.invoke(json!({"op": "connectivity", "name": "DAT401"})).await.map_err(|e| {
                 let p = crate::doctor::connection_problem(&e.error_type, &e.error_message);
                 format!("{}; fix: {}", p.what, p.fix)
@@ -122,7 +126,7 @@ fn plan_from(ctx: &Ctx<'_>, name: &str, text: &str, mut o: Overrides) -> anyhow:
         o.target = Some("aws".into());
         o.function = Some(ctx.args.function.clone());
     } else {
-        o.database_url = ctx.local_url.clone();
+        o.database_url = ctx.local.map(|l| l.url.clone());
     }
     let mut plan = scenario::parse(name, text, &o)?;
     if let scenario::TargetSpec::Aws { access, .. } = &mut plan.target {

@@ -9,7 +9,7 @@ use workers::LambdaTarget;
 
 use crate::chapters::{steps, Ctx, TITLES};
 use crate::cli::ChapterArgs;
-use crate::local_stack::{LocalDatabase, LocalStack};
+use crate::local_stack::{LocalDatabase, LocalDb, LocalStack};
 use crate::scenario::DataSpec;
 
 pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
@@ -22,23 +22,22 @@ pub async fn run(args: ChapterArgs) -> anyhow::Result<ExitCode> {
             Some(target) => Some(target.connect().await?),
             None => None,
         };
-        let ctx = Ctx { args: &args, target, db: db.as_ref(), dialect: Dialect::Dsql, local_url: None, signals };
+        let ctx = Ctx { args: &args, target, db: db.as_ref(), dialect: Dialect::Dsql, local: None, signals };
         steps::chapter(&ctx).await?
     } else {
         let accounts =
             crate::cli::accounts_flag(args.accounts.unwrap_or(if args.chapter == 6 { 1_000_000 } else { 1_000 }))?;
         let data = DataSpec { accounts, initial_balance: 100 };
         eprintln!("starting the local stack ({accounts} accounts)...");
-        let db = LocalDatabase::start(args.db.database_url.clone(), data, true, true).await?;
-        let url = db.url.clone();
+        let db = LocalDatabase::start(args.db.database_url.clone(), data, true, true, LocalDb::Dsql).await?;
         let stack = LocalStack::start(db, EndpointConfig::default(), RetryPolicy::Unlimited).await?;
         let target = LambdaTarget::local(stack.url(), &args.function, 16);
         let ctx = Ctx {
             args: &args,
             target,
             db: Some(&stack.db.client),
-            dialect: Dialect::Postgres,
-            local_url: Some(url),
+            dialect: stack.db.dialect(),
+            local: Some(&stack.db),
             signals,
         };
         let verdict = steps::chapter(&ctx).await;

@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use transfer::db::Dialect;
 use transfer::local::endpoint::DEFAULT_FUNCTION;
 use transfer::local::EndpointConfig;
 use workers::LambdaTarget;
@@ -35,7 +34,7 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
     let mut plan = scenario::parse("quickstart", BURST, &overrides)?;
     let signals = Signals::listen(plan.engine.drain_timeout_s)?;
     eprintln!("starting the local stack ({} accounts)...", data.accounts);
-    let db = LocalDatabase::start(args.database_url.clone(), data, false, true).await?;
+    let db = LocalDatabase::start(args.database_url.clone(), data, false, true, plan.local.database).await?;
     let url = db.url.clone();
     let stack = LocalStack::start(db, EndpointConfig::default(), args.retry_policy).await?;
     let chapter_args = ChapterArgs {
@@ -58,8 +57,8 @@ pub async fn run(args: QuickstartArgs) -> anyhow::Result<ExitCode> {
             args: &args,
             target,
             db: Some(&stack.db.client),
-            dialect: Dialect::Postgres,
-            local_url: Some(url.clone()),
+            dialect: stack.db.dialect(),
+            local: Some(&stack.db),
             signals: signals.clone(),
         };
         let verdict = steps::chapter(&ctx).await?;

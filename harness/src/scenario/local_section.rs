@@ -14,9 +14,34 @@ use transfer::RetryPolicy;
 use super::raw::{DurationValue, RawScenario};
 use super::{flag, positive, FleetSpec, Overrides, ScenarioError, Source, F};
 
+/// What answers the local stack's SQL: DSQL's front before the PostgreSQL (the
+/// default), or the PostgreSQL itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalDb {
+    #[default]
+    Dsql,
+    Postgres,
+}
+
+impl std::str::FromStr for LocalDb {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "dsql" => Ok(LocalDb::Dsql),
+            "postgres" => Ok(LocalDb::Postgres),
+            other => Err(format!("{other:?} is not one of \"dsql\", \"postgres\"")),
+        }
+    }
+}
+
 /// The local stack's knobs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LocalSpec {
+    /// What answers SQL: DSQL's front before the PostgreSQL, or the PostgreSQL (absent
+    /// in older summaries, whose runs were on plain PostgreSQL).
+    #[serde(default = "plain_postgres")]
+    pub database: LocalDb,
     pub retry_policy: RetryPolicy,
     pub environments: usize,
     pub overflow: Overflow,
@@ -33,6 +58,10 @@ pub struct LocalSpec {
     /// The function's reserved concurrency, when below `environments`.
     #[serde(default)]
     pub reserved_concurrency: Option<usize>,
+}
+
+fn plain_postgres() -> LocalDb {
+    LocalDb::Postgres
 }
 
 fn default_memory() -> u64 {
@@ -65,6 +94,10 @@ impl LocalSpec {
 
 pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<LocalSpec, ScenarioError> {
     let l = &raw.local;
+    let database = match src.f(l.database.clone()) {
+        None => LocalDb::default(),
+        Some(f) => f.v.parse::<LocalDb>().map_err(|m| src.err(f.at, format!("local.database: {m}")))?,
+    };
     let mut policy = src.f(l.retry_policy.clone());
     flag(&mut policy, o.retry_policy.clone(), "--retry-policy");
     let retry_policy = match policy {
@@ -108,6 +141,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
         Some(f) => Some(positive(src, &f, "local.reserved_concurrency", 10_000)? as usize),
     };
     Ok(LocalSpec {
+        database,
         retry_policy,
         environments,
         overflow,

@@ -25,7 +25,7 @@ use workers::target::AwsAccess;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
 use local_section::local;
-pub use local_section::LocalSpec;
+pub use local_section::{LocalDb, LocalSpec};
 use raw::{DurationValue, RawScenario};
 
 /// Where the function runs.

@@ -118,6 +118,7 @@ pub struct RawWorkload {
 #[derive(Debug, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct RawLocal {
+    pub database: S<String>,
     pub retry_policy: S<String>,
     pub environments: S<i64>,
     pub overflow: S<String>,

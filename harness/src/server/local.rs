@@ -21,6 +21,17 @@ pub struct PgSnapshot {
     pub serialization_failures: Option<u64>,
     /// Taken once no other session was left and two reads agreed: every commit counted.
     pub settled: bool,
+    /// The conflicts were counted by the local DSQL front (OC000 and OC001), not read
+    /// from PostgreSQL's log.
+    pub by_front: bool,
+}
+
+/// Where the conflicts are counted: PostgreSQL's log, or the DSQL front's counters.
+#[derive(Debug, Clone, Copy)]
+pub enum ConflictSource<'a> {
+    Log(Option<&'a Path>),
+    /// The front's OC000 + OC001 so far.
+    Front(u64),
 }
 
 /// What PostgreSQL logs for SQLSTATE 40001 at REPEATABLE READ, and for 40P01.
@@ -30,7 +41,11 @@ const CONFLICTS: [&str; 2] = ["ERROR:  could not serialize access", "ERROR:  dea
 /// other sessions, by server process id) has gone and two reads 200 ms apart agree (a session's statistics reach `pg_stat_database` as it ends, a moment
 /// after it leaves `pg_stat_activity`, or after it idles a while); `settled` says
 /// whether that happened within about 5 s.
-pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>, own: &[i32]) -> anyhow::Result<PgSnapshot> {
+pub async fn snapshot(
+    client: &tokio_postgres::Client,
+    conflicts: ConflictSource<'_>,
+    own: &[i32],
+) -> anyhow::Result<PgSnapshot> {
     let mut last = None;
     let mut settled = false;
     for _ in 0..25 {
@@ -51,11 +66,12 @@ pub async fn snapshot(client: &tokio_postgres::Client, log: Option<&Path>, own: 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let (commits, rollbacks) = counters(client).await?;
-    let failures = match log {
-        Some(path) => Some(count_lines(path, &CONFLICTS)?),
-        None => None,
+    let (failures, by_front) = match conflicts {
+        ConflictSource::Log(Some(path)) => (Some(count_lines(path, &CONFLICTS)?), false),
+        ConflictSource::Log(None) => (None, false),
+        ConflictSource::Front(n) => (Some(n), true),
     };
-    Ok(PgSnapshot { commits, rollbacks, serialization_failures: failures, settled })
+    Ok(PgSnapshot { commits, rollbacks, serialization_failures: failures, settled, by_front })
 }
 
 /// `pg_stat_database`'s commits and rollbacks for this database, read afresh.
@@ -101,15 +117,21 @@ pub fn view(
                 .into(),
         );
     }
-    if log.is_none() {
+    if after.by_front {
+        notes.push("OCC conflicts are the local DSQL front's count of OC000 and OC001 answers".into());
+    } else if log.is_none() {
         notes.push(
             "serialization failures are counted from the server log, which only a throwaway PostgreSQL gives".into(),
         );
     }
     ServerView {
-        source: match endpoint {
-            Some(_) => "the local endpoint's counters and PostgreSQL's pg_stat_database and server log".into(),
-            None => "PostgreSQL's pg_stat_database and server log".into(),
+        source: match (endpoint, after.by_front) {
+            (Some(_), true) => {
+                "the local endpoint's counters, the DSQL front's and PostgreSQL's pg_stat_database".into()
+            }
+            (None, true) => "the DSQL front's counters and PostgreSQL's pg_stat_database".into(),
+            (Some(_), false) => "the local endpoint's counters and PostgreSQL's pg_stat_database and server log".into(),
+            (None, false) => "PostgreSQL's pg_stat_database and server log".into(),
         },
         from: window.0,
         to: window.1,

@@ -5,14 +5,20 @@
 //! fastest (prepared statements, as the function's, and a thread per core); then the harness
 //! driving the same transaction in-process and through the local Invoke endpoint (a
 //! separate process, as `harness run` starts it), each at the same number of database
-//! connections over the same accounts for the same time. Transactions per second are
-//! committed transfers per second of wall time; the ratios are against each pgbench.
+//! connections over the same accounts for the same time. Both harness paths run in both
+//! database modes: the function connected to the PostgreSQL itself, and (the `DSQL:`
+//! rows) through the local DSQL front before the same cluster, as `harness run` does with
+//! `[local] database = "dsql"`: TLS, an IAM token per connection (as `admin`), optimistic
+//! concurrency with conflicts at COMMIT, and the transaction's plain `BEGIN` (the front
+//! runs it at REPEATABLE READ). Transactions per second are committed transfers per
+//! second of wall time; the ratios are against each pgbench.
 
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use transfer::db::{Database, Dialect};
+use transfer::local::dsql::{Access, DsqlFront, FrontConfig};
 use transfer::local::{LocalPostgres, PgOptions};
 use transfer::{Function, RetryPolicy};
 use workers::invoker::{InvokeClient, Invoker};
@@ -56,9 +62,32 @@ pub fn run() -> anyhow::Result<()> {
         transfer::schema::load_accounts(&client, 1..=ACCOUNTS, BALANCE).await?;
         anyhow::Ok(())
     })?;
-    let pgbench = PgbenchTool::new(&pg)?;
+    // Declared after the cluster, so dropped before it.
+    let front = rt.block_on(Front::start(&pg))?;
+    let bench = Bench { pgbench: PgbenchTool::new(&pg)?, url, dsql: front.access.clone() };
+    print_header();
+    for connections in [16usize, 64] {
+        let mut samples = vec![Vec::new(); PHASES.len()];
+        for _ in 0..SAMPLES {
+            for (phase, tps) in PHASES.iter().zip(&mut samples) {
+                rt.block_on(reset(&bench.url))?;
+                tps.push(phase.measure(&rt, &bench, connections)?);
+            }
+        }
+        print_group(connections, &samples);
+    }
+    Ok(())
+}
+
+/// The table's width for the client's name.
+const NAME_WIDTH: usize = 50;
+
+fn print_header() {
     println!(
         "The transfer transaction on one throwaway PostgreSQL ({ACCOUNTS} accounts, REPEATABLE READ, retried on conflicts)"
+    );
+    println!(
+        "DSQL: the function through the local DSQL front before the same PostgreSQL (TLS, IAM token as admin, OCC at COMMIT)"
     );
     println!(
         "{SAMPLES} alternating samples of {SECONDS} s per client, each from the same state (history truncated, tables vacuumed, a checkpoint); TPS as median [min-max], ratios of medians"
@@ -66,18 +95,76 @@ pub fn run() -> anyhow::Result<()> {
     println!(
         "The harness holds {PER_CONNECTION} calls in flight per database connection unless the row says otherwise\n"
     );
-    println!("{:<46} {:>5} {:>20} {:>12} {:>12}", "client", "conns", "TPS", "vs defaults", "vs prepared");
-    for connections in [16usize, 64] {
-        let mut samples = vec![Vec::new(); PHASES.len()];
-        for _ in 0..SAMPLES {
-            for (phase, tps) in PHASES.iter().zip(&mut samples) {
-                rt.block_on(reset(&url))?;
-                tps.push(phase.measure(&rt, &pgbench, &url, connections)?);
-            }
+    println!("{:<NAME_WIDTH$} {:>5} {:>20} {:>12} {:>12}", "client", "conns", "TPS", "vs defaults", "vs prepared");
+}
+
+/// The local DSQL front before the benchmark's PostgreSQL, its CA in a directory of its
+/// own, and the way through it that the function is given.
+struct Front {
+    access: Access,
+    // In this order: the front stops before its CA's directory goes.
+    _front: DsqlFront,
+    _dir: tempfile::TempDir,
+}
+
+impl Front {
+    /// Start it (on the current runtime, which serves its sessions from then on) and
+    /// check that the accounts can be read through it.
+    async fn start(pg: &LocalPostgres) -> anyhow::Result<Front> {
+        let dir = tempfile::Builder::new().prefix("harness-bench-dsql-").tempdir()?;
+        let front = DsqlFront::start(FrontConfig::local(pg.port(), dir.path().to_path_buf()))
+            .await
+            .context("starting the local DSQL front")?;
+        let access = Access::admin(front.addr().port(), front.ca_path().into());
+        let client = access.target().connect().await.context("connecting through the local DSQL front")?;
+        let accounts: i64 = client.query_one("SELECT count(*) FROM accounts", &[]).await?.get(0);
+        if accounts != i64::from(ACCOUNTS) {
+            bail!("the local DSQL front shows {accounts} accounts, not {ACCOUNTS}");
         }
-        print_group(connections, &samples);
+        Ok(Front { access, _front: front, _dir: dir })
     }
-    Ok(())
+}
+
+/// What the samples reach: the PostgreSQL (directly, and through the DSQL front) and pgbench.
+struct Bench {
+    url: String,
+    /// The function's way through the DSQL front.
+    dsql: Access,
+    pgbench: PgbenchTool,
+}
+
+impl Bench {
+    /// How the function reaches the database in mode `db`.
+    fn database(&self, db: Db) -> Database {
+        match db {
+            Db::Postgres => Database::Local { url: self.url.clone() },
+            Db::Dsql => Database::Dsql(self.dsql.target()),
+        }
+    }
+
+    /// What the endpoint process is told besides the URL: the front's access in DSQL mode.
+    fn access(&self, db: Db) -> Option<&Access> {
+        (db == Db::Dsql).then_some(&self.dsql)
+    }
+}
+
+/// How the function reaches the database.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Db {
+    /// The PostgreSQL itself, by URL.
+    Postgres,
+    /// Through the local DSQL front before it.
+    Dsql,
+}
+
+impl Db {
+    /// What a row's name starts with.
+    fn prefix(self) -> &'static str {
+        match self {
+            Db::Postgres => "",
+            Db::Dsql => "DSQL: ",
+        }
+    }
 }
 
 /// One group of rows: each phase's median [min-max] and its ratios to both pgbenches.
@@ -88,7 +175,7 @@ fn print_group(connections: usize, samples: &[Vec<f64>]) {
         let (lo, hi) = (tps.iter().copied().fold(f64::MAX, f64::min), tps.iter().copied().fold(0.0, f64::max));
         let spread = format!("{m:.0} [{lo:.0}-{hi:.0}]");
         println!(
-            "{:<46} {connections:>5} {spread:>20} {:>12.2} {:>12.2}",
+            "{:<NAME_WIDTH$} {connections:>5} {spread:>20} {:>12.2} {:>12.2}",
             phase.name(connections),
             m / defaults,
             m / prepared
@@ -102,9 +189,10 @@ fn print_group(connections: usize, samples: &[Vec<f64>]) {
 #[derive(Clone, Copy)]
 enum Phase {
     Pgbench(Pgbench),
-    InProcess,
+    /// The harness's in-process target, the function reaching the database so.
+    InProcess(Db),
     /// Through the local endpoint with this client, so many calls per environment.
-    Endpoint(InvokeClient, usize),
+    Endpoint(Db, InvokeClient, usize),
 }
 
 /// Calls the harness keeps in flight per database connection (execution environment):
@@ -113,13 +201,17 @@ enum Phase {
 /// while the answer travels back to the harness and the next call comes (the last row).
 const PER_CONNECTION: usize = 2;
 
-const PHASES: [Phase; 6] = [
+/// The DSQL rows last: the in-process target, and the endpoint as `harness run` drives
+/// it (the lean client, two calls per environment).
+const PHASES: [Phase; 8] = [
     Phase::Pgbench(Pgbench::Defaults),
     Phase::Pgbench(Pgbench::Prepared),
-    Phase::InProcess,
-    Phase::Endpoint(InvokeClient::Sdk, PER_CONNECTION),
-    Phase::Endpoint(InvokeClient::Lean, PER_CONNECTION),
-    Phase::Endpoint(InvokeClient::Lean, 1),
+    Phase::InProcess(Db::Postgres),
+    Phase::Endpoint(Db::Postgres, InvokeClient::Sdk, PER_CONNECTION),
+    Phase::Endpoint(Db::Postgres, InvokeClient::Lean, PER_CONNECTION),
+    Phase::Endpoint(Db::Postgres, InvokeClient::Lean, 1),
+    Phase::InProcess(Db::Dsql),
+    Phase::Endpoint(Db::Dsql, InvokeClient::Lean, PER_CONNECTION),
 ];
 
 impl Phase {
@@ -127,29 +219,28 @@ impl Phase {
         match self {
             Phase::Pgbench(Pgbench::Defaults) => "pgbench (defaults: simple protocol, 1 thread)".into(),
             Phase::Pgbench(Pgbench::Prepared) => format!("pgbench (-M prepared, -j {})", threads(connections)),
-            Phase::InProcess => "harness, in-process target".into(),
-            Phase::Endpoint(client, PER_CONNECTION) => {
-                format!("harness, local Invoke endpoint ({} client)", client.name())
+            Phase::InProcess(db) => format!("{}harness, in-process target", db.prefix()),
+            Phase::Endpoint(db, client, PER_CONNECTION) => {
+                format!("{}harness, local Invoke endpoint ({} client)", db.prefix(), client.name())
             }
-            Phase::Endpoint(client, n) => format!("  the same, {n} call per environment ({})", client.name()),
+            Phase::Endpoint(db, client, n) => {
+                format!("  {}the same, {n} call per environment ({})", db.prefix(), client.name())
+            }
         }
     }
 
     /// One sample: committed transfers per second.
-    fn measure(
-        &self,
-        rt: &tokio::runtime::Runtime,
-        pgbench: &PgbenchTool,
-        url: &str,
-        connections: usize,
-    ) -> anyhow::Result<f64> {
+    fn measure(&self, rt: &tokio::runtime::Runtime, bench: &Bench, connections: usize) -> anyhow::Result<f64> {
         match *self {
-            Phase::Pgbench(how) => pgbench_tps(pgbench, url, connections, how),
-            Phase::InProcess => rt.block_on(harness_tps(url, connections, PER_CONNECTION, Via::InProcess)),
-            Phase::Endpoint(client, per_connection) => {
-                let endpoint = EndpointProcess::start(url, connections)?;
+            Phase::Pgbench(how) => pgbench_tps(&bench.pgbench, &bench.url, connections, how),
+            Phase::InProcess(db) => {
+                let via = Via::InProcess(bench.database(db));
+                rt.block_on(harness_tps(connections, PER_CONNECTION, via))
+            }
+            Phase::Endpoint(db, client, per_connection) => {
+                let endpoint = EndpointProcess::start(&bench.url, bench.access(db), connections)?;
                 let via = Via::Endpoint(endpoint.url.clone(), client);
-                rt.block_on(harness_tps(url, connections, per_connection, via))
+                rt.block_on(harness_tps(connections, per_connection, via))
             }
         }
     }
@@ -239,13 +330,14 @@ fn pgbench_tps(pgbench: &PgbenchTool, url: &str, connections: usize, how: Pgbenc
 }
 
 enum Via {
-    InProcess,
+    /// The in-process target, its function on this database.
+    InProcess(Database),
     Endpoint(String, InvokeClient),
 }
 
 /// Committed transfers per second through the harness engine: `connections` database
 /// connections (execution environments), `per_connection` calls in flight for each.
-async fn harness_tps(url: &str, connections: usize, per_connection: usize, via: Via) -> anyhow::Result<f64> {
+async fn harness_tps(connections: usize, per_connection: usize, via: Via) -> anyhow::Result<f64> {
     let plan = EnginePlan {
         load: LoadModel::Closed {
             in_flight: (connections * per_connection) as u64,
@@ -266,8 +358,7 @@ async fn harness_tps(url: &str, connections: usize, per_connection: usize, via: 
         drain_timeout_s: 30.0,
     };
     match via {
-        Via::InProcess => {
-            let db = Database::Local { url: url.to_string() };
+        Via::InProcess(db) => {
             let target = Arc::new(InProcessTarget::new(connections, db, RetryPolicy::Unlimited));
             drive(&plan, target).await
         }
@@ -306,13 +397,15 @@ struct EndpointProcess {
 }
 
 impl EndpointProcess {
-    fn start(db_url: &str, environments: usize) -> anyhow::Result<EndpointProcess> {
+    /// Its function on `db_url`, or through the DSQL front with `dsql`.
+    fn start(db_url: &str, dsql: Option<&Access>, environments: usize) -> anyhow::Result<EndpointProcess> {
         use std::io::BufRead;
-        let mut child = Owned::spawn(
-            Command::new(std::env::current_exe()?)
-                .args(["endpoint", db_url, &environments.to_string()])
-                .stdout(Stdio::piped()),
-        )?;
+        let mut command = Command::new(std::env::current_exe()?);
+        command.args(["endpoint", db_url, &environments.to_string()]);
+        if let Some(access) = dsql {
+            command.arg(serde_json::to_string(access)?);
+        }
+        let mut child = Owned::spawn(command.stdout(Stdio::piped()))?;
         let mut line = String::new();
         std::io::BufReader::new(child.stdout().context("endpoint stdout")?).read_line(&mut line)?;
         let url = line.trim().strip_prefix("listening on ").context("the endpoint's first line")?.to_string();
@@ -320,13 +413,18 @@ impl EndpointProcess {
     }
 }
 
-/// `harness-bench endpoint DB_URL ENVIRONMENTS`: serve the function until stdin closes.
-pub fn serve_endpoint(db_url: &str, environments: usize) -> anyhow::Result<()> {
+/// `harness-bench endpoint DB_URL ENVIRONMENTS [ACCESS]`: serve the function until stdin
+/// closes; with ACCESS (an `Access` as JSON), the function goes through that DSQL front.
+pub fn serve_endpoint(db_url: &str, environments: usize, dsql: Option<&str>) -> anyhow::Result<()> {
     exit_when_stdin_closes();
+    let dsql: Option<Access> = dsql.map(serde_json::from_str).transpose().context("the DSQL access (JSON)")?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async {
         let config = transfer::local::EndpointConfig { environments, ..Default::default() };
-        let db = Database::Local { url: db_url.to_string() };
+        let db = match dsql {
+            Some(access) => Database::Dsql(access.target()),
+            None => Database::Local { url: db_url.to_string() },
+        };
         let endpoint =
             transfer::local::Endpoint::start(config, move || Function::new(db.clone(), RetryPolicy::Unlimited)).await?;
         println!("listening on {}", endpoint.url());

@@ -15,7 +15,8 @@
 //!
 //! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk and h2load
 //! (nghttp2-client) from Debian's packages when missing and run as root). Everything
-//! goes to 127.0.0.1. `harness-bench db` compares the local stack with pgbench (`db.rs`).
+//! goes to 127.0.0.1. `harness-bench db` compares the local stack, on PostgreSQL and
+//! through the local DSQL front, with pgbench (`db.rs`).
 
 mod db;
 
@@ -54,7 +55,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         None => orchestrate(),
         Some("db") => db::run(),
-        Some("endpoint") => db::serve_endpoint(&args[1], args[2].parse()?),
+        Some("endpoint") => db::serve_endpoint(&args[1], args[2].parse()?, args.get(3).map(String::as_str)),
         Some("serve") => serve(args[1].parse()?, args[2].parse()?),
         Some("client") => {
             let (mode, url, in_flight, seconds) = (args[1].as_str(), &args[2], args[3].parse()?, args[4].parse()?);

@@ -2,7 +2,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,11 +44,13 @@ impl DsqlFront {
         let (admin, conn) = tokio_postgres::connect(&config.backend_url(), NoTls).await?;
         tokio::spawn(conn);
         sys::bootstrap(&admin).await?;
+        let admin_pid: i32 = admin.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
         let burst = config.limits.connection_burst;
         let shared = Arc::new(Shared {
             tls: tokio_rustls::TlsAcceptor::from(tls.server_config()),
             config,
-            admin,
+            admin: tokio::sync::Mutex::new(Arc::new(admin)),
+            admin_pid: AtomicI32::new(admin_pid),
             schema_version: Arc::new(AtomicU64::new(0)),
             counters: Counters::default(),
             open: AtomicUsize::new(0),
@@ -65,6 +67,11 @@ impl DsqlFront {
     /// The CA certificate clients must trust (PGSSLROOTCERT, NODE_EXTRA_CA_CERTS).
     pub fn ca_path(&self) -> &Path {
         &self.ca
+    }
+
+    /// The server process of the front's own `sys` session.
+    pub fn admin_pid(&self) -> i32 {
+        self.shared.admin_pid.load(Ordering::Relaxed)
     }
 
     pub fn counters(&self) -> &Counters {

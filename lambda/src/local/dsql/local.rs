@@ -108,15 +108,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             Statement::IamGrant { role, arn } => self.iam(&role, &arn, true).await,
             Statement::IamRevoke { role, arn } => self.iam(&role, &arn, false).await,
-            Statement::WaitForJob { job_id } => {
-                match sys::wait_for_job(&self.shared.admin, &job_id, WAIT_FOR_JOB).await {
-                    Ok(done) => {
-                        let binary = step.bind.as_ref().is_some_and(|b| wire::binary_results(&b.rest));
-                        Ok(wire::bool_result("wait_for_job", done, binary, "CALL"))
-                    }
-                    Err(e) => Err(sys_error(&e)),
-                }
-            }
+            Statement::WaitForJob { job_id } => self.wait_for_job(&step, &job_id).await,
             _ => Ok(vec![wire::command_complete("")]),
         };
         let ok = result.is_ok();
@@ -141,10 +133,19 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             version.fetch_add(1, Ordering::SeqCst);
         };
         let object = if name.contains('.') { name.to_string() } else { format!("public.{name}") };
-        match sys::start_index_job(&self.shared.admin, &object, create, connect, on_change).await {
+        let admin = self.shared.admin().await.map_err(|e| backing(&e))?;
+        match sys::start_index_job(&admin, &object, create, connect, on_change).await {
             Ok(id) => Ok(wire::text_result("job_id", TEXT, &[&id], "CREATE INDEX")),
             Err(e) => Err(sys_error(&e)),
         }
+    }
+
+    /// `CALL sys.wait_for_job(id)`: `t` or `f`, in the format the Bind asked for.
+    async fn wait_for_job(&self, step: &Step, job_id: &str) -> Result<Vec<Frame>, Frame> {
+        let admin = self.shared.admin().await.map_err(|e| backing(&e))?;
+        let done = sys::wait_for_job(&admin, job_id, WAIT_FOR_JOB).await.map_err(|e| sys_error(&e))?;
+        let binary = step.bind.as_ref().is_some_and(|b| wire::binary_results(&b.rest));
+        Ok(wire::bool_result("wait_for_job", done, binary, "CALL"))
     }
 
     /// AWS IAM GRANT/REVOKE: only admin may map roles.
@@ -156,14 +157,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 "permission denied: only admin can run AWS IAM GRANT and REVOKE",
             ));
         }
-        let admin = &self.shared.admin;
+        let admin = self.shared.admin().await.map_err(|e| backing(&e))?;
         let (result, tag) = if grant {
-            (sys::grant(admin, role, arn).await, "AWS IAM GRANT")
+            (sys::grant(&admin, role, arn).await, "AWS IAM GRANT")
         } else {
-            (sys::revoke(admin, role, arn).await, "AWS IAM REVOKE")
+            (sys::revoke(&admin, role, arn).await, "AWS IAM REVOKE")
         };
         result.map(|()| vec![wire::command_complete(tag)]).map_err(|e| sys_error(&e))
     }
+}
+
+fn backing(e: &tokio_postgres::Error) -> Frame {
+    wire::error("ERROR", "08006", &format!("the backing database: {e}"))
 }
 
 fn sys_error(e: &sys::SysError) -> Frame {

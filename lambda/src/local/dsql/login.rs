@@ -137,7 +137,8 @@ async fn authorize(shared: &Shared, user: &str, token: &str) -> Result<(), Denie
         return Ok(());
     }
     let arn = shared.config.arn_of(&claims.access_key_id);
-    match super::sys::is_granted(&shared.admin, user, &arn).await {
+    let admin = shared.admin().await.map_err(|e| ("08006", format!("the backing database: {e}"), String::new()))?;
+    match super::sys::is_granted(&admin, user, &arn).await {
         Ok(true) => Ok(()),
         Ok(false) => Err((
             token::REFUSAL_SQLSTATE,
@@ -150,6 +151,7 @@ async fn authorize(shared: &Shared, user: &str, token: &str) -> Result<(), Denie
 
 /// A CancelRequest goes to the backend as it came: the key is the backend's own.
 async fn cancel(shared: &Shared, pid: i32, secret: i32) {
+    shared.counters.cancels.fetch_add(1, Ordering::SeqCst);
     if let Ok(mut backend) = TcpStream::connect(("127.0.0.1", shared.config.backend_port)).await {
         let _ = backend.write_all(&wire::cancel_packet(pid, secret)).await;
     }

@@ -9,6 +9,7 @@
 //! - `occ`: optimistic concurrency: no statement waits, conflicts at COMMIT.
 //! - `session`: one client connection through the front.
 
+pub mod access;
 mod backend;
 pub mod dialect;
 mod front;
@@ -23,5 +24,6 @@ pub mod token;
 mod transaction;
 pub mod wire;
 
+pub use access::Access;
 pub use front::{DsqlFront, FrontError};
 pub use shared::{Counters, FrontConfig, Limits};

@@ -3,11 +3,11 @@
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use tokio_postgres::Client;
+use tokio_postgres::{Client, NoTls};
 
 /// DSQL's limits (docs, "Cluster quotas and database limits"), each settable for tests.
 #[derive(Debug, Clone)]
@@ -75,6 +75,8 @@ pub struct Counters {
     pub refused: AtomicU64,
     pub logins: AtomicU64,
     pub login_failures: AtomicU64,
+    /// Cancel requests passed on to PostgreSQL.
+    pub cancels: AtomicU64,
 }
 
 /// A token bucket for the new-connection rate.
@@ -94,8 +96,10 @@ impl Bucket {
 pub struct Shared {
     pub config: FrontConfig,
     pub tls: tokio_rustls::TlsAcceptor,
-    /// A superuser connection for `sys` (role mappings, jobs).
-    pub admin: Client,
+    /// A superuser connection for `sys` (role mappings, jobs): see `admin()`.
+    pub(super) admin: tokio::sync::Mutex<Arc<Client>>,
+    /// Its server process (it changes when the connection is opened again).
+    pub(super) admin_pid: AtomicI32,
     /// Bumped by every committed DDL: a transaction that began before it gets OC001.
     pub schema_version: Arc<AtomicU64>,
     pub counters: Counters,
@@ -104,6 +108,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The `sys` session, opened again if it closed (the PostgreSQL restarted).
+    pub async fn admin(&self) -> Result<Arc<Client>, tokio_postgres::Error> {
+        let mut admin = self.admin.lock().await;
+        if admin.is_closed() {
+            let (client, conn) = tokio_postgres::connect(&self.config.backend_url(), NoTls).await?;
+            tokio::spawn(conn);
+            let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+            self.admin_pid.store(pid, Ordering::Relaxed);
+            *admin = Arc::new(client);
+        }
+        Ok(admin.clone())
+    }
+
     /// Take a new-connection token, or say the rate is exceeded.
     pub fn admit_connection(&self) -> bool {
         let limits = &self.config.limits;

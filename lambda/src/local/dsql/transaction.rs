@@ -152,12 +152,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.txn.is_none() {
             return self.autocommit(step).await;
         }
-        let mut frames = vec![wire::query(SAVEPOINT)];
-        frames.extend(step.frames());
-        let reply = self.backend.run(&frames, 2).await?;
+        let reply = self.attempt_write(&step, SAVEPOINT, "ROLLBACK TO SAVEPOINT dsql_occ").await?;
         self.status = reply.status;
-        let frames: Vec<Frame> = reply.frames.into_iter().filter(|f| !is_savepoint_tag(f)).collect();
-        let reply = Reply { frames, status: reply.status };
         match reply.error() {
             None => self.count_write(&step, reply).await,
             Some(e) if is_conflict(e) => self.defer(step, reply).await,
@@ -166,6 +162,45 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 Ok(false)
             }
         }
+    }
+
+    /// Run a write after `open` (a savepoint, or BEGIN). A lock it could not take at once
+    /// may be a row another transaction holds, or only a moment's lock (a table being
+    /// extended by another insert): it is tried again a few times, after `undo`, before
+    /// it counts as a conflict.
+    async fn attempt_write(&mut self, step: &Step, open: &str, undo: &str) -> std::io::Result<Reply> {
+        let cancels = self.shared.counters.cancels.load(Ordering::SeqCst);
+        let mut frames = vec![wire::query(open)];
+        frames.extend(step.frames());
+        let mut reply = without_opening(self.backend.run(&frames, 2).await?, open);
+        for _ in 0..LOCK_RETRIES {
+            // PostgreSQL reports a lock timeout that races with the lock being granted as
+            // a cancel "due to user request": unless a client did ask to cancel, it is one.
+            let asked = self.shared.counters.cancels.load(Ordering::SeqCst) != cancels;
+            let lock = |e: &Frame| match wire::sqlstate(e).as_str() {
+                LOCK_NOT_AVAILABLE => true,
+                QUERY_CANCELED => !asked,
+                _ => false,
+            };
+            if !reply.error().is_some_and(lock) {
+                break;
+            }
+            self.backend.simple(undo).await?;
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            // Parse and Describe were answered already: the retry binds and executes.
+            let mut frames = vec![wire::query(open)];
+            frames.extend(step.frames().into_iter().filter(|f| !matches!(f.tag, b'P' | b'D')));
+            let retry = without_opening(self.backend.run(&frames, 2).await?, open);
+            reply = retried(reply, retry, step.extended());
+        }
+        // Still a lock after the retries: a conflict, however PostgreSQL worded it.
+        let asked = self.shared.counters.cancels.load(Ordering::SeqCst) != cancels;
+        for f in reply.frames.iter_mut().filter(|f| f.tag == b'E') {
+            if wire::sqlstate(f) == QUERY_CANCELED && !asked {
+                *f = wire::error("ERROR", LOCK_NOT_AVAILABLE, "canceling statement due to lock timeout");
+            }
+        }
+        Ok(reply)
     }
 
     /// Count the rows and bytes a write changed against DSQL's limits; pass its answer on.
@@ -191,11 +226,8 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// A write outside a transaction is its own transaction: its conflict is its commit's.
     async fn autocommit(&mut self, step: Step) -> std::io::Result<bool> {
-        let mut frames = vec![wire::query("BEGIN")];
-        frames.extend(step.frames());
-        let reply = self.backend.run(&frames, 2).await?;
-        let mut frames: Vec<Frame> =
-            reply.frames.into_iter().filter(|f| !(f.tag == b'C' && wire::tag_of(f) == "BEGIN")).collect();
+        let reply = self.attempt_write(&step, "BEGIN", "ROLLBACK").await?;
+        let mut frames = reply.frames;
         let rows: u64 = frames.iter().filter(|f| f.tag == b'C').map(|f| wire::rows_changed(wire::tag_of(f))).sum();
         let error = frames.iter().position(|f| f.tag == b'E');
         if let Some(at) = error {
@@ -329,8 +361,31 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 }
 
-fn is_savepoint_tag(f: &Frame) -> bool {
-    f.tag == b'C' && wire::tag_of(f) == "SAVEPOINT"
+/// PostgreSQL's lock_not_available: the lock timeout ran out.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+/// PostgreSQL's query_canceled.
+const QUERY_CANCELED: &str = "57014";
+/// Tries after the first before a lock that cannot be had counts as a conflict.
+const LOCK_RETRIES: usize = 3;
+
+/// A reply without the CommandComplete of the statement that opened it.
+fn without_opening(reply: Reply, open: &str) -> Reply {
+    let opened = open.split_whitespace().next().unwrap_or(open);
+    let frames = reply.frames.into_iter().filter(|f| !(f.tag == b'C' && wire::tag_of(f) == opened)).collect();
+    Reply { frames, status: reply.status }
+}
+
+/// The answer of a write tried again: what the first try answered before its error
+/// (ParseComplete, a description), then the retry's answer after its BindComplete.
+fn retried(first: Reply, retry: Reply, extended: bool) -> Reply {
+    if !extended {
+        return retry;
+    }
+    let at = first.frames.iter().position(|f| f.tag == b'E').unwrap_or(first.frames.len());
+    let mut frames: Vec<Frame> = first.frames[..at].to_vec();
+    let after_bind = retry.frames.iter().position(|f| f.tag == b'2').map_or(0, |i| i + 1);
+    frames.extend(retry.frames[after_bind..].iter().cloned());
+    Reply { frames, status: retry.status }
 }
 
 /// The bytes a step writes, as the transaction size limit counts them (approximately:

@@ -167,6 +167,9 @@ pub fn error(severity: &str, sqlstate: &str, message: &str) -> Frame {
 /// An ErrorResponse with a HINT (DSQL says why a login was refused there).
 pub fn error_with_hint(severity: &str, sqlstate: &str, message: &str, hint: &str) -> Frame {
     let mut frame = error(severity, sqlstate, message);
+    if hint.is_empty() {
+        return frame;
+    }
     frame.body.pop();
     frame.body.push(b'H');
     cstring(&mut frame.body, hint);
