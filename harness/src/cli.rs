@@ -232,7 +232,8 @@ pub struct DbArgs {
     /// A PostgreSQL URL.
     #[arg(long, env = "DATABASE_URL", conflicts_with = "dsql_endpoint")]
     pub database_url: Option<String>,
-    /// An Aurora DSQL cluster's host name (<id>.dsql.<region>.on.aws).
+    /// An Aurora DSQL cluster's host name (<id>.dsql.<region>.on.aws), or HOST:PORT of a
+    /// local DSQL front (its CA in PGSSLROOTCERT).
     #[arg(long)]
     pub dsql_endpoint: Option<String>,
     /// AWS region (otherwise from the AWS configuration).
@@ -473,8 +474,25 @@ impl DbArgs {
             .region()
             .map(|r| r.to_string())
             .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
-        let target = transfer::db::DsqlTarget::new(host.clone(), region, self.dsql_user.clone());
+        let (host, port) = endpoint_port(host)?;
+        let target = transfer::db::DsqlTarget::new(host, region, self.dsql_user.clone()).with_port(port);
+        // A CA to trust besides the public ones (a local DSQL front's), as libpq reads it.
+        let target = match std::env::var_os("PGSSLROOTCERT").filter(|v| !v.is_empty()) {
+            Some(ca) => target.with_ca(ca.into()),
+            None => target,
+        };
         Ok(Some(crate::database::DbTarget::Dsql(target.with_sdk_config(sdk))))
+    }
+}
+
+/// `--dsql-endpoint HOST[:PORT]`: a cluster listens on 5432; a local front may not.
+fn endpoint_port(endpoint: &str) -> anyhow::Result<(String, u16)> {
+    match endpoint.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            let port = port.parse().with_context(|| format!("--dsql-endpoint {endpoint}: {port:?} is not a port"))?;
+            Ok((host.to_string(), port))
+        }
+        _ => Ok((endpoint.to_string(), transfer::db::dsql::PORT)),
     }
 }
 

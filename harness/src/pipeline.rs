@@ -216,6 +216,9 @@ impl LocalBefore {
         reset: bool,
     ) -> anyhow::Result<(LocalDatabase, LocalBefore)> {
         let db = LocalDatabase::start(database_url, plan.data, reset, true, plan.local.database).await?;
+        if let Some(front) = &db.front {
+            front.set_latency(std::time::Duration::from_secs_f64(plan.local.dsql_latency_s));
+        }
         let history_rows = history_rows(&db).await?;
         let log = db.server_log();
         let snapshot = server::local::snapshot(&db.client, db.conflict_source(log.as_deref()), &db.own_pids()).await?;

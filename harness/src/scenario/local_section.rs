@@ -42,6 +42,9 @@ pub struct LocalSpec {
     /// in older summaries, whose runs were on plain PostgreSQL).
     #[serde(default = "plain_postgres")]
     pub database: LocalDb,
+    /// Added by the DSQL front to every round trip during the load, seconds.
+    #[serde(default)]
+    pub dsql_latency_s: f64,
     pub retry_policy: RetryPolicy,
     pub environments: usize,
     pub overflow: Overflow,
@@ -98,6 +101,12 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
         None => LocalDb::default(),
         Some(f) => f.v.parse::<LocalDb>().map_err(|m| src.err(f.at, format!("local.database: {m}")))?,
     };
+    let latency = src.f(l.dsql_latency.clone());
+    let latency_at = latency.as_ref().map(|f| f.at.clone());
+    let dsql_latency_s = seconds(src, latency, "local.dsql_latency", 1.0)?.unwrap_or(0.0);
+    if let Some(at) = latency_at.filter(|_| dsql_latency_s > 0.0 && database != LocalDb::Dsql) {
+        return Err(src.err(at, "local.dsql_latency needs local.database = \"dsql\" (the DSQL front adds it)"));
+    }
     let mut policy = src.f(l.retry_policy.clone());
     flag(&mut policy, o.retry_policy.clone(), "--retry-policy");
     let retry_policy = match policy {
@@ -142,6 +151,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
     };
     Ok(LocalSpec {
         database,
+        dsql_latency_s,
         retry_policy,
         environments,
         overflow,

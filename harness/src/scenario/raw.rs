@@ -119,6 +119,7 @@ pub struct RawWorkload {
 #[serde(deny_unknown_fields)]
 pub struct RawLocal {
     pub database: S<String>,
+    pub dsql_latency: S<DurationValue>,
     pub retry_policy: S<String>,
     pub environments: S<i64>,
     pub overflow: S<String>,

@@ -199,6 +199,21 @@ fn the_local_endpoint_emulates_lambda_as_told() {
 }
 
 #[test]
+fn the_local_database_is_dsql_unless_asked_and_its_latency_needs_it() {
+    let load = "[load]\nmodel = \"batches\"\nparallel = 1\nbatches = 1\n";
+    let p = plan(load).unwrap();
+    assert_eq!((p.local.database, p.local.dsql_latency_s), (crate::scenario::LocalDb::Dsql, 0.0));
+    let p = plan(&format!("[local]\ndatabase = \"postgres\"\n{load}")).unwrap();
+    assert_eq!(p.local.database, crate::scenario::LocalDb::Postgres);
+    let p = plan(&format!("[local]\ndsql_latency = \"2ms\"\n{load}")).unwrap();
+    assert_eq!(p.local.dsql_latency_s, 0.002);
+    let e = plan(&format!("[local]\ndatabase = \"aurora\"\n{load}")).unwrap_err();
+    assert_eq!(e, "s.toml:2:12: local.database: \"aurora\" is not one of \"dsql\", \"postgres\"");
+    let e = plan(&format!("[local]\ndatabase = \"postgres\"\ndsql_latency = \"2ms\"\n{load}")).unwrap_err();
+    assert!(e.starts_with("s.toml:3:16: local.dsql_latency needs local.database = \"dsql\""), "{e}");
+}
+
+#[test]
 fn the_kubernetes_coordinator_scenario_parses() {
     let manifest = include_str!("../../../deploy/k8s/coordinator.yaml");
     let text: String = manifest

@@ -160,3 +160,19 @@ async fn job_id(client: &tokio_postgres::Client, sql: &str) -> String {
         })
         .expect("CREATE INDEX ASYNC answers with a job_id")
 }
+
+#[tokio::test]
+async fn after_an_error_a_transaction_answers_each_statement_once_until_it_ends() {
+    let f = Front::start().await;
+    let admin = f.table(1).await;
+    admin.batch_execute("BEGIN").await.unwrap();
+    let e = admin.batch_execute("SELECT 1 / 0").await.unwrap_err();
+    assert_eq!(db_error(&e).0, "22012");
+    // One error per statement (a second would leave the client out of step).
+    let e = admin.execute("UPDATE t SET v = 0 WHERE id = 1", &[]).await.unwrap_err();
+    assert_eq!(db_error(&e).0, "25P02");
+    admin.batch_execute("ROLLBACK").await.unwrap();
+    assert_eq!(admin.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
+    let e = admin.batch_execute("COPY t FROM STDIN").await.unwrap_err();
+    assert_eq!(db_error(&e).0, "0A000");
+}

@@ -187,3 +187,66 @@ async fn many_transfers_at_once_never_deadlock_and_conserve_money() {
     assert_eq!(total, 400);
     assert_eq!(f.front.oc000(), conflicts as u64);
 }
+
+#[tokio::test]
+async fn a_deferred_write_of_the_unnamed_statement_keeps_the_clients_statement() {
+    // `query_typed` uses the unnamed statement, as node-postgres and libpq's PQexecParams do.
+    let f = Front::start().await;
+    let admin = f.table(1).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN").await.unwrap();
+    let sql = "UPDATE t SET v = v - $1 WHERE id = $2 RETURNING v";
+    let int4 = tokio_postgres::types::Type::INT4;
+    let params: [(&(dyn tokio_postgres::types::ToSql + Sync), _); 2] = [(&5i32, int4.clone()), (&1i32, int4)];
+    let rows = answers(b.query_typed(sql, &params)).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 95, "answered at the snapshot");
+    a.batch_execute("ROLLBACK").await.unwrap();
+    b.batch_execute("COMMIT").await.unwrap();
+    let v: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 95, "the deferred write was applied at COMMIT");
+}
+
+#[tokio::test]
+async fn statements_sent_together_without_begin_commit_together_or_not_at_all() {
+    let f = Front::start().await;
+    let admin = f.table(2).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 2").await.unwrap();
+    let pending = tokio::spawn(async move {
+        let batch = b.batch_execute("UPDATE t SET v = v - 10 WHERE id = 1; UPDATE t SET v = v + 10 WHERE id = 2");
+        answers(batch).await.map_err(|e| db_error(&e))
+    });
+    // The batch's second write meets A's row: it is deferred, A commits first, the batch conflicts.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    a.batch_execute("COMMIT").await.unwrap();
+    let outcome = pending.await.unwrap();
+    let v1: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    match outcome {
+        Err((code, message)) => {
+            assert_eq!((code.as_str(), message.as_str()), ("40001", OC000));
+            assert_eq!(v1, 100, "the debit was not committed without its credit");
+        }
+        // The batch ran before A's lock mattered: then both writes committed.
+        Ok(()) => assert_eq!(v1, 90),
+    }
+}
+
+#[tokio::test]
+async fn a_deferred_write_whose_replay_would_answer_otherwise_conflicts() {
+    let f = Front::start().await;
+    let admin = f.table(1).await;
+    let (a, b) = (f.admin().await, f.admin().await);
+    a.batch_execute("BEGIN; UPDATE t SET v = v WHERE id = 1").await.unwrap();
+    b.batch_execute("BEGIN").await.unwrap();
+    let debit = "UPDATE t SET v = v - 60 WHERE id = 1 AND v >= 60";
+    // Both answered at the snapshot (v = 100): each says it debited.
+    assert_eq!(answers(b.execute(debit, &[])).await.unwrap(), 1);
+    assert_eq!(answers(b.execute(debit, &[])).await.unwrap(), 1);
+    a.batch_execute("ROLLBACK").await.unwrap();
+    // Replayed, the second debit would change nothing: not what B was told.
+    let e = answers(b.batch_execute("COMMIT")).await.unwrap_err();
+    assert_eq!(db_error(&e).1, OC000);
+    let v: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
+    assert_eq!(v, 100);
+}

@@ -207,6 +207,13 @@ impl WorkerLink {
                     send(WorkerEvent::Lost("connection closed before the worker finished".into()));
                     break;
                 }
+                // A worker killed with data unread in its socket closes it with a reset.
+                Ok(Err(FrameError::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    send(WorkerEvent::Lost(
+                        "connection closed before the worker finished (reset by the worker)".into(),
+                    ));
+                    break;
+                }
                 Ok(Err(e)) => {
                     send(WorkerEvent::Lost(crate::chain::error_chain(&e)));
                     break;

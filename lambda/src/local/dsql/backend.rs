@@ -7,7 +7,7 @@ use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
 
-use super::wire::{self, Frame};
+use super::wire::{self, Bind, Frame, Parse};
 
 /// How long a statement may wait for a row lock before the front treats it as a
 /// conflict (PostgreSQL's lock_timeout; 1 ms is its smallest).
@@ -16,6 +16,22 @@ const LOCK_TIMEOUT: &str = "1ms";
 /// The startup parameters passed on from the client.
 const PASSED_ON: &[&str] =
     &["application_name", "client_encoding", "DateStyle", "TimeZone", "extra_float_digits", "options"];
+
+/// The front's own statements, prepared once per backend connection: they run through
+/// the extended protocol and a named portal, so that the client's unnamed statement and
+/// portal (which a simple Query would drop) stay as the client left them.
+const INTERNAL: &[&str] = &[
+    "SAVEPOINT dsql_occ",
+    "RELEASE SAVEPOINT dsql_occ",
+    "ROLLBACK TO SAVEPOINT dsql_occ",
+    "BEGIN",
+    "COMMIT",
+    "ROLLBACK",
+    "SELECT 1",
+    "SET lock_timeout = 0",
+    "SET LOCAL lock_timeout = 0",
+    "RESET lock_timeout",
+];
 
 pub struct Backend {
     read: BufReader<OwnedReadHalf>,
@@ -43,6 +59,14 @@ impl Reply {
     pub fn column(&self) -> Vec<String> {
         self.frames.iter().filter(|f| f.tag == b'D').filter_map(first_column).collect()
     }
+}
+
+/// Close a statement (`b'S'`) or portal (`b'P'`).
+pub fn close(kind: u8, name: &str) -> Frame {
+    let mut body = vec![kind];
+    body.extend_from_slice(name.as_bytes());
+    body.push(0);
+    Frame::new(b'C', body)
 }
 
 /// A DataRow's first value as text (None for NULL).
@@ -89,9 +113,46 @@ impl Backend {
                 return Err(greeting);
             }
             if end {
-                return Ok((backend, greeting));
+                break;
             }
         }
+        backend.prepare_internal().await.map_err(fail)?;
+        Ok((backend, greeting))
+    }
+
+    async fn prepare_internal(&mut self) -> std::io::Result<()> {
+        let mut frames: Vec<Frame> = INTERNAL
+            .iter()
+            .enumerate()
+            .map(|(i, sql)| Parse { name: format!("dsql_i{i}"), sql: sql.to_string(), param_types: vec![] }.encode())
+            .collect();
+        frames.push(wire::sync());
+        match self.run(&frames, 1).await?.error() {
+            Some(e) => {
+                Err(std::io::Error::other(format!("preparing the front's statements: {:?}", wire::error_fields(e))))
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// The frames that run `sql` (one of the front's own statements, or any other
+    /// through a statement of the moment), ending with Sync: one ReadyForQuery.
+    pub fn internal(sql: &str) -> Vec<Frame> {
+        let mut frames = Vec::new();
+        let name = match INTERNAL.iter().position(|s| *s == sql) {
+            Some(i) => format!("dsql_i{i}"),
+            None => {
+                frames.push(close(b'S', "dsql_t"));
+                frames.push(Parse { name: "dsql_t".into(), sql: sql.into(), param_types: vec![] }.encode());
+                "dsql_t".to_string()
+            }
+        };
+        // No parameter formats, no parameters, no result formats (all text).
+        frames.push(Bind { portal: "dsql_p".into(), statement: name, rest: vec![0, 0, 0, 0, 0, 0] }.encode());
+        frames.push(wire::execute("dsql_p"));
+        frames.push(close(b'P', "dsql_p"));
+        frames.push(wire::sync());
+        frames
     }
 
     pub async fn send(&mut self, frames: &[Frame]) -> std::io::Result<()> {
@@ -119,8 +180,26 @@ impl Backend {
         Ok(reply)
     }
 
-    /// One simple query; its frames and status.
+    /// One of the front's statements; its frames and status.
     pub async fn simple(&mut self, sql: &str) -> std::io::Result<Reply> {
-        self.run(&[wire::query(sql)], 1).await
+        self.run(&Backend::internal(sql), 1).await
+    }
+
+    /// Send `frames` and read `ready` ReadyForQuery, each answer apart.
+    pub async fn run_each(&mut self, frames: &[Frame], ready: usize) -> std::io::Result<Vec<Reply>> {
+        self.send(frames).await?;
+        let mut replies = vec![Reply::default()];
+        while replies.len() <= ready {
+            let frame = self.read().await?;
+            let last = replies.len() - 1;
+            if frame.tag == b'Z' {
+                replies[last].status = frame.body.first().copied().unwrap_or(b'I');
+                replies.push(Reply::default());
+            } else {
+                replies[last].frames.push(frame);
+            }
+        }
+        replies.pop();
+        Ok(replies)
     }
 }

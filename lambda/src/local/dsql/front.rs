@@ -54,6 +54,7 @@ impl DsqlFront {
             schema_version: Arc::new(AtomicU64::new(0)),
             counters: Counters::default(),
             open: AtomicUsize::new(0),
+            latency_us: AtomicU64::new(0),
             bucket: Mutex::new(Bucket::full(burst)),
         });
         let task = tokio::spawn(accept(listener, shared.clone()));
@@ -67,6 +68,13 @@ impl DsqlFront {
     /// The CA certificate clients must trust (PGSSLROOTCERT, NODE_EXTRA_CA_CERTS).
     pub fn ca_path(&self) -> &Path {
         &self.ca
+    }
+
+    /// Add `latency` to every round trip from now on, as the network between a Lambda
+    /// function and a DSQL endpoint adds it: transactions stay open longer, so more of
+    /// them overlap and conflict (docs/local-dsql.md, "Conflict rates").
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.latency_us.store(latency.as_micros() as u64, Ordering::Relaxed);
     }
 
     /// The server process of the front's own `sys` session.

@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncBufRead, AsyncWrite};
 use tokio_postgres::NoTls;
 
 use super::dialect::Statement;
@@ -60,7 +60,7 @@ fn answer_without_execute(group: &[Frame]) -> Vec<Frame> {
     out
 }
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// Messages without an Execute that prepare or describe a local statement.
     pub(super) fn answer_prepare(&mut self, group: &[Frame]) {
         let frames = answer_without_execute(group);

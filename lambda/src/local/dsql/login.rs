@@ -102,7 +102,7 @@ where
         return Ok(None);
     }
     wire::write_frames(write, &[wire::auth_request(AUTH_CLEARTEXT)]).await?;
-    let password = wire::read_frame(read).await?;
+    let password = wire::read_frame_max(read, 16 << 10).await?;
     let token = password.cstr(0).map(|(s, _)| s.to_string()).unwrap_or_default();
     if let Err((sqlstate, message, hint)) = authorize(shared, &user, &token).await {
         shared.counters.login_failures.fetch_add(1, Ordering::Relaxed);

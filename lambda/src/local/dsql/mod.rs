@@ -13,6 +13,7 @@ pub mod access;
 mod backend;
 pub mod dialect;
 mod front;
+mod implicit;
 mod local;
 mod login;
 pub mod occ;

@@ -16,6 +16,8 @@
 pub struct Deferred {
     /// The transactions that hold (or committed) the rows: xids, or `None` if unknown.
     pub blockers: Option<Vec<u64>>,
+    /// The rows the client was told it changed (or, FOR UPDATE, read).
+    pub count: u64,
     /// The statement, to run again at COMMIT if every blocker rolled back.
     pub sql: String,
     pub param_types: Vec<i32>,

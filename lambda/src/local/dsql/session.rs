@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 pub use super::backend::Backend;
 use super::dialect::{self, Refusal, Statement};
@@ -38,6 +38,28 @@ pub struct Txn {
     pub dml: bool,
     pub schema: u64,
     pub deferred: Vec<Deferred>,
+    /// A savepoint of the front's is open (released before the next write's).
+    pub savepoint: bool,
+    /// A write went through after one was deferred: replaying the deferred one at
+    /// COMMIT would apply them out of order, so the transaction conflicts.
+    pub applied_after_defer: bool,
+}
+
+impl Txn {
+    /// A transaction that begins now, under the schema's `schema`-th version.
+    pub fn new(schema: u64) -> Txn {
+        Txn {
+            started: Instant::now(),
+            rows: 0,
+            bytes: 0,
+            ddl: false,
+            dml: false,
+            schema,
+            deferred: vec![],
+            savepoint: false,
+            applied_after_defer: false,
+        }
+    }
 }
 
 /// One step's statement: its text and, in the extended protocol, its messages.
@@ -77,9 +99,13 @@ pub struct Session<R, W> {
     pub(super) failed: bool,
     pub(super) status: u8,
     pub(super) connected: Instant,
+    /// While set, CommandCompletes are not passed on (an implicit transaction's COMMIT).
+    pub(super) quiet: bool,
+    /// The transaction was ended by its age limit while the client was idle.
+    pub(super) expired: bool,
 }
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     pub fn new(read: R, write: W, backend: Backend, shared: Arc<Shared>, user: String) -> Self {
         Session {
             read,
@@ -94,12 +120,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             failed: false,
             status: b'I',
             connected: Instant::now(),
+            quiet: false,
+            expired: false,
         }
     }
 
     /// Serve messages until the client leaves or the connection's lifetime ends.
     pub async fn run(mut self) -> std::io::Result<()> {
         loop {
+            self.until_message_or_age().await?;
             let mut batch = Vec::new();
             loop {
                 let frame = wire::read_frame(&mut self.read).await?;
@@ -110,9 +139,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 }
             }
             if self.connected.elapsed() > self.shared.config.limits.connection_lifetime && self.status == b'I' {
-                let bye = wire::error("FATAL", "57P01", "connection lifetime of 60 minutes exceeded; reconnect");
+                let minutes = self.shared.config.limits.connection_lifetime.as_secs_f64() / 60.0;
+                let bye = wire::error(
+                    "FATAL",
+                    "57P01",
+                    &format!("connection lifetime of {minutes} minutes exceeded; reconnect"),
+                );
                 self.send(&[bye]);
                 return self.flush().await;
+            }
+            let latency = self.shared.latency_us.load(Ordering::Relaxed);
+            if latency > 0 {
+                tokio::time::sleep(std::time::Duration::from_micros(latency)).await;
             }
             let last = batch.last().map(|f| f.tag);
             match last {
@@ -131,8 +169,26 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
     }
 
+    /// Wait for the client's next message; a transaction that reaches its age limit
+    /// meanwhile is rolled back now (its rows are no longer held), as DSQL ends it, and
+    /// the next statement is told why.
+    async fn until_message_or_age(&mut self) -> std::io::Result<()> {
+        let Some(started) = self.txn.as_ref().map(|t| t.started) else { return Ok(()) };
+        let deadline = started + self.shared.config.limits.transaction_age;
+        tokio::select! {
+            ready = self.read.fill_buf() => ready.map(|_| ()),
+            () = tokio::time::sleep_until(deadline.into()) => {
+                self.rollback_backend().await?;
+                self.txn = None;
+                self.failed = true;
+                self.expired = true;
+                Ok(())
+            }
+        }
+    }
+
     pub(super) fn send(&mut self, frames: &[Frame]) {
-        for f in frames {
+        for f in frames.iter().filter(|f| !(self.quiet && f.tag == b'C')) {
             f.encode(&mut self.out);
         }
     }
@@ -167,17 +223,21 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if parts.is_empty() {
             self.send(&[Frame::new(b'I', Vec::new())]);
         }
-        for part in parts {
-            let prepared = Prepared {
-                name: String::new(),
-                sql: part.to_string(),
-                kind: dialect::classify(part),
-                param_types: vec![],
-            };
-            let step = Step { prepared, group: None, bind: None };
-            if !self.step(step).await? {
+        let kinds: Vec<Statement> = parts.iter().map(|p| dialect::classify(p)).collect();
+        let implicit = self.implicit(&kinds);
+        if implicit {
+            self.begin_implicit().await?;
+        }
+        let mut ok = true;
+        for (part, kind) in parts.into_iter().zip(kinds) {
+            let prepared = Prepared { name: String::new(), sql: part.to_string(), kind, param_types: vec![] };
+            ok = self.step(Step { prepared, group: None, bind: None }).await?;
+            if !ok {
                 break;
             }
+        }
+        if implicit {
+            self.end_implicit(ok).await?;
         }
         let status = self.client_status();
         self.send(&[wire::ready(status)]);
@@ -201,10 +261,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !group.is_empty() {
             groups.push(group);
         }
+        let kinds: Vec<Statement> = groups.iter().filter_map(|g| self.kind_of(g)).collect();
+        let implicit = groups.len() > 1 && self.implicit(&kinds);
+        if implicit {
+            self.begin_implicit().await?;
+        }
+        let mut ok = true;
         for group in groups {
-            if !self.group(group).await? {
+            ok = self.group(group).await?;
+            if !ok {
                 break;
             }
+        }
+        if implicit {
+            self.end_implicit(ok).await?;
         }
         let status = self.client_status();
         self.send(&[wire::ready(status)]);
@@ -264,8 +334,13 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// Run a step: DSQL's checks, then by kind.
     pub(super) async fn step(&mut self, step: Step) -> std::io::Result<bool> {
-        if let Some(refusal) = self.admit(&step.prepared.kind) {
-            return self.refuse(refusal).await;
+        if let Some(refusal) = self.admit(&step.prepared) {
+            let refused = self.refuse(refusal).await;
+            if step.prepared.kind == Statement::Commit {
+                // A COMMIT refused (the transaction's age) still ends the transaction.
+                (self.txn, self.failed, self.expired) = (None, false, false);
+            }
+            return refused;
         }
         match step.prepared.kind.clone() {
             Statement::Begin { .. } => self.begin(step).await,
@@ -279,11 +354,20 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     }
 
     /// What DSQL refuses before running: dialect, aborted transaction, age, DDL rules.
-    fn admit(&self, kind: &Statement) -> Option<Refusal> {
+    fn admit(&self, prepared: &Prepared) -> Option<Refusal> {
+        let kind = &prepared.kind;
         if let Statement::Refused(r) = kind {
             return Some(r.clone());
         }
-        if self.failed && !matches!(kind, Statement::Commit | Statement::Rollback) {
+        if let Some(r) = unsupported_here(prepared) {
+            return Some(r);
+        }
+        if self.expired && !matches!(kind, Statement::Rollback) {
+            let secs = self.shared.config.limits.transaction_age.as_secs();
+            return Some(refusal("54000", &format!("transaction age limit of {secs}s exceeded")));
+        }
+        let aborted = self.failed || (self.txn.is_some() && self.status == b'E');
+        if aborted && !matches!(kind, Statement::Commit | Statement::Rollback) {
             return Some(refusal(
                 "25P02",
                 "current transaction is aborted, commands ignored until end of transaction block",
@@ -360,6 +444,22 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.status = b'I';
         Ok(())
     }
+}
+
+/// What this front does not do (yet), though DSQL may: COPY FROM STDIN (its
+/// sub-protocol is not relayed) and COMMIT/ROLLBACK AND CHAIN.
+fn unsupported_here(prepared: &Prepared) -> Option<Refusal> {
+    let upper = prepared.sql.to_ascii_uppercase();
+    let words: Vec<&str> = upper.split_whitespace().collect();
+    if words.first() == Some(&"COPY") && words.windows(2).any(|w| w == ["FROM", "STDIN"]) {
+        return Some(refusal("0A000", "COPY FROM STDIN is not supported by the local DSQL front: use INSERT"));
+    }
+    let ends_chain = matches!(prepared.kind, Statement::Commit | Statement::Rollback)
+        && words.windows(2).any(|w| w == ["AND", "CHAIN"] || w == ["AND", "CHAIN;"]);
+    if ends_chain {
+        return Some(refusal("0A000", "AND CHAIN is not supported by the local DSQL front"));
+    }
+    None
 }
 
 /// Whether an error is a lock wait cut short or a write after the snapshot.

@@ -104,6 +104,8 @@ pub struct Shared {
     pub schema_version: Arc<AtomicU64>,
     pub counters: Counters,
     pub open: AtomicUsize,
+    /// Added to every round trip, microseconds (`DsqlFront::set_latency`).
+    pub(super) latency_us: AtomicU64,
     pub(super) bucket: Mutex<Bucket>,
 }
 

@@ -1,11 +1,10 @@
 //! BEGIN, writes, DDL and COMMIT as DSQL runs them (see `occ` for the approach).
 
 use std::sync::atomic::Ordering;
-use std::time::Instant;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncBufRead, AsyncWrite};
 
-use super::backend::{first_column, Reply};
+use super::backend::{close, first_column, Backend, Reply};
 use super::dialect;
 use super::occ::{self, Deferred, Rewrite, Verdict};
 use super::session::{is_conflict, Session, Step, Txn};
@@ -13,37 +12,27 @@ use super::wire::{self, with_text_results, Bind, Frame, Parse};
 
 const SAVEPOINT: &str = "SAVEPOINT dsql_occ";
 
-impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
+impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     /// BEGIN, and a first read so the snapshot is taken now, as DSQL takes it.
     pub(super) async fn begin(&mut self, step: Step) -> std::io::Result<bool> {
         if self.txn.is_some() || self.failed {
             return self.relay(&step.frames()).await;
         }
         let mut frames = step.frames();
-        frames.push(wire::query("SELECT 1"));
-        let reply = self.backend.run(&frames, 2).await?;
-        self.status = reply.status;
-        let end =
-            reply.frames.iter().position(|f| f.tag == b'C' || f.tag == b'E').map_or(reply.frames.len(), |i| i + 1);
-        let failed = reply.error().is_some();
-        self.send(&reply.frames[..end]);
+        frames.extend(Backend::internal("SELECT 1"));
+        let replies = self.backend.run_each(&frames, 2).await?;
+        self.status = replies[1].status;
+        let failed = replies[0].error().is_some();
+        self.send(&replies[0].frames);
         if !failed {
-            let schema = self.shared.schema_version.load(Ordering::SeqCst);
-            self.txn = Some(Txn {
-                started: Instant::now(),
-                rows: 0,
-                bytes: 0,
-                ddl: false,
-                dml: false,
-                schema,
-                deferred: vec![],
-            });
+            self.txn = Some(Txn::new(self.shared.schema_version.load(Ordering::SeqCst)));
         }
         Ok(!failed)
     }
 
     pub(super) async fn rollback(&mut self, step: Step) -> std::io::Result<bool> {
         self.txn = None;
+        self.expired = false;
         if self.failed {
             self.failed = false;
             let done = self.answer(&step, vec![wire::command_complete("ROLLBACK")]);
@@ -79,7 +68,10 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             let secs = self.shared.config.limits.transaction_age.as_secs();
             return self.abort_with("54000", &format!("transaction age limit of {secs}s exceeded")).await;
         }
-        if !txn.deferred.is_empty() && self.settle(&txn.deferred).await? == Verdict::Conflict {
+        let replay = if txn.applied_after_defer { Verdict::Conflict } else { Verdict::Replay };
+        if !txn.deferred.is_empty()
+            && (replay == Verdict::Conflict || self.settle(&txn.deferred).await? == Verdict::Conflict)
+        {
             self.shared.counters.oc000.fetch_add(1, Ordering::Relaxed);
             return self.abort_with("40001", dialect::OC000_MESSAGE).await;
         }
@@ -109,17 +101,18 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
         for d in deferred {
             let frames = match &d.bind {
-                Some(rest) => vec![
-                    close_statement("dsql_replay"),
-                    Parse { name: "dsql_replay".into(), sql: d.sql.clone(), param_types: d.param_types.clone() }
-                        .encode(),
-                    Bind { portal: String::new(), statement: "dsql_replay".into(), rest: rest.clone() }.encode(),
-                    wire::execute(""),
-                    wire::sync(),
-                ],
-                None => vec![wire::query(&d.sql)],
+                Some(rest) => {
+                    let mut frames = prepared_read("dsql_replay", &d.sql, &d.param_types, rest.clone());
+                    frames.push(wire::sync());
+                    frames
+                }
+                None => Backend::internal(&d.sql),
             };
-            if self.backend.run(&frames, 1).await?.error().is_some() {
+            // Applied now, it must do what the client was told it did.
+            let reply = self.backend.run(&frames, 1).await?;
+            let changed: u64 = reply.tags().map(wire::rows_changed).sum();
+            let rows = reply.frames.iter().filter(|f| f.tag == b'D').count() as u64;
+            if reply.error().is_some() || changed.max(rows) != d.count {
                 return Ok(Verdict::Conflict);
             }
         }
@@ -152,7 +145,14 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if self.txn.is_none() {
             return self.autocommit(step).await;
         }
-        let reply = self.attempt_write(&step, SAVEPOINT, "ROLLBACK TO SAVEPOINT dsql_occ").await?;
+        // The savepoint of the transaction's last write is released first: never more
+        // than one open, however many writes.
+        let held = self.txn.as_ref().is_some_and(|t| t.savepoint);
+        let open: &[&str] = if held { &["RELEASE SAVEPOINT dsql_occ", SAVEPOINT] } else { &[SAVEPOINT] };
+        let reply = self.attempt_write(&step, open, "ROLLBACK TO SAVEPOINT dsql_occ").await?;
+        if let Some(txn) = self.txn.as_mut() {
+            txn.savepoint = true;
+        }
         self.status = reply.status;
         match reply.error() {
             None => self.count_write(&step, reply).await,
@@ -164,15 +164,15 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         }
     }
 
-    /// Run a write after `open` (a savepoint, or BEGIN). A lock it could not take at once
-    /// may be a row another transaction holds, or only a moment's lock (a table being
-    /// extended by another insert): it is tried again a few times, after `undo`, before
-    /// it counts as a conflict.
-    async fn attempt_write(&mut self, step: &Step, open: &str, undo: &str) -> std::io::Result<Reply> {
+    /// Run a write after `open` (savepoint statements, or BEGIN). A lock it could not
+    /// take at once may be a row another transaction holds, or only a moment's lock (a
+    /// table being extended by another insert): it is tried again a few times, after
+    /// `undo`, before it counts as a conflict.
+    async fn attempt_write(&mut self, step: &Step, open: &[&str], undo: &str) -> std::io::Result<Reply> {
         let cancels = self.shared.counters.cancels.load(Ordering::SeqCst);
-        let mut frames = vec![wire::query(open)];
+        let mut frames: Vec<Frame> = open.iter().flat_map(|sql| Backend::internal(sql)).collect();
         frames.extend(step.frames());
-        let mut reply = without_opening(self.backend.run(&frames, 2).await?, open);
+        let mut reply = self.backend.run_each(&frames, open.len() + 1).await?.pop().unwrap_or_default();
         for _ in 0..LOCK_RETRIES {
             // PostgreSQL reports a lock timeout that races with the lock being granted as
             // a cancel "due to user request": unless a client did ask to cancel, it is one.
@@ -187,10 +187,12 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             self.backend.simple(undo).await?;
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            // Parse and Describe were answered already: the retry binds and executes.
-            let mut frames = vec![wire::query(open)];
+            // Parse and Describe were answered already: the retry binds and executes
+            // (after ROLLBACK TO the savepoint is still there; after ROLLBACK, BEGIN again).
+            let reopen: Vec<&str> = if undo == "ROLLBACK" { vec!["BEGIN"] } else { vec![] };
+            let mut frames: Vec<Frame> = reopen.iter().flat_map(|sql| Backend::internal(sql)).collect();
             frames.extend(step.frames().into_iter().filter(|f| !matches!(f.tag, b'P' | b'D')));
-            let retry = without_opening(self.backend.run(&frames, 2).await?, open);
+            let retry = self.backend.run_each(&frames, reopen.len() + 1).await?.pop().unwrap_or_default();
             reply = retried(reply, retry, step.extended());
         }
         // Still a lock after the retries: a conflict, however PostgreSQL worded it.
@@ -211,6 +213,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         txn.dml = true;
         txn.rows += rows;
         txn.bytes += step_bytes(step);
+        txn.applied_after_defer |= !txn.deferred.is_empty();
         if txn.rows > limits.rows_per_transaction {
             let message = dialect::ROW_LIMIT_MESSAGE.to_string();
             self.failed = true;
@@ -226,7 +229,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// A write outside a transaction is its own transaction: its conflict is its commit's.
     async fn autocommit(&mut self, step: Step) -> std::io::Result<bool> {
-        let reply = self.attempt_write(&step, "BEGIN", "ROLLBACK").await?;
+        let reply = self.attempt_write(&step, &["BEGIN"], "ROLLBACK").await?;
         let mut frames = reply.frames;
         let rows: u64 = frames.iter().filter(|f| f.tag == b'C').map(|f| wire::rows_changed(wire::tag_of(f))).sum();
         let error = frames.iter().position(|f| f.tag == b'E');
@@ -277,6 +280,7 @@ impl<R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.send(&rows);
         let deferred = Deferred {
             blockers,
+            count,
             sql: step.prepared.sql.clone(),
             param_types: step.prepared.param_types.clone(),
             bind: step.bind.as_ref().map(|b| b.rest.clone()),
@@ -368,13 +372,6 @@ const QUERY_CANCELED: &str = "57014";
 /// Tries after the first before a lock that cannot be had counts as a conflict.
 const LOCK_RETRIES: usize = 3;
 
-/// A reply without the CommandComplete of the statement that opened it.
-fn without_opening(reply: Reply, open: &str) -> Reply {
-    let opened = open.split_whitespace().next().unwrap_or(open);
-    let frames = reply.frames.into_iter().filter(|f| !(f.tag == b'C' && wire::tag_of(f) == opened)).collect();
-    Reply { frames, status: reply.status }
-}
-
 /// The answer of a write tried again: what the first try answered before its error
 /// (ParseComplete, a description), then the retry's answer after its BindComplete.
 fn retried(first: Reply, retry: Reply, extended: bool) -> Reply {
@@ -397,21 +394,16 @@ fn step_bytes(step: &Step) -> u64 {
     }
 }
 
-fn close_statement(name: &str) -> Frame {
-    let mut body = vec![b'S'];
-    body.extend_from_slice(name.as_bytes());
-    body.push(0);
-    Frame::new(b'C', body)
-}
-
-/// Close, Parse, Bind and Execute of a named read through the unnamed portal (the
-/// statement is closed first: a name left over from an earlier failure must not make
-/// the Parse fail).
+/// Close, Parse, Bind, Execute and Close of a named statement through a portal of the
+/// same name (both closed first: a name left over from an earlier failure must not make
+/// the Parse or the Bind fail).
 fn prepared_read(name: &str, sql: &str, types: &[i32], rest: Vec<u8>) -> Vec<Frame> {
     vec![
-        close_statement(name),
+        close(b'S', name),
+        close(b'P', name),
         Parse { name: name.into(), sql: sql.into(), param_types: types.to_vec() }.encode(),
-        Bind { portal: String::new(), statement: name.into(), rest }.encode(),
-        wire::execute(""),
+        Bind { portal: name.into(), statement: name.into(), rest }.encode(),
+        wire::execute(name),
+        close(b'P', name),
     ]
 }

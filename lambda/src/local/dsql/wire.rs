@@ -85,9 +85,14 @@ pub fn cancel_packet(pid: i32, secret: i32) -> Vec<u8> {
 }
 
 pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Frame> {
+    read_frame_max(r, MAX_MESSAGE).await
+}
+
+/// A message of at most `max` bytes (before a login: a password is small).
+pub async fn read_frame_max<R: AsyncRead + Unpin>(r: &mut R, max: usize) -> std::io::Result<Frame> {
     let tag = r.read_u8().await?;
     let len = r.read_i32().await?;
-    if len < 4 || len as usize > MAX_MESSAGE {
+    if len < 4 || len as usize > max {
         return Err(std::io::Error::other(format!("message '{}' of length {len}", tag as char)));
     }
     let mut body = vec![0; len as usize - 4];
