@@ -12,14 +12,14 @@ use super::session::{Prepared, Session, Step, Txn};
 use super::wire::{self, Frame, Parse};
 
 impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
-    /// Whether statements of these kinds, sent together, make an implicit transaction:
-    /// more than one, outside a transaction, one of them a write, none ending or
-    /// beginning a transaction itself.
+    /// Whether statements of these kinds, sent together (more than one: the caller
+    /// checks), make an implicit transaction: outside a transaction, one of them a
+    /// write, none beginning or ending a transaction itself.
     pub(super) fn implicit(&self, kinds: &[Statement]) -> bool {
         let writes = kinds.iter().any(|k| matches!(k, Statement::Write | Statement::ReadForUpdate | Statement::Ddl));
         let control =
             kinds.iter().any(|k| matches!(k, Statement::Begin { .. } | Statement::Commit | Statement::Rollback));
-        kinds.len() > 1 && self.txn.is_none() && !self.failed && writes && !control
+        self.txn.is_none() && !self.failed && writes && !control
     }
 
     /// The kind of the statement a group executes (its Parse, or the prepared one it binds).

@@ -62,6 +62,13 @@ impl Txn {
     }
 }
 
+/// What a client sends together: statements of a simple Query, or extended-protocol
+/// messages up to each Execute.
+enum Unit {
+    Statement(Step),
+    Group(Vec<Frame>),
+}
+
 /// One step's statement: its text and, in the extended protocol, its messages.
 pub struct Step {
     pub prepared: Prepared,
@@ -223,15 +230,37 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if parts.is_empty() {
             self.send(&[Frame::new(b'I', Vec::new())]);
         }
-        let kinds: Vec<Statement> = parts.iter().map(|p| dialect::classify(p)).collect();
-        let implicit = self.implicit(&kinds);
+        let units = parts
+            .into_iter()
+            .map(|part| {
+                let kind = dialect::classify(part);
+                let prepared = Prepared { name: String::new(), sql: part.to_string(), kind, param_types: vec![] };
+                Unit::Statement(Step { prepared, group: None, bind: None })
+            })
+            .collect();
+        self.run_units(units).await
+    }
+
+    /// Run what the client sent together, one by one until an error, as one implicit
+    /// transaction where PostgreSQL makes one; then tell the client the status.
+    async fn run_units(&mut self, units: Vec<Unit>) -> std::io::Result<()> {
+        let kinds: Vec<Statement> = units
+            .iter()
+            .filter_map(|u| match u {
+                Unit::Statement(step) => Some(step.prepared.kind.clone()),
+                Unit::Group(group) => self.kind_of(group),
+            })
+            .collect();
+        let implicit = units.len() > 1 && self.implicit(&kinds);
         if implicit {
             self.begin_implicit().await?;
         }
         let mut ok = true;
-        for (part, kind) in parts.into_iter().zip(kinds) {
-            let prepared = Prepared { name: String::new(), sql: part.to_string(), kind, param_types: vec![] };
-            ok = self.step(Step { prepared, group: None, bind: None }).await?;
+        for unit in units {
+            ok = match unit {
+                Unit::Statement(step) => self.step(step).await?,
+                Unit::Group(group) => self.group(group).await?,
+            };
             if !ok {
                 break;
             }
@@ -261,24 +290,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !group.is_empty() {
             groups.push(group);
         }
-        let kinds: Vec<Statement> = groups.iter().filter_map(|g| self.kind_of(g)).collect();
-        let implicit = groups.len() > 1 && self.implicit(&kinds);
-        if implicit {
-            self.begin_implicit().await?;
-        }
-        let mut ok = true;
-        for group in groups {
-            ok = self.group(group).await?;
-            if !ok {
-                break;
-            }
-        }
-        if implicit {
-            self.end_implicit(ok).await?;
-        }
-        let status = self.client_status();
-        self.send(&[wire::ready(status)]);
-        Ok(())
+        self.run_units(groups.into_iter().map(Unit::Group).collect()).await
     }
 
     /// Follow the group's Parse/Bind/Close; run it as a step (or pass it on).
