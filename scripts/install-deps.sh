@@ -67,6 +67,17 @@ if [ ! -d "$here/browser/node_modules/playwright-core" ]; then
 fi
 echo "Node.js $(node --version), playwright-core: present"
 
+# The workshop's own function (examples/workshop-node), built as its CDK stack bundles it.
+workshop="$here/../examples/workshop-node"
+if [ ! -f "$workshop/node_modules/pg/package.json" ]; then
+  echo "installing the workshop function's packages (pg, @aws-sdk/dsql-signer, esbuild)..."
+  npm ci --prefix "$workshop" --no-audit --no-fund --loglevel=error
+fi
+if [ ! -f "$workshop/dist/index.js" ] || [ -n "$(find "$workshop/src" -newer "$workshop/dist/index.js")" ]; then
+  npm run --prefix "$workshop" --silent build
+fi
+echo "the workshop function: examples/workshop-node/dist/index.js"
+
 # PyPI tools: for everyone when root (or through sudo), else for this user (~/.local/bin).
 pip_install() {
   "${as_root[@]}" python3 -m pip install --quiet "$@" 2>/dev/null \
