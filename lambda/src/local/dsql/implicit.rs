@@ -24,10 +24,10 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// The kind of the statement a group executes (its Parse, or the prepared one it binds).
     pub(super) fn kind_of(&self, group: &[Frame]) -> Option<Statement> {
-        if let Some(parse) = group.iter().filter(|f| f.tag == b'P').filter_map(Parse::decode).last() {
+        if let Some(parse) = group.iter().rev().filter(|f| f.tag == b'P').find_map(Parse::decode) {
             return Some(super::dialect::classify(&parse.sql));
         }
-        let bind = group.iter().filter(|f| f.tag == b'B').filter_map(wire::Bind::decode).last()?;
+        let bind = group.iter().rev().filter(|f| f.tag == b'B').find_map(wire::Bind::decode)?;
         self.statements.get(&bind.statement).map(|p| p.kind.clone())
     }
 

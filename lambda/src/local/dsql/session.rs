@@ -65,7 +65,7 @@ impl Txn {
 /// What a client sends together: statements of a simple Query, or extended-protocol
 /// messages up to each Execute.
 enum Unit {
-    Statement(Step),
+    Statement(Box<Step>),
     Group(Vec<Frame>),
 }
 
@@ -235,7 +235,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             .map(|part| {
                 let kind = dialect::classify(part);
                 let prepared = Prepared { name: String::new(), sql: part.to_string(), kind, param_types: vec![] };
-                Unit::Statement(Step { prepared, group: None, bind: None })
+                Unit::Statement(Box::new(Step { prepared, group: None, bind: None }))
             })
             .collect();
         self.run_units(units).await
@@ -258,7 +258,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         let mut ok = true;
         for unit in units {
             ok = match unit {
-                Unit::Statement(step) => self.step(step).await?,
+                Unit::Statement(step) => self.step(*step).await?,
                 Unit::Group(group) => self.group(group).await?,
             };
             if !ok {
