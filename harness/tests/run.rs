@@ -25,6 +25,9 @@ fn smoke_run_adds_up_verifies_and_writes_a_lossless_summary() {
     let errors: u64 = s["totals"]["errors"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(calls, 100);
     assert_eq!(n(&s, "/totals/successes") + errors, calls, "successes + errors = calls");
+    // The local DSQL front counts every OC000 it answers: the retries the calls reported.
+    assert_eq!(s["plan"]["local"]["database"], "dsql");
+    assert_eq!(n(&s, "/server/database/occ_conflicts"), n(&s, "/totals/total_retries"), "{}", s["server"]);
     let latency = workers::Hist::decode(s["totals"]["latency_us"].as_str().unwrap()).unwrap();
     assert_eq!(latency.count(), calls, "the histogram holds every call");
     let per_interval: u64 = s["intervals"].as_array().unwrap().iter().map(|i| n(i, "/stats/calls")).sum();
