@@ -6,28 +6,15 @@ mod common;
 
 use std::process::Output;
 
+use common::text;
+
 use transfer::local::dsql::{DsqlFront, FrontConfig};
 use transfer::local::{LocalPostgres, PgOptions};
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
 
 /// `harness COMMAND --dsql-endpoint localhost:PORT ...` with local keys and the CA.
 fn dsql_command(front: &DsqlFront, command: &str, extra: &[&str]) -> Output {
     let endpoint = format!("localhost:{}", front.addr().port());
-    let mut args = vec![command, "--dsql-endpoint", &endpoint, "--region", "us-east-1"];
-    args.extend_from_slice(extra);
-    common::command()
-        .args(&args)
-        .env("AWS_ACCESS_KEY_ID", "AKIDOFFLINETEST")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("PGSSLROOTCERT", front.ca_path())
-        .output()
-        .expect("run harness")
+    common::dsql_harness(&endpoint, Some(front.ca_path()), &[&[command][..], extra].concat())
 }
 
 #[test]
@@ -51,14 +38,7 @@ fn setup_and_verify_through_dsql_endpoint_at_the_local_front() {
     assert_eq!(jobs, 2);
     // Without the CA, the front's certificate is not trusted.
     let endpoint = format!("localhost:{}", front.addr().port());
-    let out = common::command()
-        .args(["verify", "--dsql-endpoint", &endpoint, "--region", "us-east-1", "--accounts", "4000"])
-        .env("AWS_ACCESS_KEY_ID", "AKIDOFFLINETEST")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env_remove("PGSSLROOTCERT")
-        .output()
-        .unwrap();
+    let out = common::dsql_harness(&endpoint, None, &["verify", "--accounts", "4000"]);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(text(&out).to_lowercase().contains("certificate"), "{}", text(&out));
 }

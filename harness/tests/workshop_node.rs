@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use common::text;
+
 use transfer::local::dsql::access::{FUNCTION_ARN, FUNCTION_KEY};
 use transfer::local::dsql::{DsqlFront, FrontConfig};
 use transfer::local::{LocalPostgres, PgOptions};
@@ -61,22 +63,7 @@ fn front_on_5432(rt: &tokio::runtime::Runtime, pg: &LocalPostgres, dir: &std::pa
 
 /// `harness COMMAND --dsql-endpoint HOST:5432 ...` as the operator (admin).
 fn harness_dsql(front: &DsqlFront, args: &[&str]) -> Output {
-    let endpoint = front.addr().to_string();
-    common::command()
-        .args([args[0], "--dsql-endpoint", &endpoint, "--region", "us-east-1"])
-        .args(&args[1..])
-        .env("AWS_ACCESS_KEY_ID", "AKIDWORKSHOPOPERATOR")
-        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("PGSSLROOTCERT", front.ca_path())
-        .output()
-        .expect("run harness")
-}
-
-fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    common::dsql_harness(&front.addr().to_string(), Some(front.ca_path()), args)
 }
 
 /// Run the driver with the environment Lambda and the stack give the function.

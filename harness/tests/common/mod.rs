@@ -28,6 +28,26 @@ pub fn command() -> Command {
     command
 }
 
+/// `harness COMMAND --dsql-endpoint ENDPOINT --region us-east-1 ARGS...` as against a
+/// cluster, offline: static keys that sign tokens (no AWS configuration, no instance
+/// metadata), and the local front's CA in PGSSLROOTCERT when `ca` is given.
+pub fn dsql_harness(endpoint: &str, ca: Option<&Path>, args: &[&str]) -> Output {
+    let mut command = command();
+    command
+        .args([args[0], "--dsql-endpoint", endpoint, "--region", "us-east-1"])
+        .args(&args[1..])
+        .env("AWS_ACCESS_KEY_ID", "AKIDOFFLINETEST")
+        .env("AWS_SECRET_ACCESS_KEY", "not-a-secret")
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("PGSSLROOTCERT");
+    if let Some(ca) = ca {
+        command.env("PGSSLROOTCERT", ca);
+    }
+    command.output().expect("run harness")
+}
+
 pub fn harness(args: &[&str]) -> Output {
     command().args(args).output().expect("run harness")
 }

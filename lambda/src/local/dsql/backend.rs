@@ -165,19 +165,9 @@ impl Backend {
 
     /// Send `frames` and read up to the `ready`-th ReadyForQuery, keeping every frame.
     pub async fn run(&mut self, frames: &[Frame], ready: usize) -> std::io::Result<Reply> {
-        self.send(frames).await?;
-        let mut reply = Reply::default();
-        let mut seen = 0;
-        while seen < ready {
-            let frame = self.read().await?;
-            if frame.tag == b'Z' {
-                seen += 1;
-                reply.status = frame.body.first().copied().unwrap_or(b'I');
-            } else {
-                reply.frames.push(frame);
-            }
-        }
-        Ok(reply)
+        let replies = self.run_each(frames, ready).await?;
+        let status = replies.last().map_or(b'I', |r| r.status);
+        Ok(Reply { frames: replies.into_iter().flat_map(|r| r.frames).collect(), status })
     }
 
     /// One of the front's statements; its frames and status.

@@ -327,6 +327,10 @@ fn refused(sqlstate: &'static str, message: impl Into<String>) -> Statement {
     Statement::Refused(Refusal { sqlstate, message: message.into() })
 }
 
+/// What the local front does not relay, though DSQL may accept it.
+const COPY_FROM_STDIN: &str = "COPY FROM STDIN is not supported by the local DSQL front: use INSERT";
+const AND_CHAIN: &str = "AND CHAIN is not supported by the local DSQL front";
+
 fn unsupported(message: impl Into<String>) -> Statement {
     refused(FEATURE_NOT_SUPPORTED, message)
 }
@@ -846,11 +850,18 @@ impl<'a> Stmt<'a> {
 
     /// `COPY t FROM …` writes; `COPY … TO …` reads.
     fn copy(&self) -> Statement {
-        if self.top(1, self.len()).into_iter().any(|i| self.is(i, "FROM")) {
-            Statement::Write
-        } else {
-            Statement::Read
+        let from = self.top(1, self.len()).into_iter().find(|&i| self.is(i, "FROM"));
+        match from {
+            // Not DSQL's refusal but the local front's: it does not relay COPY's sub-protocol.
+            Some(i) if self.is(i + 1, "STDIN") => unsupported(COPY_FROM_STDIN),
+            Some(_) => Statement::Write,
+            None => Statement::Read,
         }
+    }
+
+    /// `… AND CHAIN` at the end of a COMMIT or ROLLBACK.
+    fn chains(&self) -> bool {
+        self.len() >= 2 && self.are(self.len() - 2, &["AND", "CHAIN"])
     }
 
     /// An isolation level's words from `i`, upper-cased, and where they end.
@@ -896,6 +907,9 @@ impl<'a> Stmt<'a> {
         if self.is(1, "PREPARED") {
             return unsupported(fill(TWO_PHASE, "COMMIT PREPARED"));
         }
+        if self.chains() {
+            return unsupported(AND_CHAIN);
+        }
         Statement::Commit
     }
 
@@ -906,6 +920,9 @@ impl<'a> Stmt<'a> {
         }
         if self.is(1, "PREPARED") {
             return unsupported(fill(TWO_PHASE, "ROLLBACK PREPARED"));
+        }
+        if self.chains() {
+            return unsupported(AND_CHAIN);
         }
         Statement::Rollback
     }
@@ -1376,6 +1393,10 @@ mod tests {
         let na = FEATURE_NOT_SUPPORTED;
         assert_refused(&[
             ("TRUNCATE accounts", na, "unsupported statement: Truncate"),
+            // The local front's own refusals (it does not relay these).
+            ("COPY t (a, b) FROM STDIN", na, COPY_FROM_STDIN),
+            ("COMMIT AND CHAIN", na, AND_CHAIN),
+            ("rollback work and chain", na, AND_CHAIN),
             ("truncate table a, b cascade", na, "unsupported statement: Truncate"),
             ("CREATE TEMP TABLE t (id int)", na, TEMP_TABLE),
             ("CREATE TEMPORARY TABLE t (id int)", na, TEMP_TABLE),
@@ -1628,7 +1649,7 @@ mod tests {
             ("EXPLAIN (ANALYZE false) DELETE FROM t", Statement::Read),
             ("EXPLAIN (ANALYZE, BUFFERS) DELETE FROM t", Statement::Write),
             ("EXPLAIN SELECT * FROM t", Statement::Read),
-            ("COPY t (a, b) FROM STDIN", Statement::Write),
+            ("COPY t (a, b) FROM '/tmp/rows.csv'", Statement::Write),
             ("COPY (SELECT a FROM t) TO STDOUT", Statement::Read),
             ("CREATE VIEW v AS SELECT 1 AS x", Statement::Ddl),
             ("CREATE SCHEMA s", Statement::Ddl),

@@ -211,17 +211,18 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// The status the client is told in ReadyForQuery.
     pub(super) fn client_status(&self) -> u8 {
-        if self.failed {
-            b'E'
-        } else if self.txn.is_some() {
-            if self.status == b'E' {
-                b'E'
-            } else {
-                b'T'
-            }
-        } else {
-            b'I'
+        match (self.failed, self.txn.is_some()) {
+            (true, _) => b'E',
+            (false, true) if self.status == b'E' => b'E',
+            (false, true) => b'T',
+            (false, false) => b'I',
         }
+    }
+
+    /// DSQL's answer to a transaction past its age limit.
+    pub(super) fn age_refusal(&self) -> Refusal {
+        let secs = self.shared.config.limits.transaction_age.as_secs();
+        refusal(dialect::LIMIT_SQLSTATE, &format!("transaction age limit of {secs}s exceeded"))
     }
 
     /// A simple Query: its statements one by one, stopping at the first error.
@@ -371,12 +372,8 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if let Statement::Refused(r) = kind {
             return Some(r.clone());
         }
-        if let Some(r) = unsupported_here(prepared) {
-            return Some(r);
-        }
         if self.expired && !matches!(kind, Statement::Rollback) {
-            let secs = self.shared.config.limits.transaction_age.as_secs();
-            return Some(refusal("54000", &format!("transaction age limit of {secs}s exceeded")));
+            return Some(self.age_refusal());
         }
         let aborted = self.failed || (self.txn.is_some() && self.status == b'E');
         if aborted && !matches!(kind, Statement::Commit | Statement::Rollback) {
@@ -389,8 +386,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if txn.started.elapsed() > self.shared.config.limits.transaction_age
             && !matches!(kind, Statement::Rollback | Statement::Commit)
         {
-            let secs = self.shared.config.limits.transaction_age.as_secs();
-            return Some(refusal("54000", &format!("transaction age limit of {secs}s exceeded")));
+            return Some(self.age_refusal());
         }
         let is_ddl = matches!(kind, Statement::Ddl | Statement::AsyncIndex { .. });
         if is_ddl && txn.ddl {
@@ -456,22 +452,6 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         self.status = b'I';
         Ok(())
     }
-}
-
-/// What this front does not do (yet), though DSQL may: COPY FROM STDIN (its
-/// sub-protocol is not relayed) and COMMIT/ROLLBACK AND CHAIN.
-fn unsupported_here(prepared: &Prepared) -> Option<Refusal> {
-    let upper = prepared.sql.to_ascii_uppercase();
-    let words: Vec<&str> = upper.split_whitespace().collect();
-    if words.first() == Some(&"COPY") && words.windows(2).any(|w| w == ["FROM", "STDIN"]) {
-        return Some(refusal("0A000", "COPY FROM STDIN is not supported by the local DSQL front: use INSERT"));
-    }
-    let ends_chain = matches!(prepared.kind, Statement::Commit | Statement::Rollback)
-        && words.windows(2).any(|w| w == ["AND", "CHAIN"] || w == ["AND", "CHAIN;"]);
-    if ends_chain {
-        return Some(refusal("0A000", "AND CHAIN is not supported by the local DSQL front"));
-    }
-    None
 }
 
 /// Whether an error is a lock wait cut short or a write after the snapshot.

@@ -65,8 +65,8 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.relay(&step.frames()).await;
         }
         if txn.started.elapsed() > self.shared.config.limits.transaction_age {
-            let secs = self.shared.config.limits.transaction_age.as_secs();
-            return self.abort_with("54000", &format!("transaction age limit of {secs}s exceeded")).await;
+            let refusal = self.age_refusal();
+            return self.abort_with(refusal.sqlstate, &refusal.message).await;
         }
         let replay = if txn.applied_after_defer { Verdict::Conflict } else { Verdict::Replay };
         if !txn.deferred.is_empty()
