@@ -66,7 +66,7 @@ impl LocalDatabase {
         let (front, front_dir, target) = match mode {
             LocalDb::Postgres => (None, None, database::DbTarget::Url(url.clone())),
             LocalDb::Dsql => {
-                let (front, dir) = start_front(&url).await?;
+                let (front, dir) = start_front(&url, postgres.as_ref().map(|pg| pg.root())).await?;
                 let target =
                     database::DbTarget::Dsql(Access::admin(front.addr().port(), front.ca_path().into()).target());
                 (Some(front), Some(dir), target)
@@ -142,13 +142,20 @@ impl LocalDatabase {
 }
 
 /// A DSQL front before the PostgreSQL at `url` (which must trust its superuser on
-/// loopback, as the throwaway cluster does), its CA in a directory of its own.
-async fn start_front(url: &str) -> anyhow::Result<(DsqlFront, tempfile::TempDir)> {
+/// loopback, as the throwaway cluster does), its CA in a directory of its own: inside
+/// the throwaway cluster's (`inside`), which its watchdog removes even if we are
+/// killed, or else in the temporary directory.
+async fn start_front(url: &str, inside: Option<&std::path::Path>) -> anyhow::Result<(DsqlFront, tempfile::TempDir)> {
     let config: tokio_postgres::Config =
         url.parse().with_context(|| format!("{} is not a PostgreSQL URL", transfer::db::redact(url)))?;
     let port = config.get_ports().first().copied().unwrap_or(5432);
-    let dir =
-        tempfile::Builder::new().prefix("harness-dsql-").tempdir().context("a directory for the local DSQL CA")?;
+    let mut dir = tempfile::Builder::new();
+    dir.prefix("harness-dsql-");
+    let dir = match inside {
+        Some(root) => dir.tempdir_in(root),
+        None => dir.tempdir(),
+    }
+    .context("a directory for the local DSQL CA")?;
     let front = DsqlFront::start(FrontConfig::local(port, dir.path().to_path_buf()))
         .await
         .context("starting the local DSQL front (set [local] database = \"postgres\" for plain PostgreSQL)")?;
