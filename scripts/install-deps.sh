@@ -78,6 +78,15 @@ if [ ! -f "$workshop/dist/index.js" ] || [ -n "$(find "$workshop/src" -newer "$w
 fi
 echo "the workshop function: examples/workshop-node/dist/index.js"
 
+# The Python example's packages (examples/python-stock), in its own directory as a
+# Lambda deployment package carries them.
+stock="$here/../examples/python-stock"
+if [ ! -f "$stock/package/pg8000/__init__.py" ] || [ ! -d "$stock/package/boto3" ]; then
+  echo "installing the Python example's packages (pg8000, boto3) into examples/python-stock/package..."
+  python3 -m pip install --quiet --disable-pip-version-check --target "$stock/package" -r "$stock/requirements.txt"
+fi
+echo "the Python example's packages: examples/python-stock/package"
+
 # PyPI tools: for everyone when root (or through sudo), else for this user (~/.local/bin).
 pip_install() {
   "${as_root[@]}" python3 -m pip install --quiet "$@" 2>/dev/null \

@@ -266,9 +266,14 @@ pub struct SetupArgs {
     pub db: DbArgs,
     #[command(flatten)]
     pub data: DataArgs,
-    /// Also restore every balance and clear the history.
+    /// Also restore every balance and clear the history (with --scenario: run its
+    /// data.reset file).
     #[arg(long)]
     pub reset: bool,
+    /// Set up the data of this scenario's [data] (its setup file, loads and values)
+    /// instead of the built-in accounts.
+    #[arg(long, conflicts_with_all = ["accounts", "initial_balance"])]
+    pub scenario: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -280,6 +285,10 @@ pub struct VerifyArgs {
     /// How to print the result: `table` for people, `json` for programs.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+    /// Check this scenario's [[verify]] invariants (or the built-in list) with its
+    /// [data] values; those that need a run's counts are skipped.
+    #[arg(long, conflicts_with_all = ["accounts", "initial_balance"])]
+    pub scenario: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

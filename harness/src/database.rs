@@ -1,17 +1,20 @@
 //! Set-up and verification of the accounts database (`harness setup`, `harness verify`,
 //! and the same steps inside `harness run`).
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
-use serde::{Deserialize, Serialize};
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, NoTls};
 use transfer::db::{redact, Dialect, DsqlTarget};
 use transfer::schema::{self, LOAD_BATCH};
+use workers::Op;
 
-use crate::scenario::DataSpec;
+pub use crate::invariants::verification::Verification;
+use crate::invariants::{builtin, judge, measure_all, Invariant, Number, RunContext, Values};
+use crate::scenario::{DataPlan, DataSpec, LoadSpec, Plan, SqlFile};
 
 /// Connections used to load accounts in parallel.
 pub const LOAD_CONNECTIONS: usize = 4;
@@ -52,10 +55,53 @@ pub async fn connect(url: &str) -> anyhow::Result<Client> {
     Ok(client)
 }
 
-/// Create the schema and load the accounts that are missing, in parallel batches,
-/// with a progress bar on stderr when `show_progress`. Safe to re-run; `reset` also
-/// restores every balance and clears the history.
-pub async fn setup(db: &DbTarget, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<()> {
+/// What set-up creates: the built-in accounts, or the scenario's own schema and rows.
+#[derive(Debug, Clone)]
+pub struct DataSetup {
+    pub spec: DataSpec,
+    pub custom: DataPlan,
+}
+
+impl From<DataSpec> for DataSetup {
+    fn from(spec: DataSpec) -> DataSetup {
+        DataSetup { spec, custom: DataPlan::default() }
+    }
+}
+
+impl DataSetup {
+    /// The data a plan sets up.
+    pub fn of(plan: &Plan) -> DataSetup {
+        DataSetup { spec: plan.data, custom: plan.data_setup.clone() }
+    }
+}
+
+/// Set up the data, with a progress bar on stderr when `show_progress`; safe to re-run.
+/// The built-in accounts: create the schema and load the missing accounts (`reset` also
+/// restores every balance and clears the history). The scenario's own: its setup
+/// statements, its reset statements when `reset`, then its loads.
+pub async fn setup(db: &DbTarget, data: &DataSetup, reset: bool, show_progress: bool) -> anyhow::Result<()> {
+    let custom = &data.custom;
+    if !custom.is_custom() {
+        return setup_accounts(db, data.spec, reset, show_progress).await;
+    }
+    let client = db.connect().await?;
+    if let Some(file) = &custom.setup {
+        run_statements(&client, file).await?;
+    }
+    if reset {
+        let file = custom.reset.as_ref().context(
+            "the data cannot be reset: the scenario's [data] has its own setup but no reset file (data.reset)",
+        )?;
+        run_statements(&client, file).await?;
+    }
+    for (n, load) in custom.loads.iter().enumerate() {
+        load_rows(db, load, &format!("data.load {}", n + 1), show_progress).await?;
+    }
+    Ok(())
+}
+
+/// The built-in accounts: the schema, and the missing accounts.
+async fn setup_accounts(db: &DbTarget, data: DataSpec, reset: bool, show_progress: bool) -> anyhow::Result<()> {
     let client = db.connect().await?;
     schema::create(&client, db.dialect()).await.context("creating the schema")?;
     let present: i64 =
@@ -69,13 +115,49 @@ pub async fn setup(db: &DbTarget, data: DataSpec, reset: bool, show_progress: bo
     Ok(())
 }
 
-async fn load(db: &DbTarget, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
-    let bar = if show_progress { ProgressBar::new(data.accounts as u64) } else { ProgressBar::hidden() };
+/// Each statement of `file` in order, each its own transaction (DSQL allows one DDL
+/// statement per transaction, and no DDL mixed with DML). A `CREATE INDEX ASYNC`
+/// answers with a job, which is waited for.
+async fn run_statements(client: &Client, file: &SqlFile) -> anyhow::Result<()> {
+    for (n, statement) in file.statements.iter().enumerate() {
+        run_statement(client, statement).await.map_err(|e| {
+            let start: String = statement.chars().take(60).collect();
+            anyhow::anyhow!(
+                "{}: statement {} ({start}...): {}",
+                file.path,
+                n + 1,
+                transfer::error::describe_db_error(&e)
+            )
+        })?;
+    }
+    Ok(())
+}
+
+async fn run_statement(client: &Client, statement: &str) -> Result<(), tokio_postgres::Error> {
+    let job = client.simple_query(statement).await?.into_iter().find_map(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(row) if row.columns().iter().any(|c| c.name() == "job_id") => {
+            row.get("job_id").map(str::to_string)
+        }
+        _ => None,
+    });
+    if let Some(job) = job.filter(|_| statement.to_ascii_uppercase().contains(" ASYNC ")) {
+        client.batch_execute(&schema::wait_statements(&job).0).await?;
+    }
+    Ok(())
+}
+
+fn progress(len: u64, what: &str, show: bool) -> ProgressBar {
+    let bar = if show { ProgressBar::new(len) } else { ProgressBar::hidden() };
     bar.set_style(
-        ProgressStyle::with_template("loading accounts [{bar:40}] {pos}/{len} ({per_sec}, {eta} left)")
+        ProgressStyle::with_template(&format!("{what} [{{bar:40}}] {{pos}}/{{len}} ({{per_sec}}, {{eta}} left)"))
             .expect("a valid template")
             .progress_chars("=> "),
     );
+    bar
+}
+
+async fn load(db: &DbTarget, data: DataSpec, present: i64, show_progress: bool) -> anyhow::Result<()> {
+    let bar = progress(data.accounts as u64, "loading accounts", show_progress);
     bar.set_position(present as u64);
     let next = Arc::new(AtomicI32::new(1));
     let loaders = (0..LOAD_CONNECTIONS).map(|i| {
@@ -101,167 +183,118 @@ async fn load(db: &DbTarget, data: DataSpec, present: i64, show_progress: bool) 
     Ok(())
 }
 
-/// What `verify` found.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Verification {
-    pub passed: bool,
-    pub accounts: i64,
-    pub expected_sum: i64,
-    pub balance_sum: i64,
-    pub min_balance: Option<i32>,
-    pub history_rows: i64,
-    /// Accounts whose balance does not match their opening balance plus history.
-    pub inconsistent_accounts: i64,
-    /// In a run: history rows added, and successful transfers seen by the client.
-    pub history_rows_added: Option<i64>,
-    pub successful_transfers: Option<i64>,
-    /// In a run: calls that may or may not have committed (timeouts, abandoned, transport).
-    #[serde(default)]
-    pub unknown_outcomes: Option<i64>,
-    /// Each failed check, in words.
-    pub problems: Vec<String>,
-    /// Why the checks could not run at all (the database stayed out of reach).
-    #[serde(default)]
-    pub could_not_run: Option<String>,
+/// A `[[data.load]]`: its statement over `1..=rows`, one transaction per batch, from
+/// `LOAD_CONNECTIONS` connections opened `CONNECT_SPACING` apart.
+async fn load_rows(db: &DbTarget, load: &LoadSpec, what: &str, show_progress: bool) -> anyhow::Result<()> {
+    let bar = progress(load.rows as u64, &format!("loading {what}"), show_progress);
+    let next = Arc::new(AtomicI64::new(1));
+    let loaders = (0..LOAD_CONNECTIONS).map(|i| {
+        let (next, bar) = (next.clone(), bar.clone());
+        async move {
+            tokio::time::sleep(CONNECT_SPACING * i as u32).await;
+            let client = db.connect().await?;
+            let statement = client
+                .prepare(&load.sql)
+                .await
+                .map_err(|e| anyhow::anyhow!("{what}: {}", transfer::error::describe_db_error(&e)))?;
+            anyhow::ensure!(
+                statement.params().len() == 2,
+                "{what}: the statement takes {} parameters; it must take two, $1 and $2",
+                statement.params().len()
+            );
+            loop {
+                let first = next.fetch_add(load.batch, Ordering::Relaxed);
+                if first > load.rows {
+                    return anyhow::Ok(());
+                }
+                let last = (first + load.batch - 1).min(load.rows);
+                let params = [bind(&statement.params()[0], first, what)?, bind(&statement.params()[1], last, what)?];
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect();
+                client.execute(&statement, &refs).await.map_err(|e| {
+                    anyhow::anyhow!("{what}: rows {first}..={last}: {}", transfer::error::describe_db_error(&e))
+                })?;
+                bar.inc((last - first + 1) as u64);
+            }
+        }
+    });
+    futures::future::try_join_all(loaders).await?;
+    bar.finish_and_clear();
+    Ok(())
 }
 
-/// Money conservation, no negative balance, and history consistent with the balances.
-pub async fn verify(client: &Client, data: DataSpec) -> anyhow::Result<Verification> {
-    let totals = schema::totals(client).await.context("reading totals")?;
-    let inconsistent =
-        schema::inconsistent_accounts(client, data.initial_balance).await.context("checking the history")?;
-    let expected_sum = totals.accounts * data.initial_balance as i64;
-    let mut problems = Vec::new();
-    if totals.accounts != data.accounts as i64 {
-        problems.push(format!("{} accounts, expected {}", totals.accounts, data.accounts));
-    }
-    if totals.balance_sum != expected_sum {
-        problems.push(format!(
-            "sum of balances {} != {} accounts x {} = {expected_sum}: money was {}",
-            totals.balance_sum,
-            totals.accounts,
-            data.initial_balance,
-            if totals.balance_sum > expected_sum { "created" } else { "lost" }
-        ));
-    }
-    if let Some(min) = totals.min_balance.filter(|m| *m < 0) {
-        problems.push(format!("a balance is negative ({min})"));
-    }
-    if inconsistent > 0 {
-        problems.push(format!("{inconsistent} accounts do not match their opening balance plus their history"));
-    }
-    Ok(Verification {
-        passed: problems.is_empty(),
-        accounts: totals.accounts,
-        expected_sum,
-        balance_sum: totals.balance_sum,
-        min_balance: totals.min_balance,
-        history_rows: totals.history_rows,
-        inconsistent_accounts: inconsistent,
-        history_rows_added: None,
-        successful_transfers: None,
-        unknown_outcomes: None,
-        problems,
-        could_not_run: None,
+/// A row number as the parameter's integer type.
+fn bind(ty: &Type, v: i64, what: &str) -> anyhow::Result<Box<dyn ToSql + Sync + Send>> {
+    let too_big = || anyhow::anyhow!("{what}: row {v} does not fit the parameter's type {ty}");
+    Ok(match *ty {
+        Type::INT2 => Box::new(i16::try_from(v).map_err(|_| too_big())?),
+        Type::INT4 => Box::new(i32::try_from(v).map_err(|_| too_big())?),
+        Type::INT8 => Box::new(v),
+        _ => anyhow::bail!("{what}: $1 and $2 are row numbers, but a parameter is {ty}: write $1::int or $1::bigint"),
     })
 }
 
-impl Verification {
-    /// The verification of a run whose database could not be read, and why.
-    pub fn could_not_run(why: String) -> Verification {
-        Verification {
-            passed: false,
-            accounts: 0,
-            expected_sum: 0,
-            balance_sum: 0,
-            min_balance: None,
-            history_rows: 0,
-            inconsistent_accounts: 0,
-            history_rows_added: None,
-            successful_transfers: None,
-            unknown_outcomes: None,
-            problems: vec![format!("could not run: {why}")],
-            could_not_run: Some(why),
+/// What verification checks: the invariants, and the values their bounds use.
+#[derive(Debug, Clone)]
+pub struct Checks {
+    pub invariants: Vec<Invariant>,
+    pub values: Values,
+    /// The built-in transfer's list.
+    pub builtin: bool,
+}
+
+impl Checks {
+    /// The scenario's `[[verify]]`; else for the built-in transfer the built-in list;
+    /// else on the built-in accounts the list without its history rows (other calls
+    /// write no history); else nothing.
+    pub fn of_plan(plan: &Plan) -> Checks {
+        let values = plan.data_setup.values(plan.data);
+        let transfers = plan.engine.workload.op() == Some(Op::Transfer);
+        if !plan.verify.is_empty() || (plan.data_setup.is_custom() && !transfers) {
+            return Checks { invariants: plan.verify.clone(), values, builtin: false };
         }
+        Checks { invariants: builtin::transfer(transfers), values, builtin: true }
     }
 
-    /// In a run: every successful transfer left exactly one history row. Calls whose
-    /// outcome the client never saw (`unknown`: timed out, abandoned, transport failure)
-    /// may have committed too, so up to that many more rows are consistent.
-    pub fn check_run(&mut self, history_before: i64, successes: i64, unknown: i64) {
-        let added = self.history_rows - history_before;
-        self.history_rows_added = Some(added);
-        self.successful_transfers = Some(successes);
-        self.unknown_outcomes = Some(unknown);
-        if added < successes || added > successes + unknown {
-            let allowance =
-                if unknown > 0 { format!(" (plus up to {unknown} calls of unknown outcome)") } else { String::new() };
-            self.problems
-                .push(format!("{added} history rows were added for {successes} successful transfers{allowance}"));
-            self.passed = false;
-        }
+    /// The built-in list for the built-in accounts.
+    pub fn builtin(data: DataSpec) -> Checks {
+        Checks { invariants: builtin::transfer(true), values: DataPlan::default().values(data), builtin: true }
     }
+}
 
-    /// One line for the console.
-    pub fn summary(&self) -> String {
-        if let Some(why) = &self.could_not_run {
-            return format!("COULD NOT RUN: {why}");
-        }
-        if self.passed {
-            let run = match (self.history_rows_added, self.successful_transfers, self.unknown_outcomes) {
-                (Some(a), Some(s), Some(u)) if u > 0 => {
-                    format!("; {a} history rows for {s} successful transfers and {u} calls of unknown outcome")
-                }
-                (Some(a), Some(s), _) => format!("; {a} history rows for {s} successful transfers"),
-                _ => String::new(),
-            };
-            format!(
-                "PASS (sum of balances {} = {} accounts x {}; no negative balance; history matches every balance{run})",
-                self.balance_sum,
-                self.accounts,
-                if self.accounts > 0 { self.expected_sum / self.accounts } else { 0 }
-            )
-        } else {
-            format!("FAIL: {}", self.problems.join("; "))
+/// Every invariant's value before the load, for their bounds' `before`.
+pub async fn before(client: &Client, checks: &Checks) -> Vec<Result<Option<Number>, String>> {
+    measure_all(client, &checks.invariants, &checks.values).await
+}
+
+/// Run every invariant (those that need a run's counts are skipped without `run`); a
+/// query that fails makes its invariant COULD NOT RUN and the verification fail.
+pub async fn verify(client: &Client, checks: &Checks, run: Option<&RunContext>) -> Verification {
+    let measured = measure_all(client, &checks.invariants, &checks.values).await;
+    let results = (checks.invariants.iter().zip(measured).enumerate())
+        .map(|(n, (i, m))| judge(i, n, m, &checks.values, run))
+        .collect();
+    let initial_balance = checks.values.get("initial_balance").copied().unwrap_or_default();
+    Verification::of(results, checks.builtin, run, initial_balance)
+}
+
+/// `verify` on a connection, or a verification that says why it could not run.
+pub async fn verify_connected(
+    client: anyhow::Result<Client>,
+    checks: &Checks,
+    run: Option<&RunContext>,
+) -> Verification {
+    match client {
+        Ok(client) => verify(&client, checks, run).await,
+        Err(e) => {
+            let mut v = Verification::could_not_run(format!("{e:#}"));
+            let why = "the database is out of reach".to_string();
+            v.invariants = (checks.invariants.iter().enumerate())
+                .map(|(n, i)| judge(i, n, Err(why.clone()), &checks.values, run))
+                .collect();
+            v
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::Verification;
-
-    fn passed(history_rows: i64) -> Verification {
-        Verification {
-            passed: true,
-            accounts: 10,
-            expected_sum: 1000,
-            balance_sum: 1000,
-            min_balance: Some(0),
-            history_rows,
-            inconsistent_accounts: 0,
-            history_rows_added: None,
-            successful_transfers: None,
-            unknown_outcomes: None,
-            problems: vec![],
-            could_not_run: None,
-        }
-    }
-
-    #[test]
-    fn calls_of_unknown_outcome_may_have_committed() {
-        let mut v = passed(130);
-        v.check_run(100, 29, 1);
-        assert!(v.passed, "29 successes + 1 abandoned call that committed: {v:?}");
-        let mut v = passed(131);
-        v.check_run(100, 29, 1);
-        assert!(!v.passed);
-        assert_eq!(
-            v.problems,
-            ["31 history rows were added for 29 successful transfers (plus up to 1 calls of unknown outcome)"]
-        );
-        let mut v = passed(128);
-        v.check_run(100, 29, 5);
-        assert!(!v.passed, "a successful transfer without its history row is always a failure");
-    }
-}
+mod tests;

@@ -12,12 +12,14 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::watch;
 use transfer::db::{Database, Dialect};
 use transfer::local::dsql::{Access, DsqlFront, FrontConfig};
+use transfer::local::runtime::ProcessSpec;
 use transfer::local::{EndpointConfig, EnvironmentStats, LocalPostgres, PgOptions};
 use transfer::RetryPolicy;
 use workers::Halt;
 
 use crate::database;
-use crate::scenario::DataSpec;
+use crate::hosted::{process_spec, Reach};
+use crate::scenario::HostedFunction;
 pub use crate::scenario::LocalDb;
 
 /// The role the function logs in as on the local DSQL front (the workshop's chapter 2).
@@ -46,10 +48,22 @@ impl LocalDatabase {
     /// balances and clears the history), and in DSQL mode the function's role.
     pub async fn start(
         url: Option<String>,
-        data: DataSpec,
+        data: impl Into<database::DataSetup>,
         reset: bool,
         show_progress: bool,
         mode: LocalDb,
+    ) -> anyhow::Result<Self> {
+        LocalDatabase::start_on(url, data, reset, show_progress, (mode, None)).await
+    }
+
+    /// `start`, with the DSQL front on `port` of a loopback address of its own when
+    /// given (functions that hard-code DSQL's port 5432 find it there).
+    pub async fn start_on(
+        url: Option<String>,
+        data: impl Into<database::DataSetup>,
+        reset: bool,
+        show_progress: bool,
+        (mode, front_port): (LocalDb, Option<u16>),
     ) -> anyhow::Result<Self> {
         let (postgres, url) = match url {
             Some(url) => (None, url),
@@ -66,13 +80,13 @@ impl LocalDatabase {
         let (front, front_dir, target) = match mode {
             LocalDb::Postgres => (None, None, database::DbTarget::Url(url.clone())),
             LocalDb::Dsql => {
-                let (front, dir) = start_front(&url, postgres.as_ref().map(|pg| pg.root())).await?;
-                let target =
-                    database::DbTarget::Dsql(Access::admin(front.addr().port(), front.ca_path().into()).target());
+                let (front, dir) = start_front(&url, postgres.as_ref().map(|pg| pg.root()), front_port).await?;
+                let admin = Access::admin(front.addr().port(), front.ca_path().into());
+                let target = database::DbTarget::Dsql(Access { host: front.addr().ip().to_string(), ..admin }.target());
                 (Some(front), Some(dir), target)
             }
         };
-        database::setup(&target, data, reset, show_progress).await?;
+        database::setup(&target, &data.into(), reset, show_progress).await?;
         let client = target.connect().await?;
         if mode == LocalDb::Dsql {
             crate::roles::setup(&client, Dialect::Dsql, FUNCTION_ROLE, transfer::local::dsql::access::FUNCTION_ARN)
@@ -113,7 +127,10 @@ impl LocalDatabase {
 
     /// The function's way through the front, in DSQL mode.
     pub fn function_access(&self, role: &str) -> Option<Access> {
-        self.front.as_ref().map(|f| Access::function(f.addr().port(), f.ca_path().into(), role))
+        self.front.as_ref().map(|f| Access {
+            host: f.addr().ip().to_string(),
+            ..Access::function(f.addr().port(), f.ca_path().into(), role)
+        })
     }
 
     /// The throwaway PostgreSQL's server log (none for a database given by URL).
@@ -144,11 +161,16 @@ impl LocalDatabase {
 /// A DSQL front before the PostgreSQL at `url` (which must trust its superuser on
 /// loopback, as the throwaway cluster does), its CA in a directory of its own: inside
 /// the throwaway cluster's (`inside`), which its watchdog removes even if we are
-/// killed, or else in the temporary directory.
-async fn start_front(url: &str, inside: Option<&std::path::Path>) -> anyhow::Result<(DsqlFront, tempfile::TempDir)> {
+/// killed, or else in the temporary directory. On `port` of a loopback address of its
+/// own when given, else on any port of 127.0.0.1.
+async fn start_front(
+    url: &str,
+    inside: Option<&std::path::Path>,
+    port: Option<u16>,
+) -> anyhow::Result<(DsqlFront, tempfile::TempDir)> {
     let config: tokio_postgres::Config =
         url.parse().with_context(|| format!("{} is not a PostgreSQL URL", transfer::db::redact(url)))?;
-    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let backend = config.get_ports().first().copied().unwrap_or(5432);
     let mut dir = tempfile::Builder::new();
     dir.prefix("harness-dsql-");
     let dir = match inside {
@@ -156,10 +178,33 @@ async fn start_front(url: &str, inside: Option<&std::path::Path>) -> anyhow::Res
         None => dir.tempdir(),
     }
     .context("a directory for the local DSQL CA")?;
-    let front = DsqlFront::start(FrontConfig::local(port, dir.path().to_path_buf()))
-        .await
-        .context("starting the local DSQL front (set [local] database = \"postgres\" for plain PostgreSQL)")?;
-    Ok((front, dir))
+    const HINT: &str = "starting the local DSQL front (set [local] database = \"postgres\" for plain PostgreSQL)";
+    let config = FrontConfig::local(backend, dir.path().to_path_buf());
+    let Some(port) = port else {
+        return Ok((DsqlFront::start(config).await.context(HINT)?, dir));
+    };
+    let mut last = None;
+    for ip in own_loopback_addresses() {
+        let config = FrontConfig { listen: (ip, port).into(), hosts: vec![ip.to_string()], ..config.clone() };
+        match DsqlFront::start(config).await {
+            Ok(front) => return Ok((front, dir)),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(anyhow::anyhow!("no loopback address had port {port} free: {}", last.map_or(String::new(), |e| e.to_string())))
+        .context(HINT)
+}
+
+/// A few addresses of 127.0.0.0/8 (all loopback on Linux) that other stacks on this
+/// machine are unlikely to use at the same time: derived from the process id.
+fn own_loopback_addresses() -> impl Iterator<Item = std::net::IpAddr> {
+    let pid = std::process::id();
+    (0..8u32).map(move |attempt| {
+        let n = pid.wrapping_mul(31).wrapping_add(attempt.wrapping_mul(7919));
+        let ip =
+            std::net::Ipv4Addr::new(127, 10 + (n % 200) as u8, (n / 200 % 250) as u8 + 1, (n / 50_000 % 250) as u8 + 2);
+        std::net::IpAddr::V4(ip)
+    })
 }
 
 /// The database and the local Lambda endpoint in front of the function. The endpoint
@@ -209,12 +254,43 @@ pub struct ChildConfig {
     pub dsql: Option<Access>,
     pub endpoint: EndpointConfig,
     pub retry_policy: RetryPolicy,
+    /// The user's function, as processes behind the Runtime API; none: the built-in one.
+    #[serde(default)]
+    pub function: Option<ProcessSpec>,
 }
 
 impl LocalStack {
     pub async fn start(db: LocalDatabase, endpoint: EndpointConfig, retry_policy: RetryPolicy) -> anyhow::Result<Self> {
         let dsql = db.function_access(FUNCTION_ROLE);
-        let config = ChildConfig { database_url: db.url.clone(), dsql, endpoint, retry_policy };
+        let config = ChildConfig { database_url: db.url.clone(), dsql, endpoint, retry_policy, function: None };
+        LocalStack::spawn(db, config).await
+    }
+
+    /// The user's function (`[local.function]`) behind the endpoint, each environment a
+    /// process with its output in `logs/env-<n>.log`.
+    pub async fn host(
+        db: LocalDatabase,
+        endpoint: EndpointConfig,
+        function: &HostedFunction,
+        logs: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let access = db.function_access(FUNCTION_ROLE);
+        let reach = match &access {
+            Some(a) => Reach::Dsql(a),
+            None => Reach::Postgres(&db.url),
+        };
+        let spec = process_spec(function, reach, logs)?;
+        let config = ChildConfig {
+            database_url: db.url.clone(),
+            dsql: None,
+            endpoint,
+            retry_policy: RetryPolicy::Unlimited,
+            function: Some(spec),
+        };
+        LocalStack::spawn(db, config).await
+    }
+
+    async fn spawn(db: LocalDatabase, config: ChildConfig) -> anyhow::Result<Self> {
         let mut child = owned_child()?
             .args(["local-lambda-child", "--config", &serde_json::to_string(&config)?])
             .spawn()

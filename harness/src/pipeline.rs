@@ -10,12 +10,13 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use transfer::local::EnvironmentStats;
 use workers::remote::WorkerTarget;
-use workers::{Halt, InProcessTarget, Op, StopReason, Target};
+use workers::{Halt, InProcessTarget, StopReason, Target};
 
 use crate::check;
 use crate::clock::Timestamp;
 use crate::coordinator;
 use crate::database::{self, Verification};
+use crate::invariants::{RunContext, RunCounts};
 use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::record::{Driven, Record};
 use crate::report::{RunReport, WorkerReport, SCHEMA_VERSION};
@@ -78,9 +79,10 @@ pub async fn execute(plan: Plan, results: &Path, options: RunOptions, signals: &
     let version = env!("CARGO_PKG_VERSION");
     let live = dir.live(version, started_at)?;
     let record = Record::new(live, outputs, (&plan.name, &dir.id()), plan.engine.load.planned_calls());
-    let ran = drive_target(&plan, reset, secret, signals, record).await?;
+    let ran = drive_target(&plan, (reset, &dir.function_logs()), secret, signals, record).await?;
     let w = &plan.engine.workload;
-    let hot_accounts = crate::hot::hot_accounts(&ran.driven.accounts, (w.last_account - w.first_account + 1) as u64);
+    let drawn_from = w.account_range().map_or(ran.driven.accounts.0.len() as u64, |(f, l)| (l - f + 1) as u64);
+    let hot_accounts = crate::hot::hot_accounts(&ran.driven.accounts, drawn_from);
     let cost = crate::cost::of_run(&plan, &ran.driven.totals, ran.server.as_ref());
     let mut report = RunReport {
         schema_version: SCHEMA_VERSION,
@@ -143,7 +145,7 @@ struct Ran {
 /// and verify.
 async fn drive_target(
     plan: &Plan,
-    reset: bool,
+    (reset, function_logs): (bool, &Path),
     secret: Option<Vec<u8>>,
     signals: &Signals,
     record: Record,
@@ -154,7 +156,10 @@ async fn drive_target(
         TargetSpec::Local { function, database_url } => {
             let (db, before) = LocalBefore::start(plan, database_url, reset).await?;
             let config = plan.local.endpoint_config(&function, plan.workers.as_ref());
-            let stack = LocalStack::start(db, config, plan.local.retry_policy).await?;
+            let stack = match &plan.local.function {
+                Some(f) => LocalStack::host(db, config, f, function_logs).await?,
+                None => LocalStack::start(db, config, plan.local.retry_policy).await?,
+            };
             let url = stack.url().to_string();
             let target = WorkerTarget::Endpoint { url, function, h2c: true, client, log_tail };
             let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
@@ -184,9 +189,18 @@ async fn drive_target(
             if access.endpoint_url.is_none() {
                 warn_about_quotas(&function, &access, plan.engine.load.max_in_flight()).await;
             }
+            let cluster = crate::cluster::target(&access, cluster_id.as_deref()).await;
+            let before = match &cluster {
+                Some(db) => crate::cluster::before(db, plan).await,
+                None => Vec::new(),
+            };
             let from = std::time::SystemTime::now();
             let target = WorkerTarget::Aws { function: function.clone(), access: access.clone(), client, log_tail };
             let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
+            let verification = match &cluster {
+                Some(db) => Some(crate::cluster::verify(db, plan, before, &driven).await),
+                None => None,
+            };
             let request = server::cloudwatch::Request {
                 function,
                 cluster: cluster_id,
@@ -195,7 +209,7 @@ async fn drive_target(
                 answered: driven.totals.answered(),
             };
             let server = Some(aws_view(&access, &request).await);
-            Ok(Ran { driven, environments: None, verification: None, teardown, server })
+            Ok(Ran { driven, environments: None, verification, teardown, server })
         }
     }
 }
@@ -203,7 +217,8 @@ async fn drive_target(
 /// The local database's state before the load, for the verification and the
 /// server-side view after it.
 struct LocalBefore {
-    history_rows: i64,
+    /// Each invariant's value, for its bound's `before`.
+    invariants: Vec<Result<Option<crate::invariants::Number>, String>>,
     snapshot: server::local::PgSnapshot,
     from: std::time::SystemTime,
 }
@@ -215,14 +230,14 @@ impl LocalBefore {
         database_url: Option<String>,
         reset: bool,
     ) -> anyhow::Result<(LocalDatabase, LocalBefore)> {
-        let db = LocalDatabase::start(database_url, plan.data, reset, true, plan.local.database).await?;
+        let db = LocalDatabase::start_on(database_url, database::DataSetup::of(plan), reset, true, front(plan)).await?;
         if let Some(front) = &db.front {
             front.set_latency(std::time::Duration::from_secs_f64(plan.local.dsql_latency_s));
         }
-        let history_rows = history_rows(&db).await?;
+        let invariants = database::before(&db.client, &database::Checks::of_plan(plan)).await;
         let log = db.server_log();
         let snapshot = server::local::snapshot(&db.client, db.conflict_source(log.as_deref()), &db.own_pids()).await?;
-        Ok((db, LocalBefore { history_rows, snapshot, from: std::time::SystemTime::now() }))
+        Ok((db, LocalBefore { invariants, snapshot, from: std::time::SystemTime::now() }))
     }
 
     /// After the load: the server-side view (why there is none goes to `teardown`) and
@@ -237,7 +252,7 @@ impl LocalBefore {
     ) -> (Option<ServerView>, Option<Verification>) {
         let server = local_view(db, endpoint, self.snapshot, self.from).await;
         let server = server.map_err(|e| teardown.push(format!("the server-side view: {e:#}"))).ok();
-        (server, Some(verify_run(plan, db, self.history_rows, driven).await))
+        (server, Some(verify_run(plan, db, self.invariants, driven).await))
     }
 }
 
@@ -348,30 +363,25 @@ async fn drive_here<T: Target>(plan: &Plan, target: Arc<T>, halt: watch::Receive
     Driven { end, totals, intervals, workers: vec![local], accounts, coordinator: None }
 }
 
-async fn history_rows(db: &LocalDatabase) -> anyhow::Result<i64> {
-    Ok(transfer::schema::totals(&db.client).await?.history_rows)
-}
-
 /// Verify the data after the run, on a new connection (the database may have restarted
 /// during the run), retried for a while; if it stays out of reach the verification says
-/// it could not run, and why.
-async fn verify_run(plan: &Plan, db: &LocalDatabase, history_before: i64, driven: &Driven) -> Verification {
-    let client = match db.reconnect(VERIFY_PATIENCE).await {
-        Ok(client) => client,
-        Err(e) => return Verification::could_not_run(format!("{e:#}")),
-    };
-    let mut v = match database::verify(&client, plan.data).await {
-        Ok(v) => v,
-        Err(e) => return Verification::could_not_run(format!("{e:#}")),
-    };
-    if plan.engine.workload.op == Op::Transfer {
-        let totals = &driven.totals;
-        // A lost worker's calls that may have committed unreported: at most its lease.
-        let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
-        let unknown = (totals.unknown_outcomes() + unreported) as i64;
-        v.check_run(history_before, totals.successes as i64, unknown);
-    }
-    v
+/// it could not run, and why. `before`: each invariant's value before the load.
+async fn verify_run(
+    plan: &Plan,
+    db: &LocalDatabase,
+    before: Vec<Result<Option<crate::invariants::Number>, String>>,
+    driven: &Driven,
+) -> Verification {
+    // A lost worker's calls that may have committed unreported: at most its lease.
+    let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
+    let run = RunContext { counts: RunCounts::of(&driven.totals, unreported), before };
+    let client = db.reconnect(VERIFY_PATIENCE).await;
+    database::verify_connected(client, &database::Checks::of_plan(plan), Some(&run)).await
+}
+
+/// The local database's mode, and the port a hosted function finds the DSQL front on.
+fn front(plan: &Plan) -> (crate::local_stack::LocalDb, Option<u16>) {
+    (plan.local.database, plan.local.function.as_ref().map(|f| f.database_port))
 }
 
 /// How long verification waits for the database to come back.

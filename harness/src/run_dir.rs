@@ -55,6 +55,11 @@ impl RunDir {
         &self.path
     }
 
+    /// Where a hosted function's environments write their output (`env-<n>.log`).
+    pub fn function_logs(&self) -> PathBuf {
+        self.path.join("function")
+    }
+
     /// The run's id: the folder's name.
     pub fn id(&self) -> String {
         self.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()

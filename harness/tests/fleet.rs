@@ -289,15 +289,9 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let plan = workers::EnginePlan {
         load: workers::LoadModel::Closed { in_flight: 2, calls: Some(10), duration_s: None },
-        workload: workers::Workload {
-            op: workers::Op::Transfer,
-            first_account: 1,
-            last_account: 10,
-            accounts: workers::Accounts::Uniform,
-            amount_min: 1,
-            amount_max: 1,
-        },
+        workload: workers::Workload::transfer(1, 10, workers::Accounts::Uniform, 1, 1),
         seed: 1,
+        response: Default::default(),
         call_timeout_s: 60.0,
         max_duration_s: 1e19,
         drain_timeout_s: 60.0,

@@ -209,7 +209,11 @@ fn setup_then_verify_catches_tampering() {
     let out = data_command("verify", &url, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("money was created") && stdout.contains("1 accounts do not match"), "{stdout}");
+    assert!(
+        stdout.contains("sum of balances: 1250001, expected = accounts * initial_balance = 1250000: FAIL (off by 1)")
+            && stdout.contains("accounts inconsistent with their history: 1, expected = 0: FAIL (off by 1)"),
+        "{stdout}"
+    );
     let out = data_command("verify", &url, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("verify --format json prints JSON");

@@ -127,3 +127,32 @@ fn the_workshops_node_function_runs_unchanged_on_the_local_dsql() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
     assert_eq!(v["history_rows"], CALLS, "one history row per committed transfer: {v}");
 }
+
+/// `harness run examples/workshop-node/ch04.toml`, scaled down: the workshop's function,
+/// unchanged, hosted by the local endpoint as Node.js processes behind the Runtime API
+/// and logging in to the local DSQL on port 5432 of the stack's own loopback address.
+#[test]
+fn harness_run_hosts_the_workshops_function_through_the_runtime_api() {
+    common::provisioned();
+    let scenario = format!("{}/../examples/workshop-node/ch04.toml", env!("CARGO_MANIFEST_DIR"));
+    let (out, summary, results) =
+        common::run(&[&scenario, "--accounts", "100", "--parallel", "200", "--batches", "3", "--environments", "8"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = summary.expect("summary.json");
+    let t = &s["totals"];
+    assert_eq!((common::n(t, "/calls"), common::n(t, "/successes")), (600, 600), "{}", text(&out));
+    // The function's own retry loop, read from its answers with no [response] section.
+    let retries = common::n(t, "/total_retries");
+    assert!(retries > 0, "100 accounts, 8 environments: conflicts retried by the function: {}", text(&out));
+    assert_eq!(s["server"]["database"]["occ_conflicts"], retries, "every reported retry was an OC000 at the front");
+    assert_eq!(s["verification"]["passed"], true, "{}", text(&out));
+    // Cold starts of Node.js processes, with their init in REPORT lines.
+    assert_eq!(common::n(&s["environments"], "/cold_starts"), 8, "{}", s["environments"]);
+    let platform = &t["platform"];
+    assert!(common::n(platform, "/cold_starts") >= 8, "REPORT lines with Init Duration: {platform}");
+    // Each environment's output kept in the run folder.
+    let run = common::summary_in(results.path()).unwrap().parent().unwrap().to_path_buf();
+    let logs: Vec<_> = std::fs::read_dir(run.join("function")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(logs.iter().filter(|n| n.to_string_lossy().starts_with("env-")).count() == 8, "{logs:?}");
+    assert!(text(&out).contains("Verification: PASS"), "{}", text(&out));
+}

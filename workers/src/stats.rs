@@ -73,6 +73,8 @@ pub struct CallRecord {
     pub platform: Option<Result<PlatformReport, ReportError>>,
     /// Payer and payee of a transfer, for the per-account view.
     pub accounts: Option<(i64, i64)>,
+    /// Numeric fields of the answer that `[response]` maps, by name.
+    pub fields: Vec<(String, u64)>,
 }
 
 /// Statistics over a set of calls.
@@ -105,6 +107,9 @@ pub struct Stats {
     /// What Lambda measured (REPORT lines): absent when no call's log tail came back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<PlatformStats>,
+    /// The answers' fields that `[response]` maps, histogrammed by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Hist>,
 }
 
 impl Stats {
@@ -121,6 +126,9 @@ impl Stats {
             self.retried_calls += u64::from(n > 0);
         }
         self.late_starts += u64::from(r.late);
+        for (name, v) in &r.fields {
+            self.fields.entry(name.clone()).or_default().record(*v);
+        }
         match &r.platform {
             None => {}
             Some(Ok(report)) => self.platform.get_or_insert_with(Default::default).record(report),
@@ -157,6 +165,9 @@ impl Stats {
         if let Some(p) = &other.platform {
             self.platform.get_or_insert_with(Default::default).merge(p);
         }
+        for (name, h) in &other.fields {
+            self.fields.entry(name.clone()).or_default().merge(h);
+        }
     }
 
     /// Compress the histograms (see `Hist::pack`); for statistics kept for the record.
@@ -168,6 +179,7 @@ impl Stats {
         if let Some(p) = &mut self.platform {
             p.pack();
         }
+        self.fields.values_mut().for_each(Hist::pack);
     }
 
     pub fn error_count(&self) -> u64 {
@@ -237,6 +249,7 @@ mod tests {
                 _ => None,
             },
             late: i % 13 == 0,
+            fields: if i % 3 == 0 { vec![("duration".into(), i % 50)] } else { vec![] },
             ..CallRecord::default()
         }
     }

@@ -23,7 +23,6 @@ use transfer::{Function, RetryPolicy};
 
 use crate::chain::error_chain;
 use crate::platform::{self, PlatformReport, ReportError};
-use crate::stats::ErrorClass;
 
 /// How one call ended, as the caller saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,38 +57,6 @@ impl From<Outcome> for Answer {
 /// Something that runs the function once per call.
 pub trait Target: Send + Sync + 'static {
     fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send;
-}
-
-impl Outcome {
-    /// The error class and breakdown message (`None` for a success), the function's
-    /// reported duration in microseconds, and its reported OCC retries.
-    pub fn classify(&self) -> (Option<(ErrorClass, String)>, Option<u64>, Option<u64>) {
-        match self {
-            Outcome::Response(v) => {
-                let function_us = v["duration_us"].as_u64().or_else(|| v["duration"].as_u64().map(|ms| ms * 1_000));
-                let retries = v["retries"].as_u64();
-                let error = v["error"].as_str().map(|m| (ErrorClass::Business, m.to_string()));
-                (error, function_us, retries)
-            }
-            Outcome::FunctionError { error_type, message } => {
-                // A failed transaction states its retries: `... after N retries`.
-                let counted = message.rsplit_once(" after ").and_then(|(m, tail)| {
-                    let n = tail.strip_suffix(transfer::error::RETRIES_SUFFIX)?.parse::<u64>().ok()?;
-                    Some((m, n))
-                });
-                let (message, retries) = counted.map_or((message.as_str(), None), |(m, n)| (m, Some(n)));
-                (Some((ErrorClass::Function, format!("{error_type}: {message}"))), None, retries)
-            }
-            Outcome::Throttled { reason } => {
-                (Some((ErrorClass::Throttle, format!("TooManyRequestsException: {reason}"))), None, None)
-            }
-            Outcome::ServiceError { code, .. } => (Some((ErrorClass::Service, code.clone())), None, None),
-            Outcome::Transport { message } => {
-                let short: String = message.chars().take(160).collect();
-                (Some((ErrorClass::Transport, short)), None, None)
-            }
-        }
-    }
 }
 
 /// Concurrent calls per HTTP/2 connection: Lambda's endpoint allows about 128 streams
@@ -359,28 +326,5 @@ mod tests {
         assert_eq!(LambdaTarget::aws("f", &access, 1).await.client_count(), 1);
         assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 1).client_count(), 1);
         assert_eq!(LambdaTarget::local("http://127.0.0.1:1", "f", 10_000).client_count(), 100);
-    }
-
-    #[test]
-    fn outcomes_classify_into_error_classes() {
-        let ok = Outcome::Response(serde_json::json!({"balance": 5, "duration": 3, "duration_us": 3100, "retries": 2}));
-        assert_eq!(ok.classify(), (None, Some(3100), Some(2)));
-        let business =
-            Outcome::Response(serde_json::json!({"error": "Insufficient balance", "duration": 2, "retries": 0}));
-        assert_eq!(
-            business.classify(),
-            (Some((ErrorClass::Business, "Insufficient balance".into())), Some(2000), Some(0))
-        );
-        let occ = Outcome::FunctionError {
-            error_type: "OccConflict".into(),
-            message: "conflict (40001) after 3 retries".into(),
-        };
-        assert_eq!(occ.classify().0, Some((ErrorClass::Function, "OccConflict: conflict (40001)".into())));
-        assert_eq!(occ.classify().2, Some(3), "a failed call's retries count too");
-        let no_db =
-            Outcome::FunctionError { error_type: "InvalidRequest".into(), message: "amount: must be > 0".into() };
-        assert_eq!(no_db.classify().2, None, "no transaction ran");
-        let throttle = Outcome::Throttled { reason: "ConcurrentInvocationLimitExceeded".into() };
-        assert_eq!(throttle.classify().0.unwrap().0, ErrorClass::Throttle);
     }
 }

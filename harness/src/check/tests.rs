@@ -63,6 +63,8 @@ fn verification(passed: bool) -> Verification {
         unknown_outcomes: None,
         problems: if passed { vec![] } else { vec!["balances sum to 990, expected 1000".into()] },
         could_not_run: None,
+        invariants: vec![],
+        builtin: true,
     }
 }
 

@@ -20,18 +20,24 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
         true => doctor::invokable(&client, &args.function, &region).await,
         false => skipped(doctor::INVOKE, "needs check 1"),
     });
-    findings.show(match findings.all[1].ok() {
-        true => doctor::reaches_database(&client, &args.function, &region).await,
-        false => skipped(doctor::DATABASE, "needs check 2"),
-    });
-    let in_flight = match &args.scenario {
-        Some(path) => {
-            Some(crate::scenario::load(path, &crate::scenario::Overrides::default())?.engine.load.max_in_flight())
-        }
+    let plan = match &args.scenario {
+        Some(path) => Some(crate::scenario::load(path, &crate::scenario::Overrides::default())?),
         None => None,
     };
+    // A function of the user's (a [workload] template) is called with the scenario's
+    // payload; the built-in one answers its connectivity check.
+    let own = plan.as_ref().filter(|p| p.engine.workload.op().is_none());
+    findings.show(match (findings.all[1].ok(), own) {
+        (false, _) => skipped(doctor::DATABASE, "needs check 2"),
+        (true, None) => doctor::reaches_database(&client, &args.function, &region).await,
+        (true, Some(plan)) => scenario_call(&client, &args.function, &region, plan).await,
+    });
+    let in_flight = plan.as_ref().map(|p| p.engine.load.max_in_flight());
     findings.show(quotas(&args, &client, findings.all[0].ok(), in_flight, &region).await);
-    findings.show(schema(&args).await);
+    findings.show(match own {
+        None => schema(&args).await,
+        Some(plan) => queries(&args, plan).await,
+    });
     findings.finish()
 }
 
@@ -89,6 +95,51 @@ async fn schema(args: &DoctorArgs) -> Finding {
             Finding { check: doctor::SCHEMA, status: Status::Fail(doctor::connection_problem("ConnectionError", &e)) }
         }
     }
+}
+
+/// Check 3 with the scenario's first payload and `[response]`.
+async fn scenario_call(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    region: &str,
+    plan: &crate::scenario::Plan,
+) -> Finding {
+    match plan.engine.workload.sampler(plan.engine.seed).next_payload() {
+        Some(payload) => doctor::scenario_call(client, function, region, (&payload, &plan.engine.response)).await,
+        None => skipped(doctor::CALL, "the scenario's workload has no payload to send (no rows left)"),
+    }
+}
+
+/// Check 5 for a function of the user's: its invariant queries run on the database.
+async fn queries(args: &DoctorArgs, plan: &crate::scenario::Plan) -> Finding {
+    let checks = crate::database::Checks::of_plan(plan);
+    if checks.invariants.is_empty() {
+        return skipped(doctor::QUERIES, "the scenario has no [[verify]] invariants");
+    }
+    let client = match args.db.target_if_given().await {
+        Ok(None) => return skipped(doctor::QUERIES, "give --dsql-endpoint (or --database-url) to run them"),
+        Ok(Some(target)) => target.connect().await.map_err(|e| format!("{e:#}")),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    let client = match client {
+        Ok(c) => c,
+        Err(e) => {
+            let problem = doctor::connection_problem("ConnectionError", &e);
+            return Finding { check: doctor::QUERIES, status: Status::Fail(problem) };
+        }
+    };
+    let measured = crate::database::before(&client, &checks).await;
+    let failed: Vec<String> = (checks.invariants.iter().zip(&measured))
+        .filter_map(|(i, m)| m.as_ref().err().map(|e| format!("{}: {e}", i.name)))
+        .collect();
+    let status = match failed.is_empty() {
+        true => Status::Ok(format!("{} queries ran", measured.len())),
+        false => Status::Fail(doctor::Problem::new(
+            failed.join("; "),
+            "create the schema ([data] setup, `harness setup`) or fix the query in [[verify]]",
+        )),
+    };
+    Finding { check: doctor::QUERIES, status }
 }
 
 /// The findings so far, each printed as it comes in a table.

@@ -18,7 +18,7 @@ pub async fn run(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
     if let Err(e) = transfer::local::fd_limit::raise_open_files(1 << 20) {
         eprintln!("warning: cannot raise the open-file limit: {e}");
     }
-    let ChildConfig { database_url, dsql, endpoint, retry_policy } =
+    let ChildConfig { database_url, dsql, endpoint, retry_policy, function } =
         serde_json::from_str(&args.config).context("--config is not the endpoint's configuration as JSON")?;
     // Listened for before the ready line: SIGINT ignored (the parent decides), SIGTERM stops.
     use tokio::signal::unix::{signal, SignalKind};
@@ -28,7 +28,10 @@ pub async fn run(args: LocalLambdaArgs) -> anyhow::Result<ExitCode> {
         Some(access) => Database::Dsql(access.target()),
         None => Database::Local { url: database_url },
     };
-    let endpoint = Endpoint::start(endpoint, move || Function::new(database.clone(), retry_policy)).await?;
+    let endpoint = match function {
+        Some(spec) => Endpoint::start_process(endpoint, spec).await?,
+        None => Endpoint::start(endpoint, move || Function::new(database.clone(), retry_policy)).await?,
+    };
     println!("{READY}{}", endpoint.url());
     tokio::spawn(async move { while interrupt.recv().await.is_some() {} });
     let (mut sink, mut stdin) = (Vec::new(), tokio::io::stdin());

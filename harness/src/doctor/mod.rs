@@ -61,6 +61,8 @@ impl Finding {
 pub const CREDENTIALS: &str = "AWS credentials and region";
 pub const INVOKE: &str = "function exists and may be invoked";
 pub const DATABASE: &str = "function reaches the database";
+pub const CALL: &str = "a call with the scenario's payload";
+pub const QUERIES: &str = "the scenario's invariant queries";
 pub const SCHEMA: &str = "schema and accounts";
 
 /// Check 1: a region, and credentials that resolve.
@@ -118,6 +120,51 @@ pub async fn reaches_database(client: &aws_sdk_lambda::Client, function: &str, r
         }
     };
     Finding { check: DATABASE, status }
+}
+
+/// Check 3 for a function of the user's: one call with the scenario's first payload,
+/// its answer read as the scenario's `[response]` says.
+pub async fn scenario_call(
+    client: &aws_sdk_lambda::Client,
+    function: &str,
+    region: &str,
+    (payload, response): (&serde_json::Value, &workers::ResponseMap),
+) -> Finding {
+    let result = client.invoke().function_name(function).payload(Blob::new(payload.to_string())).send().await;
+    let status = match result {
+        Err(e) => Status::Fail(invoke_problem(function, region, &e)),
+        Ok(out) => {
+            let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
+            let json: serde_json::Value =
+                serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+            judge_answer(out.function_error(), &json, response)
+        }
+    };
+    Finding { check: CALL, status }
+}
+
+/// What one answer to the scenario's payload says about the run to come.
+pub fn judge_answer(function_error: Option<&str>, json: &serde_json::Value, response: &workers::ResponseMap) -> Status {
+    if function_error.is_some() {
+        let error_type = json["errorType"].as_str().unwrap_or("Unhandled");
+        let message = json["errorMessage"].as_str().unwrap_or_default();
+        return Status::Fail(Problem::new(
+            format!("the function failed on the scenario's payload: {error_type}: {message}"),
+            "check the payload ([workload] template) against what the handler expects, and the function's logs",
+        ));
+    }
+    let read = response.classify(&workers::Outcome::Response(json.clone()));
+    let retries = match read.retries {
+        Some(n) => format!("{n} OCC retries at {}", response.retries),
+        None => format!(
+            "no OCC retries at {} (set [response] retries to where the answer carries them, or they are not counted)",
+            response.retries
+        ),
+    };
+    match read.error {
+        Some((_, refusal)) => Status::Ok(format!("answered a business refusal ({refusal}); {retries}")),
+        None => Status::Ok(format!("answered {json}; {retries}")),
+    }
 }
 
 /// Check 4: the tables, the workshop's indexes, and the number of accounts.

@@ -144,7 +144,7 @@ async fn run_counts_each_failure_in_its_class() {
     let payload = json!({"payer_id": 1, "payee_id": 2, "amount": 1});
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let (error, _, _) = target.call(&payload).await.outcome.classify();
+        let error = workers::ResponseMap::default().classify(&target.call(&payload).await.outcome).error;
         seen.push(error.expect("every call failed"));
     }
     assert_eq!(
@@ -177,4 +177,29 @@ async fn credentials_and_region_are_checked_first() {
         )))
         .build();
     assert_eq!(credentials(&sdk).await.status, Status::Ok("region eu-west-1, credentials AKID...".into()));
+}
+
+#[test]
+fn a_call_with_the_scenarios_payload_is_read_through_its_response_map() {
+    use super::{judge_answer, Status};
+    let map = workers::ResponseMap::default();
+    let ok = serde_json::json!({"balance": 99, "duration": 4, "retries": 1});
+    match judge_answer(None, &ok, &map) {
+        Status::Ok(d) => assert!(d.ends_with("1 OCC retries at /retries"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    let refused = serde_json::json!({"error": "Insufficient balance", "duration": 2, "retries": 0});
+    match judge_answer(None, &refused, &map) {
+        Status::Ok(d) => assert!(d.starts_with("answered a business refusal (Insufficient balance)"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    match judge_answer(None, &serde_json::json!({"ok": true}), &map) {
+        Status::Ok(d) => assert!(d.contains("no OCC retries at /retries (set [response] retries"), "{d}"),
+        other => panic!("{other:?}"),
+    }
+    let failed = serde_json::json!({"errorType": "KeyError", "errorMessage": "'item_id'"});
+    match judge_answer(Some("Unhandled"), &failed, &map) {
+        Status::Fail(p) => assert_eq!(p.what, "the function failed on the scenario's payload: KeyError: 'item_id'"),
+        other => panic!("{other:?}"),
+    }
 }

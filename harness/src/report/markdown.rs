@@ -36,6 +36,12 @@ pub fn render(r: &RunReport, checks: &[Check], baseline: Option<&str>) -> String
     );
     if let Some(v) = &r.verification {
         let _ = writeln!(s, "Verification: {}\n", cell(&v.summary()));
+        for line in v.lines() {
+            let _ = writeln!(s, "- {}", cell(&line));
+        }
+        if !v.invariants.is_empty() {
+            let _ = writeln!(s);
+        }
     }
     if !checks.is_empty() {
         if let Some(b) = baseline {

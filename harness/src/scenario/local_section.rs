@@ -11,6 +11,7 @@ use transfer::local::environments::Lifecycle;
 use transfer::local::{EndpointConfig, Overflow};
 use transfer::RetryPolicy;
 
+use super::function_section::{self, HostedFunction};
 use super::raw::{DurationValue, RawScenario};
 use super::{flag, positive, FleetSpec, Overrides, ScenarioError, Source, F};
 
@@ -61,6 +62,9 @@ pub struct LocalSpec {
     /// The function's reserved concurrency, when below `environments`.
     #[serde(default)]
     pub reserved_concurrency: Option<usize>,
+    /// The user's own function (`[local.function]`); none: the built-in one.
+    #[serde(default)]
+    pub function: Option<HostedFunction>,
 }
 
 fn plain_postgres() -> LocalDb {
@@ -137,9 +141,10 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
             )
         }
     };
-    // Lambda's init phase is limited to 10 s.
-    let init_cost_s =
-        seconds(src, src.f(l.init_cost.clone()), "local.init_cost", 10.0)?.unwrap_or(DEFAULT_INIT_COST.as_secs_f64());
+    let function = function_section::function(src, &l.function)?;
+    // Lambda's init phase is limited to 10 s. A hosted function's is its own, measured.
+    let default_init = if function.is_some() { 0.0 } else { DEFAULT_INIT_COST.as_secs_f64() };
+    let init_cost_s = seconds(src, src.f(l.init_cost.clone()), "local.init_cost", 10.0)?.unwrap_or(default_init);
     let idle_reclaim_s = match src.f(l.idle_reclaim.clone()) {
         None => Some(DEFAULT_IDLE_RECLAIM.as_secs_f64()),
         Some(F { v: DurationValue::Text(t), .. }) if t == "never" => None,
@@ -160,6 +165,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
         init_cost_s,
         idle_reclaim_s,
         reserved_concurrency,
+        function,
     })
 }
 

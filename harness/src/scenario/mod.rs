@@ -4,14 +4,19 @@
 //! what is allowed.
 
 mod cost_section;
+mod data_section;
+mod function_section;
 mod load_section;
 mod local_section;
 mod raw;
+mod response_section;
 mod target_section;
 mod thresholds;
+mod verify_section;
 mod workers_section;
 mod workload_section;
 
+pub use data_section::{DataPlan, LoadSpec, SqlFile};
 pub use thresholds::{LatencyOf, Thresholds};
 pub use workers_section::{resolve as resolve_workers, FleetSpec, OnLost, WorkerSet};
 
@@ -24,6 +29,7 @@ use workers::invoker::InvokeClient;
 use workers::target::AwsAccess;
 use workers::{Accounts, EnginePlan, LoadModel, Op, Stage, Workload};
 
+pub use function_section::HostedFunction;
 use local_section::local;
 pub use local_section::{LocalDb, LocalSpec};
 use raw::{DurationValue, RawScenario};
@@ -102,6 +108,12 @@ pub struct Plan {
     /// `[cost]`: the prices the run's cost is computed with.
     #[serde(default)]
     pub cost: crate::prices::CostSpec,
+    /// `[data]`'s own schema, rows and values, when the scenario brings them.
+    #[serde(default)]
+    pub data_setup: DataPlan,
+    /// `[[verify]]`: the invariants checked after the run (none: the built-in list).
+    #[serde(default)]
+    pub verify: Vec<crate::invariants::Invariant>,
 }
 
 /// Command-line values that replace the scenario's: the only definition of these flags
@@ -247,10 +259,12 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         Path::new(path).file_stem().map_or_else(|| "scenario".into(), |s| s.to_string_lossy().into_owned())
     });
     let data = data(&src, &raw, o)?;
+    let data_setup = data_section::parse(&src, &raw.data, data)?;
+    let verify = verify_section::parse(&src, &raw.verify, &data_setup.values(data))?;
     let target = target_section::target(&src, &raw, o)?;
     let local = local(&src, &raw, o)?;
     let (load, planned) = load_section::load_model(&src, &raw, o)?;
-    let workload = workload_section::workload(&src, &raw, data, o)?;
+    let workload = workload_section::workload(&src, &raw, data, o, &load)?;
     let limits = &raw.limits;
     let secs = |v: Option<Spanned<DurationValue>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
         match src.f(v) {
@@ -270,6 +284,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         load,
         workload,
         seed: seed.map_or_else(rand::random, |s| s.v),
+        response: response_section::response(&src, &raw.response)?,
         call_timeout_s,
         max_duration_s,
         drain_timeout_s,
@@ -301,6 +316,8 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         client: target_section::invoke_client(&src, &raw, o)?,
         log_tail: o.log_tail.as_deref().map_or(raw.target.log_tail.unwrap_or(true), |f| f == "on"),
         cost: cost_section::cost(&src, &raw.cost)?,
+        data_setup,
+        verify,
     })
 }
 
@@ -332,4 +349,8 @@ fn data(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<DataSpec, Scen
 }
 
 #[cfg(test)]
+mod data_tests;
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod workload_tests;

@@ -16,6 +16,8 @@ pub struct RawScenario {
     pub target: RawTarget,
     #[serde(default)]
     pub data: RawData,
+    #[serde(default)]
+    pub verify: Vec<Spanned<RawVerify>>,
     pub load: Option<Spanned<RawLoad>>,
     #[serde(default)]
     pub workload: RawWorkload,
@@ -28,6 +30,20 @@ pub struct RawScenario {
     pub workers: S<RawWorkers>,
     #[serde(default)]
     pub cost: RawCost,
+    #[serde(default)]
+    pub response: RawResponse,
+}
+
+/// `[response]`: what the function's answers mean.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawResponse {
+    pub retries: S<String>,
+    pub refusal: S<String>,
+    pub duration: S<String>,
+    pub duration_unit: S<String>,
+    pub occ_error_types: S<Vec<String>>,
+    pub fields: Option<std::collections::BTreeMap<String, Spanned<String>>>,
 }
 
 /// `[cost]`: the prices a run's cost is computed with.
@@ -76,6 +92,41 @@ pub struct RawTarget {
 pub struct RawData {
     pub accounts: S<i64>,
     pub initial_balance: S<i64>,
+    pub setup: S<String>,
+    pub reset: S<String>,
+    pub load: S<Vec<Spanned<RawDataLoad>>>,
+    pub values: S<std::collections::BTreeMap<String, Spanned<i64>>>,
+}
+
+/// `[[data.load]]`: an insert run over `1..=rows` in batches, `$1`/`$2` each batch's
+/// first and last.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDataLoad {
+    pub sql: Spanned<String>,
+    pub rows: Spanned<IntOrName>,
+    pub batch: S<i64>,
+}
+
+/// `rows = 1000` or `rows = "accounts"` (a value's name); a bound `0` or `"before + 1"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrName {
+    Int(i64),
+    Name(String),
+}
+
+/// `[[verify]]`: an invariant's query and exactly one bound; each bound an integer or
+/// an expression in a string.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawVerify {
+    pub name: Spanned<String>,
+    pub sql: Spanned<String>,
+    pub equals: S<IntOrName>,
+    pub at_least: S<IntOrName>,
+    pub at_most: S<IntOrName>,
+    pub between: S<Vec<Spanned<IntOrName>>>,
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -113,6 +164,39 @@ pub struct RawWorkload {
     pub first_account: S<i64>,
     pub last_account: S<i64>,
     pub amount: S<AmountValue>,
+    /// The payload: JSON text, or a TOML table or array, with `{{name}}` holes.
+    pub template: S<toml::Value>,
+    pub generators: S<std::collections::BTreeMap<String, Spanned<RawGenerator>>>,
+}
+
+/// One of `[workload.generators]`: its `kind` and the keys that kind takes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGenerator {
+    pub kind: Spanned<String>,
+    pub min: S<RawNumber>,
+    pub max: S<RawNumber>,
+    pub distribution: S<String>,
+    pub exponent: S<f64>,
+    pub of: S<String>,
+    pub scale: S<i64>,
+    pub values: S<Vec<toml::Value>>,
+    pub weights: S<Vec<f64>>,
+    pub length: S<AmountValue>,
+    pub alphabet: S<String>,
+    pub from: S<String>,
+    pub to: S<String>,
+    pub file: S<String>,
+    pub order: S<String>,
+    pub unique: S<bool>,
+}
+
+/// An integer or a float, as the file writes it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(untagged)]
+pub enum RawNumber {
+    Int(i64),
+    Float(f64),
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -128,6 +212,19 @@ pub struct RawLocal {
     pub init_cost: S<DurationValue>,
     pub idle_reclaim: S<DurationValue>,
     pub reserved_concurrency: S<i64>,
+    pub function: Option<RawFunction>,
+}
+
+/// `[local.function]`: the user's function, hosted through the Runtime API.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawFunction {
+    pub runtime: S<String>,
+    pub handler: S<String>,
+    pub command: S<Vec<String>>,
+    pub code: S<String>,
+    pub env: Option<std::collections::BTreeMap<String, Spanned<String>>>,
+    pub database_port: S<i64>,
 }
 
 #[derive(Debug, Deserialize, Default)]

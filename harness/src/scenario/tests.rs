@@ -12,7 +12,7 @@ fn the_workshop_chapter_4_run() {
     assert_eq!(p.data, DataSpec { accounts: 1000, initial_balance: 100 });
     assert_eq!(p.target, TargetSpec::Local { function: "reinvent-dat401".into(), database_url: None });
     assert_eq!(p.local.retry_policy, RetryPolicy::Unlimited);
-    assert_eq!((p.engine.workload.first_account, p.engine.workload.last_account), (1, 1000));
+    assert_eq!(p.engine.workload.account_range(), Some((1, 1000)));
     assert_eq!(p.name, "s");
 }
 
@@ -69,7 +69,7 @@ fn flags_override_and_are_named_in_errors() {
     let p = parse("s.toml", text, &o).unwrap();
     assert_eq!(p.engine.load, LoadModel::Batches { parallel: 20, batches: 2 });
     assert_eq!(
-        (p.data.accounts, p.engine.workload.last_account, p.local.retry_policy.to_string().as_str()),
+        (p.data.accounts, p.engine.workload.account_range().unwrap().1, p.local.retry_policy.to_string().as_str()),
         (50, 50, "none")
     );
     let o = Overrides { parallel: Some(0), ..Default::default() };

@@ -1,17 +1,31 @@
-//! `[workload]`: what each call does (the operation, its amounts, and which accounts it
-//! picks: uniform or Zipf).
+//! `[workload]`: what each call sends. Either the built-in operation (`op`, its amounts,
+//! and which accounts it picks: uniform or Zipf), compiled into a template, or the
+//! scenario's own `template` with its `[workload.generators]` (in `generators`).
+
+mod generators;
 
 #[allow(unused_imports)]
 use super::raw::*;
 use super::*;
+use workers::workload::Builtin;
 
 pub(super) fn workload(
     src: &Source,
     raw: &RawScenario,
     data: DataSpec,
     o: &Overrides,
+    load: &LoadModel,
 ) -> Result<Workload, ScenarioError> {
     let w = &raw.workload;
+    if w.template.is_some() || w.generators.is_some() {
+        return generators::template_workload(src, w, o, load);
+    }
+    builtin(src, w, data, o)
+}
+
+/// The built-in operation from `op`, `accounts`, `zipf_exponent`, `first_account`,
+/// `last_account` and `amount`.
+fn builtin(src: &Source, w: &RawWorkload, data: DataSpec, o: &Overrides) -> Result<Workload, ScenarioError> {
     let op = match src.f(w.op.clone()) {
         None => Op::Transfer,
         Some(f) => match f.v.as_str() {
@@ -29,7 +43,7 @@ pub(super) fn workload(
     let exponent = src.f(w.zipf_exponent.clone());
     let accounts = match o.zipf_exponent {
         // The flag decides alone: 0 draws uniformly, more skews towards the lowest ids.
-        Some(e) if e == 0.0 => Some(Accounts::Uniform),
+        Some(0.0) => Some(Accounts::Uniform),
         Some(e) if e.is_finite() && e > 0.0 && e <= 10.0 => Some(Accounts::Zipf { exponent: e }),
         Some(e) => return Err(src.err("--zipf-exponent", format!("must be between 0 and 10 (0: uniform), got {e}"))),
         None => None,
@@ -73,7 +87,8 @@ pub(super) fn workload(
             (lo as i32, hi as i32)
         }
     };
-    Ok(Workload { op, first_account: first, last_account: last, accounts, amount_min, amount_max })
+    let keys = Builtin { op, first_account: first, last_account: last, accounts, amount_min, amount_max };
+    Workload::builtin(keys).map_err(|e| src.err(src.path, e.to_string()))
 }
 
 /// `workload.accounts` and `workload.zipf_exponent` as the file gives them.

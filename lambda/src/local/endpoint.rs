@@ -3,6 +3,7 @@
 //! so the real aws-sdk-lambda client (endpoint URL, any static credentials) cannot tell
 //! the difference. `GET /_local/stats` reports cold starts, throttles and timeouts.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,8 +20,9 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::api;
-use super::environments::{EnvironmentStats, Environments, Lifecycle, Overflow};
+use super::environments::{Call, EnvironmentStats, Environments, FunctionSource, Lifecycle, Overflow, Payload};
 use super::report::{self, Invocation};
+use super::runtime::{LaunchConfig, Launcher, ProcessSpec};
 use crate::error::TIMEOUT;
 use crate::{Function, FunctionError};
 
@@ -109,6 +111,25 @@ impl Endpoint {
         config: EndpointConfig,
         make: impl Fn() -> Function + Send + Sync + 'static,
     ) -> std::io::Result<Endpoint> {
+        Endpoint::start_with(config, FunctionSource::Builtin(Box::new(make))).await
+    }
+
+    /// Bind and serve a function run as AWS runs it: each execution environment is a
+    /// process started from `spec`, polling a Lambda Runtime API of its own. Fails when
+    /// the spec's directory is missing or its log directory cannot be written.
+    pub async fn start_process(config: EndpointConfig, spec: ProcessSpec) -> std::io::Result<Endpoint> {
+        let launch = LaunchConfig {
+            function_name: config.function_name.clone(),
+            function_arn: arn(&config.function_name),
+            memory_size_mb: config.memory_size_mb,
+            timeout: config.timeout,
+        };
+        let launcher = Launcher::new(spec, launch).map_err(std::io::Error::other)?;
+        Endpoint::start_with(config, FunctionSource::Process(launcher)).await
+    }
+
+    /// Bind and serve environments from `source`.
+    pub async fn start_with(config: EndpointConfig, source: FunctionSource) -> std::io::Result<Endpoint> {
         if !config.listen.ip().is_loopback() && !config.allow_non_loopback {
             return Err(std::io::Error::other(format!(
                 "refusing to listen on {}: the local endpoint has no authentication; use a loopback address",
@@ -120,7 +141,7 @@ impl Endpoint {
         }
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let environments = Environments::with_lifecycle(config.environments, config.overflow, config.lifecycle, make);
+        let environments = Environments::with_source(config.environments, config.overflow, config.lifecycle, source);
         let grace = config.timeout + Duration::from_secs(5);
         let shared = Arc::new(Shared { config, environments: environments.clone(), memory: Default::default() });
         let app = Router::new()
@@ -174,6 +195,8 @@ impl Drop for Endpoint {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        // No environment outlives the endpoint: idle ones are dropped, processes killed.
+        self.environments.close();
     }
 }
 
@@ -209,11 +232,11 @@ async fn invoke(
     if body.len() > api::MAX_PAYLOAD {
         return api::too_large(body.len());
     }
-    let payload: Value = if body.is_empty() {
-        Value::Object(Default::default())
+    let (payload, raw): (Value, Bytes) = if body.is_empty() {
+        (Value::Object(Default::default()), Bytes::from_static(b"{}"))
     } else {
         match serde_json::from_slice(&body) {
-            Ok(v) => v,
+            Ok(v) => (v, body),
             Err(e) => {
                 return api::invalid_content(&format!(
                     "Could not parse request body into json: Could not parse payload into json: {e}"
@@ -232,10 +255,11 @@ async fn invoke(
         "RequestResponse" => {}
         "Event" => {
             // Queued like AWS's asynchronous invocations: never throttled to the caller.
-            tokio::spawn(run_function(shared, payload, Overflow::Queue));
-            return api::accepted(StatusCode::ACCEPTED, &request_id);
+            let call = Invoke { request_id, payload, raw, log_tail: false };
+            tokio::spawn(run_function(shared, call, Overflow::Queue));
+            return api::accepted(StatusCode::ACCEPTED, request_id.as_str());
         }
-        "DryRun" => return api::accepted(StatusCode::NO_CONTENT, &request_id),
+        "DryRun" => return api::accepted(StatusCode::NO_CONTENT, request_id.as_str()),
         other => {
             return api::invalid_parameter(&format!(
                 "X-Amz-Invocation-Type must be RequestResponse, Event or DryRun, got {other}"
@@ -243,31 +267,39 @@ async fn invoke(
         }
     }
     let overflow = shared.config.overflow;
-    let memory_size_mb = shared.config.memory_size_mb;
     let kept = Arc::clone(&shared);
     // A task of its own: a caller that hangs up does not interrupt the function
     // mid-transaction, as on AWS.
-    let ran = match tokio::spawn(run_function(shared, payload, overflow)).await {
-        Ok(Ok(ran)) => ran,
-        Ok(Err(reason)) => return api::throttled(reason),
+    match tokio::spawn(run_function(shared, Invoke { request_id, payload, raw, log_tail }, overflow)).await {
+        Ok(Ok(ran)) => answer(&kept, request_id, ran, log_tail),
+        Ok(Err(reason)) => api::throttled(reason),
         Err(e) => {
             let error = FunctionError::new("Runtime.ExitError", format!("the function crashed: {e}"));
-            let log = log_tail.then(|| crashed_log(&request_id, memory_size_mb));
-            return api::invoked(&request_id, error.to_json(), true, log);
+            let log = log_tail.then(|| crashed_log(request_id.as_str(), kept.config.memory_size_mb));
+            api::invoked(request_id.as_str(), error.to_json(), true, log)
         }
-    };
+    }
+}
+
+/// The Invoke API's answer for an invocation that ran, with its log tail when asked.
+fn answer(shared: &Shared, request_id: RequestId, ran: Ran, log_tail: bool) -> Response {
     let log = log_tail.then(|| {
         Invocation {
-            request_id: &request_id,
+            request_id: request_id.as_str(),
             duration: ran.duration,
             init: ran.init,
-            memory_size_mb,
-            max_memory_used_mb: kept.memory.mb(),
-            status: ran.timed_out.then_some("timeout"),
+            memory_size_mb: shared.config.memory_size_mb,
+            max_memory_used_mb: ran.memory_mb.unwrap_or_else(|| shared.memory.mb()),
+            status: ran.status.as_deref(),
         }
         .log_result()
     });
-    api::invoked(&request_id, ran.body, ran.function_error, log)
+    match ran.body {
+        Payload::Json(body) => api::invoked(request_id.as_str(), body, ran.function_error, log),
+        // The bytes the function's process posted, as Lambda passes them on.
+        Payload::Raw(bytes) => api::invoked(request_id.as_str(), Value::Null, ran.function_error, log)
+            .map(|_| axum::body::Body::from(bytes)),
+    }
 }
 
 /// The log of an invocation whose task died under it.
@@ -278,51 +310,103 @@ fn crashed_log(request_id: &str, memory_size_mb: u64) -> String {
         .log_result()
 }
 
+/// One invocation, as the endpoint received it.
+struct Invoke {
+    request_id: RequestId,
+    payload: Value,
+    /// The payload's bytes as sent (`{}` for an empty body).
+    raw: Bytes,
+    /// The caller asked for the log tail.
+    log_tail: bool,
+}
+
 /// One invocation as it ran in its environment.
 struct Ran {
-    body: Value,
+    body: Payload,
     function_error: bool,
-    timed_out: bool,
     duration: Duration,
     /// The environment's start-up, when this was its cold start.
     init: Option<Duration>,
+    /// The REPORT line's status, when the invocation did not complete.
+    status: Option<Cow<'static, str>>,
+    /// The environment's own peak memory, when it is a process of its own.
+    memory_mb: Option<u64>,
 }
 
 /// Run one invocation in an environment, or say why it was throttled.
-async fn run_function(shared: Arc<Shared>, payload: Value, overflow: Overflow) -> Result<Ran, &'static str> {
+async fn run_function(shared: Arc<Shared>, call: Invoke, overflow: Overflow) -> Result<Ran, &'static str> {
     let mut lease = shared.environments.acquire_or(overflow).await.map_err(|t| t.0)?;
     let init = lease.init();
+    if let Some(failure) = lease.init_failure() {
+        // The environment never started: the invocation answers its init error.
+        let status = match failure.timed_out() {
+            true => Cow::Borrowed("timeout"),
+            false => Cow::Owned(format!("error\tError Type: {}", failure.error_type())),
+        };
+        let (body, timed_out) = (Payload::Raw(failure.document(call.request_id.as_str())), failure.timed_out());
+        drop(lease);
+        shared.environments.count_invocation(true, timed_out);
+        let (duration, status) = (Duration::ZERO, Some(status));
+        return Ok(Ran { body, function_error: true, duration, init, status, memory_mb: None });
+    }
     let timeout = shared.config.timeout;
+    let Invoke { request_id, payload, raw, log_tail } = call;
+    let env = lease.environment().expect("a lease holds its environment unless its start failed");
     let started = std::time::Instant::now();
-    let result = tokio::time::timeout(timeout, lease.function().invoke(payload)).await;
+    let call = Call { request_id: request_id.as_str(), payload, raw, timeout };
+    let result = tokio::time::timeout(timeout, env.invoke(call)).await;
     let duration = started.elapsed();
-    let (body, function_error, timed_out) = match result {
-        Ok(Ok(body)) => {
+    let mut memory_mb = None;
+    let (body, function_error, timed_out, status) = match result {
+        Ok(answer) => {
+            memory_mb = lease.environment().filter(|_| log_tail).and_then(|env| env.max_memory_used_mb());
+            // A process that exited mid-invoke is discarded: the next call is a cold start.
+            let exited = !lease.environment().is_some_and(|env| env.healthy());
             lease.finish();
-            (body, false, false)
-        }
-        Ok(Err(error)) => {
-            lease.finish();
-            (error.to_json(), true, false)
+            let status = exited.then_some(Cow::Borrowed("error\tError Type: Runtime.ExitError"));
+            match answer {
+                Ok(body) => (body, false, false, status),
+                Err(body) => (body, true, false, status),
+            }
         }
         Err(_) => {
-            drop(lease); // interrupted mid-invocation: discard the environment and its connection
+            drop(lease); // interrupted mid-invocation: discard the environment (a process is killed)
             let msg = format!("Task timed out after {:.2} seconds", timeout.as_secs_f64());
-            (FunctionError::new(TIMEOUT, msg).to_json(), true, true)
+            (Payload::Json(FunctionError::new(TIMEOUT, msg).to_json()), true, true, Some(Cow::Borrowed("timeout")))
         }
     };
     shared.environments.count_invocation(function_error, timed_out);
-    Ok(Ran { body, function_error, timed_out, duration, init })
+    Ok(Ran { body, function_error, duration, init, status, memory_mb })
 }
 
 async fn stats(State(shared): State<Arc<Shared>>) -> axum::Json<EnvironmentStats> {
     axum::Json(shared.environments.stats())
 }
 
-fn request_id() -> String {
+/// A request id (`8476a536-e9f4-11e8-9739-2dfe598c3fcd`), held inline: copying it into
+/// the invocation's task costs no allocation.
+#[derive(Clone, Copy)]
+struct RequestId([u8; 36]);
+
+impl RequestId {
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("a request id is hex digits and dashes")
+    }
+}
+
+fn request_id() -> RequestId {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let v: u128 = rand::random();
-    let h = format!("{v:032x}");
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    let mut id = [b'-'; 36];
+    let mut nibble = 0;
+    for (i, byte) in id.iter_mut().enumerate() {
+        if matches!(i, 8 | 13 | 18 | 23) {
+            continue;
+        }
+        *byte = HEX[((v >> (124 - 4 * nibble)) & 0xf) as usize];
+        nibble += 1;
+    }
+    RequestId(id)
 }
 
 #[cfg(test)]

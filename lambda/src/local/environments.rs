@@ -9,9 +9,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::runtime::{InitFailure, Launcher, ProcessEnvironment};
 use crate::Function;
 
 /// What happens to an invocation when all N environments are busy.
@@ -107,15 +110,77 @@ struct Counters {
     peak: AtomicU64,
 }
 
-type Factory = Box<dyn Fn() -> Function + Send + Sync>;
+/// Where a pool's environments come from.
+pub enum FunctionSource {
+    /// Our own function, in this process: `make` creates each environment's.
+    Builtin(Box<dyn Fn() -> Function + Send + Sync>),
+    /// A process per environment, polling its own Runtime API.
+    Process(Launcher),
+}
+
+/// One execution environment. Our own function is the larger variant and the hot
+/// path: it stays inline rather than behind a box.
+#[allow(clippy::large_enum_variant)]
+pub enum Environment {
+    Builtin(Function),
+    Process(ProcessEnvironment),
+}
+
+/// A function's answer: a JSON value (our own function) or the bytes a process posted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(Value),
+    Raw(Bytes),
+}
+
+/// One invocation as an environment receives it.
+pub struct Call<'a> {
+    pub request_id: &'a str,
+    pub payload: Value,
+    /// The payload as the caller sent it (what a process receives).
+    pub raw: Bytes,
+    pub timeout: Duration,
+}
+
+impl Environment {
+    /// Run one invocation: its response, or its error document (a function error).
+    pub async fn invoke(&mut self, call: Call<'_>) -> Result<Payload, Payload> {
+        match self {
+            Environment::Builtin(f) => match f.invoke(call.payload).await {
+                Ok(v) => Ok(Payload::Json(v)),
+                Err(e) => Err(Payload::Json(e.to_json())),
+            },
+            Environment::Process(p) => {
+                p.invoke(call.request_id, call.raw, call.timeout).await.map(Payload::Raw).map_err(Payload::Raw)
+            }
+        }
+    }
+
+    /// The peak memory of an environment that is a process of its own, MB (our own
+    /// function shares the endpoint's).
+    pub fn max_memory_used_mb(&self) -> Option<u64> {
+        match self {
+            Environment::Builtin(_) => None,
+            Environment::Process(p) => p.max_memory_used_mb(),
+        }
+    }
+
+    /// Fit for another invocation (a process that exited is not).
+    pub fn healthy(&self) -> bool {
+        match self {
+            Environment::Builtin(_) => true,
+            Environment::Process(p) => p.healthy(),
+        }
+    }
+}
 
 /// The pool of environments.
 pub struct Environments {
     max: usize,
     permits: Arc<Semaphore>,
-    /// Warm environments, and when each last finished an invocation.
-    idle: Mutex<Vec<(Function, Instant)>>,
-    make: Factory,
+    /// Warm environments, and when each last finished an invocation; None once closed.
+    idle: Mutex<Option<Vec<(Environment, Instant)>>>,
+    make: FunctionSource,
     overflow: Overflow,
     lifecycle: Lifecycle,
     counters: Counters,
@@ -138,16 +203,31 @@ impl Environments {
         lifecycle: Lifecycle,
         make: impl Fn() -> Function + Send + Sync + 'static,
     ) -> Arc<Self> {
+        Environments::with_source(max, overflow, lifecycle, FunctionSource::Builtin(Box::new(make)))
+    }
+
+    /// A pool of environments of any kind (`with_lifecycle` for our own function).
+    pub fn with_source(max: usize, overflow: Overflow, lifecycle: Lifecycle, make: FunctionSource) -> Arc<Self> {
         let limit = lifecycle.reserved.map_or(max, |r| r.min(max));
         Arc::new(Environments {
             max: limit,
             permits: Arc::new(Semaphore::new(limit)),
-            idle: Mutex::new(Vec::new()),
-            make: Box::new(make),
+            idle: Mutex::new(Some(Vec::new())),
+            make,
             overflow,
             lifecycle,
             counters: Counters::default(),
         })
+    }
+
+    /// Discard every idle environment and keep none from now on; kill every process
+    /// environment, lent ones included. The endpoint closes its pool when it stops.
+    pub fn close(&self) {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).take();
+        drop(idle);
+        if let FunctionSource::Process(launcher) = &self.make {
+            launcher.close();
+        }
     }
 
     /// The throttle reason: the reserved concurrency when it is the limit.
@@ -175,31 +255,48 @@ impl Environments {
         };
         let in_use = self.max - self.permits.available_permits();
         self.counters.peak.fetch_max(in_use as u64, Ordering::Relaxed);
-        let warm = self.take_idle();
-        let (function, init) = match warm {
-            Some(f) => (f, None),
+        let mut lease =
+            Lease { env: None, init: None, failed: None, healthy: false, pool: self.clone(), _permit: permit };
+        match self.take_idle() {
+            Some(env) => lease.env = Some(env),
             None => {
                 let started = Instant::now();
                 self.counters.cold_starts.fetch_add(1, Ordering::Relaxed);
-                let function = (self.make)();
+                match self.cold_start().await {
+                    Ok(env) => lease.env = Some(env),
+                    Err(failure) => lease.failed = Some(failure),
+                }
+                lease.init = Some(started.elapsed());
+            }
+        }
+        Ok(lease)
+    }
+
+    /// A new environment: our function after the configured start-up cost, or a process
+    /// until its first `next` (its real init, with no cost added).
+    async fn cold_start(&self) -> Result<Environment, InitFailure> {
+        match &self.make {
+            FunctionSource::Builtin(make) => {
+                let function = make();
                 if !self.lifecycle.init_cost.is_zero() {
                     tokio::time::sleep(self.lifecycle.init_cost).await;
                 }
-                (function, Some(started.elapsed()))
+                Ok(Environment::Builtin(function))
             }
-        };
-        Ok(Lease { function: Some(function), init, healthy: false, pool: self.clone(), _permit: permit })
+            FunctionSource::Process(launcher) => launcher.start().await.map(Environment::Process),
+        }
     }
 
     /// The most recently used idle environment, after reclaiming those idle too long.
-    fn take_idle(&self) -> Option<Function> {
+    fn take_idle(&self) -> Option<Environment> {
         let mut idle = self.idle.lock().expect("environment list poisoned");
+        let idle = idle.as_mut()?;
         if let Some(limit) = self.lifecycle.idle_reclaim {
             let before = idle.len();
             idle.retain(|(_, since)| since.elapsed() <= limit);
             self.counters.reclaimed.fetch_add((before - idle.len()) as u64, Ordering::Relaxed);
         }
-        idle.pop().map(|(f, _)| f)
+        idle.pop().map(|(env, _)| env)
     }
 
     pub fn stats(&self) -> EnvironmentStats {
@@ -232,17 +329,37 @@ impl Environments {
 /// invocation finished (`finish`); an interrupted one (timeout, panic) is discarded,
 /// so a half-done transaction can never leak into the next invocation.
 pub struct Lease {
-    function: Option<Function>,
+    env: Option<Environment>,
     /// How long the environment took to start, when this invocation was its cold start.
     init: Option<Duration>,
+    /// Why the environment did not start, when its cold start failed.
+    failed: Option<InitFailure>,
     healthy: bool,
     pool: Arc<Environments>,
     _permit: OwnedSemaphorePermit,
 }
 
 impl Lease {
+    /// The environment's function, in a pool of our own function (`Environments::new`
+    /// or `with_lifecycle`).
+    ///
+    /// # Panics
+    /// In a pool of process environments.
     pub fn function(&mut self) -> &mut Function {
-        self.function.as_mut().expect("a lease holds its function until dropped")
+        match self.env.as_mut() {
+            Some(Environment::Builtin(f)) => f,
+            _ => panic!("Lease::function on a pool of process environments: use Lease::environment"),
+        }
+    }
+
+    /// The environment; None when its cold start failed (see `init_failure`).
+    pub fn environment(&mut self) -> Option<&mut Environment> {
+        self.env.as_mut()
+    }
+
+    /// Why this invocation's environment did not start (a process's init error).
+    pub fn init_failure(&self) -> Option<&InitFailure> {
+        self.failed.as_ref()
     }
 
     /// The environment's start-up time, when this invocation is its cold start.
@@ -250,16 +367,20 @@ impl Lease {
         self.init
     }
 
-    /// The invocation completed: keep the environment warm for the next one.
+    /// The invocation completed: keep the environment warm for the next one, unless it
+    /// is no longer fit (its process exited).
     pub fn finish(mut self) {
-        self.healthy = true;
+        self.healthy = self.env.as_ref().is_some_and(Environment::healthy);
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        if let (true, Some(f)) = (self.healthy, self.function.take()) {
-            self.pool.idle.lock().expect("environment list poisoned").push((f, Instant::now()));
+        if let (true, Some(env)) = (self.healthy, self.env.take()) {
+            let mut idle = self.pool.idle.lock().expect("environment list poisoned");
+            if let Some(idle) = idle.as_mut() {
+                idle.push((env, Instant::now()));
+            }
         }
     }
 }

@@ -8,7 +8,9 @@ pub mod environments;
 pub mod fd_limit;
 pub mod postgres;
 pub mod report;
+pub mod runtime;
 
 pub use endpoint::{Endpoint, EndpointConfig};
-pub use environments::{EnvironmentStats, Overflow};
+pub use environments::{EnvironmentStats, FunctionSource, Overflow};
 pub use postgres::{LocalPostgres, PgOptions};
+pub use runtime::ProcessSpec;

@@ -10,5 +10,6 @@ mod dsql_token;
 mod invoke_api;
 mod lifetime;
 mod runtime_api;
+mod runtime_host;
 mod support;
 mod transfers;

@@ -16,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::accounts::AccountCounts;
 use crate::load::{LoadModel, Step};
+use crate::response::Classified;
 use crate::stats::{CallRecord, ErrorClass, Stats};
 use crate::target::Target;
 use crate::workload::Workload;
@@ -30,6 +31,9 @@ pub struct EnginePlan {
     pub workload: Workload,
     /// Seeds the payload sampler, for repeatable runs.
     pub seed: u64,
+    /// What the answers mean (`[response]`); plans from older coordinators: the defaults.
+    #[serde(default)]
+    pub response: crate::ResponseMap,
     /// A call with no answer by then counts as a timeout.
     pub call_timeout_s: f64,
     /// Hard limit on the run, whatever the model says.
@@ -45,15 +49,9 @@ impl EnginePlan {
     pub(crate) fn for_tests(load: LoadModel, accounts: i32) -> EnginePlan {
         EnginePlan {
             load,
-            workload: crate::Workload {
-                op: crate::Op::Transfer,
-                first_account: 1,
-                last_account: accounts,
-                accounts: crate::Accounts::Uniform,
-                amount_min: 1,
-                amount_max: 1,
-            },
+            workload: crate::Workload::transfer(1, accounts, crate::Accounts::Uniform, 1, 1),
             seed: 7,
+            response: Default::default(),
             call_timeout_s: 60.0,
             max_duration_s: 3_600.0,
             drain_timeout_s: 30.0,
@@ -170,6 +168,7 @@ impl Running {
         let open = plan.load.is_open();
         let mut pacer = plan.load.pacer(Instant::now());
         let mut sampler = plan.workload.sampler(plan.seed);
+        let response = Arc::new(plan.response.clone());
         loop {
             if *halt.borrow() != Halt::Go {
                 return StopReason::Cancelled;
@@ -183,9 +182,12 @@ impl Running {
             }
             match pacer.next(now, self.calls.len()) {
                 Step::Start { intended } => {
+                    // A workload whose unique data rows are all used makes no more calls.
+                    let Some(payload) = sampler.next_payload() else { return StopReason::Completed };
                     let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
-                    let call = Call { intended, call_timeout, late, abandon: self.abandon.subscribe() };
-                    self.calls.spawn(call.run(target.clone(), sampler.next_payload()));
+                    let abandon = self.abandon.subscribe();
+                    let call = Call { intended, call_timeout, late, abandon, response: response.clone() };
+                    self.calls.spawn(call.run(target.clone(), payload));
                     self.intervals.started += 1;
                     if self.intervals.started % 256 == 0 {
                         tokio::task::yield_now().await; // let the ticker and completions run during long bursts
@@ -236,6 +238,7 @@ struct Call {
     call_timeout: Duration,
     late: bool,
     abandon: watch::Receiver<bool>,
+    response: Arc<crate::ResponseMap>,
 }
 
 impl Call {
@@ -251,18 +254,18 @@ impl Call {
         };
         let latency_us = self.intended.elapsed().as_micros() as u64;
         let mut platform = None;
-        let (error, function_us, retries) = match outcome {
+        let failed = |class, message: String| Classified { error: Some((class, message)), ..Classified::default() };
+        let read = match outcome {
             Some(Ok(Ok(answer))) => {
                 platform = answer.report;
-                answer.outcome.classify()
+                self.response.classify(&answer.outcome)
             }
-            Some(Ok(Err(_))) => {
-                (Some((ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout))), None, None)
-            }
-            Some(Err(_)) => (Some((ErrorClass::Transport, "the invoke target panicked".to_string())), None, None),
-            None => (Some((ErrorClass::Abandoned, "still in flight at the drain deadline".into())), None, None),
+            Some(Ok(Err(_))) => failed(ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout)),
+            Some(Err(_)) => failed(ErrorClass::Transport, "the invoke target panicked".to_string()),
+            None => failed(ErrorClass::Abandoned, "still in flight at the drain deadline".into()),
         };
-        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts }
+        let Classified { error, function_us, retries, fields } = read;
+        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts, fields }
     }
 }
 

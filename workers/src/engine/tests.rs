@@ -224,3 +224,43 @@ async fn a_ramping_closed_model_follows_its_levels_up_and_down() {
     assert!((190..=200).contains(&calls[2]), "20 in flight for a second is about 200 calls: {calls:?}");
     assert!(calls[0] < calls[1] && calls[4] < calls[3], "up, then down: {calls:?}");
 }
+
+/// A target that keeps every payload it is sent.
+struct Recording(std::sync::Mutex<Vec<Value>>);
+
+impl Target for Recording {
+    fn invoke(&self, payload: Value) -> impl std::future::Future<Output = Answer> + Send {
+        self.0.lock().unwrap().push(payload);
+        async move { Outcome::Response(json!({"ok": true})).into() }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_template_workload_sends_its_payloads_and_stops_when_unique_rows_run_out() {
+    use crate::workload::{Distribution, Gen, Order};
+    let rows = (0..25).map(|i| vec![json!(format!("u{i}"))]).collect();
+    let generators = vec![
+        ("n".to_string(), Gen::Int { min: 1, max: 1_000, distribution: Distribution::Sequential, exponent: None }),
+        (
+            "user".to_string(),
+            Gen::Row { file: "u.csv".into(), columns: vec!["id".into()], rows, order: Order::Random, unique: true },
+        ),
+    ];
+    let template = json!({"op": "order", "seq": "{{n}}", "who": "{{user.id}}", "note": "call {{n}} by {{user.id}}"});
+    let mut p = plan(LoadModel::Closed { in_flight: 4, calls: None, duration_s: Some(60.0) });
+    p.workload = crate::Workload::template(template, generators).unwrap();
+    let target = Arc::new(Recording(std::sync::Mutex::new(Vec::new())));
+    let (_tx, rx) = watch::channel(Halt::Go);
+    let (events, _received) = mpsc::unbounded_channel();
+    let end = run(&p, target.clone(), rx, events).await;
+    assert_eq!((end.stop, end.started), (StopReason::Completed, 25), "one call per unique row, then done");
+    let sent = target.0.lock().unwrap().clone();
+    let mut who: Vec<String> = sent.iter().map(|s| s["who"].as_str().unwrap().to_string()).collect();
+    for (k, s) in sent.iter().enumerate() {
+        assert_eq!(s["seq"], json!(k + 1), "sequential and typed: {s}");
+        assert_eq!(s["note"], json!(format!("call {} by {}", k + 1, s["who"].as_str().unwrap())));
+    }
+    who.sort();
+    who.dedup();
+    assert_eq!(who.len(), 25, "every row used once");
+}

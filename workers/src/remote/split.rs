@@ -23,6 +23,9 @@ pub enum SplitError {
         "accounts {first}..={last} cannot be partitioned across {workers} workers (each needs at least two accounts)"
     )]
     Accounts { first: i64, last: i64, workers: usize },
+    /// Sequential values or unique rows too few to share, or accounts of a template.
+    #[error("{0}")]
+    Workload(#[from] crate::WorkloadError),
 }
 
 /// `total` divided into `n` shares that differ by at most one.
@@ -96,7 +99,12 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
         }
     };
     let mut plans = Vec::with_capacity(n);
-    let (first, last) = (plan.workload.first_account as i64, plan.workload.last_account as i64);
+    plan.workload.check_split(n64)?;
+    let (first, last) = match plan.workload.account_range() {
+        Some((first, last)) => (first as i64, last as i64),
+        None if partition_accounts => return Err(crate::WorkloadError::NoAccounts.into()),
+        None => (1, 1),
+    };
     let span = last - first + 1;
     if partition_accounts && span < 2 * n as i64 {
         return Err(SplitError::Accounts { first, last, workers: n });
@@ -105,11 +113,11 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
         let mut p = plan.clone();
         p.load = load;
         p.seed = plan.seed.wrapping_add(i as u64);
+        p.workload.set_share(i as u64, n64);
         if partition_accounts {
             let lo = first + span * i as i64 / n as i64;
             let hi = first + span * (i as i64 + 1) / n as i64 - 1;
-            p.workload.first_account = lo as i32;
-            p.workload.last_account = hi as i32;
+            p.workload.partition(lo as i32, hi as i32)?;
         }
         plans.push(p);
     }
@@ -150,10 +158,10 @@ mod tests {
     #[test]
     fn accounts_are_partitioned_when_asked() {
         let p = split(&plan(LoadModel::Batches { parallel: 4, batches: 1 }), 3, true).unwrap();
-        let ranges: Vec<(i32, i32)> = p.iter().map(|p| (p.workload.first_account, p.workload.last_account)).collect();
+        let ranges: Vec<(i32, i32)> = p.iter().map(|p| p.workload.account_range().unwrap()).collect();
         assert_eq!(ranges, [(1, 333), (334, 666), (667, 1_000)]);
         let unsplit = split(&plan(LoadModel::Batches { parallel: 4, batches: 1 }), 3, false).unwrap();
-        assert!(unsplit.iter().all(|p| (p.workload.first_account, p.workload.last_account) == (1, 1_000)));
+        assert!(unsplit.iter().all(|p| p.workload.account_range() == Some((1, 1_000))));
     }
 
     #[test]
@@ -162,7 +170,7 @@ mod tests {
         assert_eq!(e, SplitError::TooFew { key: "load.parallel", value: 2, workers: 3 });
         assert!(e.to_string().contains("load.parallel = 2 cannot be split across 3 workers"), "{e}");
         let mut small = plan(LoadModel::Batches { parallel: 8, batches: 1 });
-        small.workload.last_account = 5;
+        small.workload = crate::Workload::transfer(1, 5, crate::Accounts::Uniform, 1, 1);
         assert!(split(&small, 3, true).unwrap_err().to_string().contains("each needs at least two accounts"));
     }
 

@@ -22,7 +22,7 @@ use transfer::local::dsql::{Access, DsqlFront, FrontConfig};
 use transfer::local::{LocalPostgres, PgOptions};
 use transfer::{Function, RetryPolicy};
 use workers::invoker::{InvokeClient, Invoker};
-use workers::{Accounts, EnginePlan, InProcessTarget, LoadModel, Op, Target, Workload};
+use workers::{Accounts, EnginePlan, InProcessTarget, LoadModel, Target, Workload};
 
 use crate::{exit_when_stdin_closes, Owned};
 
@@ -344,15 +344,9 @@ async fn harness_tps(connections: usize, per_connection: usize, via: Via) -> any
             calls: None,
             duration_s: Some(SECONDS as f64),
         },
-        workload: Workload {
-            op: Op::Transfer,
-            first_account: 1,
-            last_account: ACCOUNTS,
-            accounts: Accounts::Uniform,
-            amount_min: 1,
-            amount_max: 1,
-        },
+        workload: Workload::transfer(1, ACCOUNTS, Accounts::Uniform, 1, 1),
         seed: 7,
+        response: Default::default(),
         call_timeout_s: 60.0,
         max_duration_s: SECONDS as f64 + 60.0,
         drain_timeout_s: 30.0,

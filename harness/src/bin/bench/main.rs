@@ -16,9 +16,11 @@
 //! Usage: `cargo run --release -p harness --bin harness-bench` (installs wrk and h2load
 //! (nghttp2-client) from Debian's packages when missing and run as root). Everything
 //! goes to 127.0.0.1. `harness-bench db` compares the local stack, on PostgreSQL and
-//! through the local DSQL front, with pgbench (`db.rs`).
+//! through the local DSQL front, with pgbench (`db.rs`). `harness-bench payload [N]`
+//! compares building payloads from a template with the hand-written builder (`payload.rs`).
 
 mod db;
+mod payload;
 
 use std::net::SocketAddr;
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -29,7 +31,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 use workers::invoker::{InvokeClient, Invoker};
-use workers::{Accounts, EnginePlan, LoadModel, Op, Target, Workload};
+use workers::{Accounts, EnginePlan, LoadModel, Target, Workload};
 
 /// The SDK's per-call work is allocation-heavy; mimalloc costs less CPU than glibc's malloc.
 #[global_allocator]
@@ -55,6 +57,7 @@ fn main() -> anyhow::Result<()> {
     match args.first().map(String::as_str) {
         None => orchestrate(),
         Some("db") => db::run(),
+        Some("payload") => payload::run(args.get(1).map(String::as_str)),
         Some("endpoint") => db::serve_endpoint(&args[1], args[2].parse()?, args.get(3).map(String::as_str)),
         Some("serve") => serve(args[1].parse()?, args[2].parse()?),
         Some("client") => {
@@ -108,15 +111,9 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
             "engine" => {
                 let plan = EnginePlan {
                     load: LoadModel::Closed { in_flight, calls: None, duration_s: Some(seconds) },
-                    workload: Workload {
-                        op: Op::Transfer,
-                        first_account: 1,
-                        last_account: 1000,
-                        accounts: Accounts::Uniform,
-                        amount_min: 1,
-                        amount_max: 1,
-                    },
+                    workload: Workload::transfer(1, 1000, Accounts::Uniform, 1, 1),
                     seed: 1,
+                    response: Default::default(),
                     call_timeout_s: 60.0,
                     max_duration_s: seconds + 60.0,
                     drain_timeout_s: 30.0,

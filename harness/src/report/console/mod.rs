@@ -23,7 +23,8 @@ impl Render for Console {
         lambda::platform(&mut s, &r.totals)?;
         errors(&mut s, &r.totals)?;
         lambda::throttles(&mut s, &r.totals)?;
-        retries(&mut s, &r.totals)?;
+        retries(&mut s, r)?;
+        fields(&mut s, &r.totals)?;
         if let Some(hot) = &r.hot_accounts {
             accounts::hot(&mut s, hot)?;
         }
@@ -36,7 +37,12 @@ impl Render for Console {
         environments_and_workers(&mut s, r)?;
         how_it_ended(&mut s, r)?;
         match &r.verification {
-            Some(v) => writeln!(s, "\nVerification: {}", v.summary())?,
+            Some(v) => {
+                writeln!(s, "\nVerification: {}", v.summary())?;
+                for line in v.lines() {
+                    writeln!(s, "  {line}")?;
+                }
+            }
             None => writeln!(s, "\nVerification: skipped (no database access for this target)")?,
         }
         Ok(s.into_bytes())
@@ -122,9 +128,12 @@ fn errors(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
     Ok(())
 }
 
-/// The workshop's OCC retry statistics.
-fn retries(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
-    if t.retries.count() == 0 {
+/// The workshop's OCC retry statistics, and the calls that failed on a conflict (the
+/// function error types `[response] occ_error_types` names).
+fn retries(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let t = &r.totals;
+    let failed = t.error_messages.of_types(ErrorClass::Function, &r.plan.engine.response.occ_types());
+    if t.retries.count() == 0 && failed == 0 {
         return Ok(());
     }
     writeln!(s, "\nOCC Retry Statistics (of {} calls that reached the database):", thousands(t.retries.count()))?;
@@ -132,7 +141,38 @@ fn retries(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
     writeln!(s, "  Max retries:        {}", t.retries.max())?;
     writeln!(s, "  Avg retries/call:   {:.2}", t.total_retries as f64 / t.retries.count() as f64)?;
     let retried = (thousands(t.retried_calls), pct(t.retried_calls, t.retries.count()));
-    writeln!(s, "  Transactions with retries: {} ({})", retried.0, retried.1)
+    writeln!(s, "  Transactions with retries: {} ({})", retried.0, retried.1)?;
+    if failed > 0 {
+        writeln!(s, "  Failed on an OCC conflict: {} ({})", thousands(failed), pct(failed, t.calls))?;
+    }
+    Ok(())
+}
+
+/// The answers' own fields that `[response] fields` maps: count and percentiles.
+fn fields(s: &mut String, t: &workers::Stats) -> std::fmt::Result {
+    if t.fields.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        s,
+        "
+Answer Fields ([response] fields):"
+    )?;
+    for (name, h) in &t.fields {
+        let q = |p: f64| h.quantile(p);
+        writeln!(
+            s,
+            "  {name}: {} answers; min {} / p50 {} / p90 {} / p99 {} / max {}; mean {:.2}",
+            thousands(h.count()),
+            h.min(),
+            q(0.5),
+            q(0.9),
+            q(0.99),
+            h.max(),
+            h.mean()
+        )?;
+    }
+    Ok(())
 }
 
 /// Cold starts and throttles of the local endpoint; the fleet and its lost workers.

@@ -72,7 +72,11 @@ impl Render for Html {
             Some(v) => {
                 let details = v.summary();
                 let details = details.trim_start_matches("PASS").trim_start_matches("FAIL").trim_start();
-                writeln!(s, "<p id=\"verification\">{verdict} {}</p>", esc(details))?
+                writeln!(s, "<p id=\"verification\">{verdict} {}</p>", esc(details))?;
+                if !v.invariants.is_empty() {
+                    let items: String = v.lines().iter().map(|l| format!("<li>{}</li>", esc(l))).collect();
+                    writeln!(s, "<ul id=\"invariants\">{items}</ul>")?;
+                }
             }
             None => writeln!(s, "<p id=\"verification\">{verdict}</p>")?,
         }

@@ -110,6 +110,8 @@ pub struct Session<R, W> {
     pub(super) quiet: bool,
     /// The transaction was ended by its age limit while the client was idle.
     pub(super) expired: bool,
+    /// A flushed batch failed: messages are ignored until the next Sync.
+    pub(super) discarding: bool,
 }
 
 impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
@@ -129,6 +131,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             connected: Instant::now(),
             quiet: false,
             expired: false,
+            discarding: false,
         }
     }
 
@@ -136,15 +139,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     pub async fn run(mut self) -> std::io::Result<()> {
         loop {
             self.until_message_or_age().await?;
-            let mut batch = Vec::new();
-            loop {
-                let frame = wire::read_frame(&mut self.read).await?;
-                let tag = frame.tag;
-                batch.push(frame);
-                if matches!(tag, b'Q' | b'S' | b'X' | b'H') {
-                    break;
-                }
-            }
+            let batch = self.read_batch().await?;
             if self.connected.elapsed() > self.shared.config.limits.connection_lifetime && self.status == b'I' {
                 let minutes = self.shared.config.limits.connection_lifetime.as_secs_f64() / 60.0;
                 let bye = wire::error(
@@ -159,6 +154,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             if latency > 0 {
                 tokio::time::sleep(std::time::Duration::from_micros(latency)).await;
             }
+            let mut batch = batch;
             let last = batch.last().map(|f| f.tag);
             match last {
                 Some(b'X') => {
@@ -169,11 +165,48 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                     let sql = batch[0].cstr(0).map(|(s, _)| s.to_string()).unwrap_or_default();
                     self.simple(&sql).await?
                 }
-                Some(b'H') => self.backend.send(&batch).await?,
-                _ => self.extended(batch).await?,
+                Some(b'H') => {
+                    // Flush: the answers so far, without a ReadyForQuery (node-pg's
+                    // cursors, pg8000 between its messages).
+                    batch.pop();
+                    self.extended(batch, false).await?
+                }
+                _ => self.extended(batch, true).await?,
             }
             self.flush().await?;
         }
+    }
+
+    /// The client's next batch: up to a Query, Sync, Terminate or Flush. A Flush with
+    /// more already sent behind it (pg8000 writes Parse, Flush, Sync at once) does not
+    /// end the batch. After an error in a flushed batch, messages up to the next Sync
+    /// are discarded, as PostgreSQL does.
+    async fn read_batch(&mut self) -> std::io::Result<Vec<Frame>> {
+        let mut batch = Vec::new();
+        loop {
+            let frame = wire::read_frame(&mut self.read).await?;
+            let tag = frame.tag;
+            if self.discarding && tag != b'S' && tag != b'X' {
+                continue;
+            }
+            if tag == b'S' {
+                self.discarding = false;
+            }
+            if tag == b'H' && self.more_sent() {
+                continue;
+            }
+            batch.push(frame);
+            if matches!(tag, b'Q' | b'S' | b'X' | b'H') {
+                return Ok(batch);
+            }
+        }
+    }
+
+    /// Whether the client has sent more than what was read (without waiting for it).
+    fn more_sent(&mut self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        let read = std::pin::Pin::new(&mut self.read);
+        matches!(read.poll_fill_buf(&mut cx), std::task::Poll::Ready(Ok(b)) if !b.is_empty())
     }
 
     /// Wait for the client's next message; a transaction that reaches its age limit
@@ -239,12 +272,12 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
                 Unit::Statement(Box::new(Step { prepared, group: None, bind: None }))
             })
             .collect();
-        self.run_units(units).await
+        self.run_units(units, true).await
     }
 
     /// Run what the client sent together, one by one until an error, as one implicit
     /// transaction where PostgreSQL makes one; then tell the client the status.
-    async fn run_units(&mut self, units: Vec<Unit>) -> std::io::Result<()> {
+    async fn run_units(&mut self, units: Vec<Unit>, ready: bool) -> std::io::Result<()> {
         let kinds: Vec<Statement> = units
             .iter()
             .filter_map(|u| match u {
@@ -269,13 +302,17 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if implicit {
             self.end_implicit(ok).await?;
         }
-        let status = self.client_status();
-        self.send(&[wire::ready(status)]);
+        if ready {
+            let status = self.client_status();
+            self.send(&[wire::ready(status)]);
+        } else if !ok {
+            self.discarding = true;
+        }
         Ok(())
     }
 
     /// An extended-protocol batch, cut after each Execute into steps of their own.
-    async fn extended(&mut self, batch: Vec<Frame>) -> std::io::Result<()> {
+    async fn extended(&mut self, batch: Vec<Frame>, ready: bool) -> std::io::Result<()> {
         let mut group = Vec::new();
         let mut groups = Vec::new();
         for frame in batch {
@@ -291,7 +328,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if !group.is_empty() {
             groups.push(group);
         }
-        self.run_units(groups.into_iter().map(Unit::Group).collect()).await
+        self.run_units(groups.into_iter().map(Unit::Group).collect(), ready).await
     }
 
     /// Follow the group's Parse/Bind/Close; run it as a step (or pass it on).

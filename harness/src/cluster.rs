@@ -1,0 +1,86 @@
+//! Verification on the AWS target's Aurora DSQL cluster (`target.cluster_id`): the
+//! scenario's invariants (or the built-in transfer's) measured before the load and
+//! judged after it, as `admin` with an IAM token, exactly as on the local stack.
+
+use std::time::Duration;
+
+use transfer::db::DsqlTarget;
+use workers::target::AwsAccess;
+
+use crate::database::{self, Checks, DbTarget, Verification};
+use crate::invariants::{Number, RunContext, RunCounts};
+use crate::record::Driven;
+use crate::scenario::Plan;
+
+/// How long verification waits for the cluster to answer.
+const PATIENCE: Duration = Duration::from_secs(30);
+
+/// The cluster's endpoint, as DSQL names it.
+pub fn endpoint(cluster_id: &str, region: &str) -> String {
+    format!("{cluster_id}.dsql.{region}.on.aws")
+}
+
+/// The cluster to verify: none without a cluster id or a region, or when Lambda is an
+/// emulator (`target.endpoint_url`, or the AWS configuration's `AWS_ENDPOINT_URL` /
+/// `AWS_ENDPOINT_URL_LAMBDA`), which has no DSQL cluster behind it.
+pub async fn target(access: &AwsAccess, cluster_id: Option<&str>) -> Option<DbTarget> {
+    let emulated = access.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some();
+    let cluster_id = cluster_id.filter(|_| !emulated)?;
+    let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
+    if sdk.endpoint_url().is_some() {
+        return None;
+    }
+    let region = sdk.region()?.to_string();
+    let host = endpoint(cluster_id, &region);
+    Some(DbTarget::Dsql(DsqlTarget::new(host, region, "admin".into()).with_sdk_config(sdk)))
+}
+
+/// Every invariant's value before the load (each an error when the cluster is out of
+/// reach: the invariants that need `before` then cannot be judged).
+pub async fn before(db: &DbTarget, plan: &Plan) -> Vec<Result<Option<Number>, String>> {
+    let checks = Checks::of_plan(plan);
+    match db.connect().await {
+        Ok(client) => database::before(&client, &checks).await,
+        Err(e) => checks.invariants.iter().map(|_| Err(format!("{e:#}"))).collect(),
+    }
+}
+
+/// The verification after the load, with the run's counts.
+pub async fn verify(
+    db: &DbTarget,
+    plan: &Plan,
+    before: Vec<Result<Option<Number>, String>>,
+    driven: &Driven,
+) -> Verification {
+    let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
+    let run = RunContext { counts: RunCounts::of(&driven.totals, unreported), before };
+    database::verify_connected(reconnect(db).await, &Checks::of_plan(plan), Some(&run)).await
+}
+
+async fn reconnect(db: &DbTarget) -> anyhow::Result<tokio_postgres::Client> {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        match db.connect().await {
+            Ok(client) => return Ok(client),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn an_emulator_or_a_missing_cluster_id_has_no_cluster_to_verify() {
+        let emulator = workers::target::AwsAccess {
+            region: Some("us-east-1".into()),
+            endpoint_url: Some("http://127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        assert!(super::target(&emulator, Some("abc")).await.is_none());
+        let aws = workers::target::AwsAccess { region: Some("eu-west-1".into()), ..Default::default() };
+        assert!(super::target(&aws, None).await.is_none());
+        assert!(super::target(&aws, Some("abc")).await.is_some());
+        assert_eq!(super::endpoint("abc", "eu-west-1"), "abc.dsql.eu-west-1.on.aws");
+    }
+}
