@@ -4,11 +4,12 @@
 //! after a scripted duration with a scripted retry count. For the closed, batches and
 //! open models (the open one from 1 process and from 3 workers), every figure the harness
 //! stores equals what the script did, and the endpoint's count of requests equals the
-//! harness's count of calls.
+//! harness's count of calls. The same holds for a payload of the scenario's own
+//! (`[workload]` template) and answers of another shape read through `[response]`.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::State;
@@ -50,7 +51,7 @@ fn act(k: u64) -> Act {
 /// The scripted endpoint on a loopback port; it counts what it serves.
 struct Scripted {
     url: String,
-    served: Arc<AtomicU64>,
+    seen: Seen,
     _runtime: tokio::runtime::Runtime,
 }
 
@@ -67,8 +68,28 @@ fn invocation(k: u64, ms: u64) -> Invocation<'static> {
     }
 }
 
-async fn answer(State(served): State<Arc<AtomicU64>>, headers: axum::http::HeaderMap) -> Response {
-    let k = served.fetch_add(1, Ordering::SeqCst);
+/// What the endpoint saw: calls served, and each payload's `n` (template runs).
+#[derive(Clone, Default)]
+struct Seen {
+    served: Arc<AtomicU64>,
+    /// Answer in the template scenario's shape (`{"meta": {"attempts"}, "took_ms", "db"}`).
+    shaped: bool,
+    numbers: Arc<Mutex<Vec<u64>>>,
+}
+
+/// A success in the built-in shape, or in the template scenario's.
+fn success(shaped: bool, ms: u64, retries: u64) -> Value {
+    match shaped {
+        false => json!({"balance": 1, "duration_us": ms * 1_000, "retries": retries}),
+        true => json!({"meta": {"attempts": retries}, "took_ms": ms, "db": ms * 2, "rejected": null}),
+    }
+}
+
+async fn answer(State(seen): State<Seen>, headers: axum::http::HeaderMap, body: axum::body::Bytes) -> Response {
+    let k = seen.served.fetch_add(1, Ordering::SeqCst);
+    if let Some(n) = serde_json::from_slice::<Value>(&body).ok().and_then(|p| p["n"].as_u64()) {
+        seen.numbers.lock().unwrap().push(n);
+    }
     let tail = headers.get("x-amz-log-type").is_some_and(|v| v == "Tail");
     let log = |ms| tail.then(|| invocation(k, ms).log_result());
     match act(k) {
@@ -88,22 +109,22 @@ async fn answer(State(served): State<Arc<AtomicU64>>, headers: axum::http::Heade
         }
         Act::Succeed { ms, retries } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
-            api::invoked("req", json!({"balance": 1, "duration_us": ms * 1_000, "retries": retries}), false, log(ms))
+            api::invoked("req", success(seen.shaped, ms, retries), false, log(ms))
         }
     }
 }
 
 impl Scripted {
-    fn start() -> Scripted {
+    fn start(shaped: bool) -> Scripted {
         let runtime = tokio::runtime::Runtime::new().unwrap();
-        let served = Arc::new(AtomicU64::new(0));
+        let seen = Seen { shaped, ..Seen::default() };
         let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
         let addr: SocketAddr = listener.local_addr().unwrap();
         let app = axum::Router::new()
             .route("/2015-03-31/functions/{name}/invocations", post(answer))
-            .with_state(served.clone());
+            .with_state(seen.clone());
         runtime.spawn(async move { axum::serve(listener, app).await });
-        Scripted { url: format!("http://{addr}"), served, _runtime: runtime }
+        Scripted { url: format!("http://{addr}"), seen, _runtime: runtime }
     }
 }
 
@@ -116,6 +137,8 @@ struct Expected {
     successes: u64,
     retries: u64,
     function_us: Hist,
+    /// The template answers' `db` field (twice the duration, ms).
+    db: Hist,
     /// From the REPORT lines: cold starts, billed milliseconds.
     cold_starts: u64,
     billed_ms: u64,
@@ -130,6 +153,7 @@ fn expected(n: u64) -> Expected {
         successes: 0,
         retries: 0,
         function_us: Hist::default(),
+        db: Hist::default(),
         cold_starts: 0,
         billed_ms: 0,
     };
@@ -148,6 +172,7 @@ fn expected(n: u64) -> Expected {
                 e.successes += 1;
                 e.retries += retries;
                 e.function_us.record(ms * 1_000);
+                e.db.record(ms * 2);
                 e.billed_ms += invocation(k, ms).billed_ms();
                 e.cold_starts += u64::from(k % 40 == 5);
             }
@@ -160,14 +185,27 @@ fn class(s: &Value, name: &str) -> u64 {
     s["totals"]["errors"][name].as_u64().unwrap_or(0)
 }
 
+/// A payload of the scenario's own, and the answers' shape read through `[response]`.
+const TEMPLATE: &str = "[workload]\ntemplate = { n = \"{{n}}\", sku = \"item-{{sku}}\" }\n\
+    [workload.generators]\nn = { kind = \"int\", min = 0, max = 1000000, distribution = \"sequential\" }\n\
+    sku = { kind = \"choice\", values = [\"a\", \"b\"] }\n\
+    [response]\nretries = \"/meta/attempts\"\nrefusal = \"/rejected\"\nduration = \"/took_ms\"\n\
+    duration_unit = \"ms\"\nfields = { db = \"/db\" }\n";
+
 /// Run `load` (a `[load]` section) against a fresh scripted endpoint and check every figure.
 fn truth(load: &str, extra: &[&str]) {
-    let endpoint = Scripted::start();
+    truth_of(load, extra, false);
+}
+
+/// `truth`, with the built-in payload and answers or (`shaped`) the template's.
+fn truth_of(load: &str, extra: &[&str], shaped: bool) {
+    let endpoint = Scripted::start(shaped);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("truth.toml");
     let text = format!(
-        "[target]\nkind = \"endpoint\"\nurl = \"{}\"\n{load}[limits]\ncall_timeout = \"1s\"\ndrain_timeout = \"1s\"\n",
-        endpoint.url
+        "[target]\nkind = \"endpoint\"\nurl = \"{}\"\n{load}[limits]\ncall_timeout = \"1s\"\ndrain_timeout = \"1s\"\n{}",
+        endpoint.url,
+        if shaped { TEMPLATE } else { "" }
     );
     std::fs::write(&file, &text).unwrap();
     let mut args = vec![file.to_str().unwrap()];
@@ -178,7 +216,10 @@ fn truth(load: &str, extra: &[&str]) {
     let e = expected(calls);
     let what = format!("{load}{extra:?}\n{}", common::text(&out));
 
-    assert_eq!(endpoint.served.load(Ordering::SeqCst), calls, "the endpoint served every call counted: {what}");
+    assert_eq!(endpoint.seen.served.load(Ordering::SeqCst), calls, "the endpoint served every call counted: {what}");
+    if shaped {
+        shaped_figures(&s, &endpoint.seen, &e, &what);
+    }
     assert_eq!(planned(&s), Some(calls), "every planned call ran: {what}");
     assert_eq!(n(&s, "/totals/successes"), e.successes, "{what}");
     assert_eq!(class(&s, "throttle"), e.throttles, "{what}");
@@ -217,6 +258,17 @@ fn truth(load: &str, extra: &[&str]) {
     assert_eq!(out.status.code(), Some(0), "no thresholds, every planned call started: {what}");
 }
 
+/// A template run: every payload's `n` once (split exactly across workers), and the
+/// mapped field's histogram exactly what the script answered.
+fn shaped_figures(s: &Value, seen: &Seen, e: &Expected, what: &str) {
+    let mut numbers = seen.numbers.lock().unwrap().clone();
+    numbers.sort_unstable();
+    let calls = numbers.len() as u64;
+    assert_eq!(numbers, (0..calls).collect::<Vec<_>>(), "each sequential value exactly once: {what}");
+    let db = Hist::decode(s["totals"]["fields"]["db"].as_str().expect("the db field's histogram")).unwrap();
+    assert_eq!(db, e.db, "the answers' db field, exactly: {what}");
+}
+
 fn planned(s: &Value) -> Option<u64> {
     s["accounting"]["planned"].as_u64()
 }
@@ -252,4 +304,11 @@ fn the_lean_client_reports_exactly_what_the_endpoint_did_from_one_process_and_fr
     let closed = "[load]\nmodel = \"closed\"\nin_flight = 20\ncalls = 400\n";
     truth(closed, &["--client", "lean"]);
     truth(closed, &["--client", "lean", "--workers", "3"]);
+}
+
+#[test]
+fn a_template_workload_and_mapped_answers_report_exactly_what_the_endpoint_did() {
+    let closed = "[load]\nmodel = \"closed\"\nin_flight = 20\ncalls = 400\n";
+    truth_of(closed, &[], true);
+    truth_of(closed, &["--workers", "3"], true);
 }
