@@ -1,6 +1,7 @@
-//! Verification on the AWS target's Aurora DSQL cluster (`target.cluster_id`): the
-//! scenario's invariants (or the built-in transfer's) measured before the load and
-//! judged after it, as `admin` with an IAM token, exactly as on the local stack.
+//! Verification on the AWS target's Aurora DSQL cluster (`target.cluster_id`), when the
+//! scenario asks for it with `[[verify]]`: its invariants measured before the load and
+//! judged after it, as `admin` with an IAM token, exactly as on the local stack. Data
+//! the harness did not set up is never judged by the built-in list.
 
 use std::time::Duration;
 
@@ -20,12 +21,13 @@ pub fn endpoint(cluster_id: &str, region: &str) -> String {
     format!("{cluster_id}.dsql.{region}.on.aws")
 }
 
-/// The cluster to verify: none without a cluster id or a region, or when Lambda is an
-/// emulator (`target.endpoint_url`, or the AWS configuration's `AWS_ENDPOINT_URL` /
+/// The cluster to verify: none unless the scenario has `[[verify]]` invariants, and
+/// none without a cluster id or a region, or when Lambda is an emulator
+/// (`target.endpoint_url`, or the AWS configuration's `AWS_ENDPOINT_URL` /
 /// `AWS_ENDPOINT_URL_LAMBDA`), which has no DSQL cluster behind it.
-pub async fn target(access: &AwsAccess, cluster_id: Option<&str>) -> Option<DbTarget> {
+pub async fn target(access: &AwsAccess, cluster_id: Option<&str>, plan: &Plan) -> Option<DbTarget> {
     let emulated = access.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some();
-    let cluster_id = cluster_id.filter(|_| !emulated)?;
+    let cluster_id = cluster_id.filter(|_| !emulated && !plan.verify.is_empty())?;
     let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
     if sdk.endpoint_url().is_some() {
         return None;
@@ -70,17 +72,24 @@ async fn reconnect(db: &DbTarget) -> anyhow::Result<tokio_postgres::Client> {
 
 #[cfg(test)]
 mod tests {
+    fn plan(verify: &str) -> crate::scenario::Plan {
+        let text = format!("[target]\nkind = \"aws\"\nfunction = \"f\"\n[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n{verify}");
+        crate::scenario::parse("s.toml", &text, &Default::default()).unwrap()
+    }
+
     #[tokio::test]
-    async fn an_emulator_or_a_missing_cluster_id_has_no_cluster_to_verify() {
+    async fn only_invariants_the_scenario_states_run_on_a_real_cluster() {
+        let asked = plan("[[verify]]\nname = \"n\"\nsql = \"SELECT 1\"\nequals = 1\n");
         let emulator = workers::target::AwsAccess {
             region: Some("us-east-1".into()),
             endpoint_url: Some("http://127.0.0.1:9".into()),
             ..Default::default()
         };
-        assert!(super::target(&emulator, Some("abc")).await.is_none());
+        assert!(super::target(&emulator, Some("abc"), &asked).await.is_none());
         let aws = workers::target::AwsAccess { region: Some("eu-west-1".into()), ..Default::default() };
-        assert!(super::target(&aws, None).await.is_none());
-        assert!(super::target(&aws, Some("abc")).await.is_some());
+        assert!(super::target(&aws, None, &asked).await.is_none());
+        assert!(super::target(&aws, Some("abc"), &asked).await.is_some());
+        assert!(super::target(&aws, Some("abc"), &plan("")).await.is_none(), "the built-in list is never assumed");
         assert_eq!(super::endpoint("abc", "eu-west-1"), "abc.dsql.eu-west-1.on.aws");
     }
 }

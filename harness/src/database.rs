@@ -261,20 +261,41 @@ impl Checks {
     }
 }
 
+/// How long one invariant's query may take before it is cancelled: DSQL's own limit on
+/// a transaction, so no query a cluster would finish is cut, while a table locked by
+/// another session or a database that stopped answering cannot hold verification forever.
+pub const QUERY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Every invariant's value before the load, for their bounds' `before`.
 pub async fn before(client: &Client, checks: &Checks) -> Vec<Result<Option<Number>, String>> {
-    measure_all(client, &checks.invariants, &checks.values).await
+    measure_all(client, &checks.invariants, &checks.values, QUERY_TIMEOUT).await.0
 }
 
 /// Run every invariant (those that need a run's counts are skipped without `run`); a
 /// query that fails makes its invariant COULD NOT RUN and the verification fail.
 pub async fn verify(client: &Client, checks: &Checks, run: Option<&RunContext>) -> Verification {
-    let measured = measure_all(client, &checks.invariants, &checks.values).await;
+    verify_within(client, checks, run, QUERY_TIMEOUT).await
+}
+
+/// `verify` with each query given at most `limit`: one that takes longer is cancelled,
+/// the rest are not run, and the verification could not run, saying so and after how long.
+pub async fn verify_within(
+    client: &Client,
+    checks: &Checks,
+    run: Option<&RunContext>,
+    limit: std::time::Duration,
+) -> Verification {
+    let (measured, timed_out) = measure_all(client, &checks.invariants, &checks.values, limit).await;
     let results = (checks.invariants.iter().zip(measured).enumerate())
         .map(|(n, (i, m))| judge(i, n, m, &checks.values, run))
         .collect();
     let initial_balance = checks.values.get("initial_balance").copied().unwrap_or_default();
-    Verification::of(results, checks.builtin, run, initial_balance)
+    let mut v = Verification::of(results, checks.builtin, run, initial_balance);
+    if let Some(why) = timed_out {
+        v.passed = false;
+        v.could_not_run = Some(why);
+    }
+    v
 }
 
 /// `verify` on a connection, or a verification that says why it could not run.

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use transfer::local::dsql::access::{Access, FUNCTION_KEY, LOCAL_SECRET, REGION};
+use transfer::local::dsql::access::{Access, FUNCTION_KEY, LOCAL_SECRET};
 use transfer::local::runtime::ProcessSpec;
 
 use crate::scenario::HostedFunction;
@@ -21,12 +21,10 @@ pub enum Reach<'a> {
 
 /// The variables the stack gives the function, before its own `env`.
 pub fn database_env(reach: Reach) -> Vec<(String, String)> {
-    let mut env: Vec<(&str, String)> = vec![
-        ("AWS_REGION", REGION.into()),
-        ("AWS_DEFAULT_REGION", REGION.into()),
-        ("AWS_ACCESS_KEY_ID", FUNCTION_KEY.into()),
-        ("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET.into()),
-    ];
+    // AWS_REGION and AWS_DEFAULT_REGION are the endpoint's to set (the local stack's
+    // region, us-east-1, unless the function's own `env` names another).
+    let mut env: Vec<(&str, String)> =
+        vec![("AWS_ACCESS_KEY_ID", FUNCTION_KEY.into()), ("AWS_SECRET_ACCESS_KEY", LOCAL_SECRET.into())];
     match reach {
         Reach::Dsql(a) => {
             let ca = a.ca.display().to_string();

@@ -191,8 +191,12 @@ async fn start_front(
             Err(e) => last = Some(e),
         }
     }
-    Err(anyhow::anyhow!("no loopback address had port {port} free: {}", last.map_or(String::new(), |e| e.to_string())))
-        .context(HINT)
+    let last = last.map_or(String::new(), |e| e.to_string());
+    Err(anyhow::anyhow!(
+        "no loopback address of ours had port {port} free ({last}): is something listening on *:{port} (a \
+         PostgreSQL, a port Docker publishes)? Stop it, or set local.function.database_port to another port"
+    ))
+    .context(HINT)
 }
 
 /// A few addresses of 127.0.0.0/8 (all loopback on Linux) that other stacks on this

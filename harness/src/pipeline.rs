@@ -189,7 +189,7 @@ async fn drive_target(
             if access.endpoint_url.is_none() {
                 warn_about_quotas(&function, &access, plan.engine.load.max_in_flight()).await;
             }
-            let cluster = crate::cluster::target(&access, cluster_id.as_deref()).await;
+            let cluster = crate::cluster::target(&access, cluster_id.as_deref(), plan).await;
             let before = match &cluster {
                 Some(db) => crate::cluster::before(db, plan).await,
                 None => Vec::new(),
@@ -388,6 +388,10 @@ fn front(plan: &Plan) -> (crate::local_stack::LocalDb, Option<u16>) {
 const VERIFY_PATIENCE: Duration = Duration::from_secs(30);
 
 fn redacted(mut plan: Plan) -> Plan {
+    // A hosted function's own variables may hold secrets: their names are kept.
+    if let Some(f) = &mut plan.local.function {
+        f.env.values_mut().for_each(|v| *v = "(redacted)".to_string());
+    }
     match &mut plan.target {
         TargetSpec::Local { database_url: Some(u), .. } | TargetSpec::InProcess { database_url: Some(u) } => {
             *u = transfer::db::redact(u);

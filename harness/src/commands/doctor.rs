@@ -72,10 +72,7 @@ async fn quotas(
             Ok(q) => doctor::quotas::judge(&q, in_flight, region),
             Err(e) => Finding {
                 check: doctor::quotas::QUOTAS,
-                status: Status::Fail(doctor::Problem::new(
-                    format!("cannot read them: {e}"),
-                    "allow lambda:GetAccountSettings, lambda:GetFunctionConcurrency and lambda:ListProvisionedConcurrencyConfigs",
-                )),
+                status: Status::Fail(doctor::diagnose::quota_problem(&e, &args.function, region)),
             },
         },
     }
@@ -92,19 +89,24 @@ async fn schema(args: &DoctorArgs) -> Finding {
         None => skipped(doctor::SCHEMA, "give --dsql-endpoint (or --database-url) to check it"),
         Some(Ok(client)) => doctor::schema(&client, args.accounts).await,
         Some(Err(e)) => {
-            Finding { check: doctor::SCHEMA, status: Status::Fail(doctor::connection_problem("ConnectionError", &e)) }
+            Finding { check: doctor::SCHEMA, status: Status::Fail(doctor::diagnose::own_connection_problem(&e)) }
         }
     }
 }
 
-/// Check 3 with the scenario's first payload and `[response]`.
+/// Mixed into the scenario's seed for doctor's call.
+const DOCTOR_SEED: u64 = 0xD0C7_0D0C_7000_0001;
+
+/// Check 3 with a payload of the scenario's and its `[response]`.
 async fn scenario_call(
     client: &aws_sdk_lambda::Client,
     function: &str,
     region: &str,
     plan: &crate::scenario::Plan,
 ) -> Finding {
-    match plan.engine.workload.sampler(plan.engine.seed).next_payload() {
+    // Drawn from another seed than the run's: this call commits like any other, and a
+    // sequential or unique value it used would otherwise be the run's first one too.
+    match plan.engine.workload.sampler(plan.engine.seed ^ DOCTOR_SEED).next_payload() {
         Some(payload) => doctor::scenario_call(client, function, region, (&payload, &plan.engine.response)).await,
         None => skipped(doctor::CALL, "the scenario's workload has no payload to send (no rows left)"),
     }
@@ -124,7 +126,7 @@ async fn queries(args: &DoctorArgs, plan: &crate::scenario::Plan) -> Finding {
     let client = match client {
         Ok(c) => c,
         Err(e) => {
-            let problem = doctor::connection_problem("ConnectionError", &e);
+            let problem = doctor::diagnose::own_connection_problem(&e);
             return Finding { check: doctor::QUERIES, status: Status::Fail(problem) };
         }
     };

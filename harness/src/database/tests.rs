@@ -190,3 +190,68 @@ fn the_default_invariants_follow_the_workload_and_the_data() {
     let verify = "[[verify]]\nname = \"one\"\nsql = \"SELECT 1\"\nequals = 1\n";
     assert_eq!(checks(verify), (1, false), "[[verify]] replaces the built-in list");
 }
+
+#[tokio::test]
+async fn a_locked_table_ends_verification_at_its_timeout_as_could_not_run() {
+    let pg = LocalPostgres::start_async(PgOptions::default()).await.unwrap();
+    let db = DbTarget::Url(pg.url());
+    let data = items(10);
+    setup(&db, &data, false, false).await.unwrap();
+    // Another session holds the table in an open transaction.
+    let locker = db.connect().await.unwrap();
+    locker.batch_execute("BEGIN; LOCK TABLE items IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let client = db.connect().await.unwrap();
+    let limit = std::time::Duration::from_millis(300);
+    let v = verify_within(&client, &stock_checks(&data, vec![]), None, limit).await;
+    assert!(!v.passed, "{v:#?}");
+    assert_eq!(
+        v.summary(),
+        "COULD NOT RUN: the database did not answer within 300 ms: the query of items timed out \
+         (a table locked by another session, or a database that does not answer)"
+    );
+    assert_eq!(
+        v.lines()[0],
+        "items: COULD NOT RUN: timed out after 300 ms: the query did not finish and was cancelled \
+         (a table locked by another session, or a database that does not answer)"
+    );
+    assert_eq!(v.lines()[1], "stock kept: COULD NOT RUN: not run: the query of items before it timed out");
+    assert_eq!(v.invariants.len(), 3);
+    // The query was cancelled on the server: the connection answers while the lock is held.
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
+    locker.batch_execute("COMMIT").await.unwrap();
+    let v = verify_within(&client, &stock_checks(&data, vec![]), None, limit).await;
+    assert!(v.passed && v.could_not_run.is_none(), "{v:#?}");
+}
+
+#[tokio::test]
+async fn a_server_view_that_outlasts_its_limit_is_incomplete_and_says_so() {
+    let pg = LocalPostgres::start_async(PgOptions::default()).await.unwrap();
+    let client = DbTarget::Url(pg.url()).connect().await.unwrap();
+    // Settling takes two reads 200 ms apart: 50 ms cannot be enough.
+    let limit = std::time::Duration::from_millis(50);
+    let source = crate::server::local::ConflictSource::Log(None);
+    let e = crate::server::local::snapshot_within(&client, source, &[], limit).await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "incomplete: PostgreSQL's statistics (pg_stat_activity, pg_stat_database) did not answer within 0.05 s; \
+         the query was cancelled"
+    );
+    assert_eq!(client.query_one("SELECT 1", &[]).await.unwrap().get::<_, i32>(0), 1);
+}
+
+#[tokio::test]
+async fn a_database_that_stops_answering_ends_verification_through_the_local_dsql_front_too() {
+    // The front turns a lock wait into DSQL's OC000, as DSQL has no locks; what can hold
+    // a query there is a database that does not answer, here one slow beyond the limit.
+    let data = items(10);
+    let db = LocalDatabase::start(None, data.clone(), false, false, LocalDb::Dsql).await.unwrap();
+    db.front.as_ref().unwrap().set_latency(std::time::Duration::from_secs(30));
+    let limit = std::time::Duration::from_millis(300);
+    let v = verify_within(&db.client, &stock_checks(&data, vec![]), None, limit).await;
+    assert_eq!(
+        v.summary(),
+        "COULD NOT RUN: the database did not answer within 300 ms: the query of items timed out \
+         (a table locked by another session, or a database that does not answer)"
+    );
+    assert!(v.lines()[0].starts_with("items: COULD NOT RUN: timed out after 300 ms"), "{:?}", v.lines());
+}

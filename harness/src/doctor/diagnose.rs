@@ -133,3 +133,98 @@ pub fn connection_problem(error_type: &str, message: &str) -> Problem {
         )
     }
 }
+
+/// A Lambda API call that failed: the service's answer, or why there was none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallError {
+    /// The service answered with an error: its HTTP status, error code and message.
+    Service { operation: &'static str, status: u16, code: String, message: String },
+    /// No answer that could be read: a network, DNS, TLS or timeout failure, as one line.
+    NoAnswer { operation: &'static str, error: String },
+    /// An answer without what was asked for.
+    Malformed(String),
+}
+
+impl CallError {
+    /// What the SDK returned for `operation`.
+    pub fn of<E>(operation: &'static str, e: &SdkError<E, aws_sdk_lambda::config::http::HttpResponse>) -> CallError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        match e {
+            SdkError::ServiceError(s) => CallError::Service {
+                operation,
+                status: s.raw().status().as_u16(),
+                code: s.err().code().unwrap_or("an error without a code").to_string(),
+                message: s.err().message().unwrap_or_default().to_string(),
+            },
+            _ => CallError::NoAnswer { operation, error: workers::error_chain(e) },
+        }
+    }
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Service { operation, status, code, message } => {
+                write!(f, "{operation} answered {code} (HTTP {status}): {message}")
+            }
+            CallError::NoAnswer { operation, error } => write!(f, "{operation}: no answer from Lambda: {error}"),
+            CallError::Malformed(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// The actions the quota check calls.
+const QUOTA_ACTIONS: &str =
+    "lambda:GetAccountSettings, lambda:GetFunctionConcurrency and lambda:ListProvisionedConcurrencyConfigs";
+
+/// Reading the quotas failed: what was seen, and the fix for that (the IAM permission
+/// only for an access denial).
+pub fn quota_problem(e: &CallError, function: &str, region: &str) -> Problem {
+    let what = format!("cannot read them: {e}");
+    let CallError::Service { operation, code, .. } = e else {
+        return match e {
+            CallError::NoAnswer { .. } => Problem::new(
+                what,
+                format!("check the network path to lambda.{region}.amazonaws.com (proxy, VPC endpoint, DNS)"),
+            ),
+            _ => Problem::new(what, "run doctor again; if it persists, the answer above is what Lambda sent"),
+        };
+    };
+    let fix = match code.as_str() {
+        "AccessDeniedException" => {
+            format!("give your IAM identity lambda:{operation} (the check needs {QUOTA_ACTIONS})")
+        }
+        "ResourceNotFoundException" => {
+            format!("no function {function} in {region}: deploy it (scripts/deploy.sh), or check --function, --region")
+        }
+        "UnrecognizedClientException" | "InvalidSignatureException" | "ExpiredTokenException" => {
+            "AWS refused the credentials: refresh them (`aws sso login`, new session token) or check the profile".into()
+        }
+        "TooManyRequestsException" => "Lambda's API throttled the call: run doctor again in a moment".into(),
+        _ => format!("see the Lambda API documentation of {operation} for {code}"),
+    };
+    Problem::new(what, fix)
+}
+
+/// The doctor's own connection to the database failed (not the function's): what it
+/// saw, and what to check on this machine.
+pub fn own_connection_problem(error: &str) -> Problem {
+    let m = error.to_lowercase();
+    let denied = ["access denied", "not authorized", "password authentication", "(28000)", "(28p01)"]
+        .iter()
+        .any(|w| m.contains(w));
+    let fix = match denied {
+        true => {
+            "your own IAM identity (the one running doctor, not the function's role) needs dsql:DbConnectAdmin on the \
+             cluster to connect as admin (dsql:DbConnect for another role); with --database-url, check its user \
+             and password"
+        }
+        false => {
+            "check --dsql-endpoint (or --database-url) and --region, and the network path from this machine to the \
+             database (port 5432)"
+        }
+    };
+    Problem::new(format!("the doctor's own connection to the database failed (from this machine): {error}"), fix)
+}

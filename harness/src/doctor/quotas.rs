@@ -3,6 +3,7 @@
 //! GetFunctionConcurrency, ListProvisionedConcurrencyConfigs), and whether a scenario's
 //! calls in flight will be throttled by a quota rather than by the function.
 
+use super::diagnose::CallError;
 use super::{Finding, Problem, Status};
 
 pub const QUOTAS: &str = "concurrency quotas";
@@ -41,25 +42,24 @@ impl Quotas {
     }
 }
 
-/// Read the quotas.
-pub async fn read(client: &aws_sdk_lambda::Client, function: &str) -> Result<Quotas, String> {
-    let describe = |e: &dyn std::error::Error| workers::error_chain(e);
-    let account =
-        client.get_account_settings().send().await.map_err(|e| format!("GetAccountSettings: {}", describe(&e)))?;
-    let limit = account.account_limit().ok_or("GetAccountSettings gave no AccountLimit")?;
+/// Read the quotas; a failure keeps what Lambda answered (its error code) or why it did not.
+pub async fn read(client: &aws_sdk_lambda::Client, function: &str) -> Result<Quotas, CallError> {
+    let account = client.get_account_settings().send().await.map_err(|e| CallError::of("GetAccountSettings", &e))?;
+    let limit =
+        account.account_limit().ok_or(CallError::Malformed("GetAccountSettings gave no AccountLimit".into()))?;
     let reserved = client
         .get_function_concurrency()
         .function_name(function)
         .send()
         .await
-        .map_err(|e| format!("GetFunctionConcurrency: {}", describe(&e)))?
+        .map_err(|e| CallError::of("GetFunctionConcurrency", &e))?
         .reserved_concurrent_executions();
     let provisioned = client
         .list_provisioned_concurrency_configs()
         .function_name(function)
         .send()
         .await
-        .map_err(|e| format!("ListProvisionedConcurrencyConfigs: {}", describe(&e)))?
+        .map_err(|e| CallError::of("ListProvisionedConcurrencyConfigs", &e))?
         .provisioned_concurrency_configs()
         .iter()
         .map(|c| c.allocated_provisioned_concurrent_executions().unwrap_or(0).max(0) as u64)

@@ -203,3 +203,67 @@ fn a_call_with_the_scenarios_payload_is_read_through_its_response_map() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn the_quota_check_says_what_it_saw_and_asks_for_a_permission_only_when_denied() {
+    use super::diagnose::{quota_problem, CallError};
+    let denied = response(
+        403,
+        &[("x-amzn-ErrorType", "AccessDeniedException")],
+        json!({"Message": "User: arn:aws:iam::123456789012:user/dev is not authorized to perform: lambda:GetAccountSettings"}),
+    );
+    let settings = json!({"AccountLimit": {"ConcurrentExecutions": 1000, "UnreservedConcurrentExecutions": 900}});
+    let (c, _http) = client(vec![denied, response(200, &[], settings), not_found()]);
+    let e = quotas::read(&c, "reinvent-dat401").await.unwrap_err();
+    assert!(matches!(&e, CallError::Service { status: 403, code, .. } if code == "AccessDeniedException"), "{e:?}");
+    let p = quota_problem(&e, "reinvent-dat401", "us-east-1");
+    assert!(
+        p.what.starts_with("cannot read them: GetAccountSettings answered AccessDeniedException (HTTP 403): User:"),
+        "{p:?}"
+    );
+    assert!(p.fix.starts_with("give your IAM identity lambda:GetAccountSettings"), "{p:?}");
+    // A missing function is a 404, not a permission.
+    let e = quotas::read(&c, "reinvent-dat401").await.unwrap_err();
+    let p = quota_problem(&e, "reinvent-dat401", "us-east-1");
+    assert!(
+        p.what.starts_with("cannot read them: GetFunctionConcurrency answered ResourceNotFoundException (HTTP 404)"),
+        "{p:?}"
+    );
+    assert!(p.fix.starts_with("no function reinvent-dat401 in us-east-1: deploy it"), "{p:?}");
+    assert!(!p.fix.contains("IAM"), "{p:?}");
+    // No answer at all: the network, not a permission.
+    let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused (os error 111)");
+    let sdk: aws_sdk_lambda::error::SdkError<
+        aws_sdk_lambda::operation::get_account_settings::GetAccountSettingsError,
+        aws_sdk_lambda::config::http::HttpResponse,
+    > = aws_sdk_lambda::error::SdkError::dispatch_failure(aws_smithy_runtime_api::client::result::ConnectorError::io(
+        Box::new(refused),
+    ));
+    let e = CallError::of("GetAccountSettings", &sdk);
+    let p = quota_problem(&e, "reinvent-dat401", "us-east-1");
+    assert!(
+        p.what.starts_with("cannot read them: GetAccountSettings: no answer from Lambda: dispatch failure"),
+        "{p:?}"
+    );
+    assert!(p.what.contains("Connection refused"), "{p:?}");
+    assert!(p.fix.starts_with("check the network path to lambda.us-east-1.amazonaws.com"), "{p:?}");
+}
+
+#[tokio::test]
+async fn a_failure_of_the_doctors_own_database_connection_is_named_as_its_own() {
+    use super::diagnose::own_connection_problem;
+    // A real refusal: nothing listens on the port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("postgresql://postgres@127.0.0.1:{port}/postgres");
+    let e = format!("{:#}", crate::database::connect(&url).await.unwrap_err());
+    let p = own_connection_problem(&e);
+    assert!(p
+        .what
+        .starts_with("the doctor's own connection to the database failed (from this machine): cannot connect"));
+    assert!(p.what.contains(&e), "{p:?}");
+    assert!(p.fix.contains("the network path from this machine"), "{p:?}");
+    assert!(!p.fix.contains("function"), "{p:?}");
+    let denied = "DSQL abc.dsql.us-east-1.on.aws as admin: unable to accept connection, access denied (28000)";
+    let p = own_connection_problem(denied);
+    assert!(p.fix.starts_with("your own IAM identity (the one running doctor, not the function's role)"), "{p:?}");
+}

@@ -1,6 +1,8 @@
 //! Reading an invariant's number from the database: one row, one integer or numeric
 //! column (read as text, so that `numeric` sums of any size are exact), or NULL.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use tokio_postgres::{Client, SimpleQueryMessage};
 use transfer::error::describe_db_error;
@@ -100,17 +102,65 @@ pub(super) async fn measure(client: &Client, i: &Invariant, values: &Values) -> 
     }
 }
 
-/// Every invariant's number, in order.
+/// Every invariant's number, in order, each query given at most `limit`; and, when one
+/// timed out, why the verification could not run (the queries after it are not run).
 pub async fn measure_all(
     client: &Client,
     invariants: &[Invariant],
     values: &Values,
-) -> Vec<Result<Option<Number>, String>> {
+    limit: Duration,
+) -> (Vec<Result<Option<Number>, String>>, Option<String>) {
     let mut out = Vec::with_capacity(invariants.len());
+    let mut timed_out: Option<String> = None;
     for i in invariants {
-        out.push(measure(client, i, values).await);
+        if let Some(first) = &timed_out {
+            out.push(Err(format!("not run: the query of {first} before it timed out")));
+            continue;
+        }
+        match within(client, limit, measure(client, i, values)).await {
+            Ok(measured) => out.push(measured),
+            Err(ended) => {
+                out.push(Err(format!(
+                    "timed out after {}: the query did not finish and {ended} (a table locked by another session, \
+                     or a database that does not answer)",
+                    shown(limit)
+                )));
+                timed_out = Some(i.name.clone());
+            }
+        }
     }
-    out
+    let why = timed_out.map(|name| {
+        format!(
+            "the database did not answer within {}: the query of {name} timed out (a table locked by another \
+             session, or a database that does not answer)",
+            shown(limit)
+        )
+    });
+    (out, why)
+}
+
+/// `query`'s answer, or when it took longer than `limit` how it ended: the server is
+/// asked to cancel it, for at most 5 s (a cluster reached over TLS takes no plain cancel
+/// request; the query is then left to end with the connection).
+async fn within<T>(client: &Client, limit: Duration, query: impl std::future::Future<Output = T>) -> Result<T, String> {
+    let token = client.cancel_token();
+    match tokio::time::timeout(limit, query).await {
+        Ok(answer) => Ok(answer),
+        Err(_) => match tokio::time::timeout(Duration::from_secs(5), token.cancel_query(tokio_postgres::NoTls)).await {
+            Ok(Ok(())) => Err("was cancelled".into()),
+            Ok(Err(e)) => Err(format!("was abandoned (no cancel request: {e})")),
+            Err(_) => Err("was abandoned (the cancel request got no answer)".into()),
+        },
+    }
+}
+
+/// A limit as people write it: `300 s`, `1.5 s`, `200 ms`.
+fn shown(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1_000 => format!("{ms} ms"),
+        ms if ms % 1_000 == 0 => format!("{} s", ms / 1_000),
+        _ => format!("{} s", d.as_secs_f64()),
+    }
 }
 
 #[cfg(test)]

@@ -99,3 +99,58 @@ pub(super) fn function(src: &Source, raw: &Option<RawFunction>) -> Result<Option
         database_port,
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::{parse, Overrides};
+
+    const LOAD: &str = "[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n";
+
+    fn hosted(text: &str) -> Result<Option<super::HostedFunction>, String> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("code")).unwrap();
+        let path = dir.path().join("s.toml");
+        let path = path.to_str().unwrap();
+        let text = format!("{text}\n{LOAD}");
+        parse(path, &text, &Overrides::default())
+            .map(|p| p.local.function)
+            .map_err(|e| e.to_string().replace(path, "s.toml"))
+    }
+
+    #[test]
+    fn a_runtime_and_handler_or_a_command_with_the_code_beside_the_scenario() {
+        let f = hosted("[local.function]\nruntime = \"python3.12\"\nhandler = \"app.handler\"\ncode = \"code\"\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((f.runtime.as_deref(), f.handler.as_deref()), (Some("python3.12"), Some("app.handler")));
+        assert!(f.code.is_absolute() && f.code.ends_with("code"), "{f:?}");
+        assert_eq!(f.database_port, 5432);
+        let f =
+            hosted("[local.function]\ncommand = [\"./run\", \"-x\"]\nenv = { A_B = \"1\" }\ndatabase_port = 6543\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(
+            (f.command.unwrap(), f.env["A_B"].as_str(), f.database_port),
+            (vec!["./run".into(), "-x".into()], "1", 6543)
+        );
+        assert_eq!(hosted("").unwrap(), None, "no section: the built-in function");
+    }
+
+    #[test]
+    fn what_cannot_be_hosted_is_refused_where_it_is_written() {
+        let e = hosted("[local.function]\nruntime = \"java21\"\nhandler = \"a.B\"\n").unwrap_err();
+        assert_eq!(e, "s.toml:2:11: local.function.runtime \"java21\" is not a nodejs*, python3* or provided* runtime");
+        let e = hosted("[local.function]\nruntime = \"nodejs20.x\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml:2:11: local.function.runtime \"nodejs20.x\" needs `handler`"), "{e}");
+        let e =
+            hosted("[local.function]\nruntime = \"nodejs20.x\"\nhandler = \"i.h\"\ncommand = [\"x\"]\n").unwrap_err();
+        assert!(e.contains("give `runtime` (with `handler`) or `command`, not both"), "{e}");
+        let e = hosted("[local.function]\ncommand = [\"x\"]\ncode = \"missing\"\n").unwrap_err();
+        assert!(e.starts_with("s.toml:3:8: local.function.code: ") && e.ends_with("is not a directory"), "{e}");
+        let e = hosted("[local.function]\ncommand = [\"x\"]\nenv = { AWS_LAMBDA_RUNTIME_API = \"h\" }\n").unwrap_err();
+        assert!(e.contains("\"AWS_LAMBDA_RUNTIME_API\" is set by the endpoint itself"), "{e}");
+        let e =
+            hosted("[target]\nkind = \"aws\"\nfunction = \"f\"\n[local.function]\ncommand = [\"x\"]\n").unwrap_err();
+        assert!(e.ends_with("[local.function] is hosted by the local stack only; target.kind is \"aws\""), "{e}");
+    }
+}

@@ -263,6 +263,12 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let verify = verify_section::parse(&src, &raw.verify, &data_setup.values(data))?;
     let target = target_section::target(&src, &raw, o)?;
     let local = local(&src, &raw, o)?;
+    if local.function.is_some() && !matches!(target, TargetSpec::Local { .. }) {
+        let kind = target.kind();
+        return Err(
+            src.err(src.path, format!("[local.function] is hosted by the local stack only; target.kind is {kind:?}"))
+        );
+    }
     let (load, planned) = load_section::load_model(&src, &raw, o)?;
     let workload = workload_section::workload(&src, &raw, data, o, &load)?;
     let limits = &raw.limits;

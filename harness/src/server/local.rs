@@ -46,6 +46,46 @@ pub async fn snapshot(
     conflicts: ConflictSource<'_>,
     own: &[i32],
 ) -> anyhow::Result<PgSnapshot> {
+    snapshot_within(client, conflicts, own, SNAPSHOT_TIMEOUT).await
+}
+
+/// The longest a snapshot may take, its 5 s of waiting for the counters to settle
+/// included, before its query is cancelled and the view left out as incomplete.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `snapshot` within `limit`; beyond it the query in flight is cancelled (best effort: a
+/// connection over TLS takes no plain cancel request) and the error says that the
+/// server-side view is incomplete, and after how long it gave up.
+pub async fn snapshot_within(
+    client: &tokio_postgres::Client,
+    conflicts: ConflictSource<'_>,
+    own: &[i32],
+    limit: Duration,
+) -> anyhow::Result<PgSnapshot> {
+    let token = client.cancel_token();
+    match tokio::time::timeout(limit, read_snapshot(client, conflicts, own)).await {
+        Ok(snapshot) => snapshot,
+        Err(_) => {
+            let cancel = tokio::time::timeout(Duration::from_secs(5), token.cancel_query(tokio_postgres::NoTls)).await;
+            let ended = match cancel {
+                Ok(Ok(())) => "cancelled".to_string(),
+                Ok(Err(e)) => format!("abandoned (no cancel request: {e})"),
+                Err(_) => "abandoned (the cancel request got no answer)".into(),
+            };
+            anyhow::bail!(
+                "incomplete: PostgreSQL's statistics (pg_stat_activity, pg_stat_database) did not answer within {} s; \
+                 the query was {ended}",
+                limit.as_secs_f64()
+            )
+        }
+    }
+}
+
+async fn read_snapshot(
+    client: &tokio_postgres::Client,
+    conflicts: ConflictSource<'_>,
+    own: &[i32],
+) -> anyhow::Result<PgSnapshot> {
     let mut last = None;
     let mut settled = false;
     for _ in 0..25 {

@@ -145,7 +145,9 @@ function run(handler, event, ctx) {
     ctx.fail = (err) => settle(err === undefined || err === null ? "handled" : err);
     const result = handler(event, ctx, settle);
     if (result && typeof result.then === "function") result.then((v) => settle(null, v), (e) => settle(e));
-    else if (handler.length < 3) settle(null, result);
+    // As AWS's Node.js runtime: a value a non-async handler returns is not the answer;
+    // without a callback or context.succeed, the answer is null.
+    else if (handler.length < 3) setImmediate(() => settle(null, null));
   });
 }
 

@@ -296,6 +296,8 @@ impl Environments {
             idle.retain(|(_, since)| since.elapsed() <= limit);
             self.counters.reclaimed.fetch_add((before - idle.len()) as u64, Ordering::Relaxed);
         }
+        // A process that exited while idle is gone: the next call is a cold start.
+        idle.retain(|(env, _)| env.healthy());
         idle.pop().map(|(env, _)| env)
     }
 

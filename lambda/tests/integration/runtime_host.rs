@@ -155,6 +155,9 @@ async fn node_callbacks_and_es_modules() {
     assert_eq!(callback.ok(json!({"name": "cb"})).await.body, json!({"callback": true, "name": "cb"}));
     let esm = node("esm.handler", config(1, Overflow::Queue, Duration::from_secs(10))).await;
     assert_eq!(esm.ok(json!({"name": "m"})).await.body, json!({"esm": true, "name": "m"}));
+    // As on AWS: what a non-async handler without a callback returns is not its answer.
+    let sync = node("index.syncReturn", config(1, Overflow::Queue, Duration::from_secs(10))).await;
+    assert_eq!(sync.ok(json!({"name": "s"})).await.body, serde_json::Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -211,6 +214,19 @@ async fn a_process_that_exits_mid_invoke_is_a_runtime_exit_error_then_a_cold_sta
         // Each environment's output in its own log.
         assert!(host.log_file(1).contains("echo") && host.log_file(2).contains("echo"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_an_uncaught_exception_the_next_call_gets_a_new_environment() {
+    let host = node("index.handler", config(1, Overflow::Queue, Duration::from_secs(10))).await;
+    let first = host.ok(json!({})).await;
+    let uncaught = host.failed(json!({"op": "uncaught"})).await;
+    assert_eq!(uncaught.body["errorType"], "RangeError", "{}", uncaught.body);
+    // Sent at once: the environment that is exiting must not be handed this call.
+    let again = host.ok(json!({})).await;
+    assert_ne!(pid_of(&again), pid_of(&first));
+    assert!(again.log.contains("Init Duration: "), "a cold start: {}", again.log);
+    assert_eq!(host.endpoint.stats().cold_starts, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

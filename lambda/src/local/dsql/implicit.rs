@@ -43,19 +43,21 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
 
     /// Commit the implicit transaction if every statement succeeded (an error at COMMIT
     /// is the client's to see), else roll it back; either way it is over.
-    pub(super) async fn end_implicit(&mut self, ok: bool) -> std::io::Result<()> {
+    /// Commit (or roll back) the implicit transaction; false if its COMMIT failed.
+    pub(super) async fn end_implicit(&mut self, ok: bool) -> std::io::Result<bool> {
+        let mut committed = true;
         if self.txn.is_some() && ok {
             let commit =
                 Prepared { name: String::new(), sql: "COMMIT".into(), kind: Statement::Commit, param_types: vec![] };
             self.quiet = true;
-            let committed = self.commit(Step { prepared: commit, group: None, bind: None }).await;
+            let done = self.commit(Step { prepared: commit, group: None, bind: None }).await;
             self.quiet = false;
-            committed?;
+            committed = done?;
         } else if self.txn.take().is_some() {
             self.rollback_backend().await?;
         }
         self.txn = None;
         self.failed = false;
-        Ok(())
+        Ok(committed)
     }
 }

@@ -300,7 +300,9 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
         }
         if implicit {
-            self.end_implicit(ok).await?;
+            // A COMMIT that failed (OC000) is an error like any other: in a flushed
+            // batch, what follows up to the Sync is discarded.
+            ok = self.end_implicit(ok).await? && ok;
         }
         if ready {
             let status = self.client_status();

@@ -137,7 +137,10 @@ impl ProcessEnvironment {
                 biased;
                 report = self.api.reports.recv() => match report {
                     Some(Report::Response { request_id: id, body }) if id == request_id => return Ok(body),
-                    Some(Report::Error { request_id: id, body }) if id == request_id => return Err(body),
+                    Some(Report::Error { request_id: id, body }) if id == request_id => {
+                        self.settle().await;
+                        return Err(body);
+                    }
                     Some(Report::InitError { body, .. }) => {
                         self.broken = true;
                         return Err(body);
@@ -150,6 +153,28 @@ impl ProcessEnvironment {
         }
     }
 
+    /// After a function error, wait (at most [`SETTLE`]) until the process asks for its
+    /// next event or exits: a runtime that exits on an uncaught error (Node.js does,
+    /// after posting it) is then not handed the next call, which on AWS gets a new
+    /// environment.
+    async fn settle(&mut self) {
+        let waited = tokio::time::timeout(SETTLE, async {
+            loop {
+                tokio::select! {
+                    biased;
+                    report = self.api.reports.recv() => match report {
+                        Some(Report::Next) => return,
+                        Some(_) => continue,
+                        None => break,
+                    },
+                    _ = self.child.wait() => break,
+                }
+            }
+            self.broken = true;
+        });
+        let _ = waited.await;
+    }
+
     fn exit_error(&mut self, request_id: &str, status: Option<std::process::ExitStatus>) -> Bytes {
         self.broken = true;
         self.child.kill();
@@ -157,6 +182,9 @@ impl ProcessEnvironment {
         error_document(EXIT_ERROR, &exited_message(request_id, &describe_exit(status)))
     }
 }
+
+/// How long a process may take, after a function error, to ask for its next event.
+const SETTLE: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -93,6 +93,7 @@ impl Launcher {
         let region = spec
             .env
             .iter()
+            .rev()
             .find(|(k, _)| k == "AWS_REGION" || k == "AWS_DEFAULT_REGION")
             .map_or(DEFAULT_REGION, |(_, v)| v.as_str());
         let task_root = spec.cwd.to_string_lossy().into_owned();
@@ -110,6 +111,8 @@ impl Launcher {
             ("AWS_REGION", region.to_string()),
             ("AWS_DEFAULT_REGION", region.to_string()),
             ("TZ", ":UTC".to_string()),
+            // Lambda has no user site: a package there would be found here only.
+            ("PYTHONNOUSERSITE", "1".to_string()),
         ];
         vars.extend(set.into_iter().map(|(k, v)| (k.to_string(), v)));
         if let Some(handler) = &spec.handler {
