@@ -5,6 +5,7 @@
 //! tokens). `function` ties them into one execution environment's handler, used both by
 //! the AWS entry point (`transfer-lambda`) and by the local Lambda endpoint (`local`).
 
+pub mod civil;
 pub mod db;
 pub mod error;
 pub mod function;

@@ -106,9 +106,7 @@ pub async fn reaches_database(client: &aws_sdk_lambda::Client, function: &str, r
     let status = match result {
         Err(e) => Status::Fail(invoke_problem(function, region, &e)),
         Ok(out) => {
-            let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
-            let json: serde_json::Value =
-                serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+            let (body, json) = answer_of(&out);
             match out.function_error() {
                 None => Status::Ok(json["greeting"].as_str().unwrap_or(&body).to_string()),
                 Some(_) => {
@@ -120,6 +118,13 @@ pub async fn reaches_database(client: &aws_sdk_lambda::Client, function: &str, r
         }
     };
     Finding { check: DATABASE, status }
+}
+
+/// An Invoke answer's body, as text and as JSON (the text itself when it is not JSON).
+fn answer_of(out: &aws_sdk_lambda::operation::invoke::InvokeOutput) -> (String, serde_json::Value) {
+    let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
+    let json = serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+    (body, json)
 }
 
 /// Check 3 for a function of the user's: one call with the scenario's first payload,
@@ -134,9 +139,7 @@ pub async fn scenario_call(
     let status = match result {
         Err(e) => Status::Fail(invoke_problem(function, region, &e)),
         Ok(out) => {
-            let body = out.payload().map(|p| String::from_utf8_lossy(p.as_ref()).into_owned()).unwrap_or_default();
-            let json: serde_json::Value =
-                serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body.clone()));
+            let (_, json) = answer_of(&out);
             judge_answer(out.function_error(), &json, response)
         }
     };

@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sdk_lambda::config::{BehaviorVersion, Region};
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::invoke::{InvokeError, InvokeOutput};
 use aws_sdk_lambda::primitives::Blob;
@@ -17,14 +15,7 @@ use crate::support::{connect, TestDb};
 const NAME: &str = "reinvent-dat401";
 
 fn client(endpoint: &Endpoint) -> aws_sdk_lambda::Client {
-    let config = aws_sdk_lambda::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "not-a-secret", None, None, "test"))
-        .endpoint_url(endpoint.url())
-        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-        .build();
-    aws_sdk_lambda::Client::from_conf(config)
+    crate::support::lambda_client(&endpoint.url())
 }
 
 async fn start(db: &TestDb, environments: usize, overflow: Overflow, timeout: Duration) -> Endpoint {

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use aws_credential_types::Credentials;
-use aws_sdk_lambda::config::{BehaviorVersion, Region};
 use aws_sdk_lambda::error::SdkError;
 use aws_sdk_lambda::operation::invoke::InvokeError;
 use aws_sdk_lambda::operation::RequestId;
@@ -40,14 +38,8 @@ async fn host(runtime: &str, handler: &str, dir: PathBuf, env: &[(&str, &str)], 
     let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let spec = ProcessSpec::for_runtime(runtime, handler, dir, env, logs.path()).unwrap();
     let endpoint = Endpoint::start_process(config, spec).await.unwrap();
-    let sdk = aws_sdk_lambda::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("AKIDLOCAL", "not-a-secret", None, None, "test"))
-        .endpoint_url(endpoint.url())
-        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
-        .build();
-    Host { endpoint, lambda: aws_sdk_lambda::Client::from_conf(sdk), logs }
+    let lambda = crate::support::lambda_client(&endpoint.url());
+    Host { endpoint, lambda, logs }
 }
 
 async fn node(handler: &str, config: EndpointConfig) -> Host {

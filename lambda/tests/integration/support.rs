@@ -42,3 +42,16 @@ pub async fn connect(url: &str) -> Client {
     tokio::spawn(conn);
     client
 }
+
+/// An aws-sdk-lambda client of a local endpoint: placeholder credentials, no retries.
+pub fn lambda_client(url: &str) -> aws_sdk_lambda::Client {
+    use aws_sdk_lambda::config::{BehaviorVersion, Region};
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::new("AKIDLOCAL", "not-a-secret", None, None, "test"))
+        .endpoint_url(url)
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_lambda::Client::from_conf(config)
+}

@@ -278,25 +278,11 @@ impl Stamp {
     fn of(time: SystemTime) -> Stamp {
         let secs = time.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let (days, rest) = (secs / 86_400, secs % 86_400);
-        let (y, m, d) = civil_from_days(days as i64);
+        let (y, m, d) = transfer::civil::civil_from_days(days as i64);
         let date = format!("{y:04}{m:02}{d:02}");
         let date_time = format!("{date}T{:02}{:02}{:02}Z", rest / 3600, rest / 60 % 60, rest % 60);
         Stamp { date_time, date }
     }
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard Hinnant's
-/// `civil_from_days`).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn hex(bytes: &[u8]) -> String {

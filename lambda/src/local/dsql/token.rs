@@ -392,7 +392,7 @@ fn parse_amz_date(s: &str) -> Result<SystemTime, TokenError> {
     if year < 1970 || !(1..=12).contains(&month) || hour > 23 || minute > 59 || second > 59 {
         return Err(bad());
     }
-    let days = days_from_civil(year, month, day);
+    let days = crate::civil::days_from_civil(year, month, day);
     // A day that is not in its month (0, 31 April, 29 February of 2026) comes back as another date.
     if civil_from_days(days) != (year, month, day) {
         return Err(bad());
@@ -401,29 +401,10 @@ fn parse_amz_date(s: &str) -> Result<SystemTime, TokenError> {
     u64::try_from(secs).map(|s| UNIX_EPOCH + Duration::from_secs(s)).map_err(|_| bad())
 }
 
-/// Days since 1970-01-01 of a date in the proleptic Gregorian calendar (Howard Hinnant's
-/// `days_from_civil`): years start on 1 March so that the leap day comes last.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let year_of_era = y - era * 400;
-    let day_of_year = (153 * ((month + 9) % 12) + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
-
-/// The date of a count of days since 1970-01-01: the inverse of [`days_from_civil`].
+/// The date of a day count, every field an i64.
 fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let mp = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+    let (year, month, day) = crate::civil::civil_from_days(days);
+    (year, i64::from(month), i64::from(day))
 }
 
 /// A time as (year, month, day, hour, minute, second) in UTC, whole seconds.
@@ -649,7 +630,7 @@ mod tests {
         let mut previous = civil_from_days(-1);
         for days in 0..(500 * 366) {
             let (y, m, d) = civil_from_days(days);
-            assert_eq!(days_from_civil(y, m, d), days);
+            assert_eq!(crate::civil::days_from_civil(y, m, d), days);
             let next_day = (y, m, d - 1) == previous;
             let next_month = d == 1 && ((y, m - 1) == (previous.0, previous.1) || (m == 1 && y == previous.0 + 1));
             assert!(next_day || next_month, "{previous:?} then {:?}", (y, m, d));
