@@ -154,6 +154,9 @@ enum Refusal {
         "the plan's share needs {needs} calls in flight; this worker runs at most {max} (harness worker --max-in-flight)"
     )]
     TooManyInFlight { needs: u64, max: u64 },
+    /// Reading the plan panicked: a bug, reported instead of a closed connection.
+    #[error("this worker could not take the plan (it panicked: {0}); the daemon is free for the next one")]
+    Panicked(String),
 }
 
 /// Frees the daemon when the plan's connection ends, however it ends.
@@ -354,14 +357,14 @@ impl Daemon {
             };
             return self.refuse_sealed(&mut tx, peer, refusal).await;
         };
-        if let Err(e) = crate::limits::validate(&plan) {
-            return self.refuse_sealed(&mut tx, peer, e.into()).await;
-        }
-        if let Some(max) = self.max_in_flight.filter(|m| plan.load.max_in_flight() > *m) {
-            let refusal = Refusal::TooManyInFlight { needs: plan.load.max_in_flight(), max };
-            return self.refuse_sealed(&mut tx, peer, refusal).await;
-        }
-        self.emit(DaemonEvent::Running { peer, calls: plan.load.planned_calls() });
+        // Whatever the plan holds, reading it cannot take the daemon's handler down
+        // unanswered: a panic here is refused as one (the engine's own are `failed`).
+        let max_in_flight = self.max_in_flight;
+        let calls = match guarded(|| take(&plan, max_in_flight)) {
+            Ok(calls) => calls,
+            Err(refusal) => return self.refuse_sealed(&mut tx, peer, refusal).await,
+        };
+        self.emit(DaemonEvent::Running { peer, calls });
 
         // Frames out go through one writer task.
         let (out, outbox) = mpsc::unbounded_channel::<ToCoordinator>();
@@ -399,6 +402,27 @@ impl Daemon {
         self.emit(DaemonEvent::Finished { peer, calls });
         true
     }
+}
+
+/// The plan's calls, if this daemon takes it: valid, and within `--max-in-flight`.
+fn take(plan: &crate::EnginePlan, max_in_flight: Option<u64>) -> Result<Option<u64>, Refusal> {
+    crate::limits::validate(plan)?;
+    if let Some(max) = max_in_flight.filter(|m| plan.load.max_in_flight() > *m) {
+        return Err(Refusal::TooManyInFlight { needs: plan.load.max_in_flight(), max });
+    }
+    Ok(plan.load.planned_calls())
+}
+
+/// `f`, with a panic turned into a refusal that says what it was.
+fn guarded<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        Err(Refusal::Panicked(what))
+    })
 }
 
 /// Resolves when shutdown is asked for; never, if nobody can ask any more.
@@ -543,6 +567,21 @@ async fn run_plan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_panic_while_taking_a_plan_is_refused_with_what_it_was() {
+        let refused = guarded::<()>(|| panic!("index {} out of range", 5)).unwrap_err();
+        assert!(matches!(&refused, Refusal::Panicked(m) if m == "index 5 out of range"), "{refused:?}");
+        let text = refused.to_string();
+        assert!(text.contains("could not take the plan (it panicked: index 5 out of range)"), "{text}");
+        assert_eq!(guarded(|| Ok::<_, Refusal>(3)).unwrap(), 3);
+        let plan = crate::EnginePlan::for_tests(
+            crate::LoadModel::Closed { in_flight: 8, calls: Some(20), duration_s: None },
+            10,
+        );
+        assert_eq!(take(&plan, None).unwrap(), Some(20));
+        assert!(matches!(take(&plan, Some(4)), Err(Refusal::TooManyInFlight { needs: 8, max: 4 })));
+    }
 
     #[test]
     fn a_stalled_frame_gives_way_before_a_connection_that_sent_nothing() {
