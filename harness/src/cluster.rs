@@ -56,18 +56,7 @@ pub async fn verify(
 ) -> Verification {
     let unreported: u64 = driven.workers.iter().map(|w| w.unreported_at_most).sum();
     let run = RunContext { counts: RunCounts::of(&driven.totals, unreported), before };
-    database::verify_connected(reconnect(db).await, &Checks::of_plan(plan), Some(&run)).await
-}
-
-async fn reconnect(db: &DbTarget) -> anyhow::Result<tokio_postgres::Client> {
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        match db.connect().await {
-            Ok(client) => return Ok(client),
-            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
-            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
-        }
-    }
+    database::verify_connected(db.reconnect(PATIENCE).await, &Checks::of_plan(plan), Some(&run)).await
 }
 
 #[cfg(test)]

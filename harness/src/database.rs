@@ -40,6 +40,20 @@ impl DbTarget {
         }
     }
 
+    /// A new connection, tried again for up to `patience` (the server may be restarting).
+    pub async fn reconnect(&self, patience: std::time::Duration) -> anyhow::Result<Client> {
+        let deadline = tokio::time::Instant::now() + patience;
+        loop {
+            match self.connect().await {
+                Ok(client) => return Ok(client),
+                Err(e) if tokio::time::Instant::now() >= deadline => {
+                    return Err(e.context(format!("the database did not come back within {} s", patience.as_secs())))
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+            }
+        }
+    }
+
     pub fn dialect(&self) -> Dialect {
         match self {
             DbTarget::Url(_) => Dialect::Postgres,

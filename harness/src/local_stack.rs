@@ -145,16 +145,7 @@ impl LocalDatabase {
 
     /// A new connection, tried again for up to `patience` (the server may be restarting).
     pub async fn reconnect(&self, patience: Duration) -> anyhow::Result<tokio_postgres::Client> {
-        let deadline = tokio::time::Instant::now() + patience;
-        loop {
-            match self.target.connect().await {
-                Ok(client) => return Ok(client),
-                Err(e) if tokio::time::Instant::now() >= deadline => {
-                    return Err(e.context(format!("the database did not come back within {} s", patience.as_secs())))
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
-            }
-        }
+        self.target.reconnect(patience).await
     }
 }
 

@@ -98,10 +98,12 @@ impl ResponseMap {
             Outcome::Response(v) => self.answer(v),
             Outcome::FunctionError { error_type, message } => function_error(error_type, message),
             Outcome::Throttled { reason } => {
-                failed(ErrorClass::Throttle, format!("TooManyRequestsException: {reason}"))
+                Classified::failed(ErrorClass::Throttle, format!("TooManyRequestsException: {reason}"))
             }
-            Outcome::ServiceError { code, .. } => failed(ErrorClass::Service, code.clone()),
-            Outcome::Transport { message } => failed(ErrorClass::Transport, message.chars().take(160).collect()),
+            Outcome::ServiceError { code, .. } => Classified::failed(ErrorClass::Service, code.clone()),
+            Outcome::Transport { message } => {
+                Classified::failed(ErrorClass::Transport, message.chars().take(160).collect())
+            }
         }
     }
 
@@ -135,8 +137,11 @@ fn whole(x: f64) -> Option<u64> {
     (x.is_finite() && x >= 0.0).then(|| x.round() as u64)
 }
 
-fn failed(class: ErrorClass, message: String) -> Classified {
-    Classified { error: Some((class, message)), ..Classified::default() }
+impl Classified {
+    /// A call that failed this way, with nothing else known of it.
+    pub fn failed(class: ErrorClass, message: String) -> Classified {
+        Classified { error: Some((class, message)), ..Classified::default() }
+    }
 }
 
 /// A function error; a failed transaction states its retries: `... after N retries`.

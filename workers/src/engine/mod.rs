@@ -254,15 +254,16 @@ impl Call {
         };
         let latency_us = self.intended.elapsed().as_micros() as u64;
         let mut platform = None;
-        let failed = |class, message: String| Classified { error: Some((class, message)), ..Classified::default() };
         let read = match outcome {
             Some(Ok(Ok(answer))) => {
                 platform = answer.report;
                 self.response.classify(&answer.outcome)
             }
-            Some(Ok(Err(_))) => failed(ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout)),
-            Some(Err(_)) => failed(ErrorClass::Transport, "the invoke target panicked".to_string()),
-            None => failed(ErrorClass::Abandoned, "still in flight at the drain deadline".into()),
+            Some(Ok(Err(_))) => {
+                Classified::failed(ErrorClass::Timeout, format!("no answer within {:?}", self.call_timeout))
+            }
+            Some(Err(_)) => Classified::failed(ErrorClass::Transport, "the invoke target panicked".to_string()),
+            None => Classified::failed(ErrorClass::Abandoned, "still in flight at the drain deadline".into()),
         };
         let Classified { error, function_us, retries, fields } = read;
         CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts, fields }
