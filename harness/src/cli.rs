@@ -41,10 +41,10 @@ pub enum Command {
     /// SIGINT, SIGTERM or SIGHUP: stop starting calls, drain, report and tear down; a
     /// second signal skips the drain.
     /// Exit status: 0 every planned call started and every check passed; 1 verification
-    /// failed or could not run, a threshold failed, a worker was lost or failed, the calls
-    /// do not add up, or not every planned call started (unless limits.allow_incomplete);
-    /// 2 bad input or set-up
-    /// failure; 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP, with the report written.
+    /// failed or could not run, a threshold failed (without [thresholds], more than 1% of
+    /// the calls failed other than as `thresholds.expected` says), a worker was lost or
+    /// failed, the calls do not add up, or not every planned call started (unless
+    /// limits.allow_incomplete); 2 bad input or set-up failure; 130/143/129 stopped by SIGINT/SIGTERM/SIGHUP, with the report written.
     Run(RunArgs),
     /// Create the schema and load accounts (parallel batched inserts); safe to re-run.
     Setup(SetupArgs),

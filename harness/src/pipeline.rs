@@ -21,7 +21,7 @@ use crate::local_stack::{LocalDatabase, LocalStack};
 use crate::record::{Driven, Record};
 use crate::report::{RunReport, WorkerReport, SCHEMA_VERSION};
 use crate::run_dir::RunDir;
-use crate::scenario::{Plan, TargetSpec, Thresholds};
+use crate::scenario::{Plan, TargetSpec};
 use crate::server::{self, ServerView};
 use crate::signals::{Signals, Stopping};
 use crate::stream::Outputs;
@@ -104,9 +104,8 @@ pub async fn execute(plan: Plan, results: &Path, options: RunOptions, signals: &
         coordinator: ran.driven.coordinator,
     };
     report.accounting = Some(report.accounting());
-    if report.plan.thresholds != Thresholds::default() {
-        report.checks = check::evaluate(&report, &report.plan.thresholds, None);
-    }
+    // Every run is checked: without `[thresholds]`, its failed calls against the default.
+    report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     dir.write(&report)?;
     let exit = exit_status(&report, signals.first());
     Ok(Finished { dir, report, exit, teardown: ran.teardown })

@@ -265,10 +265,18 @@ fn when_most_calls_are_throttled_goodput_and_success_latency_tell_the_truth() {
                 [local]\nenvironments = 2\noverflow = \"throttle\"\n[thresholds]\nmax_p50_ms = 10000\n";
     std::fs::write(&file, scenario_text).unwrap();
     let (out, summary, _d) = run(&[file.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    // No failure limit of its own: the default one fails the run.
+    assert_eq!(out.status.code(), Some(1), "a mostly throttled run fails by default: {}", text(&out));
     let s = summary.unwrap();
     let (calls, successes) = (n(&s, "/totals/calls"), n(&s, "/totals/successes"));
     assert_eq!(calls, 200);
+    let default = s["checks"].as_array().unwrap().iter().find(|c| c["name"] == "failed calls (default limit)");
+    let default = default.expect("the default failure limit is checked").clone();
+    assert_eq!(default["passed"], false, "{default}");
+    assert_eq!(default["value"], format!("{:.2}%", (calls - successes) as f64 * 100.0 / calls as f64));
+    let failing: Vec<&Value> = s["checks"].as_array().unwrap().iter().filter(|c| c["passed"] == false).collect();
+    assert_eq!(failing.len(), 1, "only the failure limit fails: {failing:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("failed calls (default limit)"), "{}", text(&out));
     assert!(successes * 2 < calls, "most calls were throttled: {successes} of {calls} succeeded");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let figure = |label: &str| -> f64 {

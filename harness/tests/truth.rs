@@ -193,6 +193,10 @@ const TEMPLATE: &str = "[workload]\ntemplate = { n = \"{{n}}\", sku = \"item-{{s
     duration_unit = \"ms\"\nfields = { db = \"/db\" }\n";
 
 /// Run `load` (a `[load]` section) against a fresh scripted endpoint and check every figure.
+/// The scripted endpoint's failures of every kind are what this scenario expects.
+const EXPECTED: &str = "[thresholds]\nexpected = [\"business\", \"function\", \"throttle\", \"service\", \
+                        \"transport\", \"timeout\", \"abandoned\"]\n";
+
 fn truth(load: &str, extra: &[&str]) {
     truth_of(load, extra, false);
 }
@@ -203,7 +207,7 @@ fn truth_of(load: &str, extra: &[&str], shaped: bool) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("truth.toml");
     let text = format!(
-        "[target]\nkind = \"endpoint\"\nurl = \"{}\"\n{load}[limits]\ncall_timeout = \"1s\"\ndrain_timeout = \"1s\"\n{}",
+        "[target]\nkind = \"endpoint\"\nurl = \"{}\"\n{load}[limits]\ncall_timeout = \"1s\"\ndrain_timeout = \"1s\"\n{EXPECTED}{}",
         endpoint.url,
         if shaped { TEMPLATE } else { "" }
     );
@@ -255,7 +259,10 @@ fn truth_of(load: &str, extra: &[&str], shaped: bool) {
     assert!(stdout.contains(&goodput), "{goodput}: {what}");
     assert!(stdout.contains(&format!("Successful:         {} (", e.successes)), "{what}");
     assert!(stdout.contains("OCC Retry Statistics (of "), "{what}");
-    assert_eq!(out.status.code(), Some(0), "no thresholds, every planned call started: {what}");
+    // Every failure was scripted, and declared expected: the default limit passes.
+    let default = s["checks"].as_array().unwrap().iter().find(|c| c["name"] == "failed calls (default limit)");
+    assert_eq!(default.unwrap()["value"], "0.00%", "{what}");
+    assert_eq!(out.status.code(), Some(0), "every failure expected, every planned call started: {what}");
 }
 
 /// A template run: every payload's `n` once (split exactly across workers), and the

@@ -4,10 +4,9 @@
 //! one-sided Kolmogorov-Smirnov distance that allows for the sampling noise of the two
 //! runs' sizes, so a small run does not fail on chance alone.
 
-use workers::Hist;
+use workers::{ErrorClass, Hist};
 
-use crate::scenario::LatencyOf;
-use crate::scenario::Thresholds;
+use crate::scenario::{Expected, LatencyOf, Thresholds};
 use crate::summary::{percent, success_latency, RunReport};
 pub use crate::summary::{Check, Measure};
 
@@ -41,6 +40,10 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
     };
     out.push(accounted_for(report));
     out.extend(at_least("success rate", percent(totals.successes, totals.calls), t.min_success_pct, Unit::Pct));
+    if let Some((limit, default)) = t.failed_limit() {
+        let name = if default { "failed calls (default limit)" } else { "failed calls" };
+        out.extend(at_most(name, percent(unexpected_failures(report, t), totals.calls), Some(limit), Unit::Pct));
+    }
     let (latency, of) = match t.latency {
         Some(LatencyOf::All) => (&totals.latency_us, " (all calls)"),
         _ => (success_latency(totals), ""),
@@ -70,6 +73,21 @@ pub fn evaluate(report: &RunReport, t: &Thresholds, baseline: Option<(&RunReport
         out.extend(against_baseline(report, base, rule));
     }
     out
+}
+
+/// Calls that failed other than as the scenario expects (`thresholds.expected`).
+pub fn unexpected_failures(report: &RunReport, t: &Thresholds) -> u64 {
+    let totals = &report.totals;
+    let failed: u64 = totals.errors.values().sum();
+    let excused = |e: &Expected| match e {
+        Expected::Class(c) => totals.errors.get(c).copied().unwrap_or(0),
+        // Counted with the function errors when those are all expected.
+        Expected::OccConflict if t.expected.contains(&Expected::Class(ErrorClass::Function)) => 0,
+        Expected::OccConflict => {
+            totals.error_messages.of_types(ErrorClass::Function, &report.plan.engine.response.occ_types())
+        }
+    };
+    failed.saturating_sub(t.expected.iter().map(excused).sum())
 }
 
 /// The identity every run must satisfy: each planned call succeeded, failed, was

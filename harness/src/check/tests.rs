@@ -121,11 +121,12 @@ fn verification_is_checked_when_run_required_when_asked() {
     assert!(c.value.contains("balances sum to 990"), "{c:?}");
     let names = |checks: Vec<Check>| checks.into_iter().map(|c| c.name).collect::<Vec<_>>();
     let off = Thresholds { verification: Some(false), ..Thresholds::default() };
-    assert_eq!(names(evaluate(&r, &off, None)), ["calls accounted for"], "only the identity, always checked");
+    let always = ["calls accounted for", "failed calls (default limit)"];
+    assert_eq!(names(evaluate(&r, &off, None)), always, "the identity and the default failure limit, always checked");
 
     r.verification = None;
     let no_verification = evaluate(&r, &Thresholds::default(), None);
-    assert_eq!(names(no_verification), ["calls accounted for"], "no verification (AWS): nothing else to check");
+    assert_eq!(names(no_verification), always, "no verification (AWS): nothing else to check");
     let required = Thresholds { verification: Some(true), ..Thresholds::default() };
     let c = only(&evaluate(&r, &required, None), "verification");
     assert_eq!((c.value.as_str(), c.passed), ("not run", false));
@@ -219,4 +220,44 @@ fn latency_thresholds_judge_successful_calls_unless_told_otherwise() {
     assert!(!only(&checks, "goodput").passed, "50 successful calls/s: {checks:?}");
     let all = Thresholds { latency: Some(crate::scenario::LatencyOf::All), ..t };
     assert!(only(&evaluate(&r, &all, None), "latency p50 (all calls)").passed, "the fast failures flatter p50");
+}
+
+/// Without thresholds a run is still judged on its failed calls: above 1%, other than
+/// the outcomes the scenario expects, it fails; a success floor of its own replaces it.
+#[test]
+fn failed_calls_have_a_default_limit_and_expected_outcomes_are_not_failures() {
+    let none = Thresholds::default();
+    let r = report(1_000, 2.0, (20.0, 40.0), 10, 0, 3);
+    let c = only(&evaluate(&r, &none, None), "failed calls (default limit)");
+    assert!(c.passed && c.value == "1.00%" && c.limit == "<= 1.00%", "{c:?}");
+    let r = report(1_000, 2.0, (20.0, 40.0), 967, 0, 3);
+    let c = only(&evaluate(&r, &none, None), "failed calls (default limit)");
+    assert!(!c.passed && c.value == "96.70%", "a mostly failing run fails without thresholds: {c:?}");
+    let business = Thresholds { expected: vec![Expected::Class(ErrorClass::Business)], ..Thresholds::default() };
+    assert!(only(&evaluate(&r, &business, None), "failed calls (default limit)").passed, "expected refusals");
+    let own = Thresholds { min_success_pct: Some(2.0), ..Thresholds::default() };
+    assert!(evaluate(&r, &own, None).iter().all(|c| !c.name.starts_with("failed calls")));
+    let set = Thresholds { max_failed_pct: Some(97.0), ..Thresholds::default() };
+    assert!(only(&evaluate(&r, &set, None), "failed calls").passed);
+}
+
+/// `occ_conflict` excuses only the function errors `[response] occ_error_types` names.
+#[test]
+fn expected_occ_conflicts_excuse_only_conflicts() {
+    let mut r = report(100, 1.0, (20.0, 40.0), 0, 0, 4);
+    let conflict = format!("{}: change conflicts with another transaction (OC000)", transfer::error::OCC_CONFLICT);
+    for (message, n) in [(conflict.as_str(), 30), ("Runtime.ExitError: exited", 5)] {
+        for _ in 0..n {
+            r.totals.record(&CallRecord {
+                latency_us: 1_000,
+                error: Some((ErrorClass::Function, message.to_string())),
+                ..CallRecord::default()
+            });
+        }
+    }
+    let occ = Thresholds { expected: vec![Expected::OccConflict], ..Thresholds::default() };
+    assert_eq!(unexpected_failures(&r, &occ), 5, "the exit errors are still failures");
+    let function = Thresholds { expected: vec![Expected::OccConflict, Expected::Class(ErrorClass::Function)], ..occ };
+    assert_eq!(unexpected_failures(&r, &function), 0);
+    assert_eq!(unexpected_failures(&r, &Thresholds::default()), 35);
 }

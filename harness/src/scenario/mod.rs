@@ -17,7 +17,7 @@ mod workers_section;
 mod workload_section;
 
 pub use data_section::{DataPlan, LoadSpec, SqlFile};
-pub use thresholds::{LatencyOf, Thresholds};
+pub use thresholds::{Expected, LatencyOf, Thresholds};
 pub use workers_section::{resolve as resolve_workers, FleetSpec, OnLost, WorkerSet};
 
 use std::path::Path;

@@ -250,6 +250,8 @@ pub struct RawThresholds {
     pub latency: S<String>,
     pub max_retried_pct: S<f64>,
     pub max_late_pct: S<f64>,
+    pub max_failed_pct: S<f64>,
+    pub expected: Option<Vec<Spanned<String>>>,
     pub verification: S<bool>,
     pub baseline_tolerance_pct: S<f64>,
     pub max_latency_shift: S<f64>,

@@ -227,3 +227,23 @@ fn the_kubernetes_coordinator_scenario_parses() {
     assert_eq!(p.target.kind(), "aws");
     assert_eq!(p.workers.unwrap().workers, WorkerSet::Dns("harness-workers:7700".into()));
 }
+
+#[test]
+fn expected_outcomes_are_named_and_checked_where_they_are() {
+    let load = "[load]\nmodel = \"closed\"\nin_flight = 1\ncalls = 1\n";
+    let p = plan(&format!("{load}[thresholds]\nmax_failed_pct = 5\nexpected = [\"occ_conflict\", \"throttle\"]\n"))
+        .unwrap();
+    assert_eq!(p.thresholds.max_failed_pct, Some(5.0));
+    assert_eq!(p.thresholds.expected, [Expected::OccConflict, Expected::Class(workers::ErrorClass::Throttle)]);
+    assert_eq!(p.thresholds.failed_limit(), Some((5.0, false)));
+    assert_eq!(plan(load).unwrap().thresholds.failed_limit(), Some((Thresholds::DEFAULT_FAILED_PCT, true)));
+    let e = plan(&format!("{load}[thresholds]\nexpected = [\"business\", \"conflict\"]\n")).unwrap_err();
+    assert!(
+        e.starts_with("s.toml:6:25: thresholds.expected: \"conflict\" is not one of occ_conflict, business"),
+        "{e}"
+    );
+    let e = plan(&format!("{load}[thresholds]\nexpected = [\"timeout\", \"timeout\"]\n")).unwrap_err();
+    assert!(e.starts_with("s.toml:6:24: thresholds.expected names \"timeout\" twice"), "{e}");
+    let e = plan(&format!("{load}[thresholds]\nmax_failed_pct = 101\n")).unwrap_err();
+    assert!(e.contains("thresholds.max_failed_pct must be between 0 and 100"), "{e}");
+}

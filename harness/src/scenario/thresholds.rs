@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use workers::ErrorClass;
+
 use super::raw::{RawThresholds, S};
 use super::{ScenarioError, Source};
 
@@ -28,6 +30,14 @@ pub struct Thresholds {
     pub max_retried_pct: Option<f64>,
     /// Calls that started late (open model), percent of all calls.
     pub max_late_pct: Option<f64>,
+    /// Failed calls, percent of all calls, not counting the `expected` outcomes. When
+    /// neither this nor `min_success_pct` is set, [`Thresholds::DEFAULT_FAILED_PCT`]
+    /// applies: a run whose calls fail fails.
+    pub max_failed_pct: Option<f64>,
+    /// Outcomes the scenario expects, not counted by `max_failed_pct` (e.g. the OCC
+    /// conflicts of a function that does not retry).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected: Vec<Expected>,
     /// `true`: the data must be verified and pass; `false`: not checked; absent: checked
     /// when the run verified (the local and in-process targets).
     pub verification: Option<bool>,
@@ -47,9 +57,64 @@ pub enum LatencyOf {
     All,
 }
 
+/// An outcome a scenario expects: a class of failure, or the function errors
+/// `[response] occ_error_types` names (`occ_conflict`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Expected {
+    OccConflict,
+    Class(ErrorClass),
+}
+
+impl Expected {
+    /// Every name `expected` takes, as the scenario spells them.
+    pub fn names() -> Vec<&'static str> {
+        std::iter::once("occ_conflict").chain(ErrorClass::ALL.iter().map(|c| c.name())).collect()
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Expected::OccConflict => "occ_conflict",
+            Expected::Class(c) => c.name(),
+        }
+    }
+
+    fn parse(name: &str) -> Option<Expected> {
+        if name == "occ_conflict" {
+            return Some(Expected::OccConflict);
+        }
+        ErrorClass::ALL.into_iter().find(|c| c.name() == name).map(Expected::Class)
+    }
+}
+
+impl From<Expected> for String {
+    fn from(e: Expected) -> String {
+        e.name().to_string()
+    }
+}
+
+impl TryFrom<String> for Expected {
+    type Error = String;
+    fn try_from(name: String) -> Result<Expected, String> {
+        Expected::parse(&name).ok_or_else(|| format!("{name:?} is not one of {}", Expected::names().join(", ")))
+    }
+}
+
 impl Thresholds {
     pub const DEFAULT_TOLERANCE_PCT: f64 = 25.0;
     pub const DEFAULT_LATENCY_SHIFT: f64 = 0.25;
+    /// Failed calls (not counting expected outcomes), percent of all calls, that a run
+    /// may have when its scenario sets neither `max_failed_pct` nor `min_success_pct`.
+    pub const DEFAULT_FAILED_PCT: f64 = 1.0;
+
+    /// The failed-calls limit that applies, and whether it is the default.
+    pub fn failed_limit(&self) -> Option<(f64, bool)> {
+        match (self.max_failed_pct, self.min_success_pct) {
+            (Some(l), _) => Some((l, false)),
+            (None, Some(_)) => None,
+            (None, None) => Some((Thresholds::DEFAULT_FAILED_PCT, true)),
+        }
+    }
 }
 
 pub(super) fn parse(src: &Source, raw: &RawThresholds) -> Result<Thresholds, ScenarioError> {
@@ -80,8 +145,28 @@ pub(super) fn parse(src: &Source, raw: &RawThresholds) -> Result<Thresholds, Sce
         },
         max_retried_pct: pct(&raw.max_retried_pct, "max_retried_pct")?,
         max_late_pct: pct(&raw.max_late_pct, "max_late_pct")?,
+        max_failed_pct: pct(&raw.max_failed_pct, "max_failed_pct")?,
+        expected: expected(src, raw)?,
         verification: raw.verification.as_ref().map(|v| *v.get_ref()),
         baseline_tolerance_pct: ranged(&raw.baseline_tolerance_pct, "baseline_tolerance_pct", 0.0, 1_000.0)?,
         max_latency_shift: ranged(&raw.max_latency_shift, "max_latency_shift", 0.0, 1.0)?,
     })
+}
+
+/// `thresholds.expected`: names of outcomes, each known, none twice.
+fn expected(src: &Source, raw: &RawThresholds) -> Result<Vec<Expected>, ScenarioError> {
+    let Some(list) = &raw.expected else { return Ok(Vec::new()) };
+    let mut out = Vec::new();
+    for name in list {
+        let at = src.at(name.span().start);
+        let Some(e) = Expected::parse(name.get_ref()) else {
+            let known = Expected::names().join(", ");
+            return Err(src.err(at, format!("thresholds.expected: {:?} is not one of {known}", name.get_ref())));
+        };
+        if out.contains(&e) {
+            return Err(src.err(at, format!("thresholds.expected names {:?} twice", name.get_ref())));
+        }
+        out.push(e);
+    }
+    Ok(out)
 }
