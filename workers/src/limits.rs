@@ -67,6 +67,9 @@ pub enum LimitError {
         "load.slot {index} of {of} is no worker's share of the schedule: it needs 0 <= index < of <= {MAX_PARALLEL}"
     )]
     Slot { index: u64, of: u64 },
+    /// The kinds of call (`[[call]]`): names, weights, how many.
+    #[error("{0}")]
+    Kinds(String),
 }
 
 impl LimitError {
@@ -84,6 +87,7 @@ impl LimitError {
             LimitError::Amount { .. } => "workload.amount",
             LimitError::ZipfExponent { .. } => "workload.zipf_exponent",
             LimitError::Slot { .. } => "load.slot",
+            LimitError::Kinds(_) => "call",
         }
     }
 }
@@ -136,6 +140,7 @@ pub fn validate(plan: &EnginePlan) -> Result<(), LimitError> {
     seconds("limits.max_duration", plan.max_duration_s)?;
     seconds("limits.drain_timeout", plan.drain_timeout_s)?;
     load(plan)?;
+    crate::workload::mix::check_kinds(&plan.kinds).map_err(LimitError::Kinds)?;
     // A template's generators are checked when it is compiled (or received).
     let Some(w) = plan.workload.builtin_keys() else { return Ok(()) };
     if w.first_account < 1 || w.last_account < w.first_account {

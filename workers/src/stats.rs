@@ -75,6 +75,8 @@ pub struct CallRecord {
     pub accounts: Option<(i64, i64)>,
     /// Numeric fields of the answer that `[response]` maps, by name.
     pub fields: Vec<(String, u64)>,
+    /// The scenario's kind of call (`[[call]]`), when it has several.
+    pub kind: Option<std::sync::Arc<str>>,
 }
 
 /// Statistics over a set of calls.
@@ -110,10 +112,25 @@ pub struct Stats {
     /// The answers' fields that `[response]` maps, histogrammed by name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub fields: BTreeMap<String, Hist>,
+    /// The same statistics for each kind of call (`[[call]]`), by name; empty when the
+    /// scenario has one kind. Every call counts in exactly one kind and in the whole.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kinds: BTreeMap<String, Stats>,
 }
 
 impl Stats {
+    /// Count one call, in the whole and in its kind.
     pub fn record(&mut self, r: &CallRecord) {
+        self.record_one(r);
+        if let Some(kind) = &r.kind {
+            match self.kinds.get_mut(&**kind) {
+                Some(k) => k.record_one(r),
+                None => self.kinds.entry(kind.to_string()).or_default().record_one(r),
+            }
+        }
+    }
+
+    fn record_one(&mut self, r: &CallRecord) {
         self.calls += 1;
         self.latency_us.record(r.latency_us);
         self.clamped += u64::from(r.latency_us > crate::histogram::MAX_VALUE);
@@ -168,6 +185,9 @@ impl Stats {
         for (name, h) in &other.fields {
             self.fields.entry(name.clone()).or_default().merge(h);
         }
+        for (name, k) in &other.kinds {
+            self.kinds.entry(name.clone()).or_default().merge(k);
+        }
     }
 
     /// Compress the histograms (see `Hist::pack`); for statistics kept for the record.
@@ -180,6 +200,7 @@ impl Stats {
             p.pack();
         }
         self.fields.values_mut().for_each(Hist::pack);
+        self.kinds.values_mut().for_each(Stats::pack);
     }
 
     pub fn error_count(&self) -> u64 {
@@ -250,6 +271,7 @@ mod tests {
             },
             late: i % 13 == 0,
             fields: if i % 3 == 0 { vec![("duration".into(), i % 50)] } else { vec![] },
+            kind: Some(std::sync::Arc::from(if i % 4 == 0 { "write" } else { "read" })),
             ..CallRecord::default()
         }
     }
@@ -319,6 +341,12 @@ mod tests {
         a.merge(&b);
         assert_eq!(a, whole);
         assert_eq!(whole.calls, whole.successes + whole.error_count());
+        // Each kind holds exactly its own calls, and the kinds add up to the whole.
+        let mut writes = Stats::default();
+        (0..5_000).filter(|i| i % 4 == 0).for_each(|i| writes.record(&CallRecord { kind: None, ..call(i) }));
+        assert_eq!(whole.kinds["write"], writes);
+        assert_eq!(whole.kinds.values().map(|k| k.calls).sum::<u64>(), whole.calls);
+        assert!(whole.kinds.values().all(|k| k.kinds.is_empty()), "no kinds within kinds");
         let json = serde_json::to_string(&whole).unwrap();
         assert_eq!(serde_json::from_str::<Stats>(&json).unwrap(), whole);
     }

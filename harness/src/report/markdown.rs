@@ -34,6 +34,15 @@ pub fn render(r: &RunReport, checks: &[Check], baseline: Option<&str>) -> String
         ms(ok.quantile(0.99)),
         super::percent(t.retried_calls, t.retries.count())
     );
+    let kinds = super::kinds::rows(r);
+    if !kinds.is_empty() {
+        let _ = writeln!(s, "| {} |", super::kinds::HEADERS.join(" | "));
+        let _ = writeln!(s, "|---|{}", "---:|".repeat(super::kinds::HEADERS.len() - 1));
+        for row in kinds.iter().map(super::console::kind_cells) {
+            let _ = writeln!(s, "| {} |", row.iter().map(|c| cell(c)).collect::<Vec<_>>().join(" | "));
+        }
+        let _ = writeln!(s);
+    }
     if let Some(v) = &r.verification {
         let _ = writeln!(s, "Verification: {}\n", cell(&v.summary()));
         for line in v.lines() {

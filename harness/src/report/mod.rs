@@ -10,6 +10,7 @@ pub mod live;
 pub mod svg;
 
 pub mod junit;
+pub mod kinds;
 pub mod markdown;
 pub mod markup;
 

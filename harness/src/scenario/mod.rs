@@ -3,6 +3,7 @@
 //! are refused before anything runs, naming the file, line and column (or the flag) and
 //! what is allowed.
 
+mod call_section;
 mod cost_section;
 mod data_section;
 mod function_section;
@@ -286,11 +287,14 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let drain_timeout_s = secs(limits.drain_timeout.clone(), "drain_timeout", call_timeout_s.max(30.0))?;
     let mut seed = src.f(raw.seed.clone());
     flag(&mut seed, o.seed, "--seed");
+    let response = response_section::response(&src, &raw.response)?;
+    let (workload, kinds) = call_section::with_kinds(workload, call_section::kinds(&src, &raw, o, &load, &response)?);
     let engine = EnginePlan {
         load,
         workload,
         seed: seed.map_or_else(rand::random, |s| s.v),
-        response: response_section::response(&src, &raw.response)?,
+        response,
+        kinds,
         call_timeout_s,
         max_duration_s,
         drain_timeout_s,

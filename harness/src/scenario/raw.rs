@@ -32,6 +32,20 @@ pub struct RawScenario {
     pub cost: RawCost,
     #[serde(default)]
     pub response: RawResponse,
+    /// `[[call]]`: several kinds of call, chosen by weight.
+    #[serde(default)]
+    pub call: Vec<Spanned<RawCall>>,
+}
+
+/// One `[[call]]`: a kind of call with its own payload and answers.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCall {
+    pub name: S<String>,
+    pub weight: S<i64>,
+    pub template: S<toml::Value>,
+    pub generators: S<std::collections::BTreeMap<String, Spanned<RawGenerator>>>,
+    pub response: Option<RawResponse>,
 }
 
 /// `[response]`: what the function's answers mean.

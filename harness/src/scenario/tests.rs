@@ -247,3 +247,30 @@ fn expected_outcomes_are_named_and_checked_where_they_are() {
     let e = plan(&format!("{load}[thresholds]\nmax_failed_pct = 101\n")).unwrap_err();
     assert!(e.contains("thresholds.max_failed_pct must be between 0 and 100"), "{e}");
 }
+
+#[test]
+fn kinds_of_call_are_parsed_and_refused_where_they_are_wrong() {
+    let load = "[load]\nmodel = \"closed\"\nin_flight = 2\ncalls = 10\n[response]\nretries = \"/r\"\n";
+    let read = "[[call]]\nname = \"read\"\nweight = 4\ntemplate = { op = \"read\", id = \"{{id}}\" }\n\
+                generators = { id = { kind = \"int\", min = 1, max = 9 } }\n";
+    let write = "[[call]]\nname = \"write\"\ntemplate = { op = \"write\" }\nresponse = { retries = \"/w\" }\n";
+    let p = plan(&format!("{load}{read}{write}")).unwrap();
+    let k = &p.engine.kinds;
+    assert_eq!(k.iter().map(|k| (k.name.as_str(), k.weight)).collect::<Vec<_>>(), [("read", 4), ("write", 1)]);
+    assert_eq!((k[0].response.retries.as_str(), k[1].response.retries.as_str()), ("/r", "/w"), "own or [response]");
+    assert_eq!(p.engine.workload, k[0].workload, "no built-in transfer stands for the run");
+    assert_eq!(p.engine.workload.op(), None);
+    let err = |text: String| plan(&text).unwrap_err();
+    let e = err(format!("{load}[[call]]\ntemplate = {{ op = 1 }}\n"));
+    assert!(e.starts_with("s.toml:7:1: call 1 needs a name"), "{e}");
+    let e = err(format!("{load}{read}[[call]]\nname = \"read\"\ntemplate = {{ op = 1 }}\n"));
+    assert!(e.starts_with("s.toml:13:8: call.name \"read\" is given twice"), "{e}");
+    let e = err(format!("{load}[[call]]\nname = \"x\"\nweight = 0\ntemplate = {{ op = 1 }}\n"));
+    assert!(e.starts_with("s.toml:9:10: call.weight must be between 1 and 1000000, got 0"), "{e}");
+    let e = err(format!("{load}[[call]]\nname = \"x\"\n"));
+    assert!(e.starts_with("s.toml:7:1: call \"x\" needs a template"), "{e}");
+    let e = err(format!("{load}[workload]\ntemplate = {{ a = 1 }}\n{write}"));
+    assert!(e.contains("[[call]] describes every call's payload"), "{e}");
+    let e = err(format!("{load}[[call]]\nname = \"x\"\ntemplate = {{ a = \"{{{{nope}}}}\" }}\n"));
+    assert!(e.contains("nope"), "a template's own errors, with their place: {e}");
+}

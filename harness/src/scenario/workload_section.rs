@@ -4,6 +4,8 @@
 
 mod generators;
 
+pub(super) use generators::template_workload;
+
 #[allow(unused_imports)]
 use super::raw::*;
 use super::*;

@@ -19,7 +19,7 @@ use crate::load::{LoadModel, Step};
 use crate::response::Classified;
 use crate::stats::{CallRecord, ErrorClass, Stats};
 use crate::target::Target;
-use crate::workload::Workload;
+use crate::workload::{Mix, NextCall, Workload};
 
 /// A call starting later than this after its intended start counts as late (open model).
 pub const LATE_TOLERANCE: Duration = Duration::from_millis(5);
@@ -34,6 +34,10 @@ pub struct EnginePlan {
     /// What the answers mean (`[response]`); plans from older coordinators: the defaults.
     #[serde(default)]
     pub response: crate::ResponseMap,
+    /// Several kinds of call (`[[call]]`), chosen by weight; when given, `workload` and
+    /// `response` are not used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<crate::workload::CallKind>,
     /// A call with no answer by then counts as a timeout.
     pub call_timeout_s: f64,
     /// Hard limit on the run, whatever the model says.
@@ -52,6 +56,7 @@ impl EnginePlan {
             workload: crate::Workload::transfer(1, accounts, crate::Accounts::Uniform, 1, 1),
             seed: 7,
             response: Default::default(),
+            kinds: Vec::new(),
             call_timeout_s: 60.0,
             max_duration_s: 3_600.0,
             drain_timeout_s: 30.0,
@@ -167,8 +172,7 @@ impl Running {
         let call_timeout = Duration::from_secs_f64(plan.call_timeout_s);
         let open = plan.load.is_open();
         let mut pacer = plan.load.pacer(Instant::now());
-        let mut sampler = plan.workload.sampler(plan.seed);
-        let response = Arc::new(plan.response.clone());
+        let mut mix = Mix::new(&plan.workload, &plan.response, &plan.kinds, plan.seed);
         loop {
             if *halt.borrow() != Halt::Go {
                 return StopReason::Cancelled;
@@ -183,10 +187,11 @@ impl Running {
             match pacer.next(now, self.calls.len()) {
                 Step::Start { intended } => {
                     // A workload whose unique data rows are all used makes no more calls.
-                    let Some(payload) = sampler.next_payload() else { return StopReason::Completed };
+                    let Some(next) = mix.next_call() else { return StopReason::Completed };
                     let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
                     let abandon = self.abandon.subscribe();
-                    let call = Call { intended, call_timeout, late, abandon, response: response.clone() };
+                    let NextCall { payload, response, kind } = next;
+                    let call = Call { intended, call_timeout, late, abandon, response, kind };
                     self.calls.spawn(call.run(target.clone(), payload));
                     self.intervals.started += 1;
                     if self.intervals.started % 256 == 0 {
@@ -239,6 +244,8 @@ struct Call {
     late: bool,
     abandon: watch::Receiver<bool>,
     response: Arc<crate::ResponseMap>,
+    /// Its kind's name, when the scenario has several.
+    kind: Option<Arc<str>>,
 }
 
 impl Call {
@@ -266,7 +273,7 @@ impl Call {
             None => Classified::failed(ErrorClass::Abandoned, "still in flight at the drain deadline".into()),
         };
         let Classified { error, function_us, retries, fields } = read;
-        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts, fields }
+        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts, fields, kind: self.kind }
     }
 }
 

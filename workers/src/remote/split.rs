@@ -100,6 +100,9 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
     };
     let mut plans = Vec::with_capacity(n);
     plan.workload.check_split(n64)?;
+    for k in &plan.kinds {
+        k.workload.check_split(n64)?;
+    }
     let (first, last) = match plan.workload.account_range() {
         Some((first, last)) => (first as i64, last as i64),
         None if partition_accounts => return Err(crate::WorkloadError::NoAccounts.into()),
@@ -114,6 +117,9 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
         p.load = load;
         p.seed = plan.seed.wrapping_add(i as u64);
         p.workload.set_share(i as u64, n64);
+        for k in &mut p.kinds {
+            k.workload.set_share(i as u64, n64);
+        }
         if partition_accounts {
             let lo = first + span * i as i64 / n as i64;
             let hi = first + span * (i as i64 + 1) / n as i64 - 1;

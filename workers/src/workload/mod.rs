@@ -7,6 +7,7 @@
 
 pub mod formats;
 pub mod generator;
+pub mod mix;
 mod state;
 mod template;
 
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 pub use generator::{Distribution, Gen, Order};
+pub use mix::{CallKind, Mix, NextCall};
 use state::State;
 use template::Node;
 

@@ -347,6 +347,7 @@ async fn harness_tps(connections: usize, per_connection: usize, via: Via) -> any
         workload: Workload::transfer(1, ACCOUNTS, Accounts::Uniform, 1, 1),
         seed: 7,
         response: Default::default(),
+        kinds: Vec::new(),
         call_timeout_s: 60.0,
         max_duration_s: SECONDS as f64 + 60.0,
         drain_timeout_s: 30.0,

@@ -114,6 +114,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
                     workload: Workload::transfer(1, 1000, Accounts::Uniform, 1, 1),
                     seed: 1,
                     response: Default::default(),
+                    kinds: Vec::new(),
                     call_timeout_s: 60.0,
                     max_duration_s: seconds + 60.0,
                     drain_timeout_s: 30.0,

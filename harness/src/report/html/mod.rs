@@ -47,6 +47,7 @@ impl Render for Html {
             r.end.stop.name()
         )?;
         key_figures(&mut s, r)?;
+        kinds_table(&mut s, r)?;
 
         writeln!(s, "<h2>Over time</h2>")?;
         s += &throughput_chart(r).render();
@@ -268,6 +269,27 @@ fn workers_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
             ms(0.5),
             ms(0.99)
         )?;
+    }
+    writeln!(s, "</table>")
+}
+
+/// Each kind of call's figures, when the scenario has several.
+fn kinds_table(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let rows = super::kinds::rows(r);
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(s, "<h2>By kind of call</h2>\n<table id=\"kinds\"><tr>")?;
+    for h in super::kinds::HEADERS {
+        write!(s, "<th>{h}</th>")?;
+    }
+    writeln!(s, "</tr>")?;
+    for row in rows.iter().map(super::console::kind_cells) {
+        write!(s, "<tr><td>{}</td>", esc(&row[0]))?;
+        for c in &row[1..] {
+            write!(s, "<td class=\"n\">{}</td>", esc(c))?;
+        }
+        writeln!(s, "</tr>")?;
     }
     writeln!(s, "</table>")
 }

@@ -30,7 +30,7 @@ impl Keys {
 }
 
 /// The workload of a scenario that gives `workload.template`.
-pub(super) fn template_workload(
+pub(in crate::scenario) fn template_workload(
     src: &Source,
     w: &RawWorkload,
     o: &Overrides,

@@ -1,0 +1,89 @@
+//! `[[call]]`: several kinds of call in one scenario (e.g. 80% balance reads, 20%
+//! transfers), each with its `name`, `weight`, payload `template` and `generators` (as
+//! `[workload]` takes them), and optionally its own `response` table (else the
+//! scenario's `[response]`). Every kind calls the scenario's one function.
+
+use toml::Spanned;
+use workers::response::ResponseMap;
+use workers::workload::{mix, CallKind};
+use workers::Workload;
+
+use super::raw::{RawCall, RawScenario, RawWorkload};
+use super::{response_section, workload_section, LoadModel, Overrides, ScenarioError, Source};
+
+/// The kinds of call `[[call]]` lists (none without it), each answered as its own
+/// `response` says or else as `top`.
+pub(super) fn kinds(
+    src: &Source,
+    raw: &RawScenario,
+    o: &Overrides,
+    load: &LoadModel,
+    top: &ResponseMap,
+) -> Result<Vec<CallKind>, ScenarioError> {
+    let Some(first) = raw.call.first() else { return Ok(Vec::new()) };
+    let w = &raw.workload;
+    if w.template.is_some() || w.generators.is_some() || w.op.is_some() || w.amount.is_some() {
+        let message =
+            "[[call]] describes every call's payload: move [workload]'s template and generators into a [[call]]";
+        return Err(src.err(src.at(first.span().start), message));
+    }
+    if raw.call.len() > mix::MAX_KINDS {
+        let message = format!("at most {} kinds of call, got {}", mix::MAX_KINDS, raw.call.len());
+        return Err(src.err(src.at(raw.call[mix::MAX_KINDS].span().start), message));
+    }
+    let mut kinds: Vec<CallKind> = Vec::new();
+    for (i, c) in raw.call.iter().enumerate() {
+        let kind = kind(src, i, c, o, load, top)?;
+        if kinds.iter().any(|k| k.name == kind.name) {
+            let at = c.get_ref().name.as_ref().map_or(c.span().start, |n| n.span().start);
+            return Err(src.err(src.at(at), format!("call.name {:?} is given twice", kind.name)));
+        }
+        kinds.push(kind);
+    }
+    Ok(kinds)
+}
+
+/// The run's workload beside its kinds: with kinds, the first kind's stands for it (a
+/// template: no built-in transfer's verification or per-account view).
+pub(super) fn with_kinds(workload: Workload, kinds: Vec<CallKind>) -> (Workload, Vec<CallKind>) {
+    (kinds.first().map_or(workload, |k| k.workload.clone()), kinds)
+}
+
+/// The `i`-th `[[call]]`.
+fn kind(
+    src: &Source,
+    i: usize,
+    c: &Spanned<RawCall>,
+    o: &Overrides,
+    load: &LoadModel,
+    top: &ResponseMap,
+) -> Result<CallKind, ScenarioError> {
+    let here = src.at(c.span().start);
+    let raw = c.get_ref();
+    let name = match src.f(raw.name.clone()) {
+        None => return Err(src.err(here, format!("call {} needs a name (it is reported by it)", i + 1))),
+        Some(f) if f.v.trim().is_empty() || f.v.len() > 64 => {
+            return Err(src.err(f.at, format!("call.name must be 1 to 64 characters, got {:?}", f.v)))
+        }
+        Some(f) => f.v,
+    };
+    let weight = match src.f(raw.weight.clone()) {
+        None => 1,
+        Some(f) if (1..=i64::from(mix::MAX_WEIGHT)).contains(&f.v) => f.v as u32,
+        Some(f) => {
+            let message = format!("call.weight must be between 1 and {}, got {}", mix::MAX_WEIGHT, f.v);
+            return Err(src.err(f.at, message));
+        }
+    };
+    if raw.template.is_none() {
+        return Err(src.err(here, format!("call {name:?} needs a template, the payload it sends")));
+    }
+    let as_workload =
+        RawWorkload { template: raw.template.clone(), generators: raw.generators.clone(), ..RawWorkload::default() };
+    let workload = workload_section::template_workload(src, &as_workload, o, load)?;
+    let response = match &raw.response {
+        Some(r) => response_section::response(src, r)?,
+        None => top.clone(),
+    };
+    Ok(CallKind { name, weight, workload, response })
+}
