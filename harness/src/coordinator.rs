@@ -50,6 +50,8 @@ struct Seen {
     planned: Option<u64>,
     totals: Stats,
     intervals: u64,
+    /// It said its engine started (the agreed instant came and it was not stopped).
+    began: bool,
     /// Calls it had started by its last interval.
     last_started: u64,
     /// Calls it may invoke (the lease), recorded before each grant is sent.
@@ -67,6 +69,7 @@ impl Seen {
             planned,
             totals: Stats::default(),
             intervals: 0,
+            began: false,
             last_started: 0,
             granted,
             end: None,
@@ -82,7 +85,7 @@ impl Seen {
     /// Take one event of this worker's; its intervals go into `merged`.
     fn take(&mut self, event: WorkerEvent, merged: &mut BTreeMap<u64, Interval>) {
         match event {
-            WorkerEvent::Started => {}
+            WorkerEvent::Started => self.began = true,
             WorkerEvent::Interval(interval) => {
                 self.totals.merge(&interval.stats);
                 self.intervals += 1;
@@ -127,10 +130,26 @@ impl Seen {
         self.end.as_ref().map_or(self.last_started.max(self.totals.calls), |e| e.started)
     }
 
+    /// Calls it may have started: for a worker that ended and agreed with itself, those
+    /// it said; for a lost or failed one, its lease too (it cannot start a call beyond
+    /// it), within its share.
+    fn may_have_started(&self) -> u64 {
+        let started = self.started();
+        // Its own sealed word: it ended, or failed (refused the plan, or stopped on an
+        // altered frame) before its engine started, so it made no call it did not report.
+        let failed_first = !self.began && matches!(self.lost, Some((WorkerStatus::Failed, _)));
+        if (self.end.is_some() && self.lost.is_none()) || (failed_first && self.end.is_none()) {
+            return started;
+        }
+        let leased = self.granted.max(started);
+        self.planned.map_or(leased, |p| leased.min(p.max(started)))
+    }
+
     /// Its row of the report; `seconds` is how many seconds the run had, `load_start`
     /// the agreed instant the load began.
     fn report(self, seconds: u64, load_start: Instant) -> WorkerReport {
         let started = self.started();
+        let may_have_started = self.may_have_started();
         WorkerReport {
             status: match (&self.lost, &self.end) {
                 (Some((status, _)), _) => *status,
@@ -146,15 +165,12 @@ impl Seen {
             // Seconds after a lost worker's last interval; a worker that finished early
             // (its share was done) missed nothing.
             missed_intervals: if self.lost.is_some() { seconds.saturating_sub(self.intervals) } else { 0 },
-            undelivered_calls: self.planned.map(|p| p.saturating_sub(started)),
+            // Certainly not started: beyond what it may have started.
+            undelivered_calls: self.planned.map(|p| p.saturating_sub(may_have_started)),
             unreported_calls: started.saturating_sub(self.totals.calls),
-            // A worker that ended reported everything; one that was lost may have invoked
-            // any call of its lease that it never reported.
-            unreported_at_most: if self.end.is_some() && self.lost.is_none() {
-                0
-            } else {
-                self.granted.max(started).saturating_sub(self.totals.calls)
-            },
+            // A worker that ended reported everything; one that was lost or failed may
+            // have invoked any call of its lease that it never reported.
+            unreported_at_most: may_have_started.saturating_sub(self.totals.calls),
             frames_received: self.traffic.frames.load(std::sync::atomic::Ordering::Relaxed),
             bytes_received: self.traffic.bytes.load(std::sync::atomic::Ordering::Relaxed),
             name: self.name,
@@ -476,6 +492,7 @@ mod tests {
             planned,
             totals,
             intervals: 1,
+            began: true,
             last_started: calls,
             granted: calls + 5,
             end: None,
@@ -510,7 +527,56 @@ mod tests {
         s.lost = Some((WorkerStatus::Lost, "connection closed".into()));
         s.granted = 16;
         let r = s.report(5, Instant::now());
-        assert_eq!((r.totals.calls, r.unreported_calls, r.undelivered_calls), (7, 3, Some(10)));
+        assert_eq!((r.totals.calls, r.unreported_calls), (7, 3));
         assert_eq!(r.unreported_at_most, 9, "its lease allowed 16 calls, 7 were reported");
+        assert_eq!(r.undelivered_calls, Some(4), "not started: only the 4 calls of its share beyond its lease");
+    }
+
+    #[test]
+    fn a_lost_worker_s_lease_counts_within_its_share() {
+        // The first grant may exceed a small share: the worker cannot start beyond it.
+        let mut s = seen(Some(20), 5);
+        s.granted = 256;
+        s.lost = Some((WorkerStatus::Failed, "a frame failed its integrity check".into()));
+        let r = s.report(5, Instant::now());
+        assert_eq!((r.unreported_at_most, r.undelivered_calls), (15, Some(0)));
+        // Lost before it reported anything: its whole lease may have run.
+        let mut silent = seen(Some(1_000), 0);
+        (silent.granted, silent.last_started) = (256, 0);
+        silent.lost = Some((WorkerStatus::Lost, "connection closed".into()));
+        let r = silent.report(5, Instant::now());
+        assert_eq!((r.totals.calls, r.unreported_at_most, r.undelivered_calls), (0, 256, Some(744)));
+        // Without a planned count the lease alone bounds it.
+        let mut open = seen(None, 4);
+        open.lost = Some((WorkerStatus::Lost, "connection closed".into()));
+        let r = open.report(5, Instant::now());
+        assert_eq!((r.unreported_at_most, r.undelivered_calls), (5, None));
+    }
+
+    #[test]
+    fn a_worker_that_failed_before_its_engine_started_made_no_call() {
+        let mut merged = BTreeMap::new();
+        let mut refused = seen(Some(500), 0);
+        refused.began = false;
+        refused.take(WorkerEvent::Failed("it takes at most 2 calls in flight".into()), &mut merged);
+        let r = refused.report(5, Instant::now());
+        assert_eq!((r.status, r.unreported_at_most, r.undelivered_calls), (WorkerStatus::Failed, 0, Some(500)));
+        // Lost before it said it started: its Started may have been lost with it.
+        let mut lost = seen(Some(500), 0);
+        (lost.began, lost.granted) = (false, 256);
+        lost.take(WorkerEvent::Lost("connection closed".into()), &mut merged);
+        assert_eq!(lost.report(5, Instant::now()).unreported_at_most, 256);
+    }
+
+    #[test]
+    fn a_worker_that_ended_well_reported_every_call() {
+        let mut merged = BTreeMap::new();
+        let mut s = seen(Some(20), 10);
+        s.granted = 64;
+        let totals = s.totals.clone();
+        s.take(WorkerEvent::Done { end: end(10), totals }, &mut merged);
+        let r = s.report(5, Instant::now());
+        assert_eq!(r.status, WorkerStatus::Completed);
+        assert_eq!((r.unreported_at_most, r.unreported_calls, r.undelivered_calls), (0, 0, Some(10)));
     }
 }

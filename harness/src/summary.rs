@@ -72,16 +72,17 @@ pub struct WorkerReport {
     /// Seconds of the run it sent no interval for (after it was lost).
     #[serde(default)]
     pub missed_intervals: u64,
-    /// Calls of its share that it never made (when the load model plans a count).
+    /// Calls of its share that it certainly never started (when the load model plans a
+    /// count): a lost or failed worker's share beyond its lease and what it reported.
     #[serde(default)]
     pub undelivered_calls: Option<u64>,
     /// Calls it started whose outcome never reached the coordinator (a lost worker's
     /// last calls; they may have committed).
     #[serde(default)]
     pub unreported_calls: u64,
-    /// At most this many calls of a lost worker's may have run unreported: its lease
-    /// (the calls the coordinator allowed it) less those reported. Verification allows
-    /// for them.
+    /// At most this many calls of a lost or failed worker's may have run unreported: its
+    /// lease (the calls the coordinator allowed it, within its share) less those
+    /// reported. Verification allows for them; `undelivered_calls` excludes them.
     #[serde(default)]
     pub unreported_at_most: u64,
     /// What the coordinator received from it: frames and bytes (absent in older summaries).
@@ -153,21 +154,55 @@ impl From<StopReason> for WorkerStatus {
 }
 
 /// Where every planned call went: `planned = succeeded + failed + abandoned + not
-/// started` (abandoned calls are errors of class `abandoned`, counted apart here), and
-/// `started = recorded` (every call started was recorded).
+/// started + unreported` (abandoned calls are errors of class `abandoned`, counted apart
+/// here), and `recorded <= started <= recorded + unreported` (every call started was
+/// recorded, or may be among the unreported).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accounting {
     /// Calls the load model plans (none for a closed model bounded only by time).
     pub planned: Option<u64>,
+    /// Calls known to have started (a lost worker's as its last report said).
     pub started: u64,
     pub succeeded: u64,
     /// Failed calls of every class but `abandoned`.
     pub failed: u64,
     pub abandoned: u64,
-    /// Planned calls never started (time limit, a signal, a worker stopped or lost).
+    /// Planned calls certainly never started (time limit, a signal, a worker stopped, or
+    /// beyond a lost worker's lease).
     pub not_started: Option<u64>,
-    /// Started calls whose outcome never reached the report (a lost worker's last calls).
+    /// Calls that may have started but whose outcome never reached the report: a lost or
+    /// failed worker's lease (the calls it was allowed) less what it reported.
     pub unreported: u64,
+    /// The unreported calls against what the endpoint and the database counted (only
+    /// when a worker was lost or failed; absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciliation: Option<Reconciliation>,
+}
+
+/// A run with lost or failed workers, reconciled after it with what the endpoint and the
+/// database counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reconciliation {
+    /// Invocations the endpoint counted over the run (none when the target gives none).
+    pub endpoint_invocations: Option<u64>,
+    /// Calls the workers reported answered by the function (they certainly reached it).
+    pub reported_answered: u64,
+    /// Reported calls of unknown outcome (timeouts, transport, abandoned): they may or
+    /// may not have reached it.
+    pub reported_unknown: u64,
+    /// How many of the unreported calls reached the function by the endpoint's count:
+    /// invocations less the reported calls, within 0 and `unreported` (at least: all
+    /// reported calls of unknown outcome reached it; at most: none did).
+    pub unreported_reached_at_least: Option<u64>,
+    pub unreported_reached_at_most: Option<u64>,
+    /// What the invariants were checked with: calls that may or may not have committed
+    /// (reported calls of unknown outcome plus the unreported), and the successes.
+    pub unknown_allowed: u64,
+    pub successes: u64,
+    /// The built-in transfer's history rows the run added (transfers the database
+    /// committed), when verified.
+    #[serde(default)]
+    pub committed: Option<i64>,
 }
 
 impl Accounting {
@@ -175,24 +210,53 @@ impl Accounting {
     pub fn holds(&self) -> bool {
         let recorded = self.succeeded + self.failed + self.abandoned;
         let planned_ok = self.planned.is_none_or(|p| p == recorded + self.unreported + self.not_started.unwrap_or(0));
-        recorded + self.unreported == self.started && planned_ok && self.planned.is_none_or(|p| self.started <= p)
+        recorded <= self.started
+            && self.started <= recorded + self.unreported
+            && planned_ok
+            && self.planned.is_none_or(|p| self.started <= p)
     }
 }
 
 impl RunReport {
-    /// Where every planned call went.
+    /// Where every planned call went: a lost or failed worker's calls beyond what it
+    /// reported are unreported up to its lease, and not started beyond it.
     pub fn accounting(&self) -> Accounting {
         let t = &self.totals;
         let abandoned = t.errors.get(&ErrorClass::Abandoned).copied().unwrap_or(0);
         let planned = self.plan.engine.load.planned_calls();
+        let leased: u64 = self
+            .workers
+            .iter()
+            .map(|w| if w.lost() { w.unreported_at_most.max(w.unreported_calls) } else { w.unreported_calls })
+            .sum();
+        let unreported = leased.max(self.end.started.saturating_sub(t.calls));
         Accounting {
             planned,
             started: self.end.started,
             succeeded: t.successes,
             failed: t.error_count() - abandoned,
             abandoned,
-            not_started: planned.map(|p| p.saturating_sub(self.end.started)),
-            unreported: self.end.started.saturating_sub(t.calls),
+            not_started: planned.map(|p| p.saturating_sub(t.calls + unreported)),
+            unreported,
+            reconciliation: self.workers.iter().any(WorkerReport::lost).then(|| self.reconciliation(unreported)),
+        }
+    }
+
+    /// The unreported calls against the endpoint's invocations and the invariants' counts.
+    fn reconciliation(&self, unreported: u64) -> Reconciliation {
+        let t = &self.totals;
+        let invocations = self.server.as_ref().and_then(|v| v.lambda.as_ref()).and_then(|l| l.invocations);
+        let (answered, unknown) = (t.answered(), t.unknown_outcomes());
+        let beyond = |reported: u64| invocations.map(|i| i.saturating_sub(reported).min(unreported));
+        Reconciliation {
+            endpoint_invocations: invocations,
+            reported_answered: answered,
+            reported_unknown: unknown,
+            unreported_reached_at_least: beyond(answered + unknown),
+            unreported_reached_at_most: beyond(answered),
+            unknown_allowed: unknown + unreported,
+            successes: t.successes,
+            committed: self.verification.as_ref().and_then(|v| v.history_rows_added),
         }
     }
 
@@ -281,3 +345,7 @@ pub fn success_latency(t: &Stats) -> &Hist {
         &t.success_latency_us
     }
 }
+
+#[cfg(test)]
+#[path = "summary_tests.rs"]
+mod tests;

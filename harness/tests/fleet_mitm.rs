@@ -1,12 +1,14 @@
 //! The coordinator-worker channel against a man in the middle: a loopback proxy between
 //! a real `harness run` and a real `harness worker` daemon that records every byte, or
 //! alters one frame. An eavesdropper reads neither the plan nor the figures; an altered
-//! frame stops the worker before it makes a call, and the run says why; a fake worker
-//! without the secret cannot pass for a real one.
+//! frame stops the worker before it makes a call, and the run says why; one altered
+//! mid-run keeps what the worker streamed before it and accounts for the rest of its
+//! lease; a fake worker without the secret cannot pass for a real one.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -35,6 +37,10 @@ enum Meddle {
     Flip(usize),
     /// Send the n-th frame to the worker twice.
     Repeat(usize),
+    /// Flip one bit in the body of the first frame carried this long after the second
+    /// one (the plan to the worker, its acceptance back; mid-run: a heartbeat, a grant
+    /// or an interval).
+    FlipAfter(Duration),
 }
 
 /// A proxy to `upstream`, recording every byte it carries, and the frames to the worker.
@@ -51,7 +57,7 @@ fn pump(
     frames: Option<Arc<Mutex<Vec<Vec<u8>>>>>,
     meddle: Meddle,
 ) {
-    let mut n = 0;
+    let (mut n, mut second, mut flipped) = (0, Instant::now(), false);
     loop {
         let mut len = [0u8; 4];
         if from.read_exact(&mut len).is_err() {
@@ -62,11 +68,18 @@ fn pump(
             break;
         }
         n += 1;
-        if let Meddle::Flip(k) = meddle {
-            if n == k {
-                let middle = body.len() / 2;
-                body[middle] ^= 0x20;
-            }
+        if n == 2 {
+            second = Instant::now();
+        }
+        let flip = match meddle {
+            Meddle::Flip(k) => n == k,
+            Meddle::FlipAfter(after) => n > 2 && !flipped && second.elapsed() >= after,
+            _ => false,
+        };
+        if flip {
+            let middle = body.len() / 2;
+            body[middle] ^= 0x20;
+            flipped = true;
         }
         seen.lock().unwrap().extend_from_slice(&body);
         if let Some(frames) = &frames {
@@ -84,6 +97,11 @@ fn pump(
 
 impl Proxy {
     fn start(upstream: &str, meddle: Meddle) -> Proxy {
+        Proxy::start_both(upstream, meddle, Meddle::Nothing)
+    }
+
+    /// A proxy meddling with the frames to the worker and those back to the coordinator.
+    fn start_both(upstream: &str, meddle: Meddle, back: Meddle) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let address = listener.local_addr().unwrap().to_string();
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -95,7 +113,7 @@ impl Proxy {
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 let (r1, r2, f) = (record.clone(), record.clone(), frames.clone());
                 std::thread::spawn(move || pump(client, server, r1, Some(f), meddle));
-                std::thread::spawn(move || pump(s2, c2, r2, None, Meddle::Nothing));
+                std::thread::spawn(move || pump(s2, c2, r2, None, back));
             }
         });
         Proxy { address, seen, to_worker }
@@ -107,16 +125,13 @@ impl Proxy {
 }
 
 fn run_through(proxy: &Proxy) -> (std::process::Output, Option<Value>, tempfile::TempDir) {
+    run_scenario_through(proxy, &scenario("smoke.toml"))
+}
+
+fn run_scenario_through(proxy: &Proxy, scenario: &str) -> (std::process::Output, Option<Value>, tempfile::TempDir) {
     let results = tempfile::tempdir().unwrap();
     let out = command()
-        .args([
-            "run",
-            &scenario("smoke.toml"),
-            "--results",
-            results.path().to_str().unwrap(),
-            "--worker",
-            &proxy.address,
-        ])
+        .args(["run", scenario, "--results", results.path().to_str().unwrap(), "--worker", &proxy.address])
         .env("HARNESS_WORKER_SECRET", SECRET)
         .output()
         .unwrap();
@@ -225,4 +240,81 @@ fn a_fake_worker_without_the_secret_cannot_pass_for_one() {
     let e = link.err().expect("a plaintext acceptance is refused");
     assert!(matches!(e, workers::remote::ConnectError::NotSameKeys { .. }), "{e}");
     assert!(e.to_string().contains("does not open with this session's keys"), "{e}");
+}
+
+/// A closed-model run of 4 calls in flight for 12 s, planned to 4,000 calls (more than it
+/// can make here, so its count bounds "not started"), in `dir`.
+fn long_scenario(dir: &std::path::Path) -> String {
+    let path = dir.join("long.toml");
+    let text = "[data]\naccounts = 500\n[load]\nmodel = \"closed\"\nin_flight = 4\ncalls = 4000\n\
+                [limits]\nmax_duration = \"12s\"\ndrain_timeout = \"5s\"\n";
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+/// A run through a relay that alters one frame `after` the plan went (the load starts
+/// 1.5 s after the plan, at most, and the worker streams a second at a time), in
+/// the frames to the worker or (`back`) to the coordinator. It fails, its worker is
+/// marked with the reason, and every call is accounted for: what the worker streamed
+/// before the cut is kept, the rest of its lease is "may have started, not reported",
+/// only the calls beyond its lease "not started", reconciled with the endpoint's count.
+fn cut_mid_run(after: Duration, back: bool) -> (Value, Value, String) {
+    let daemon = daemon();
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = long_scenario(dir.path());
+    let (meddle, other) = (Meddle::FlipAfter(after), Meddle::Nothing);
+    let proxy =
+        if back { Proxy::start_both(&daemon.address, other, meddle) } else { Proxy::start(&daemon.address, meddle) };
+    let (out, summary, _results) = run_scenario_through(&proxy, &scenario);
+    let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    validate_against_schema(&s);
+    let worker = s["workers"][0].clone();
+    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
+    assert_eq!(n(&s, "/totals/calls"), n(&worker, "/totals/calls"), "what it streamed is the run's");
+    let a = &s["accounting"];
+    let recorded: u64 = ["succeeded", "failed", "abandoned"].iter().map(|k| n(a, &format!("/{k}"))).sum();
+    assert_eq!(recorded, n(&s, "/totals/calls"));
+    assert_eq!(recorded + n(a, "/unreported") + n(a, "/not_started"), 4_000, "the identity: {a}");
+    assert_eq!(n(a, "/unreported"), n(&worker, "/unreported_at_most"), "the rest of its lease: {a} {worker}");
+    assert!(n(a, "/unreported") > 0, "its lease was not all reported: {a}");
+    assert_eq!(n(a, "/not_started"), n(&worker, "/undelivered_calls"), "{a} {worker}");
+    let r = &a["reconciliation"];
+    let invocations = n(r, "/endpoint_invocations");
+    assert!(invocations >= n(r, "/reported_answered"), "{r}");
+    let (lo, hi) = (n(r, "/unreported_reached_at_least"), n(r, "/unreported_reached_at_most"));
+    assert!(lo <= hi && hi <= n(a, "/unreported"), "{r}");
+    assert_eq!(hi, (invocations - n(r, "/reported_answered")).min(n(a, "/unreported")), "{r}");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    for line in ["may have started, not reported", "Reconciled:         the endpoint counted"] {
+        assert!(stdout.contains(line), "{line:?} in {stdout}");
+    }
+    (s, worker, stdout)
+}
+
+#[test]
+fn a_frame_to_the_worker_altered_mid_run_keeps_what_it_streamed_before() {
+    let (s, worker, stdout) = cut_mid_run(Duration::from_secs(5), false);
+    assert_eq!(worker["status"], "failed", "{worker}");
+    assert!(n(&s, "/totals/calls") > 0, "the calls streamed before the cut are kept: {stdout}");
+    assert!(stdout.contains("  FAILED "), "{stdout}");
+}
+
+#[test]
+fn a_frame_from_the_worker_altered_mid_run_keeps_what_it_streamed_before() {
+    let (s, worker, stdout) = cut_mid_run(Duration::from_secs(5), true);
+    // The link reports a frame from the worker that does not open as lost, naming the
+    // integrity check (workers/src/remote/client.rs).
+    assert!(["lost", "failed"].contains(&worker["status"].as_str().unwrap()), "{worker}");
+    assert!(n(&s, "/totals/calls") > 0, "the calls streamed before the cut are kept: {stdout}");
+}
+
+#[test]
+fn a_frame_altered_before_the_first_second_is_streamed_leaves_its_calls_unreported_not_unstarted() {
+    // The finding: "Total calls: 0" and nothing else, while transfers had committed.
+    let (s, worker, stdout) = cut_mid_run(Duration::from_millis(1_900), false);
+    assert_eq!(worker["status"], "failed", "{worker}");
+    let a = &s["accounting"];
+    assert!(n(a, "/unreported") >= 256 - n(&s, "/totals/calls"), "the first grant is at least 256: {a}");
+    assert!(n(&s["accounting"]["reconciliation"], "/unreported_reached_at_most") > 0, "{stdout}");
 }

@@ -135,6 +135,16 @@ fn kinds_match_the_endpoint(extra: &[&str]) {
     let run_dir = std::fs::read_dir(_results.path()).unwrap().next().unwrap().unwrap().path();
     let html = std::fs::read_to_string(run_dir.join("report.html")).unwrap();
     assert!(html.contains("<table id=\"kinds\">") && html.contains("<td>read</td>"), "the HTML report's table");
+    // stats.csv: a row per kind, then the whole (Locust's per-name rows and aggregate).
+    let mut csv = csv::Reader::from_path(run_dir.join("stats.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let by_kind: Vec<(String, String)> =
+        rows.iter().map(|r| (r[col("kind")].to_string(), r[col("calls")].to_string())).collect();
+    let expected = [("read", seen["read"].calls), ("write", seen["write"].calls), ("all", CALLS)];
+    assert_eq!(by_kind, expected.map(|(k, n)| (k.to_string(), n.to_string())), "stats.csv");
+    assert_eq!(&rows[1][col("successes")], seen["write"].successes.to_string(), "stats.csv");
 }
 
 fn thousands(n: u64) -> String {

@@ -220,9 +220,12 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     let junit = tmp.path().join("junit.xml");
     let out = harness(&["check", dir_s, "--thresholds", strict.to_str().unwrap(), "--junit", junit.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL: 2 of 4 checks passed"), "{}", text(&out));
+    // The two thresholds, the identity, the verification, and the default failure limit
+    // (the file sets no success or failure limit of its own).
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL: 3 of 5 checks passed") && stdout.contains("failed calls (default limit)"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).unwrap();
-    assert!(xml.contains("tests=\"4\" failures=\"2\""), "{xml}");
+    assert!(xml.contains("tests=\"5\" failures=\"2\""), "{xml}");
 
     // A baseline that was ten times faster: the throughput check fails.
     let mut fast = summary.unwrap();

@@ -85,6 +85,7 @@ pub const WORKER_COLUMNS: &[&str] = &[
     "latency_p99_ms",
     "missed_intervals",
     "undelivered_calls",
+    "unreported_at_most",
     "reason",
 ];
 
@@ -107,6 +108,7 @@ impl Render for Workers {
             row.extend([0.5, 0.99].map(|q| format!("{:.3}", t.latency_us.quantile(q) as f64 / 1_000.0)));
             row.push(worker.missed_intervals.to_string());
             row.push(worker.undelivered_calls.map_or(String::new(), |n| n.to_string()));
+            row.push(worker.unreported_at_most.to_string());
             row.push(worker.reason.clone().unwrap_or_default());
             w.write_record(&row)?;
         }
@@ -115,7 +117,9 @@ impl Render for Workers {
 }
 
 /// `stats.csv`: the whole run in one row (Locust's aggregate row), to collect runs into
-/// one spreadsheet: append the rows of many runs under one header.
+/// one spreadsheet: append the rows of many runs under one header. With several kinds
+/// of call (`[[call]]`), a row for each kind comes first, as Locust gives one per
+/// request name; the run's own row is the last, of kind `all`.
 pub struct Aggregate;
 
 pub const AGGREGATE_COLUMNS: &[&str] = &[
@@ -123,6 +127,7 @@ pub const AGGREGATE_COLUMNS: &[&str] = &[
     "scenario",
     "started_at",
     "target",
+    "kind",
     "seconds",
     "planned",
     "calls",
@@ -130,6 +135,7 @@ pub const AGGREGATE_COLUMNS: &[&str] = &[
     "failures",
     "abandoned",
     "not_started",
+    "unreported",
     "success_pct",
     "calls_per_s",
     "goodput_per_s",
@@ -149,37 +155,52 @@ pub const AGGREGATE_COLUMNS: &[&str] = &[
 
 impl Render for Aggregate {
     fn render(&self, r: &RunReport) -> anyhow::Result<Vec<u8>> {
-        let (t, a) = (&r.totals, r.accounting());
-        let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
-        let ok = crate::summary::success_latency(t);
-        let mut row = vec![r.run_id.clone(), r.plan.name.clone(), r.started_at.rfc3339(), r.plan.target.kind().into()];
-        row.push(format!("{:.3}", r.end.elapsed_s));
-        row.push(a.planned.map_or(String::new(), |p| p.to_string()));
-        row.extend([t.calls, a.succeeded, a.failed, a.abandoned].map(|n| n.to_string()));
-        row.push(a.not_started.map_or(String::new(), |n| n.to_string()));
-        row.push(format!("{:.2}", super::percent(t.successes, t.calls)));
-        row.extend([r.throughput(), r.goodput()].map(|v| format!("{v:.1}")));
-        row.extend([0.5, 0.9, 0.99, 0.999].map(|q| ms(ok.quantile(q))));
-        row.push(ms(ok.max()));
-        row.push(ms(t.latency_us.quantile(0.99)));
-        row.extend([0.5, 0.99].map(|q| ms(t.function_us.quantile(q))));
-        row.push(t.total_retries.to_string());
-        row.push(format!("{:.2}", super::percent(t.retried_calls, t.retries.count())));
-        row.push(match &r.verification {
-            None => String::new(),
-            Some(v) if v.could_not_run.is_some() => "could not run".into(),
-            Some(v) => if v.passed { "pass" } else { "fail" }.into(),
-        });
-        row.push(match r.checks.iter().all(|c| c.passed) {
-            _ if r.checks.is_empty() => String::new(),
-            true => "pass".into(),
-            false => "fail".into(),
-        });
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(AGGREGATE_COLUMNS)?;
-        w.write_record(&row)?;
+        for (name, k) in &r.totals.kinds {
+            w.write_record(aggregate_row(r, name, k, false))?;
+        }
+        w.write_record(aggregate_row(r, "all", &r.totals, true))?;
         Ok(w.into_inner()?)
     }
+}
+
+/// One row of `stats.csv`: of the `whole` run, or of one kind of call (whose planned,
+/// not started, unreported, verification and checks columns are the run's only).
+fn aggregate_row(r: &RunReport, kind: &str, t: &workers::Stats, whole: bool) -> Vec<String> {
+    let a = r.accounting();
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1_000.0);
+    let ok = crate::summary::success_latency(t);
+    let only = |v: String| if whole { v } else { String::new() };
+    let mut row = vec![r.run_id.clone(), r.plan.name.clone(), r.started_at.rfc3339(), r.plan.target.kind().into()];
+    row.push(kind.to_string());
+    row.push(format!("{:.3}", r.end.elapsed_s));
+    row.push(only(a.planned.map_or(String::new(), |p| p.to_string())));
+    let abandoned = t.errors.get(&workers::ErrorClass::Abandoned).copied().unwrap_or(0);
+    let failed = t.error_count() - abandoned;
+    row.extend([t.calls, t.successes, failed, abandoned].map(|n| n.to_string()));
+    row.push(only(a.not_started.map_or(String::new(), |n| n.to_string())));
+    row.push(only(a.unreported.to_string()));
+    row.push(format!("{:.2}", super::percent(t.successes, t.calls)));
+    let per_s = |n: u64| if r.end.elapsed_s > 0.0 { n as f64 / r.end.elapsed_s } else { 0.0 };
+    row.extend([per_s(t.calls), per_s(t.successes)].map(|v| format!("{v:.1}")));
+    row.extend([0.5, 0.9, 0.99, 0.999].map(|q| ms(ok.quantile(q))));
+    row.push(ms(ok.max()));
+    row.push(ms(t.latency_us.quantile(0.99)));
+    row.extend([0.5, 0.99].map(|q| ms(t.function_us.quantile(q))));
+    row.push(t.total_retries.to_string());
+    row.push(format!("{:.2}", super::percent(t.retried_calls, t.retries.count())));
+    row.push(only(match &r.verification {
+        None => String::new(),
+        Some(v) if v.could_not_run.is_some() => "could not run".into(),
+        Some(v) => if v.passed { "pass" } else { "fail" }.into(),
+    }));
+    row.push(only(match r.checks.iter().all(|c| c.passed) {
+        _ if r.checks.is_empty() => String::new(),
+        true => "pass".into(),
+        false => "fail".into(),
+    }));
+    row
 }
 
 /// `errors.csv`: every error kind with its class and count, most frequent first.

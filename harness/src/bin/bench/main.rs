@@ -105,13 +105,18 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
         Some(m) => (InvokeClient::Lean, m),
         None => (InvokeClient::Sdk, mode),
     };
+    // `const-engine`: the engine sending one constant payload (`harness-bench payload`).
+    let (constant, mode) = match mode.strip_prefix("const-") {
+        Some(m) => (true, m),
+        None => (false, mode),
+    };
     let (calls, errors) = rt.block_on(async {
         let target = Arc::new(Invoker::local(kind, url, "noop", in_flight)?);
         match mode {
             "engine" => {
                 let plan = EnginePlan {
                     load: LoadModel::Closed { in_flight, calls: None, duration_s: Some(seconds) },
-                    workload: Workload::transfer(1, 1000, Accounts::Uniform, 1, 1),
+                    workload: if constant { payload::constant() } else { Workload::transfer(1, 1000, Accounts::Uniform, 1, 1) },
                     seed: 1,
                     response: Default::default(),
                     kinds: Vec::new(),

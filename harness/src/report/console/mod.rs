@@ -25,6 +25,7 @@ impl Render for Console {
         lambda::throttles(&mut s, &r.totals)?;
         retries(&mut s, r)?;
         fields(&mut s, &r.totals)?;
+        kinds(&mut s, r)?;
         if let Some(hot) = &r.hot_accounts {
             accounts::hot(&mut s, hot)?;
         }
@@ -77,10 +78,42 @@ fn accounting(s: &mut String, r: &RunReport) -> std::fmt::Result {
         parts.push(format!("{} not started", thousands(n)));
     }
     if a.unreported > 0 {
-        parts.push(format!("{} started but not reported", thousands(a.unreported)));
+        parts.push(format!("{} may have started, not reported", thousands(a.unreported)));
     }
     let verdict = if a.holds() { "" } else { "  (DOES NOT ADD UP)" };
-    writeln!(s, "Calls:              {planned} = {}{verdict}", parts.join(" + "))
+    writeln!(s, "Calls:              {planned} = {}{verdict}", parts.join(" + "))?;
+    match &a.reconciliation {
+        Some(r) => reconciled(s, r, a.unreported),
+        None => Ok(()),
+    }
+}
+
+/// A run with lost or failed workers: its unreported calls against what the endpoint and
+/// the database counted.
+fn reconciled(s: &mut String, r: &crate::summary::Reconciliation, unreported: u64) -> std::fmt::Result {
+    let reached = match (r.endpoint_invocations, r.unreported_reached_at_least, r.unreported_reached_at_most) {
+        (Some(i), Some(lo), Some(hi)) => {
+            let range = if lo == hi { thousands(hi) } else { format!("{} to {}", thousands(lo), thousands(hi)) };
+            format!(
+                "the endpoint counted {} invocations for {} reported answered: {range} of the {} unreported reached the function",
+                thousands(i),
+                thousands(r.reported_answered),
+                thousands(unreported)
+            )
+        }
+        _ => "the endpoint gave no invocation count to check the unreported calls against".into(),
+    };
+    writeln!(s, "Reconciled:         {reached}")?;
+    if let Some(committed) = r.committed {
+        writeln!(
+            s,
+            "                    the database added {} transfers for {} reported successes; verification allowed {} of unknown outcome",
+            thousands(committed.max(0) as u64),
+            thousands(r.successes),
+            thousands(r.unknown_allowed)
+        )?;
+    }
+    Ok(())
 }
 
 /// The function's execution times and the client's latency.
@@ -193,12 +226,14 @@ fn environments_and_workers(s: &mut String, r: &RunReport) -> std::fmt::Result {
         for w in lost {
             let mut undelivered =
                 w.undelivered_calls.map_or(String::new(), |n| format!(", {} calls not started", thousands(n)));
-            if w.unreported_calls > 0 {
-                undelivered += &format!(", {} started but not reported", thousands(w.unreported_calls));
+            let unreported = w.unreported_at_most.max(w.unreported_calls);
+            if unreported > 0 {
+                undelivered += &format!(", {} may have started, not reported", thousands(unreported));
             }
             writeln!(
                 s,
-                "  LOST {} at {}: {}; {} seconds missed{undelivered}",
+                "  {} {} at {}: {}; {} seconds missed{undelivered}",
+                w.status.name().to_uppercase(),
                 w.name,
                 w.address.as_deref().unwrap_or("-"),
                 w.reason.as_deref().unwrap_or("no reason given"),
@@ -258,6 +293,46 @@ pub fn stop_reason(stop: workers::StopReason) -> &'static str {
         workers::StopReason::TimeLimit => "the time limit (limits.max_duration) passed",
         workers::StopReason::Cancelled => "stopped by a signal or the fleet",
     }
+}
+
+/// Each kind of call's row, and the whole's, as an aligned table.
+fn kinds(s: &mut String, r: &RunReport) -> std::fmt::Result {
+    let rows: Vec<[String; 9]> = super::kinds::rows(r).iter().map(kind_cells).collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    writeln!(s, "\nBy kind of call (latency of the successful calls):")?;
+    let mut widths = super::kinds::HEADERS.map(str::len);
+    for row in &rows {
+        for (w, c) in widths.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for row in std::iter::once(super::kinds::HEADERS.map(String::from)).chain(rows) {
+        let mut line = String::from(" ");
+        for (i, (c, w)) in row.iter().zip(widths).enumerate() {
+            let pad = " ".repeat(w - c.chars().count());
+            line += &if i == 0 { format!(" {c}{pad}") } else { format!("  {pad}{c}") };
+        }
+        writeln!(s, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// A kind's row as text, for every report format.
+pub fn kind_cells(k: &super::kinds::KindRow) -> [String; 9] {
+    let q = |i: usize| k.latency_us.map_or_else(|| "-".to_string(), |l| ms(l[i]));
+    [
+        k.name.clone(),
+        thousands(k.calls),
+        pct(k.calls, k.of),
+        thousands(k.successes),
+        thousands(k.errors),
+        thousands(k.retried),
+        q(0),
+        q(1),
+        q(2),
+    ]
 }
 
 fn latency(s: &mut String, h: &Hist) -> std::fmt::Result {
