@@ -2,14 +2,14 @@
 //! endpoint that answers by the payload's kind and counts what it served of each: the
 //! summary's per-kind statistics equal what the endpoint did, kind by kind, from one
 //! process and from three workers; each kind's answers are read through its own
-//! `response` table; each kind's sequential values are sent exactly once; the kinds add
+//! `response` table and its calls go to its own function; each kind's sequential values are sent exactly once; the kinds add
 //! up to the whole; and STATS, the Markdown summary and the HTML report show the table.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{json, Value};
@@ -27,6 +27,8 @@ struct Served {
     function_errors: u64,
     retries: u64,
     numbers: Vec<u64>,
+    /// The functions its calls named (the Invoke path's).
+    functions: std::collections::BTreeSet<String>,
 }
 
 type Seen = Arc<Mutex<BTreeMap<String, Served>>>;
@@ -34,7 +36,7 @@ type Seen = Arc<Mutex<BTreeMap<String, Served>>>;
 /// Reads (`{"op": "read", "n"}`) succeed with `{"retries": 0}`. Writes (`{"op": "write",
 /// "m"}`) answer in another shape, `{"meta": {"attempts": m % 3}}`, and every 7th fails in
 /// the function with an OCC conflict.
-async fn answer(State(seen): State<Seen>, body: axum::body::Bytes) -> Response {
+async fn answer(State(seen): State<Seen>, Path(function): Path<String>, body: axum::body::Bytes) -> Response {
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let op = payload["op"].as_str().unwrap_or("?").to_string();
     let number = payload["n"].as_u64().or(payload["m"].as_u64()).unwrap_or(u64::MAX);
@@ -42,6 +44,7 @@ async fn answer(State(seen): State<Seen>, body: axum::body::Bytes) -> Response {
     let s = seen.entry(op.clone()).or_default();
     s.calls += 1;
     s.numbers.push(number);
+    s.functions.insert(function);
     match op.as_str() {
         "write" if number % 7 == 0 => {
             s.function_errors += 1;
@@ -77,14 +80,14 @@ const CALLS: u64 = 2_000;
 /// 80% reads, 20% writes; the writes' answers read through their own `response`.
 fn scenario(url: &str) -> String {
     format!(
-        "seed = 11\n[target]\nkind = \"endpoint\"\nurl = \"{url}\"\n\
+        "seed = 11\n[target]\nkind = \"endpoint\"\nurl = \"{url}\"\nfunction = \"bank\"\n\
          [load]\nmodel = \"closed\"\nin_flight = 12\ncalls = {CALLS}\n\
          [thresholds]\nexpected = [\"occ_conflict\"]\n\
          [[call]]\nname = \"read\"\nweight = 80\ntemplate = {{ op = \"read\", n = \"{{{{n}}}}\" }}\n\
          generators = {{ n = {{ kind = \"int\", min = 0, max = 1000000, distribution = \"sequential\" }} }}\n\
          [[call]]\nname = \"write\"\nweight = 20\ntemplate = {{ op = \"write\", m = \"{{{{m}}}}\" }}\n\
          generators = {{ m = {{ kind = \"int\", min = 0, max = 1000000, distribution = \"sequential\" }} }}\n\
-         response = {{ retries = \"/meta/attempts\" }}\n"
+         response = {{ retries = \"/meta/attempts\" }}\nfunction = \"bank-writer\"\n"
     )
 }
 
@@ -104,6 +107,12 @@ fn kinds_match_the_endpoint(extra: &[&str]) {
     validate_against_schema(&s);
     let seen = seen.lock().unwrap().clone();
     assert_eq!(seen.keys().collect::<Vec<_>>(), ["read", "write"], "{what}");
+    let functions = |op: &str| seen[op].functions.iter().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        (functions("read"), functions("write")),
+        (vec!["bank".into()], vec!["bank-writer".into()]),
+        "own function"
+    );
     let mut sum = 0;
     for (name, served) in &seen {
         let k = &s["totals"]["kinds"][name];

@@ -6,6 +6,7 @@
 //! Adding a target kind touches `WorkerTarget` and this module.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -154,6 +155,15 @@ impl Target for Invoker {
                 // in flight would otherwise reserve room for it.
                 Invoker::Sdk(t) => Box::pin(t.call(&payload)).await,
                 Invoker::Lean(t) => t.call(&payload).await,
+            }
+        }
+    }
+
+    fn invoke_function(&self, function: Option<Arc<str>>, payload: Value) -> impl Future<Output = Answer> + Send {
+        async move {
+            match self {
+                Invoker::Sdk(t) => Box::pin(t.call_function(function.as_deref(), &payload)).await,
+                Invoker::Lean(t) => t.call_function(function.as_deref(), &payload).await,
             }
         }
     }

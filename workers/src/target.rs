@@ -57,6 +57,14 @@ impl From<Outcome> for Answer {
 /// Something that runs the function once per call.
 pub trait Target: Send + Sync + 'static {
     fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send;
+
+    /// One call of `function` (a kind of call's own, `[[call]] function`), or of the
+    /// target's function when `None`. Targets that call one function only ignore it; a
+    /// target wrapping another must pass it on.
+    fn invoke_function(&self, function: Option<Arc<str>>, payload: Value) -> impl Future<Output = Answer> + Send {
+        let _ = function;
+        self.invoke(payload)
+    }
 }
 
 /// Concurrent calls per HTTP/2 connection: Lambda's endpoint allows about 128 streams
@@ -164,8 +172,14 @@ impl LambdaTarget {
 
     /// One synchronous invocation.
     pub async fn call(&self, payload: &Value) -> Answer {
+        self.call_function(None, payload).await
+    }
+
+    /// One synchronous invocation of `function`, or of the target's own when `None`.
+    pub async fn call_function(&self, function: Option<&str>, payload: &Value) -> Answer {
         let bytes = serde_json::to_vec(payload).expect("a JSON value serialises");
-        let mut invoke = self.client().invoke().function_name(&self.function).payload(Blob::new(bytes));
+        let name = function.unwrap_or(&self.function);
+        let mut invoke = self.client().invoke().function_name(name).payload(Blob::new(bytes));
         if self.log_tail {
             invoke = invoke.log_type(aws_sdk_lambda::types::LogType::Tail);
         }

@@ -1,7 +1,8 @@
 //! `[[call]]`: several kinds of call in one scenario (e.g. 80% balance reads, 20%
 //! transfers), each with its `name`, `weight`, payload `template` and `generators` (as
 //! `[workload]` takes them), and optionally its own `response` table (else the
-//! scenario's `[response]`). Every kind calls the scenario's one function.
+//! scenario's `[response]`) and, on the `aws` and `endpoint` targets, its own
+//! `function` (else the target's).
 
 use toml::Spanned;
 use workers::response::ResponseMap;
@@ -9,7 +10,9 @@ use workers::workload::{mix, CallKind};
 use workers::Workload;
 
 use super::raw::{RawCall, RawScenario, RawWorkload};
-use super::{response_section, workload_section, LoadModel, Overrides, ScenarioError, Source};
+use super::{
+    response_section, target_section, workload_section, LoadModel, Overrides, ScenarioError, Source, TargetSpec,
+};
 
 /// The kinds of call `[[call]]` lists (none without it), each answered as its own
 /// `response` says or else as `top`.
@@ -19,6 +22,7 @@ pub(super) fn kinds(
     o: &Overrides,
     load: &LoadModel,
     top: &ResponseMap,
+    target: &TargetSpec,
 ) -> Result<Vec<CallKind>, ScenarioError> {
     let Some(first) = raw.call.first() else { return Ok(Vec::new()) };
     let w = &raw.workload;
@@ -34,6 +38,13 @@ pub(super) fn kinds(
     let mut kinds: Vec<CallKind> = Vec::new();
     for (i, c) in raw.call.iter().enumerate() {
         let kind = kind(src, i, c, o, load, top)?;
+        if let (Some(f), TargetSpec::Local { .. } | TargetSpec::InProcess { .. }) = (&c.get_ref().function, target) {
+            let message = format!(
+                "call.function: the {} target runs one function; a kind of call's own function needs target.kind \"aws\" or \"endpoint\"",
+                target.kind()
+            );
+            return Err(src.err(src.at(f.span().start), message));
+        }
         if kinds.iter().any(|k| k.name == kind.name) {
             let at = c.get_ref().name.as_ref().map_or(c.span().start, |n| n.span().start);
             return Err(src.err(src.at(at), format!("call.name {:?} is given twice", kind.name)));
@@ -85,5 +96,12 @@ fn kind(
         Some(r) => response_section::response(src, r)?,
         None => top.clone(),
     };
-    Ok(CallKind { name, weight, workload, response })
+    let function = match src.f(raw.function.clone()) {
+        Some(f) => {
+            target_section::function_name_ok(&f.v).map_err(|m| src.err(&f.at, format!("call.function: {m}")))?;
+            Some(f.v)
+        }
+        None => None,
+    };
+    Ok(CallKind { name, weight, workload, response, function })
 }

@@ -288,7 +288,8 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let mut seed = src.f(raw.seed.clone());
     flag(&mut seed, o.seed, "--seed");
     let response = response_section::response(&src, &raw.response)?;
-    let (workload, kinds) = call_section::with_kinds(workload, call_section::kinds(&src, &raw, o, &load, &response)?);
+    let (workload, kinds) =
+        call_section::with_kinds(workload, call_section::kinds(&src, &raw, o, &load, &response, &target)?);
     let engine = EnginePlan {
         load,
         workload,

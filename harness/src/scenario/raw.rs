@@ -46,6 +46,7 @@ pub struct RawCall {
     pub template: S<toml::Value>,
     pub generators: S<std::collections::BTreeMap<String, Spanned<RawGenerator>>>,
     pub response: Option<RawResponse>,
+    pub function: S<String>,
 }
 
 /// `[response]`: what the function's answers mean.

@@ -68,7 +68,7 @@ fn http_url_ok(url: &str) -> Result<(), String> {
 
 /// A Lambda function name, partial ARN or ARN (with an optional qualifier), as the
 /// Invoke API accepts them: 1 to 170 characters of letters, digits, `-_:.$`.
-fn function_name_ok(name: &str) -> Result<(), String> {
+pub(super) fn function_name_ok(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("the function name is empty; give a name or ARN, e.g. \"reinvent-dat401\"".into());
     }

@@ -271,6 +271,13 @@ fn kinds_of_call_are_parsed_and_refused_where_they_are_wrong() {
     assert!(e.starts_with("s.toml:7:1: call \"x\" needs a template"), "{e}");
     let e = err(format!("{load}[workload]\ntemplate = {{ a = 1 }}\n{write}"));
     assert!(e.contains("[[call]] describes every call's payload"), "{e}");
+    let e = err(format!("{load}[[call]]\nname = \"x\"\ntemplate = {{ a = 1 }}\nfunction = \"other\"\n"));
+    assert!(e.starts_with("s.toml:10:12: call.function: the local target runs one function"), "{e}");
+    let endpoint = "[target]\nkind = \"endpoint\"\nurl = \"http://127.0.0.1:9\"\n";
+    let p = plan(&format!("{endpoint}{load}[[call]]\nname = \"x\"\ntemplate = {{ a = 1 }}\nfunction = \"other\"\n"));
+    assert_eq!(p.unwrap().engine.kinds[0].function.as_deref(), Some("other"));
+    let e = err(format!("{endpoint}{load}[[call]]\nname = \"x\"\ntemplate = {{ a = 1 }}\nfunction = \"a b\"\n"));
+    assert!(e.contains("call.function:"), "{e}");
     let e = err(format!("{load}[[call]]\nname = \"x\"\ntemplate = {{ a = \"{{{{nope}}}}\" }}\n"));
     assert!(e.contains("nope"), "a template's own errors, with their place: {e}");
 }

@@ -190,8 +190,8 @@ impl Running {
                     let Some(next) = mix.next_call() else { return StopReason::Completed };
                     let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
                     let abandon = self.abandon.subscribe();
-                    let NextCall { payload, response, kind } = next;
-                    let call = Call { intended, call_timeout, late, abandon, response, kind };
+                    let NextCall { payload, response, kind, function } = next;
+                    let call = Call { intended, call_timeout, late, abandon, response, kind, function };
                     self.calls.spawn(call.run(target.clone(), payload));
                     self.intervals.started += 1;
                     if self.intervals.started % 256 == 0 {
@@ -246,6 +246,8 @@ struct Call {
     response: Arc<crate::ResponseMap>,
     /// Its kind's name, when the scenario has several.
     kind: Option<Arc<str>>,
+    /// Its kind's own function, when not the target's.
+    function: Option<Arc<str>>,
 }
 
 impl Call {
@@ -254,7 +256,10 @@ impl Call {
     /// as a transport error, each with its real elapsed time.
     async fn run<T: Target>(mut self, target: Arc<T>, payload: serde_json::Value) -> CallRecord {
         let accounts = payload["payer_id"].as_i64().zip(payload["payee_id"].as_i64());
-        let invoke = std::panic::AssertUnwindSafe(tokio::time::timeout(self.call_timeout, target.invoke(payload)));
+        let invoke = std::panic::AssertUnwindSafe(tokio::time::timeout(
+            self.call_timeout,
+            target.invoke_function(self.function.take(), payload),
+        ));
         let outcome = tokio::select! {
             outcome = futures::FutureExt::catch_unwind(invoke) => Some(outcome),
             () = given_up(&mut self.abandon) => None,
@@ -273,7 +278,17 @@ impl Call {
             None => Classified::failed(ErrorClass::Abandoned, "still in flight at the drain deadline".into()),
         };
         let Classified { error, function_us, retries, fields } = read;
-        CallRecord { latency_us, function_us, retries, error, late: self.late, platform, accounts, fields, kind: self.kind }
+        CallRecord {
+            latency_us,
+            function_us,
+            retries,
+            error,
+            late: self.late,
+            platform,
+            accounts,
+            fields,
+            kind: self.kind,
+        }
     }
 }
 

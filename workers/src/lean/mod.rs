@@ -174,8 +174,14 @@ impl LeanTarget {
 
     /// One synchronous invocation.
     pub async fn call(&self, payload: &Value) -> Answer {
+        self.call_function(None, payload).await
+    }
+
+    /// One synchronous invocation of `function`, or of the target's own when `None`.
+    pub async fn call_function(&self, function: Option<&str>, payload: &Value) -> Answer {
         let bytes = Bytes::from(serde_json::to_vec(payload).expect("a JSON value serialises"));
-        let (status, headers, body) = match self.exchange(bytes).await {
+        let path = function.map(request::invoke_path);
+        let (status, headers, body) = match self.exchange(path.as_deref().unwrap_or(&self.path), bytes).await {
             Ok(answer) => answer,
             Err(e) => return Outcome::Transport { message: error_chain(&e) }.into(),
         };
@@ -184,9 +190,9 @@ impl LeanTarget {
     }
 
     /// Sign and send one call's request; the answer's status, headers and body.
-    async fn exchange(&self, payload: Bytes) -> Result<(u16, http::HeaderMap, Bytes), CallError> {
+    async fn exchange(&self, path: &str, payload: Bytes) -> Result<(u16, http::HeaderMap, Bytes), CallError> {
         let credentials = self.credentials.get().await?;
-        let request = self.signer.request(&self.path, payload, &credentials, self.log_tail, SystemTime::now())?;
+        let request = self.signer.request(path, payload, &credentials, self.log_tail, SystemTime::now())?;
         match &*self.transport {
             Transport::H2c(pool) => {
                 let a = pool.send(request).await?;

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
@@ -33,6 +34,10 @@ impl<T: Target> Leased<T> {
 
 impl<T: Target> Target for Leased<T> {
     fn invoke(&self, payload: Value) -> impl Future<Output = Answer> + Send {
+        self.invoke_function(None, payload)
+    }
+
+    fn invoke_function(&self, function: Option<Arc<str>>, payload: Value) -> impl Future<Output = Answer> + Send {
         let k = self.next.fetch_add(1, Ordering::Relaxed) + 1;
         let asked = self.asked.load(Ordering::Relaxed);
         // Within half a chunk of what was asked for: ask for one chunk more, once.
@@ -47,7 +52,7 @@ impl<T: Target> Target for Leased<T> {
             if granted.wait_for(|g| *g >= k).await.is_err() {
                 return Outcome::Transport { message: "the lease ended: the coordinator is gone".into() }.into();
             }
-            self.inner.invoke(payload).await
+            self.inner.invoke_function(function, payload).await
         }
     }
 }

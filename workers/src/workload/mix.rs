@@ -27,6 +27,9 @@ pub struct CallKind {
     pub workload: Workload,
     #[serde(default)]
     pub response: ResponseMap,
+    /// Its own function (name or ARN), when not the target's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
 }
 
 /// What is wrong with a list of kinds: each named once, each weight in `1..=MAX_WEIGHT`,
@@ -55,11 +58,21 @@ pub struct NextCall {
     pub payload: Value,
     pub response: Arc<ResponseMap>,
     pub kind: Option<Arc<str>>,
+    /// The function to call, when not the target's.
+    pub function: Option<Arc<str>>,
+}
+
+/// One kind's sampler, and what each of its calls carries.
+struct Drawer {
+    sampler: Sampler,
+    response: Arc<ResponseMap>,
+    kind: Option<Arc<str>>,
+    function: Option<Arc<str>>,
 }
 
 /// Draws the calls of a run: of its one workload, or of its kinds by weight.
 pub struct Mix {
-    kinds: Vec<(Sampler, Arc<ResponseMap>, Option<Arc<str>>)>,
+    kinds: Vec<Drawer>,
     /// Running sums of the weights; a draw below `cumulative[i]` (and not below the one
     /// before) picks kind `i`.
     cumulative: Vec<u64>,
@@ -70,7 +83,12 @@ impl Mix {
     /// The mix of `kinds`, or of `workload` answered as `response` when there are none.
     pub fn new(workload: &Workload, response: &ResponseMap, kinds: &[CallKind], seed: u64) -> Mix {
         if kinds.is_empty() {
-            let one = (workload.sampler(seed), Arc::new(response.clone()), None);
+            let one = Drawer {
+                sampler: workload.sampler(seed),
+                response: Arc::new(response.clone()),
+                kind: None,
+                function: None,
+            };
             return Mix { kinds: vec![one], cumulative: vec![1], chooser: SmallRng::seed_from_u64(seed) };
         }
         let mut total = 0u64;
@@ -82,7 +100,12 @@ impl Mix {
                 total += u64::from(k.weight);
                 cumulative.push(total);
                 let own = seed ^ (i as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-                (k.workload.sampler(own), Arc::new(k.response.clone()), Some(Arc::from(k.name.as_str())))
+                Drawer {
+                    sampler: k.workload.sampler(own),
+                    response: Arc::new(k.response.clone()),
+                    kind: Some(Arc::from(k.name.as_str())),
+                    function: k.function.as_deref().map(Arc::from),
+                }
             })
             .collect();
         Mix { kinds: samplers, cumulative, chooser: SmallRng::seed_from_u64(seed ^ 0x6b69_6e64) }
@@ -97,9 +120,9 @@ impl Mix {
                 sums.partition_point(|&s| s <= draw)
             }
         };
-        let (sampler, response, kind) = &mut self.kinds[i];
-        let payload = sampler.next_payload()?;
-        Some(NextCall { payload, response: response.clone(), kind: kind.clone() })
+        let d = &mut self.kinds[i];
+        let payload = d.sampler.next_payload()?;
+        Some(NextCall { payload, response: d.response.clone(), kind: d.kind.clone(), function: d.function.clone() })
     }
 }
 
@@ -117,7 +140,7 @@ mod tests {
         };
         let workload = Workload::template(template, vec![("n".into(), n)]).unwrap();
         let response = ResponseMap { retries: format!("/{op}_retries"), ..ResponseMap::default() };
-        CallKind { name: name.into(), weight, workload, response }
+        CallKind { name: name.into(), weight, workload, response, function: None }
     }
 
     /// 20,000 draws of an 80/15/5 mix: each share within 1.5 points (over 5 standard
