@@ -483,25 +483,7 @@ impl DbArgs {
             .region()
             .map(|r| r.to_string())
             .context("--dsql-endpoint needs a region: pass --region or set AWS_REGION")?;
-        let (host, port) = endpoint_port(host)?;
-        let target = transfer::db::DsqlTarget::new(host, region, self.dsql_user.clone()).with_port(port);
-        // A CA to trust besides the public ones (a local DSQL front's), as libpq reads it.
-        let target = match std::env::var_os("PGSSLROOTCERT").filter(|v| !v.is_empty()) {
-            Some(ca) => target.with_ca(ca.into()),
-            None => target,
-        };
-        Ok(Some(crate::database::DbTarget::Dsql(target.with_sdk_config(sdk))))
-    }
-}
-
-/// `--dsql-endpoint HOST[:PORT]`: a cluster listens on 5432; a local front may not.
-fn endpoint_port(endpoint: &str) -> anyhow::Result<(String, u16)> {
-    match endpoint.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => {
-            let port = port.parse().with_context(|| format!("--dsql-endpoint {endpoint}: {port:?} is not a port"))?;
-            Ok((host.to_string(), port))
-        }
-        _ => Ok((endpoint.to_string(), transfer::db::dsql::PORT)),
+        crate::database::DbTarget::dsql(host, region, self.dsql_user.clone(), sdk).map(Some).context("--dsql-endpoint")
     }
 }
 

@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use transfer::db::DsqlTarget;
 use workers::target::AwsAccess;
 
 use crate::database::{self, Checks, DbTarget, Verification};
@@ -21,20 +20,32 @@ pub fn endpoint(cluster_id: &str, region: &str) -> String {
     format!("{cluster_id}.dsql.{region}.on.aws")
 }
 
-/// The cluster to verify: none unless the scenario has `[[verify]]` invariants, and
-/// none without a cluster id or a region, or when Lambda is an emulator
-/// (`target.endpoint_url`, or the AWS configuration's `AWS_ENDPOINT_URL` /
-/// `AWS_ENDPOINT_URL_LAMBDA`), which has no DSQL cluster behind it.
-pub async fn target(access: &AwsAccess, cluster_id: Option<&str>, plan: &Plan) -> Option<DbTarget> {
+/// The cluster to verify: none unless the scenario has `[[verify]]` invariants. Its
+/// endpoint is `target.cluster_endpoint` when given; else the one `target.cluster_id`
+/// names in the region, except when Lambda is an emulator (`target.endpoint_url`, or
+/// the AWS configuration's `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_LAMBDA`), which has
+/// no DSQL cluster behind it. None without a region to sign the token for.
+pub async fn target(
+    access: &AwsAccess,
+    (cluster_id, explicit): (Option<&str>, Option<String>),
+    plan: &Plan,
+) -> Option<DbTarget> {
+    if plan.verify.is_empty() {
+        return None;
+    }
     let emulated = access.endpoint_url.is_some() || std::env::var_os("AWS_ENDPOINT_URL_LAMBDA").is_some();
-    let cluster_id = cluster_id.filter(|_| !emulated && !plan.verify.is_empty())?;
+    let named = cluster_id.filter(|_| explicit.is_none() && !emulated);
+    if explicit.is_none() && named.is_none() {
+        return None;
+    }
     let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
-    if sdk.endpoint_url().is_some() {
+    if explicit.is_none() && sdk.endpoint_url().is_some() {
         return None;
     }
     let region = sdk.region()?.to_string();
-    let host = endpoint(cluster_id, &region);
-    Some(DbTarget::Dsql(DsqlTarget::new(host, region, "admin".into()).with_sdk_config(sdk)))
+    let host = explicit.unwrap_or_else(|| endpoint(named.expect("checked above"), &region));
+    // The endpoint was checked with the scenario.
+    DbTarget::dsql(&host, region, "admin".into(), sdk).ok()
 }
 
 /// Every invariant's value before the load (each an error when the cluster is out of

@@ -60,6 +60,19 @@ impl DbTarget {
             DbTarget::Dsql(_) => Dialect::Dsql,
         }
     }
+
+    /// A DSQL cluster at `endpoint` (`HOST` or `HOST:PORT`) as `user`, its tokens signed
+    /// with `sdk`'s credentials for `region`; the CA in `PGSSLROOTCERT` (as libpq reads
+    /// it: a local DSQL front's) trusted besides the public ones.
+    pub fn dsql(endpoint: &str, region: String, user: String, sdk: aws_config::SdkConfig) -> anyhow::Result<DbTarget> {
+        let (host, port) = transfer::db::dsql::host_port(endpoint).map_err(anyhow::Error::msg)?;
+        let target = DsqlTarget::new(host, region, user).with_port(port);
+        let target = match std::env::var_os("PGSSLROOTCERT").filter(|v| !v.is_empty()) {
+            Some(ca) => target.with_ca(ca.into()),
+            None => target,
+        };
+        Ok(DbTarget::Dsql(target.with_sdk_config(sdk)))
+    }
 }
 
 pub async fn connect(url: &str) -> anyhow::Result<Client> {

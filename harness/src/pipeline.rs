@@ -184,11 +184,11 @@ async fn drive_target(
             let driven = drive(plan, Source::Described(target), secret, signals.halt(), record).await?;
             Ok(Ran { driven, environments: None, verification: None, teardown, server: None })
         }
-        TargetSpec::Aws { function, access, cluster_id } => {
+        TargetSpec::Aws { function, access, cluster_id, cluster_endpoint } => {
             if access.endpoint_url.is_none() {
                 warn_about_quotas(&function, &access, plan.engine.load.max_in_flight()).await;
             }
-            let cluster = crate::cluster::target(&access, cluster_id.as_deref(), plan).await;
+            let cluster = crate::cluster::target(&access, (cluster_id.as_deref(), cluster_endpoint), plan).await;
             let before = match &cluster {
                 Some(db) => crate::cluster::before(db, plan).await,
                 None => Vec::new(),

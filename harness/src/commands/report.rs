@@ -26,7 +26,7 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 /// fetch lacks keeps its earlier value), and the cost with its DPUs; false when the
 /// fetch failed (said in one line; the summary keeps what it had).
 async fn fetch_metrics(report: &mut RunReport) -> bool {
-    let crate::scenario::TargetSpec::Aws { function, access, cluster_id } = &report.plan.target else {
+    let crate::scenario::TargetSpec::Aws { function, access, cluster_id, .. } = &report.plan.target else {
         eprintln!(
             "nothing to fetch: the server-side view of a {} run was recorded when it ended (CloudWatch only holds AWS runs')",
             report.plan.target.kind()

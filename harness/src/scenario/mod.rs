@@ -52,6 +52,11 @@ pub enum TargetSpec {
         /// metrics: the server-side view and the database's cost.
         #[serde(default)]
         cluster_id: Option<String>,
+        /// The cluster's endpoint (`target.cluster_endpoint`, host or host:port) that
+        /// `[[verify]]` runs against instead of the one `cluster_id` names: a cluster
+        /// behind another name, or a local DSQL front standing in for one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cluster_endpoint: Option<String>,
     },
     /// The function called in-process against the database (no invoke path).
     InProcess { database_url: Option<String> },

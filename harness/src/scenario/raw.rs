@@ -97,6 +97,7 @@ pub struct RawTarget {
     pub client: S<String>,
     pub log_tail: Option<bool>,
     pub cluster_id: Option<String>,
+    pub cluster_endpoint: S<String>,
     pub region: Option<String>,
     pub profile: Option<String>,
     pub database_url: Option<String>,

@@ -35,7 +35,15 @@ pub(super) fn target(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<T
                 profile: t.profile.clone(),
                 endpoint_url: endpoint_url.map(|u| u.v),
             };
-            Ok(TargetSpec::Aws { function: function_name, access, cluster_id: t.cluster_id.clone() })
+            let cluster_endpoint = match src.f(t.cluster_endpoint.clone()) {
+                Some(e) => match transfer::db::dsql::host_port(&e.v) {
+                    Ok(_) if !e.v.contains(char::is_whitespace) => Some(e.v),
+                    Ok(_) => return Err(src.err(e.at, format!("target.cluster_endpoint {:?} has white space", e.v))),
+                    Err(m) => return Err(src.err(e.at, format!("target.cluster_endpoint: {m}"))),
+                },
+                None => None,
+            };
+            Ok(TargetSpec::Aws { function: function_name, access, cluster_id: t.cluster_id.clone(), cluster_endpoint })
         }
         Some("endpoint") => {
             let mut url = src.f(t.url.clone().or_else(|| t.endpoint_url.clone()));

@@ -19,6 +19,19 @@ pub const TOKEN_LIFETIME_SECS: u64 = 900;
 /// DSQL listens on the PostgreSQL port.
 pub const PORT: u16 = 5432;
 
+/// An endpoint as `HOST` (port 5432, as a cluster listens) or `HOST:PORT` (a local
+/// front may listen elsewhere), or what is wrong with it.
+pub fn host_port(endpoint: &str) -> Result<(String, u16), String> {
+    match endpoint.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => match port.parse() {
+            Ok(port) if !host.is_empty() => Ok((host.to_string(), port)),
+            _ => Err(format!("{endpoint:?} is not HOST or HOST:PORT")),
+        },
+        _ if endpoint.is_empty() => Err("the endpoint is empty".into()),
+        _ => Ok((endpoint.to_string(), PORT)),
+    }
+}
+
 /// A DSQL cluster endpoint, its region and the database role to log in as.
 #[derive(Debug, Clone)]
 pub struct DsqlTarget {
@@ -139,4 +152,17 @@ pub fn tls_connector(ca: Option<&std::path::Path>) -> Result<MakeRustlsConnect, 
         .with_root_certificates(roots)
         .with_no_client_auth();
     Ok(MakeRustlsConnect::new(config))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_are_host_or_host_and_port() {
+        assert_eq!(host_port("abc.dsql.us-east-1.on.aws"), Ok(("abc.dsql.us-east-1.on.aws".into(), PORT)));
+        assert_eq!(host_port("localhost:41535"), Ok(("localhost".into(), 41535)));
+        assert_eq!(host_port("localhost:x").unwrap_err(), "\"localhost:x\" is not HOST or HOST:PORT");
+        assert!(host_port(":5432").is_err() && host_port("").is_err() && host_port("h:70000").is_err());
+    }
 }
