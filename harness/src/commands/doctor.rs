@@ -106,8 +106,10 @@ async fn scenario_call(
 ) -> Finding {
     // Drawn from another seed than the run's: this call commits like any other, and a
     // sequential or unique value it used would otherwise be the run's first one too.
+    // With kinds of call, the first kind's payload (the plan's workload) and answer map.
+    let response = plan.engine.kinds.first().map_or(&plan.engine.response, |k| &k.response);
     match plan.engine.workload.sampler(plan.engine.seed ^ DOCTOR_SEED).next_payload() {
-        Some(payload) => doctor::scenario_call(client, function, region, (&payload, &plan.engine.response)).await,
+        Some(payload) => doctor::scenario_call(client, function, region, (&payload, response)).await,
         None => skipped(doctor::CALL, "the scenario's workload has no payload to send (no rows left)"),
     }
 }

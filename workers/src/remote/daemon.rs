@@ -35,6 +35,19 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(5);
 /// greeting), so a flood that sends bytes and stalls never evicts it, and one that sends
 /// nothing must open `MAX_UNAUTHENTICATED` connections within its round trip.
 pub const MAX_UNAUTHENTICATED: usize = 64;
+/// Connections the kernel may hold for the daemon to accept (capped by
+/// `net.core.somaxconn`): a burst beyond the default 128 would drop SYNs, and a
+/// coordinator whose SYN is dropped waits a second or more to try again.
+const BACKLOG: u32 = 4096;
+/// Connections the daemon holds at once, at most; beyond it the next wait in the
+/// kernel's queue. Without a bound, a churn faster than the daemon's handshakes had it
+/// accept connections until it ran out of descriptors, which ended it.
+const MAX_CONNECTIONS: usize = 512;
+/// How long the daemon waits after accepting failed (out of descriptors) to try again,
+/// when no connection still authenticating could give way...
+const ACCEPT_PAUSE: Duration = Duration::from_millis(50);
+/// ...and when one did, for it to close.
+const CLOSING_PAUSE: Duration = Duration::from_millis(2);
 
 /// A connection still authenticating: its number, the means to close it, and whether it
 /// has sent bytes (of a frame it has not completed).
@@ -66,6 +79,14 @@ impl tokio::io::AsyncRead for Flagging<'_> {
 fn victim(pending: &std::collections::VecDeque<Pending>) -> Option<usize> {
     let stalled = pending.iter().position(|(_, _, sent)| sent.load(std::sync::atomic::Ordering::Relaxed));
     stalled.or((!pending.is_empty()).then_some(0))
+}
+
+/// One connection still authenticating (`victim`) closes, to make room; false when
+/// none is left.
+fn give_way(pending: &mut std::collections::VecDeque<Pending>) -> bool {
+    let Some((_, gone, _)) = victim(pending).and_then(|i| pending.remove(i)) else { return false };
+    let _ = gone.send(());
+    true
 }
 
 /// What the daemon does, for whoever runs it to show.
@@ -192,16 +213,25 @@ impl Daemon {
     /// Serve coordinators until `plans` plans have run (forever when `None`) or until
     /// shutdown, after the running plan has reported.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, plans: Option<u64>) -> std::io::Result<()> {
+        let listener = deepen(listener)?;
         let (done_tx, mut done_rx) = mpsc::unbounded_channel::<()>();
         let mut connections = tokio::task::JoinSet::new();
         let mut finished = 0u64;
         let mut shutdown = self.shutdown.clone();
+        let room = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         loop {
             tokio::select! {
-                accepted = listener.accept() => {
-                    let (stream, peer) = accepted?;
+                (permit, accepted) = admit(&listener, &room) => {
+                    let Some((stream, peer)) = accepted else {
+                        // Out of descriptors, most likely: one still authenticating
+                        // gives way, as it would to a new connection, and closes.
+                        let gave_way = give_way(&mut self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+                        tokio::time::sleep(if gave_way { CLOSING_PAUSE } else { ACCEPT_PAUSE }).await;
+                        continue;
+                    };
                     let (daemon, done) = (self.clone(), done_tx.clone());
                     connections.spawn(async move {
+                        let _permit = permit;
                         if daemon.handle(stream, peer).await {
                             let _ = done.send(());
                         }
@@ -260,9 +290,7 @@ impl Daemon {
         {
             let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
             if pending.len() >= MAX_UNAUTHENTICATED {
-                if let Some((_, gone, _)) = victim(&pending).and_then(|i| pending.remove(i)) {
-                    let _ = gone.send(());
-                }
+                give_way(&mut pending);
             }
             pending.push_back((id, evict, sent.clone()));
         }
@@ -321,7 +349,8 @@ impl Daemon {
         let (version, proof, theirs) = match auth {
             Ok(Ok(ToWorker::Auth { protocol, proof, nonce, key })) => (protocol, proof, nonce.zip(key)),
             Ok(Ok(other)) => return Err(Refusal::Unexpected { expected: "auth", got: Box::new(other) }),
-            Ok(Err(FrameError::Closed)) => return Err(Refusal::Gone),
+            // Closed or reset mid-frame: nobody is left to tell why.
+            Ok(Err(FrameError::Closed | FrameError::Io(_))) => return Err(Refusal::Gone),
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => return Err(Refusal::NoAuth),
         };
@@ -423,6 +452,33 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, Refusal>) -> Result<T, Refusal> {
             .unwrap_or_else(|| "a panic".into());
         Err(Refusal::Panicked(what))
     })
+}
+
+/// The next connection, once the daemon holds fewer than `MAX_CONNECTIONS`; `None` when
+/// accepting failed. No accept error ends the daemon: running out of descriptors (or
+/// a connection reset before it was accepted) passes.
+async fn admit(
+    listener: &TcpListener,
+    room: &Arc<tokio::sync::Semaphore>,
+) -> (Option<tokio::sync::OwnedSemaphorePermit>, Option<(TcpStream, SocketAddr)>) {
+    // Never closed, so a permit always comes.
+    let permit = room.clone().acquire_owned().await.ok();
+    (permit, listener.accept().await.ok())
+}
+
+/// `listener` with room for `BACKLOG` connections waiting to be accepted.
+fn deepen(listener: TcpListener) -> std::io::Result<TcpListener> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        let fd = listener.into_std()?.into_raw_fd();
+        // SAFETY: `fd` is the listening socket just released by `into_raw_fd`, owned by
+        // nothing else; listening again on it only changes its backlog.
+        let socket = unsafe { tokio::net::TcpSocket::from_raw_fd(fd) };
+        socket.listen(BACKLOG)
+    }
+    #[cfg(not(unix))]
+    Ok(listener)
 }
 
 /// Resolves when shutdown is asked for; never, if nobody can ask any more.
