@@ -299,6 +299,13 @@ pub async fn aws_view(access: &workers::target::AwsAccess, request: &server::clo
     if let Some(url) = access.endpoint_url.as_deref().filter(|u| !server::is_aws_endpoint(u)) {
         return ServerView::not_aws(url, request);
     }
+    // The same through the AWS configuration's variables, unless CloudWatch is given an
+    // endpoint of its own (a recording, a CloudWatch emulator).
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let own_cloudwatch = env("AWS_ENDPOINT_URL_CLOUDWATCH").is_some() || env("AWS_ENDPOINT_URL").is_some();
+    if let Some(url) = env("AWS_ENDPOINT_URL_LAMBDA").filter(|u| !own_cloudwatch && !server::is_aws_endpoint(u)) {
+        return ServerView::not_aws(&url, request);
+    }
     let sdk = workers::target::aws_sdk_config(access.region.clone(), access.profile.clone()).await;
     let client = aws_sdk_cloudwatch::Client::new(&sdk);
     match server::cloudwatch::fetch(&client, request).await {
