@@ -11,7 +11,8 @@ use workers::Workload;
 
 use super::raw::{RawCall, RawScenario, RawWorkload};
 use super::{
-    response_section, target_section, workload_section, LoadModel, Overrides, ScenarioError, Source, TargetSpec,
+    response_section, target_section, workload_section, DataSpec, LoadModel, Overrides, ScenarioError, Source,
+    TargetSpec,
 };
 
 /// The kinds of call `[[call]]` lists (none without it), each answered as its own
@@ -54,10 +55,19 @@ pub(super) fn kinds(
     Ok(kinds)
 }
 
-/// The run's workload beside its kinds: with kinds, the first kind's stands for it (a
-/// template: no built-in transfer's verification or per-account view).
-pub(super) fn with_kinds(workload: Workload, kinds: Vec<CallKind>) -> (Workload, Vec<CallKind>) {
-    (kinds.first().map_or(workload, |k| k.workload.clone()), kinds)
+/// The run's workload (`[workload]`) and its kinds of call (`[[call]]`): with kinds, the
+/// first kind's workload stands for the run's (a template: no built-in transfer's
+/// verification or per-account view).
+pub(super) fn payloads(
+    src: &Source,
+    (raw, data, o): (&RawScenario, DataSpec, &Overrides),
+    load: &LoadModel,
+    top: &ResponseMap,
+    target: &TargetSpec,
+) -> Result<(Workload, Vec<CallKind>), ScenarioError> {
+    let workload = workload_section::workload(src, raw, data, o, load)?;
+    let kinds = kinds(src, raw, o, load, top, target)?;
+    Ok((kinds.first().map_or(workload, |k| k.workload.clone()), kinds))
 }
 
 /// The `i`-th `[[call]]`.

@@ -276,7 +276,6 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
         );
     }
     let (load, planned) = load_section::load_model(&src, &raw, o)?;
-    let workload = workload_section::workload(&src, &raw, data, o, &load)?;
     let limits = &raw.limits;
     let secs = |v: Option<Spanned<DurationValue>>, key: &str, default: f64| -> Result<f64, ScenarioError> {
         match src.f(v) {
@@ -293,8 +292,7 @@ pub fn parse(path: &str, text: &str, o: &Overrides) -> Result<Plan, ScenarioErro
     let mut seed = src.f(raw.seed.clone());
     flag(&mut seed, o.seed, "--seed");
     let response = response_section::response(&src, &raw.response)?;
-    let (workload, kinds) =
-        call_section::with_kinds(workload, call_section::kinds(&src, &raw, o, &load, &response, &target)?);
+    let (workload, kinds) = call_section::payloads(&src, (&raw, data, o), &load, &response, &target)?;
     let engine = EnginePlan {
         load,
         workload,

@@ -651,5 +651,8 @@ mod tests {
         assert_eq!(victim(&pending), Some(0), "none stalled: the oldest");
         pending.extend([entry(3, true), entry(4, true)]);
         assert_eq!(victim(&pending), Some(2), "the oldest stalled one, not the coordinator awaiting its greeting");
+        assert!(give_way(&mut pending));
+        assert_eq!(pending.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(), [1, 2, 4]);
+        assert!(!give_way(&mut std::collections::VecDeque::new()), "none left to give way");
     }
 }
