@@ -303,9 +303,10 @@ fn a_frame_to_the_worker_altered_mid_run_keeps_what_it_streamed_before() {
 #[test]
 fn a_frame_from_the_worker_altered_mid_run_keeps_what_it_streamed_before() {
     let (s, worker, stdout) = cut_mid_run(Duration::from_secs(5), true);
-    // The link reports a frame from the worker that does not open as lost, naming the
-    // integrity check (workers/src/remote/client.rs).
-    assert!(["lost", "failed"].contains(&worker["status"].as_str().unwrap()), "{worker}");
+    // A frame from the worker that does not open fails the worker, naming the integrity
+    // check (workers/src/remote/client.rs): tampered with, not lost.
+    assert_eq!(worker["status"], "failed", "{worker}");
+    assert!(worker["reason"].as_str().unwrap().contains("integrity check"), "{worker}");
     assert!(n(&s, "/totals/calls") > 0, "the calls streamed before the cut are kept: {stdout}");
 }
 

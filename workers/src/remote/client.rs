@@ -214,6 +214,15 @@ impl WorkerLink {
                     ));
                     break;
                 }
+                // A frame that fails its integrity check: the link was tampered with,
+                // not lost. What came before it stands.
+                Ok(Err(e @ FrameError::Tampered(_))) => {
+                    send(WorkerEvent::Failed(format!(
+                        "a frame from the worker failed its integrity check: {}",
+                        crate::chain::error_chain(&e)
+                    )));
+                    break;
+                }
                 Ok(Err(e)) => {
                     send(WorkerEvent::Lost(crate::chain::error_chain(&e)));
                     break;
