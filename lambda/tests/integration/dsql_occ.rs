@@ -250,3 +250,106 @@ async fn a_deferred_write_whose_replay_would_answer_otherwise_conflicts() {
     let v: i32 = admin.query_one("SELECT v FROM t WHERE id = 1", &[]).await.unwrap().get(0);
     assert_eq!(v, 100);
 }
+
+/// A table locked from outside the front (PostgreSQL's LOCK TABLE, which DSQL does not
+/// have): the front's statements cannot wait for it, so each answers at once, with an
+/// error or a result, and every answer is well formed: the session carries on once the
+/// lock is gone. (Under such a lock `harness run` saw "unexpected message from server".)
+#[tokio::test]
+async fn statements_under_an_outside_table_lock_answer_well_formed_and_the_session_goes_on() {
+    let f = Front::start().await;
+    let _admin = f.table(4).await;
+    let plain = f.plain().await;
+    plain.batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE").await.unwrap();
+    let b = f.admin().await;
+    let mut answers_seen = Vec::new();
+    for round in 0..20 {
+        let id = 1 + round % 4;
+        let steps = async {
+            b.batch_execute("BEGIN").await?;
+            let read = b.query_opt("SELECT v FROM t WHERE id = $1", &[&id]).await?;
+            b.execute("UPDATE t SET v = v - 1 WHERE id = $1", &[&id]).await?;
+            b.batch_execute("COMMIT").await?;
+            Ok::<_, tokio_postgres::Error>(read.is_some())
+        };
+        let outcome = answers(steps).await;
+        if let Err(e) = &outcome {
+            let malformed = e.as_db_error().is_none() && !e.is_closed();
+            assert!(!malformed, "round {round}: not a database error but {e:?}");
+            let _ = answers(b.batch_execute("ROLLBACK")).await;
+        }
+        answers_seen.push(outcome.map_err(|e| db_error(&e)));
+    }
+    plain.batch_execute("COMMIT").await.unwrap();
+    let v: i32 = answers(b.query_one("SELECT v FROM t WHERE id = $1", &[&1])).await.unwrap().get(0);
+    assert!(v <= 100, "{answers_seen:?}");
+    answers(b.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 2; COMMIT")).await.unwrap();
+}
+
+/// The same with the lock taken and released every few milliseconds, so that retries
+/// inside the front meet it both held and gone, through statements prepared once (as
+/// the transfer function does) and through fresh connections preparing theirs.
+#[tokio::test]
+async fn statements_around_a_flickering_table_lock_answer_well_formed() {
+    let f = Front::start().await;
+    let _admin = f.table(4).await;
+    let plain = f.plain().await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flicker = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            for _ in 0..2_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                plain.batch_execute("BEGIN; LOCK TABLE t IN ACCESS EXCLUSIVE MODE").await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+                plain.batch_execute("COMMIT").await.unwrap();
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
+    };
+    let mut malformed = Vec::new();
+    for round in 0..300 {
+        let b = match answers(f.target("admin", "AKIDLOCALADMIN").connect()).await {
+            Ok(b) => b,
+            Err(e) => {
+                let text = format!("{e:?}");
+                malformed.extend(text.contains("unexpected message").then(|| format!("connect {round}: {text}")));
+                continue;
+            }
+        };
+        let steps = async {
+            let debit = b.prepare("UPDATE t SET v = v - $1 WHERE id = $2 RETURNING v").await?;
+            let credit = b.prepare("UPDATE t SET v = v + $1 WHERE id = $2").await?;
+            for k in 0..3 {
+                b.batch_execute("BEGIN").await?;
+                let rows = b.query(&debit, &[&1i32, &(1 + k % 4)]).await;
+                let rows = match rows {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = b.batch_execute("ROLLBACK").await;
+                        return Err(e);
+                    }
+                };
+                assert!(rows.len() <= 1);
+                if let Err(e) = b.execute(&credit, &[&1i32, &(2 + k % 3)]).await {
+                    let _ = b.batch_execute("ROLLBACK").await;
+                    return Err(e);
+                }
+                if let Err(e) = b.batch_execute("COMMIT").await {
+                    return Err(e);
+                }
+            }
+            Ok::<_, tokio_postgres::Error>(())
+        };
+        if let Err(e) = answers(steps).await {
+            if e.as_db_error().is_none() {
+                malformed.push(format!("round {round}: {e:?}"));
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    flicker.await.unwrap();
+    assert!(malformed.is_empty(), "{} answers the client could not read: {malformed:#?}", malformed.len());
+}

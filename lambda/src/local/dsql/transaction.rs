@@ -187,13 +187,19 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             }
             self.backend.simple(undo).await?;
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
-            // Parse and Describe were answered already: the retry binds and executes
-            // (after ROLLBACK TO the savepoint is still there; after ROLLBACK, BEGIN again).
+            // The retry starts at the first message left unanswered (a row lock fails
+            // the Execute, a table lock the Parse or the Bind), but never after the Bind:
+            // the failed portal is gone. After ROLLBACK TO the savepoint is still there;
+            // after ROLLBACK, BEGIN again.
             let reopen: Vec<&str> = if undo == "ROLLBACK" { vec!["BEGIN"] } else { vec![] };
             let mut frames: Vec<Frame> = reopen.iter().flat_map(|sql| Backend::internal(sql)).collect();
-            frames.extend(step.frames().into_iter().filter(|f| !matches!(f.tag, b'P' | b'D')));
+            let sent = step.frames();
+            let (done, _) = if step.extended() { answered(&sent, &reply.frames) } else { (0, 0) };
+            let restart = sent.iter().position(|f| f.tag == b'B').map_or(done, |bind| done.min(bind));
+            frames.extend(sent[restart..].iter().cloned());
             let retry = self.backend.run_each(&frames, reopen.len() + 1).await?.pop().unwrap_or_default();
-            reply = retried(reply, retry, step.extended());
+            // A simple query's retry answers the whole statement.
+            reply = if step.extended() { retried(reply, retry, &sent[restart..done]) } else { retry };
         }
         // Still a lock after the retries: a conflict, however PostgreSQL worded it.
         let asked = self.shared.counters.cancels.load(Ordering::SeqCst) != cancels;
@@ -277,6 +283,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
             return self.abort_with("40001", dialect::OC000_MESSAGE).await;
         };
         self.send(&reply.frames[..at]);
+        self.send(&unanswered_completions(&step, &reply));
         self.send(&rows);
         let deferred = Deferred {
             blockers,
@@ -372,17 +379,67 @@ const QUERY_CANCELED: &str = "57014";
 /// Tries after the first before a lock that cannot be had counts as a conflict.
 const LOCK_RETRIES: usize = 3;
 
-/// The answer of a write tried again: what the first try answered before its error
-/// (ParseComplete, a description), then the retry's answer after its BindComplete.
-fn retried(first: Reply, retry: Reply, extended: bool) -> Reply {
-    if !extended {
-        return retry;
-    }
+/// The answer of a write tried again: what the first try answered before its error,
+/// then the retry's answer without its answers to `again`, the messages it sent again
+/// although the first try had answered them (a Bind, to make the portal anew).
+fn retried(first: Reply, retry: Reply, again: &[Frame]) -> Reply {
     let at = first.frames.iter().position(|f| f.tag == b'E').unwrap_or(first.frames.len());
     let mut frames: Vec<Frame> = first.frames[..at].to_vec();
-    let after_bind = retry.frames.iter().position(|f| f.tag == b'2').map_or(0, |i| i + 1);
-    frames.extend(retry.frames[after_bind..].iter().cloned());
+    let (_, skip) = answered(again, &retry.frames);
+    frames.extend(retry.frames.into_iter().skip(skip));
     Reply { frames, status: retry.status }
+}
+
+/// A deferred write is answered as if it had run: the ParseComplete and BindComplete
+/// of its Parse and Bind that the first try left unanswered (a table lock fails them
+/// before the Execute that a row lock fails), before its rows and tag.
+fn unanswered_completions(step: &Step, reply: &Reply) -> Vec<Frame> {
+    if !step.extended() {
+        return Vec::new();
+    }
+    let sent = step.frames();
+    let (done, _) = answered(&sent, &reply.frames);
+    let before_execute = sent[done..].iter().take_while(|f| f.tag != b'E');
+    before_execute
+        .filter_map(|f| match f.tag {
+            b'P' => Some(Frame::new(b'1', Vec::new())),
+            b'B' => Some(Frame::new(b'2', Vec::new())),
+            _ => None,
+        })
+        .collect()
+}
+
+/// How many of the extended-protocol messages `sent` the reply `got` answered in full
+/// before its error, and in how many of its frames: Parse by ParseComplete, Bind by
+/// BindComplete, Describe by its descriptions (or NoData), Execute by its rows and
+/// command tag, Close by CloseComplete. Counting stops at the first message not
+/// answered.
+fn answered(sent: &[Frame], got: &[Frame]) -> (usize, usize) {
+    let end = got.iter().position(|f| f.tag == b'E').unwrap_or(got.len());
+    let mut replies = got[..end].iter().map(|f| f.tag).peekable();
+    let (mut done, mut used) = (0, 0);
+    for f in sent {
+        let complete = match f.tag {
+            b'P' => replies.next_if_eq(&b'1').is_some(),
+            b'B' => replies.next_if_eq(&b'2').is_some(),
+            b'D' => {
+                let _ = replies.next_if_eq(&b't');
+                replies.next_if(|t| matches!(t, b'T' | b'n')).is_some()
+            }
+            b'E' => {
+                while replies.next_if_eq(&b'D').is_some() {}
+                replies.next_if(|t| matches!(t, b'C' | b'I' | b's')).is_some()
+            }
+            b'C' => replies.next_if_eq(&b'3').is_some(),
+            _ => false,
+        };
+        if !complete {
+            break;
+        }
+        done += 1;
+        used = end - replies.len();
+    }
+    (done, used)
 }
 
 /// The bytes a step writes, as the transaction size limit counts them (approximately:
@@ -406,4 +463,48 @@ fn prepared_read(name: &str, sql: &str, types: &[i32], rest: Vec<u8>) -> Vec<Fra
         wire::execute(name),
         close(b'P', name),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(tag: u8) -> Frame {
+        Frame::new(tag, Vec::new())
+    }
+
+    fn tags(frames: &[Frame]) -> String {
+        frames.iter().map(|f| f.tag as char).collect()
+    }
+
+    /// The finding: under a table lock the first try failed at its Bind, and the retry's
+    /// BindComplete was dropped, so the client read a DataRow where it waited for it
+    /// ("unexpected message from server").
+    #[test]
+    fn a_retry_answers_exactly_what_the_first_try_left_unanswered() {
+        let frames = |t: &[u8]| t.iter().map(|t| frame(*t)).collect::<Vec<_>>();
+        let error = |before: &[u8]| Reply { frames: frames(&[before, b"EZ"].concat()), status: b'E' };
+        let ok = |t: &[u8]| Reply { frames: frames(t), status: b'T' };
+        // Parse, Bind, Describe, Execute, Sync (node-postgres). A row lock fails the
+        // Execute: the retry binds again, and its BindComplete and description are not
+        // passed on twice.
+        let sent = frames(b"PBDES");
+        let first = error(b"12T");
+        assert_eq!(answered(&sent, &first.frames), (3, 3));
+        assert_eq!(tags(&retried(first, ok(b"2TDCZ"), &sent[1..3]).frames), "12TDCZ");
+        // A table lock fails the Bind: the retry's BindComplete is kept.
+        let first = error(b"1");
+        assert_eq!(answered(&sent, &first.frames), (1, 1));
+        assert_eq!(tags(&retried(first, ok(b"2TDCZ"), &sent[1..1]).frames), "12TDCZ", "BindComplete kept");
+        // Or the Parse: everything again.
+        assert_eq!(answered(&sent, &error(b"").frames), (0, 0));
+        // A prepared statement's Bind, Execute, Sync (tokio-postgres): rows without
+        // their tag do not finish the Execute.
+        let sent = frames(b"BES");
+        assert_eq!(answered(&sent, &error(b"2DD").frames), (1, 1));
+        assert_eq!(tags(&retried(error(b"2"), ok(b"2DCZ"), &sent[0..1]).frames), "2DCZ");
+        assert_eq!(tags(&retried(error(b""), ok(b"2DCZ"), &sent[0..0]).frames), "2DCZ", "the finding");
+        // A retry that fails again at its Bind adds its error only.
+        assert_eq!(tags(&retried(error(b"2"), error(b""), &sent[0..1]).frames), "2EZ");
+    }
 }
