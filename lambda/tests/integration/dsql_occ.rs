@@ -337,9 +337,7 @@ async fn statements_around_a_flickering_table_lock_answer_well_formed() {
                     let _ = b.batch_execute("ROLLBACK").await;
                     return Err(e);
                 }
-                if let Err(e) = b.batch_execute("COMMIT").await {
-                    return Err(e);
-                }
+                b.batch_execute("COMMIT").await?;
             }
             Ok::<_, tokio_postgres::Error>(())
         };

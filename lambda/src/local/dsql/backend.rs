@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use tokio::io::{AsyncWriteExt, BufReader};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::{TcpStream, UnixStream};
 
+use super::shared::BackendAddr;
 use super::wire::{self, Bind, Frame, Parse};
 
 /// How long a statement may wait for a row lock before the front treats it as a
@@ -33,9 +33,27 @@ const INTERNAL: &[&str] = &[
     "RESET lock_timeout",
 ];
 
+type ReadHalf = Box<dyn AsyncRead + Send + Sync + Unpin>;
+type WriteHalf = Box<dyn AsyncWrite + Send + Sync + Unpin>;
+
 pub struct Backend {
-    read: BufReader<OwnedReadHalf>,
-    write: OwnedWriteHalf,
+    read: BufReader<ReadHalf>,
+    write: WriteHalf,
+}
+
+/// A connection to the PostgreSQL at `to`: its Unix socket when known and it answers,
+/// else TCP on 127.0.0.1 (the socket's file may be gone while the server restarts).
+pub async fn open(to: &BackendAddr) -> std::io::Result<(ReadHalf, WriteHalf)> {
+    if let Some(dir) = &to.socket_dir {
+        if let Ok(stream) = UnixStream::connect(dir.join(format!(".s.PGSQL.{}", to.port))).await {
+            let (read, write) = stream.into_split();
+            return Ok((Box::new(read), Box::new(write)));
+        }
+    }
+    let stream = TcpStream::connect(("127.0.0.1", to.port)).await?;
+    let _ = stream.set_nodelay(true);
+    let (read, write) = stream.into_split();
+    Ok((Box::new(read), Box::new(write)))
 }
 
 /// What a backend said up to one or more ReadyForQuery.
@@ -82,14 +100,12 @@ impl Backend {
     /// Log in as `user` (trust authentication); the greeting is what the client gets
     /// (AuthenticationOk, ParameterStatus, BackendKeyData, ReadyForQuery), or the error.
     pub async fn connect(
-        port: u16,
+        to: &BackendAddr,
         user: &str,
         params: &HashMap<String, String>,
     ) -> Result<(Backend, Vec<Frame>), Vec<Frame>> {
         let fail = |e: std::io::Error| vec![wire::error("FATAL", "08006", &format!("backing database: {e}"))];
-        let stream = TcpStream::connect(("127.0.0.1", port)).await.map_err(fail)?;
-        let _ = stream.set_nodelay(true);
-        let (read, mut write) = stream.into_split();
+        let (read, mut write) = open(to).await.map_err(fail)?;
         let mut startup = vec![
             ("user", user),
             ("database", "postgres"),
@@ -191,5 +207,56 @@ impl Backend {
         }
         replies.pop();
         Ok(replies)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, UnixListener};
+
+    use super::*;
+
+    /// A byte written through `open`'s connection arrives at `accepted`.
+    async fn carries(write: &mut WriteHalf, accepted: &mut (impl AsyncRead + Unpin)) {
+        write.write_all(b"x").await.unwrap();
+        let mut byte = [0u8; 1];
+        accepted.read_exact(&mut byte).await.unwrap();
+        assert_eq!(&byte, b"x");
+    }
+
+    #[tokio::test]
+    async fn open_prefers_the_unix_socket_of_the_port() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let unix = UnixListener::bind(dir.path().join(format!(".s.PGSQL.{port}"))).unwrap();
+        let to = BackendAddr { port, socket_dir: Some(dir.path().to_path_buf()) };
+        let (_read, mut write) = open(&to).await.expect("connects");
+        let (mut accepted, _) = unix.accept().await.expect("the socket took the connection");
+        carries(&mut write, &mut accepted).await;
+    }
+
+    #[tokio::test]
+    async fn open_falls_back_to_tcp_when_the_socket_is_missing() {
+        let tcp = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = tcp.local_addr().unwrap().port();
+        let dir = tempfile::tempdir().unwrap();
+        let to = BackendAddr { port, socket_dir: Some(dir.path().to_path_buf()) };
+        let (_read, mut write) = open(&to).await.expect("connects over TCP");
+        let (mut accepted, _) = tcp.accept().await.expect("TCP took the connection");
+        carries(&mut write, &mut accepted).await;
+    }
+
+    #[test]
+    fn the_url_of_a_socket_directory_names_it_as_host() {
+        let dir = std::path::PathBuf::from("/tmp/harness-pg-a b%c");
+        let url = BackendAddr { port: 5999, socket_dir: Some(dir.clone()) }.url();
+        let config: tokio_postgres::Config = url.parse().expect("a valid URL");
+        assert_eq!(config.get_hosts(), &[tokio_postgres::config::Host::Unix(dir)]);
+        assert_eq!(config.get_ports(), &[5999]);
+        assert_eq!(config.get_user(), Some("postgres"));
+        let tcp: tokio_postgres::Config = BackendAddr::tcp(5999).url().parse().unwrap();
+        assert_eq!(tcp.get_hosts(), &[tokio_postgres::config::Host::Tcp("127.0.0.1".into())]);
     }
 }

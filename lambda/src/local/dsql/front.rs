@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
-use tokio_postgres::NoTls;
+use tokio_postgres::{Client, NoTls};
 
-use super::shared::{Bucket, Counters, FrontConfig, Shared};
+use super::shared::{BackendAddr, Bucket, Counters, FrontConfig, Shared};
 use super::sys;
 use super::tls::StackTls;
 
@@ -41,14 +41,14 @@ impl DsqlFront {
             .await
             .map_err(|source| FrontError::Listen { addr: config.listen, source })?;
         let addr = listener.local_addr().map_err(|source| FrontError::Listen { addr: config.listen, source })?;
-        let (admin, conn) = tokio_postgres::connect(&config.backend_url(), NoTls).await?;
-        tokio::spawn(conn);
+        let (backend, admin) = reach_backend(config.backend_port).await?;
         sys::bootstrap(&admin).await?;
         let admin_pid: i32 = admin.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
         let burst = config.limits.connection_burst;
         let shared = Arc::new(Shared {
             tls: tokio_rustls::TlsAcceptor::from(tls.server_config()),
             config,
+            backend,
             admin: tokio::sync::Mutex::new(Arc::new(admin)),
             admin_pid: AtomicI32::new(admin_pid),
             schema_version: Arc::new(AtomicU64::new(0)),
@@ -82,6 +82,11 @@ impl DsqlFront {
         self.shared.admin_pid.load(Ordering::Relaxed)
     }
 
+    /// How the front reaches its PostgreSQL: over its Unix socket when it found one.
+    pub fn backend(&self) -> &BackendAddr {
+        &self.shared.backend
+    }
+
     pub fn counters(&self) -> &Counters {
         &self.shared.counters
     }
@@ -101,6 +106,35 @@ impl Drop for DsqlFront {
     }
 }
 
+/// The way to the PostgreSQL on 127.0.0.1:`port`, and a superuser session over it.
+/// Its Unix socket saves the sessions a loopback TCP stack on every statement; it is
+/// used when a throwaway cluster's socket for this port leads to the same server (the
+/// same `system_identifier`), else TCP (e.g. an external PostgreSQL).
+async fn reach_backend(port: u16) -> Result<(BackendAddr, Client), tokio_postgres::Error> {
+    let tcp = BackendAddr::tcp(port);
+    let admin = connect(&tcp).await?;
+    let Some(id) = system_identifier(&admin).await else { return Ok((tcp, admin)) };
+    for dir in crate::local::postgres::socket_dirs_for_port(port) {
+        let unix = BackendAddr { port, socket_dir: Some(dir) };
+        let Ok(client) = connect(&unix).await else { continue };
+        if system_identifier(&client).await == Some(id) {
+            return Ok((unix, client));
+        }
+    }
+    Ok((tcp, admin))
+}
+
+async fn connect(to: &BackendAddr) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = tokio_postgres::connect(&to.url(), NoTls).await?;
+    tokio::spawn(conn);
+    Ok(client)
+}
+
+/// The cluster's identity (made by initdb), if the server tells it.
+async fn system_identifier(client: &Client) -> Option<i64> {
+    client.query_one("SELECT system_identifier FROM pg_control_system()", &[]).await.ok().map(|row| row.get(0))
+}
+
 /// Accept connections; the sessions live in a JoinSet, so they end with the listener.
 async fn accept(listener: TcpListener, shared: Arc<Shared>) {
     let mut sessions = JoinSet::new();
@@ -118,5 +152,33 @@ async fn accept(listener: TcpListener, shared: Arc<Shared>) {
             },
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::local::dsql::Access;
+    use crate::local::postgres::{LocalPostgres, PgOptions};
+
+    /// `inet_client_addr()`: NULL only for a session on a Unix socket.
+    async fn on_unix_socket(client: &Client) -> bool {
+        client.query_one("SELECT inet_client_addr() IS NULL", &[]).await.unwrap().get(0)
+    }
+
+    /// Before a throwaway cluster, the front's own session and a client's session of
+    /// the backing PostgreSQL both go over the cluster's Unix socket, not loopback TCP.
+    #[tokio::test]
+    async fn a_front_reaches_its_throwaway_cluster_over_the_unix_socket() {
+        let pg = LocalPostgres::start_async(PgOptions::default()).await.expect("start PostgreSQL");
+        let dir = tempfile::tempdir().unwrap();
+        let front = DsqlFront::start(FrontConfig::local(pg.port(), dir.path().into())).await.expect("start");
+        assert_eq!(front.backend().socket_dir.as_deref(), Some(pg.socket_dir()));
+        assert!(on_unix_socket(&front.shared.admin().await.unwrap()).await);
+        let access = Access::admin(front.addr().port(), front.ca_path().to_path_buf());
+        let client = access.target().connect().await.expect("admin logs in");
+        assert!(on_unix_socket(&client).await);
+        let plain = connect(&BackendAddr::tcp(pg.port())).await.unwrap();
+        assert!(!on_unix_socket(&plain).await, "a TCP session has a client address");
     }
 }

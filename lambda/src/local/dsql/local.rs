@@ -122,7 +122,7 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
         if let Some(txn) = self.txn.as_mut() {
             txn.ddl = true;
         }
-        let url = self.shared.config.backend_url();
+        let url = self.shared.backend.url();
         let connect = async move {
             let (client, conn) = tokio_postgres::connect(&url, NoTls).await?;
             tokio::spawn(conn);

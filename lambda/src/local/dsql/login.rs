@@ -109,7 +109,7 @@ where
         let _ = wire::write_frames(write, &[wire::error_with_hint("FATAL", sqlstate, &message, &hint)]).await;
         return Ok(None);
     }
-    match Backend::connect(shared.config.backend_port, &user, params).await {
+    match Backend::connect(&shared.backend, &user, params).await {
         Ok((backend, greeting)) => {
             shared.counters.logins.fetch_add(1, Ordering::Relaxed);
             wire::write_frames(write, &greeting).await?;
@@ -152,7 +152,7 @@ async fn authorize(shared: &Shared, user: &str, token: &str) -> Result<(), Denie
 /// A CancelRequest goes to the backend as it came: the key is the backend's own.
 async fn cancel(shared: &Shared, pid: i32, secret: i32) {
     shared.counters.cancels.fetch_add(1, Ordering::SeqCst);
-    if let Ok(mut backend) = TcpStream::connect(("127.0.0.1", shared.config.backend_port)).await {
+    if let Ok((_, mut backend)) = super::backend::open(&shared.backend).await {
         let _ = backend.write_all(&wire::cancel_packet(pid, secret)).await;
     }
 }

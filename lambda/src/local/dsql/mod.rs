@@ -27,4 +27,4 @@ pub mod wire;
 
 pub use access::Access;
 pub use front::{DsqlFront, FrontError};
-pub use shared::{Counters, FrontConfig, Limits};
+pub use shared::{BackendAddr, Counters, FrontConfig, Limits};

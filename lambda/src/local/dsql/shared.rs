@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -41,7 +41,9 @@ impl Default for Limits {
 pub struct FrontConfig {
     /// e.g. 127.0.0.1:0, or 127.0.0.2:5432 for functions that hard-code DSQL's port.
     pub listen: SocketAddr,
-    /// The throwaway PostgreSQL's port on 127.0.0.1 (trust authentication).
+    /// The throwaway PostgreSQL's port on 127.0.0.1 (trust authentication). The front
+    /// uses the cluster's Unix socket for this port instead when it finds one that
+    /// leads to the same server (`DsqlFront::backend`).
     pub backend_port: u16,
     /// The names a token may be signed for; the certificate carries them too.
     pub hosts: Vec<String>,
@@ -62,9 +64,47 @@ impl FrontConfig {
             .unwrap_or_else(|| format!("arn:aws:iam::000000000000:user/{access_key_id}"))
     }
 
+    /// The superuser's URL over TCP.
     pub fn backend_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.backend_port)
     }
+}
+
+/// Where the front reaches its PostgreSQL: the Unix socket in `socket_dir` when the
+/// front found one that leads to the same server, else TCP on 127.0.0.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendAddr {
+    pub port: u16,
+    /// The directory of the server's `.s.PGSQL.<port>` socket.
+    pub socket_dir: Option<PathBuf>,
+}
+
+impl BackendAddr {
+    /// Over TCP only.
+    pub fn tcp(port: u16) -> BackendAddr {
+        BackendAddr { port, socket_dir: None }
+    }
+
+    /// The superuser's URL: the socket's directory as host (percent-encoded), or TCP.
+    pub fn url(&self) -> String {
+        match &self.socket_dir {
+            Some(dir) => format!("postgres://postgres@{}:{}/postgres", encode_dir(dir), self.port),
+            None => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
+        }
+    }
+}
+
+/// A socket directory as a URL host: every byte but [A-Za-z0-9_.-] percent-encoded.
+fn encode_dir(dir: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    dir.as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' => (*b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// What the front counted, for the server-side view.
@@ -95,6 +135,8 @@ impl Bucket {
 /// State every session of one front shares.
 pub struct Shared {
     pub config: FrontConfig,
+    /// How the sessions reach the PostgreSQL (its Unix socket when found).
+    pub backend: BackendAddr,
     pub tls: tokio_rustls::TlsAcceptor,
     /// A superuser connection for `sys` (role mappings, jobs): see `admin()`.
     pub(super) admin: tokio::sync::Mutex<Arc<Client>>,
@@ -114,7 +156,7 @@ impl Shared {
     pub async fn admin(&self) -> Result<Arc<Client>, tokio_postgres::Error> {
         let mut admin = self.admin.lock().await;
         if admin.is_closed() {
-            let (client, conn) = tokio_postgres::connect(&self.config.backend_url(), NoTls).await?;
+            let (client, conn) = tokio_postgres::connect(&self.backend.url(), NoTls).await?;
             tokio::spawn(conn);
             let pid: i32 = client.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
             self.admin_pid.store(pid, Ordering::Relaxed);

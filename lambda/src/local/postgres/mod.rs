@@ -154,6 +154,11 @@ impl LocalPostgres {
         &self.root
     }
 
+    /// The directory of the server's Unix socket (`.s.PGSQL.<port>`): the root.
+    pub fn socket_dir(&self) -> &Path {
+        &self.root
+    }
+
     /// Restart the server (`pg_ctl restart -m fast`): every connection is cut.
     pub fn restart(&self) -> Result<(), PgError> {
         let log = self.root.join("server.log").display().to_string();
@@ -221,6 +226,20 @@ impl Drop for LocalPostgres {
         }
         let _ = std::fs::remove_dir_all(&self.root);
     }
+}
+
+/// The socket directories of the throwaway clusters (this process's or another's) that
+/// have a Unix socket for `port`: a client that knows only the port can find the socket
+/// of the cluster listening on it, and should check it reached the same server.
+pub fn socket_dirs_for_port(port: u16) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return Vec::new() };
+    let socket = format!(".s.PGSQL.{port}");
+    entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(PREFIX))
+        .map(|e| e.path())
+        .filter(|root| root.join(&socket).exists())
+        .collect()
 }
 
 /// `dir` and every directory above it can be entered by other users (`o+x`).
