@@ -85,11 +85,18 @@ mod tests {
             endpoint_url: Some("http://127.0.0.1:9".into()),
             ..Default::default()
         };
-        assert!(super::target(&emulator, Some("abc"), &asked).await.is_none());
+        assert!(super::target(&emulator, (Some("abc"), None), &asked).await.is_none());
+        // An endpoint named outright is used even with an emulated Lambda.
+        let named = super::target(&emulator, (Some("abc"), Some("localhost:6543".into())), &asked).await;
+        match named {
+            Some(crate::database::DbTarget::Dsql(t)) => assert_eq!((t.endpoint.as_str(), t.port), ("localhost", 6543)),
+            other => panic!("{other:?}"),
+        }
         let aws = workers::target::AwsAccess { region: Some("eu-west-1".into()), ..Default::default() };
-        assert!(super::target(&aws, None, &asked).await.is_none());
-        assert!(super::target(&aws, Some("abc"), &asked).await.is_some());
-        assert!(super::target(&aws, Some("abc"), &plan("")).await.is_none(), "the built-in list is never assumed");
+        assert!(super::target(&aws, (None, None), &asked).await.is_none());
+        assert!(super::target(&aws, (Some("abc"), None), &asked).await.is_some());
+        let builtin = super::target(&aws, (Some("abc"), None), &plan("")).await;
+        assert!(builtin.is_none(), "the built-in list is never assumed");
         assert_eq!(super::endpoint("abc", "eu-west-1"), "abc.dsql.eu-west-1.on.aws");
     }
 }

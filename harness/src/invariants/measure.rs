@@ -143,13 +143,11 @@ pub async fn measure_all(
 /// asked to cancel it, for at most 5 s (a cluster reached over TLS takes no plain cancel
 /// request; the query is then left to end with the connection).
 async fn within<T>(client: &Client, limit: Duration, query: impl std::future::Future<Output = T>) -> Result<T, String> {
-    let token = client.cancel_token();
     match tokio::time::timeout(limit, query).await {
         Ok(answer) => Ok(answer),
-        Err(_) => match tokio::time::timeout(Duration::from_secs(5), token.cancel_query(tokio_postgres::NoTls)).await {
-            Ok(Ok(())) => Err("was cancelled".into()),
-            Ok(Err(e)) => Err(format!("was abandoned (no cancel request: {e})")),
-            Err(_) => Err("was abandoned (the cancel request got no answer)".into()),
+        Err(_) => match transfer::db::cancel_running(client).await {
+            Ok(()) => Err("was cancelled".into()),
+            Err(e) => Err(format!("was abandoned ({e})")),
         },
     }
 }

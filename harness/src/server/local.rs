@@ -62,15 +62,12 @@ pub async fn snapshot_within(
     own: &[i32],
     limit: Duration,
 ) -> anyhow::Result<PgSnapshot> {
-    let token = client.cancel_token();
     match tokio::time::timeout(limit, read_snapshot(client, conflicts, own)).await {
         Ok(snapshot) => snapshot,
         Err(_) => {
-            let cancel = tokio::time::timeout(Duration::from_secs(5), token.cancel_query(tokio_postgres::NoTls)).await;
-            let ended = match cancel {
-                Ok(Ok(())) => "cancelled".to_string(),
-                Ok(Err(e)) => format!("abandoned (no cancel request: {e})"),
-                Err(_) => "abandoned (the cancel request got no answer)".into(),
+            let ended = match transfer::db::cancel_running(client).await {
+                Ok(()) => "cancelled".to_string(),
+                Err(e) => format!("abandoned ({e})"),
             };
             anyhow::bail!(
                 "incomplete: PostgreSQL's statistics (pg_stat_activity, pg_stat_database) did not answer within {} s; \

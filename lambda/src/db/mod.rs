@@ -121,6 +121,26 @@ fn connect_error(place: &str, e: &tokio_postgres::Error) -> FunctionError {
     FunctionError::new(CONNECTION_ERROR, format!("cannot connect to {place}: {}", describe_db_error(e)))
 }
 
+/// Ask the server to cancel what `client`'s connection is running (a plain cancel
+/// request, which a connection over TLS does not take), for at most 5 s; then run a
+/// statement or two of its own, so that a cancel arriving after the statement it meant
+/// has ended lands on those and not on the connection's next real one. `Err` says why
+/// no cancel was made.
+pub async fn cancel_running(client: &Client) -> Result<(), String> {
+    let token = client.cancel_token();
+    match tokio::time::timeout(Duration::from_secs(5), token.cancel_query(NoTls)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Err(format!("no cancel request: {e}")),
+        Err(_) => return Err("the cancel request got no answer".into()),
+    }
+    for _ in 0..2 {
+        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(1), client.simple_query("SELECT 1")).await {
+            break;
+        }
+    }
+    Ok(())
+}
+
 /// A URL without its password, for messages.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
