@@ -335,13 +335,7 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
         max_duration_s: 1e19,
         drain_timeout_s: 60.0,
     };
-    let target = workers::remote::WorkerTarget::Endpoint {
-        url: "http://127.0.0.1:9".into(),
-        function: "f".into(),
-        h2c: true,
-        client: Default::default(),
-        log_tail: false,
-    };
+    let target = nowhere();
     // Free once a refused connection has closed (its claim is released as the daemon's
     // side of it ends, a moment after the refusal is sent).
     let free = || {
@@ -381,16 +375,21 @@ fn a_daemon_validates_the_plan_it_receives_and_stays_free() {
     assert!(free(), "free again: {}", d.log());
 }
 
-/// What a daemon answers `plan` (aimed at nothing: no plan here gets to run), as the
-/// coordinator's link reports it.
-fn answer(runtime: &tokio::runtime::Runtime, address: &str, plan: workers::EnginePlan) -> Vec<WorkerEvent> {
-    let target = workers::remote::WorkerTarget::Endpoint {
+/// A target no call reaches (port 9 on loopback): for plans that must not run.
+fn nowhere() -> workers::remote::WorkerTarget {
+    workers::remote::WorkerTarget::Endpoint {
         url: "http://127.0.0.1:9".into(),
         function: "f".into(),
         h2c: true,
         client: Default::default(),
         log_tail: false,
-    };
+    }
+}
+
+/// What a daemon answers `plan` (aimed at nothing: no plan here gets to run), as the
+/// coordinator's link reports it.
+fn answer(runtime: &tokio::runtime::Runtime, address: &str, plan: workers::EnginePlan) -> Vec<WorkerEvent> {
+    let target = nowhere();
     runtime.block_on(async {
         let link = workers::remote::WorkerLink::connect(address, Some(SECRET.as_bytes())).await.unwrap();
         let run = ToWorker::Run { plan, target, start_at_ms: 0, heartbeat_ms: 500, dead_man_ms: 3_000, grant: 256 };
