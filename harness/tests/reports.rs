@@ -223,7 +223,10 @@ fn check_gates_a_run_on_its_thresholds_and_a_baseline() {
     // The two thresholds, the identity, the verification, and the default failure limit
     // (the file sets no success or failure limit of its own).
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("FAIL: 3 of 5 checks passed") && stdout.contains("failed calls (default limit)"), "{stdout}");
+    assert!(
+        stdout.contains("FAIL: 3 of 5 checks passed") && stdout.contains("failed calls (default limit)"),
+        "{stdout}"
+    );
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("tests=\"5\" failures=\"2\""), "{xml}");
 

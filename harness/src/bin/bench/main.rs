@@ -116,7 +116,11 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
             "engine" => {
                 let plan = EnginePlan {
                     load: LoadModel::Closed { in_flight, calls: None, duration_s: Some(seconds) },
-                    workload: if constant { payload::constant() } else { Workload::transfer(1, 1000, Accounts::Uniform, 1, 1) },
+                    workload: if constant {
+                        payload::constant()
+                    } else {
+                        Workload::transfer(1, 1000, Accounts::Uniform, 1, 1)
+                    },
                     seed: 1,
                     response: Default::default(),
                     kinds: Vec::new(),
