@@ -70,6 +70,14 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The engine's payloads: the transfer template's, or one constant payload.
+fn engine_workload(constant: bool) -> Workload {
+    match constant {
+        true => payload::constant(),
+        false => Workload::transfer(1, 1000, Accounts::Uniform, 1, 1),
+    }
+}
+
 /// The no-op endpoint: answers every Invoke with a fixed body after `delay_ms`.
 fn serve(port: u16, delay_ms: u64) -> anyhow::Result<()> {
     use axum::routing::post;
@@ -116,11 +124,7 @@ fn client(mode: &str, url: &str, in_flight: u64, seconds: f64) -> anyhow::Result
             "engine" => {
                 let plan = EnginePlan {
                     load: LoadModel::Closed { in_flight, calls: None, duration_s: Some(seconds) },
-                    workload: if constant {
-                        payload::constant()
-                    } else {
-                        Workload::transfer(1, 1000, Accounts::Uniform, 1, 1)
-                    },
+                    workload: engine_workload(constant),
                     seed: 1,
                     response: Default::default(),
                     kinds: Vec::new(),
