@@ -186,7 +186,9 @@ async fn drive_target(
         }
         TargetSpec::Aws { function, access, cluster_id, cluster_endpoint } => {
             if access.endpoint_url.is_none() {
-                warn_about_quotas(&function, &access, plan.engine.load.max_in_flight()).await;
+                for (function, in_flight) in crate::scenario::functions(&plan.engine, &function) {
+                    warn_about_quotas(&function, &access, in_flight).await;
+                }
             }
             let cluster = crate::cluster::target(&access, (cluster_id.as_deref(), cluster_endpoint), plan).await;
             let before = match &cluster {
@@ -205,7 +207,9 @@ async fn drive_target(
                 cluster: cluster_id,
                 from,
                 to: std::time::SystemTime::now(),
-                answered: driven.totals.answered(),
+                // CloudWatch's view is of target.function: the kinds of call sent to
+                // functions of their own are not its.
+                answered: crate::scenario::answered_by_target(&plan.engine, &driven.totals),
             };
             let server = Some(aws_view(&access, &request).await);
             Ok(Ran { driven, environments: None, verification, teardown, server })

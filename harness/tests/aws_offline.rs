@@ -30,13 +30,15 @@ use common::*;
 struct Seen {
     invocations: AtomicU64,
     metric_calls: AtomicU64,
+    /// The functions each connectivity call named.
+    connectivity: std::sync::Mutex<Vec<String>>,
 }
 
 const THROTTLE_EVERY: u64 = 10;
 
 async fn invoke(
     State(seen): State<Arc<Seen>>,
-    Path(_name): Path<String>,
+    Path(name): Path<String>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response<Body> {
@@ -44,6 +46,7 @@ async fn invoke(
         return Response::builder().status(204).body(Body::empty()).unwrap();
     }
     if String::from_utf8_lossy(&body).contains("connectivity") {
+        seen.connectivity.lock().unwrap().push(name);
         return json_answer(json!({"greeting": "connected to the recorded answers"}));
     }
     let k = seen.invocations.fetch_add(1, Ordering::SeqCst);
@@ -277,4 +280,46 @@ fn an_aws_run_offline_warns_of_the_quota_explains_429s_and_fetches_its_metrics_l
     assert_eq!(said.len(), 1, "{stderr}");
     assert!(said[0].contains("GetMetricData") && said[0].len() < 600, "{}", said[0]);
     assert_eq!(seen.metric_calls.load(Ordering::SeqCst), 3);
+}
+
+/// `harness doctor --scenario` with two kinds of call, each with its own function and
+/// load: each function is checked for invocation and against the quota with its own
+/// kind's calls in flight, and each kind's payload is sent to its own function.
+#[test]
+fn the_doctor_checks_every_function_a_scenario_calls_with_its_own_calls_in_flight() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let seen = Arc::new(Seen::default());
+    let url = serve(&runtime, seen.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("kinds.toml");
+    std::fs::write(
+        &scenario,
+        "[target]\nkind = \"aws\"\nfunction = \"reinvent-dat401\"\n\
+         [[call]]\nname = \"read\"\nfunction = \"reader\"\ntemplate = { op = \"connectivity\", n = 1 }\n\
+         load = { model = \"closed\", in_flight = 120, calls = 500 }\n\
+         [[call]]\nname = \"write\"\ntemplate = { op = \"connectivity\", n = 2 }\n\
+         load = { model = \"closed\", in_flight = 30, calls = 500 }\n",
+    )
+    .unwrap();
+    let out = aws_harness(&url, dir.path(), &["doctor", "--scenario", scenario.to_str().unwrap(), "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let of = |check: &str| -> Vec<(String, String)> {
+        let found = v["checks"].as_array().unwrap().iter().filter(|c| c["check"] == check);
+        found.map(|c| (c["status"].as_str().unwrap().to_string(), c["detail"].to_string())).collect()
+    };
+    let invoke = of("function exists and may be invoked");
+    assert_eq!(invoke.len(), 2, "{v}");
+    assert!(invoke[0].1.contains("reader") && invoke[1].1.contains("reinvent-dat401"), "{invoke:?}");
+    let calls = of("a call with the scenario's payload");
+    assert_eq!(calls.len(), 2, "{v}");
+    assert!(calls[0].1.starts_with("\"kind \\\"read\\\" (reader): "), "{calls:?}");
+    assert!(calls[1].1.starts_with("\"kind \\\"write\\\" (reinvent-dat401): "), "{calls:?}");
+    assert_eq!(*seen.connectivity.lock().unwrap(), ["reader", "reinvent-dat401"], "each kind to its own function");
+    let quotas = of("concurrency quotas");
+    assert_eq!(quotas.len(), 2, "{v}");
+    assert_eq!(quotas[0].0, "fail", "120 of reader's calls in flight, beyond the 100 unreserved: {quotas:?}");
+    assert!(quotas[0].1.contains("reader: ") && quotas[0].1.contains("120"), "{quotas:?}");
+    assert_eq!(quotas[1].0, "ok", "30 in flight to reinvent-dat401 fit: {quotas:?}");
+    assert!(quotas[1].1.contains("reinvent-dat401: "), "{quotas:?}");
+    assert_eq!(out.status.code(), Some(1), "a failed check fails the doctor");
 }

@@ -29,17 +29,31 @@ struct Served {
     numbers: Vec<u64>,
     /// The functions its calls named (the Invoke path's).
     functions: std::collections::BTreeSet<String>,
+    /// Its calls being answered now, and the most there ever were at once.
+    in_flight: u64,
+    peak: u64,
 }
 
 type Seen = Arc<Mutex<BTreeMap<String, Served>>>;
 
 /// Reads (`{"op": "read", "n"}`) succeed with `{"retries": 0}`. Writes (`{"op": "write",
 /// "m"}`) answer in another shape, `{"meta": {"attempts": m % 3}}`, and every 7th fails in
-/// the function with an OCC conflict.
+/// the function with an OCC conflict. A payload's `sleep_ms` holds the answer back that
+/// long, so that the calls of each kind in flight at once can be counted.
 async fn answer(State(seen): State<Seen>, Path(function): Path<String>, body: axum::body::Bytes) -> Response {
     let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let op = payload["op"].as_str().unwrap_or("?").to_string();
     let number = payload["n"].as_u64().or(payload["m"].as_u64()).unwrap_or(u64::MAX);
+    if let Some(ms) = payload["sleep_ms"].as_u64() {
+        {
+            let mut seen = seen.lock().unwrap();
+            let s = seen.entry(op.clone()).or_default();
+            s.in_flight += 1;
+            s.peak = s.peak.max(s.in_flight);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        seen.lock().unwrap().get_mut(&op).unwrap().in_flight -= 1;
+    }
     let mut seen = seen.lock().unwrap();
     let s = seen.entry(op.clone()).or_default();
     s.calls += 1;
@@ -165,4 +179,55 @@ fn each_kind_of_call_is_reported_exactly_as_the_endpoint_served_it() {
 #[test]
 fn kinds_of_call_split_across_three_workers_merge_exactly() {
     kinds_match_the_endpoint(&["--workers", "3"]);
+}
+
+/// Reads arrive at 100/s for 2 s (an open model), writes are kept 3 in flight for 150
+/// calls (a closed one), both at once: each kind makes exactly its own model's calls,
+/// and the writes' limit holds whatever the reads do.
+fn kind_loads(url: &str) -> String {
+    format!(
+        "seed = 5\n[target]\nkind = \"endpoint\"\nurl = \"{url}\"\nfunction = \"bank\"\n\
+         [thresholds]\nexpected = [\"occ_conflict\"]\n\
+         [[call]]\nname = \"read\"\ntemplate = {{ op = \"read\", n = \"{{{{n}}}}\", sleep_ms = 30 }}\n\
+         generators = {{ n = {{ kind = \"int\", min = 0, max = 1000000, distribution = \"sequential\" }} }}\n\
+         load = {{ model = \"open\", rate = 100, duration = \"2s\", max_in_flight = 60 }}\n\
+         [[call]]\nname = \"write\"\ntemplate = {{ op = \"write\", m = \"{{{{m}}}}\", sleep_ms = 30 }}\n\
+         generators = {{ m = {{ kind = \"int\", min = 0, max = 1000000, distribution = \"sequential\" }} }}\n\
+         response = {{ retries = \"/meta/attempts\" }}\n\
+         load = {{ model = \"closed\", in_flight = 3, calls = 150 }}\n"
+    )
+}
+
+fn each_kind_runs_its_own_load_model(extra: &[&str]) {
+    let (url, seen, _runtime) = start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("loads.toml");
+    std::fs::write(&file, kind_loads(&url)).unwrap();
+    let mut args = vec![file.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let (out, summary, _results) = run(&args);
+    let what = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{what}");
+    let s = summary.unwrap_or_else(|| panic!("{what}"));
+    validate_against_schema(&s);
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!((seen["read"].calls, seen["write"].calls), (200, 150), "each kind's own model's calls: {what}");
+    assert_eq!(seen["write"].peak, 3, "the closed kind keeps exactly 3 in flight, never more");
+    assert!(seen["read"].peak > 0 && seen["read"].peak <= 60, "the open kind within its own cap: {:?}", seen["read"]);
+    for (name, served) in &seen {
+        assert_eq!(n(&s["totals"]["kinds"][name], "/calls"), served.calls, "{name}: {what}");
+        assert_eq!(n(&s["totals"]["kinds"][name], "/successes"), served.successes, "{name}");
+    }
+    assert_eq!(n(&s, "/totals/calls"), 350);
+    assert_eq!(s["plan"]["engine"]["load"]["model"], "kinds", "{}", s["plan"]["engine"]["load"]);
+}
+
+#[test]
+fn each_kind_of_call_runs_its_own_load_model() {
+    each_kind_runs_its_own_load_model(&[]);
+}
+
+#[test]
+fn kinds_with_their_own_loads_split_across_three_workers_merge_exactly() {
+    each_kind_runs_its_own_load_model(&["--workers", "3"]);
 }

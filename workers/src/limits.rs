@@ -157,9 +157,21 @@ pub fn validate(plan: &EnginePlan) -> Result<(), LimitError> {
     Ok(())
 }
 
-/// The load model's bounds.
+/// The load model's bounds, and with a model per kind, one model per kind of call.
 fn load(plan: &EnginePlan) -> Result<(), LimitError> {
-    match &plan.load {
+    if let LoadModel::Kinds { loads } = &plan.load {
+        if loads.len() != plan.kinds.len() {
+            let message = format!("{} load models for {} kinds of call", loads.len(), plan.kinds.len());
+            return Err(LimitError::Kinds(message));
+        }
+        return loads.iter().try_for_each(model);
+    }
+    model(&plan.load)
+}
+
+/// One load model's bounds.
+fn model(load: &LoadModel) -> Result<(), LimitError> {
+    match load {
         LoadModel::Batches { parallel, batches } => {
             count("load.parallel", *parallel, MAX_PARALLEL)?;
             count("load.batches", *batches, MAX_PARALLEL)?;
@@ -201,10 +213,11 @@ fn load(plan: &EnginePlan) -> Result<(), LimitError> {
                 }
                 seconds("load.stages duration", l.duration_ms as f64 / 1_000.0)?;
             }
-            if plan.load.max_in_flight() == 0 {
+            if load.max_in_flight() == 0 {
                 return Err(LimitError::NeverInFlight);
             }
         }
+        LoadModel::Kinds { .. } => return Err(LimitError::Kinds("a per-kind load model inside another".into())),
     }
     Ok(())
 }

@@ -106,6 +106,9 @@ pub enum LoadModel {
         #[serde(default, skip_serializing_if = "Slot::is_whole")]
         slot: Slot,
     },
+    /// Each kind of call (`[[call]]`, in order) with a load model of its own, all run
+    /// at once, as k6's scenarios each with its executor: `loads[i]` paces kind `i`.
+    Kinds { loads: Vec<LoadModel> },
 }
 
 impl LoadModel {
@@ -116,6 +119,7 @@ impl LoadModel {
             LoadModel::Closed { calls, .. } => *calls,
             LoadModel::ClosedRamp { .. } => None,
             LoadModel::Open { stages, slot, .. } => Some(stages.iter().map(|s| slot.share(s.calls())).sum()),
+            LoadModel::Kinds { loads } => loads.iter().map(LoadModel::planned_calls).sum(),
         }
     }
 
@@ -126,12 +130,16 @@ impl LoadModel {
             LoadModel::Closed { in_flight, .. } => *in_flight,
             LoadModel::ClosedRamp { start, stages } => stages.iter().map(|l| l.target).fold(*start, u64::max),
             LoadModel::Open { max_in_flight, .. } => *max_in_flight,
+            LoadModel::Kinds { loads } => loads.iter().map(LoadModel::max_in_flight).sum(),
         }
     }
 
     /// Whether latency is measured from intended starts (coordinated-omission corrected).
     pub fn is_open(&self) -> bool {
-        matches!(self, LoadModel::Open { .. })
+        match self {
+            LoadModel::Kinds { loads } => loads.iter().any(LoadModel::is_open),
+            other => matches!(other, LoadModel::Open { .. }),
+        }
     }
 
     pub fn pacer(&self, start: Instant) -> Box<dyn Pacer> {
@@ -156,6 +164,12 @@ impl LoadModel {
                 index: slot.index,
                 slot: *slot,
             }),
+            LoadModel::Kinds { loads } => Box::new(KindsPacer {
+                in_flight: vec![0; loads.len()],
+                done: vec![false; loads.len()],
+                pacers: loads.iter().map(|l| l.pacer(start)).collect(),
+                next: 0,
+            }),
         }
     }
 }
@@ -163,8 +177,9 @@ impl LoadModel {
 /// What the engine loop does next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
-    /// Start a call now; `intended` is when it should have started.
-    Start { intended: Instant },
+    /// Start a call now; `intended` is when it should have started. `kind` is the kind
+    /// of call to make when each kind has its own model (else one is drawn by weight).
+    Start { intended: Instant, kind: Option<usize> },
     /// Nothing to start before this instant (completions are still processed).
     WaitUntil(Instant),
     /// Nothing to start until a call in flight completes.
@@ -176,6 +191,15 @@ pub enum Step {
 /// A pacing strategy.
 pub trait Pacer: Send {
     fn next(&mut self, now: Instant, in_flight: usize) -> Step;
+
+    /// A call this pacer started for `kind` completed.
+    fn completed(&mut self, _kind: Option<usize>) {}
+
+    /// The call just started for `kind` could not be made (its unique data rows are
+    /// used up): that kind starts no more. Returns whether the whole run is then done.
+    fn exhausted(&mut self, _kind: Option<usize>) -> bool {
+        true
+    }
 }
 
 struct BatchPacer {
@@ -192,7 +216,7 @@ impl Pacer for BatchPacer {
         }
         if self.started_in_batch < self.parallel {
             self.started_in_batch += 1;
-            return Step::Start { intended: now };
+            return Step::Start { intended: now, kind: None };
         }
         if in_flight > 0 {
             return Step::WaitForCompletion;
@@ -219,7 +243,7 @@ impl Pacer for ClosedPacer {
             return Step::WaitForCompletion;
         }
         self.remaining -= 1;
-        Step::Start { intended: now }
+        Step::Start { intended: now, kind: None }
     }
 }
 
@@ -257,7 +281,7 @@ impl Pacer for RampPacer {
     fn next(&mut self, now: Instant, in_flight: usize) -> Step {
         match self.level(now) {
             None => Step::Done,
-            Some(level) if in_flight < level => Step::Start { intended: now },
+            Some(level) if in_flight < level => Step::Start { intended: now, kind: None },
             // The level may rise before any call completes: look again shortly.
             Some(_) => Step::WaitUntil(now + RAMP_TICK),
         }
@@ -297,8 +321,69 @@ impl Pacer for OpenPacer {
                 return Step::WaitForCompletion;
             }
             self.index += self.slot.of;
-            return Step::Start { intended };
+            return Step::Start { intended, kind: None };
         }
+    }
+}
+
+/// Starts nothing: what completions are told to once no more calls start.
+pub struct Unpaced;
+
+impl Pacer for Unpaced {
+    fn next(&mut self, _now: Instant, _in_flight: usize) -> Step {
+        Step::Done
+    }
+}
+
+/// One pacer per kind of call, each seeing only its own kind's calls in flight; they
+/// take turns, so no kind waits behind another's burst.
+struct KindsPacer {
+    pacers: Vec<Box<dyn Pacer>>,
+    in_flight: Vec<usize>,
+    done: Vec<bool>,
+    /// The kind asked first next time.
+    next: usize,
+}
+
+impl Pacer for KindsPacer {
+    fn next(&mut self, now: Instant, _in_flight: usize) -> Step {
+        let n = self.pacers.len();
+        let (mut wake, mut waiting) = (None::<Instant>, false);
+        for j in 0..n {
+            let i = (self.next + j) % n;
+            if self.done[i] {
+                continue;
+            }
+            match self.pacers[i].next(now, self.in_flight[i]) {
+                Step::Start { intended, .. } => {
+                    self.in_flight[i] += 1;
+                    self.next = (i + 1) % n;
+                    return Step::Start { intended, kind: Some(i) };
+                }
+                Step::WaitUntil(t) => wake = Some(wake.map_or(t, |w| w.min(t))),
+                Step::WaitForCompletion => waiting = true,
+                Step::Done => self.done[i] = true,
+            }
+        }
+        match wake {
+            Some(t) => Step::WaitUntil(t),
+            None if waiting => Step::WaitForCompletion,
+            None => Step::Done,
+        }
+    }
+
+    fn completed(&mut self, kind: Option<usize>) {
+        if let Some(c) = kind.and_then(|k| self.in_flight.get_mut(k)) {
+            *c = c.saturating_sub(1);
+        }
+    }
+
+    fn exhausted(&mut self, kind: Option<usize>) -> bool {
+        self.completed(kind);
+        if let Some(d) = kind.and_then(|k| self.done.get_mut(k)) {
+            *d = true;
+        }
+        self.done.iter().all(|d| *d)
     }
 }
 
@@ -346,7 +431,7 @@ mod tests {
         let (mut out, mut now) = (Vec::new(), t0);
         loop {
             match p.next(now, 0) {
-                Step::Start { intended } => out.push((intended - t0).as_micros()),
+                Step::Start { intended, .. } => out.push((intended - t0).as_micros()),
                 Step::WaitUntil(t) => now = t,
                 Step::WaitForCompletion => unreachable!("nothing is in flight"),
                 Step::Done => return out,
@@ -416,9 +501,9 @@ mod tests {
         let stages = vec![Level { target: 10, duration_ms: 1_000 }, Level { target: 0, duration_ms: 1_000 }];
         let mut p = LoadModel::ClosedRamp { start: 0, stages }.pacer(t0);
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        assert_eq!(p.next(at(500), 4), Step::Start { intended: at(500) }, "5 allowed half way up");
+        assert_eq!(p.next(at(500), 4), Step::Start { intended: at(500), kind: None }, "5 allowed half way up");
         assert_eq!(p.next(at(500), 5), Step::WaitUntil(at(510)), "at the level: look again shortly");
-        assert_eq!(p.next(at(1_000), 9), Step::Start { intended: at(1_000) }, "10 at the top");
+        assert_eq!(p.next(at(1_000), 9), Step::Start { intended: at(1_000), kind: None }, "10 at the top");
         assert_eq!(p.next(at(1_800), 2), Step::WaitUntil(at(1_810)), "2 allowed on the way down");
         assert_eq!(p.next(at(2_000), 0), Step::Done);
     }
@@ -446,10 +531,78 @@ mod tests {
         let late = t0 + Duration::from_millis(250);
         // Three calls were due by 250 ms; each keeps its intended start.
         for k in 0..2 {
-            assert_eq!(p.next(late, k), Step::Start { intended: t0 + Duration::from_millis(100 * k as u64) });
+            assert_eq!(
+                p.next(late, k),
+                Step::Start { intended: t0 + Duration::from_millis(100 * k as u64), kind: None }
+            );
         }
         assert_eq!(p.next(late, 2), Step::WaitForCompletion, "the in-flight cap holds");
-        assert_eq!(p.next(late, 1), Step::Start { intended: t0 + Duration::from_millis(200) });
+        assert_eq!(p.next(late, 1), Step::Start { intended: t0 + Duration::from_millis(200), kind: None });
         assert_eq!(p.next(late, 0), Step::WaitUntil(t0 + Duration::from_millis(300)));
+    }
+
+    #[test]
+    fn each_kind_is_paced_by_its_own_model_and_counts_only_its_own_calls() {
+        let t0 = Instant::now();
+        let open = LoadModel::Open {
+            stages: vec![Stage { rate: 10.0, duration_s: 1.0, ramp_from: None }],
+            max_in_flight: 100,
+            slot: Slot::WHOLE,
+        };
+        let closed = LoadModel::Closed { in_flight: 2, calls: Some(5), duration_s: None };
+        let kinds = LoadModel::Kinds { loads: vec![open, closed] };
+        assert_eq!((kinds.planned_calls(), kinds.max_in_flight()), (Some(15), 102));
+        let mut p = kinds.pacer(t0);
+        // At the start: the open kind's first arrival and the closed kind's two, in turns.
+        let firsts: Vec<Step> = (0..4).map(|_| p.next(t0, 0)).collect();
+        assert_eq!(firsts[0], Step::Start { intended: t0, kind: Some(0) });
+        assert_eq!(firsts[1], Step::Start { intended: t0, kind: Some(1) });
+        assert_eq!(firsts[2], Step::Start { intended: t0, kind: Some(1) });
+        // The closed kind is full; the open one's next arrival is 100 ms on.
+        assert_eq!(firsts[3], Step::WaitUntil(t0 + Duration::from_millis(100)));
+        // A completion of the open kind frees nothing for the closed one...
+        p.completed(Some(0));
+        assert_eq!(p.next(t0, 0), Step::WaitUntil(t0 + Duration::from_millis(100)));
+        // ... one of its own does.
+        p.completed(Some(1));
+        assert_eq!(p.next(t0, 0), Step::Start { intended: t0, kind: Some(1) });
+        // Drive to the end with instant completions: each kind makes its own calls.
+        let mut made = [1u64, 3];
+        let mut now = t0;
+        loop {
+            match p.next(now, 0) {
+                Step::Start { kind: Some(k), .. } => {
+                    made[k] += 1;
+                    p.completed(Some(k));
+                }
+                Step::WaitUntil(t) => now = t,
+                Step::WaitForCompletion => {
+                    p.completed(Some(1));
+                    p.completed(Some(1));
+                }
+                other => {
+                    assert_eq!(other, Step::Done);
+                    break;
+                }
+            }
+        }
+        assert_eq!(made, [10, 5]);
+    }
+
+    #[test]
+    fn a_kind_out_of_data_stops_alone() {
+        let closed = |calls| LoadModel::Closed { in_flight: 1, calls: Some(calls), duration_s: None };
+        let mut p = LoadModel::Kinds { loads: vec![closed(3), closed(3)] }.pacer(Instant::now());
+        let now = Instant::now();
+        assert_eq!(p.next(now, 0), Step::Start { intended: now, kind: Some(0) });
+        assert!(!p.exhausted(Some(0)), "the other kind goes on");
+        let mut second = 0;
+        while let Step::Start { kind, .. } = p.next(now, 0) {
+            assert_eq!(kind, Some(1));
+            second += 1;
+            p.completed(kind);
+        }
+        assert_eq!(second, 3);
+        assert!(p.exhausted(Some(1)), "both are done");
     }
 }

@@ -12,33 +12,62 @@ pub async fn run(args: DoctorArgs) -> anyhow::Result<ExitCode> {
     let region = sdk.region().map(|r| r.to_string()).unwrap_or_else(|| "(no region)".into());
     let mut findings = Findings { table: args.format == Format::Table, all: Vec::new() };
     findings.show(doctor::credentials(&sdk).await);
+    let credentials_ok = findings.all[0].ok();
     let client = match &args.endpoint_url {
         Some(url) => workers::LambdaTarget::local(url, &args.function, 1).client().clone(),
         None => aws_sdk_lambda::Client::new(&sdk),
     };
-    findings.show(match findings.all[0].ok() {
-        true => doctor::invokable(&client, &args.function, &region).await,
-        false => skipped(doctor::INVOKE, "needs check 1"),
-    });
     let plan = match &args.scenario {
         Some(path) => Some(crate::scenario::load(path, &crate::scenario::Overrides::default())?),
         None => None,
     };
+    // Every function the scenario calls (the target's and its kinds' own), with the
+    // calls it may have in flight at once.
+    let functions = match &plan {
+        Some(p) => crate::scenario::functions(&p.engine, &args.function),
+        None => vec![(args.function.clone(), 0)],
+    };
+    let mut invokable = true;
+    for (function, _) in &functions {
+        let found = match credentials_ok {
+            true => doctor::invokable(&client, function, &region).await,
+            false => skipped(doctor::INVOKE, "needs check 1"),
+        };
+        invokable &= found.ok();
+        findings.show(found);
+    }
     // A function of the user's (a [workload] template) is called with the scenario's
-    // payload; the built-in one answers its connectivity check.
+    // payload, each kind of call with its own; the built-in one answers its
+    // connectivity check.
     let own = plan.as_ref().filter(|p| p.engine.workload.op().is_none());
-    findings.show(match (findings.all[1].ok(), own) {
-        (false, _) => skipped(doctor::DATABASE, "needs check 2"),
-        (true, None) => doctor::reaches_database(&client, &args.function, &region).await,
-        (true, Some(plan)) => scenario_call(&client, &args.function, &region, plan).await,
-    });
-    let in_flight = plan.as_ref().map(|p| p.engine.load.max_in_flight());
-    findings.show(quotas(&args, &client, findings.all[0].ok(), in_flight, &region).await);
+    match (invokable, own) {
+        (false, _) => findings.show(skipped(doctor::DATABASE, "needs check 2")),
+        (true, None) => findings.show(doctor::reaches_database(&client, &args.function, &region).await),
+        (true, Some(plan)) => findings.extend(scenario_calls(&client, &args.function, &region, plan).await),
+    }
+    for (function, in_flight) in &functions {
+        let in_flight = plan.as_ref().map(|_| *in_flight);
+        let found = quotas(&args, &client, credentials_ok, (function, in_flight), &region).await;
+        findings.show(named(function, functions.len() > 1, found));
+    }
     findings.show(match own {
         None => schema(&args).await,
         Some(plan) => queries(&args, plan).await,
     });
     findings.finish()
+}
+
+/// `finding` with `what` before its detail, when several of its kind are shown.
+fn named(what: &str, several: bool, finding: Finding) -> Finding {
+    if !several {
+        return finding;
+    }
+    let status = match finding.status {
+        Status::Ok(d) => Status::Ok(format!("{what}: {d}")),
+        Status::Skipped(d) => Status::Skipped(format!("{what}: {d}")),
+        Status::Fail(p) => Status::Fail(doctor::Problem::new(format!("{what}: {}", p.what), p.fix)),
+    };
+    Finding { check: finding.check, status }
 }
 
 /// The AWS configuration, or placeholder credentials for a local endpoint.
@@ -60,19 +89,20 @@ async fn quotas(
     args: &DoctorArgs,
     client: &aws_sdk_lambda::Client,
     credentials_ok: bool,
-    in_flight: Option<u64>,
+    function: (&str, Option<u64>),
     region: &str,
 ) -> Finding {
+    let (function, in_flight) = function;
     match (&args.endpoint_url, credentials_ok) {
         (Some(_), _) => {
             skipped(doctor::quotas::QUOTAS, "a local endpoint has no account quotas (its limit is its environments)")
         }
         (None, false) => skipped(doctor::quotas::QUOTAS, "needs check 1"),
-        (None, true) => match doctor::quotas::read(client, &args.function).await {
+        (None, true) => match doctor::quotas::read(client, function).await {
             Ok(q) => doctor::quotas::judge(&q, in_flight, region),
             Err(e) => Finding {
                 check: doctor::quotas::QUOTAS,
-                status: Status::Fail(doctor::diagnose::quota_problem(&e, &args.function, region)),
+                status: Status::Fail(doctor::diagnose::quota_problem(&e, function, region)),
             },
         },
     }
@@ -97,18 +127,39 @@ async fn schema(args: &DoctorArgs) -> Finding {
 /// Mixed into the scenario's seed for doctor's call.
 const DOCTOR_SEED: u64 = 0xD0C7_0D0C_7000_0001;
 
-/// Check 3 with a payload of the scenario's and its `[response]`.
-async fn scenario_call(
+/// Check 3 with a payload of the scenario's and its `[response]`; with kinds of call,
+/// one call of each kind, to its own function, read through its own answer map.
+async fn scenario_calls(
     client: &aws_sdk_lambda::Client,
     function: &str,
     region: &str,
     plan: &crate::scenario::Plan,
-) -> Finding {
+) -> Vec<Finding> {
     // Drawn from another seed than the run's: this call commits like any other, and a
     // sequential or unique value it used would otherwise be the run's first one too.
-    // With kinds of call, the first kind's payload (the plan's workload) and answer map.
-    let response = plan.engine.kinds.first().map_or(&plan.engine.response, |k| &k.response);
-    match plan.engine.workload.sampler(plan.engine.seed ^ DOCTOR_SEED).next_payload() {
+    let seed = plan.engine.seed ^ DOCTOR_SEED;
+    let e = &plan.engine;
+    if e.kinds.is_empty() {
+        return vec![scenario_call(client, (function, region), &e.workload, &e.response, seed).await];
+    }
+    let mut out = Vec::new();
+    for k in &e.kinds {
+        let function = k.function.as_deref().unwrap_or(function);
+        let found = scenario_call(client, (function, region), &k.workload, &k.response, seed).await;
+        out.push(named(&format!("kind {:?} ({function})", k.name), true, found));
+    }
+    out
+}
+
+/// One call with the next payload of `workload`, its answer read through `response`.
+async fn scenario_call(
+    client: &aws_sdk_lambda::Client,
+    (function, region): (&str, &str),
+    workload: &workers::Workload,
+    response: &workers::ResponseMap,
+    seed: u64,
+) -> Finding {
+    match workload.sampler(seed).next_payload() {
         Some(payload) => doctor::scenario_call(client, function, region, (&payload, response)).await,
         None => skipped(doctor::CALL, "the scenario's workload has no payload to send (no rows left)"),
     }
@@ -153,6 +204,10 @@ struct Findings {
 }
 
 impl Findings {
+    fn extend(&mut self, all: Vec<Finding>) {
+        all.into_iter().for_each(|f| self.show(f));
+    }
+
     fn show(&mut self, f: Finding) {
         if self.table {
             print!("{}", f.render());

@@ -10,6 +10,8 @@ use workers::workload::{mix, CallKind};
 use workers::Workload;
 
 use super::raw::{RawCall, RawScenario, RawWorkload};
+use workers::EnginePlan;
+
 use super::{
     response_section, target_section, workload_section, DataSpec, LoadModel, Overrides, ScenarioError, Source,
     TargetSpec,
@@ -38,7 +40,11 @@ pub(super) fn kinds(
     }
     let mut kinds: Vec<CallKind> = Vec::new();
     for (i, c) in raw.call.iter().enumerate() {
-        let kind = kind(src, i, c, o, load, top)?;
+        let own = match load {
+            LoadModel::Kinds { loads } => &loads[i],
+            whole => whole,
+        };
+        let kind = kind(src, i, c, o, own, top)?;
         if let (Some(f), TargetSpec::Local { .. } | TargetSpec::InProcess { .. }) = (&c.get_ref().function, target) {
             let message = format!(
                 "call.function: the {} target runs one function; a kind of call's own function needs target.kind \"aws\" or \"endpoint\"",
@@ -114,4 +120,37 @@ fn kind(
         None => None,
     };
     Ok(CallKind { name, weight, workload, response, function })
+}
+
+/// Each function a run calls (`target` and the kinds' own), once, with the most calls
+/// that may be in flight to it at once: its kinds' own load models' when each kind has
+/// one, else the whole run's (any call may be of any kind).
+pub fn functions(engine: &EnginePlan, target: &str) -> Vec<(String, u64)> {
+    let whole = engine.load.max_in_flight();
+    let mut out: Vec<(String, u64)> = Vec::new();
+    if engine.kinds.is_empty() {
+        return vec![(target.to_string(), whole)];
+    }
+    for (i, k) in engine.kinds.iter().enumerate() {
+        let function = k.function.clone().unwrap_or_else(|| target.to_string());
+        let in_flight = match &engine.load {
+            LoadModel::Kinds { loads } => loads.get(i).map_or(whole, LoadModel::max_in_flight),
+            _ => whole,
+        };
+        match out.iter_mut().find(|(f, _)| *f == function) {
+            Some((_, n)) => *n = (*n + in_flight).min(whole),
+            None => out.push((function, in_flight)),
+        }
+    }
+    out
+}
+
+/// The calls of `totals` that `target` answered: the kinds sent to functions of their
+/// own are not its.
+pub fn answered_by_target(engine: &EnginePlan, totals: &workers::Stats) -> u64 {
+    let elsewhere: u64 = (engine.kinds.iter().filter(|k| k.function.is_some()))
+        .filter_map(|k| totals.kinds.get(&k.name))
+        .map(workers::Stats::answered)
+        .sum();
+    totals.answered().saturating_sub(elsewhere)
 }

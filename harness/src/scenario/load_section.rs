@@ -72,9 +72,21 @@ pub(super) fn load_model(
     raw: &RawScenario,
     o: &Overrides,
 ) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+    if raw.call.iter().any(|c| c.get_ref().load.is_some()) {
+        return per_kind(src, raw, o);
+    }
     let Some(section) = raw.load.as_ref() else {
         return Err(src.err(src.path, "missing [load] section: set model = \"batches\", \"closed\" or \"open\""));
     };
+    one_model(src, section, o)
+}
+
+/// The model one `[load]` table (the scenario's or a kind's) describes.
+fn one_model(
+    src: &Source,
+    section: &Spanned<RawLoad>,
+    o: &Overrides,
+) -> Result<(LoadModel, Option<f64>), ScenarioError> {
     let k = LoadKeys::read(src, &src.at(section.span().start), section.get_ref(), o);
     match k.model.v.as_str() {
         "batches" => batches_model(src, k),
@@ -85,6 +97,46 @@ pub(super) fn load_model(
             Err(src.err(&k.model.at, format!("load.model {other:?} is not one of \"batches\", \"closed\", \"open\"")))
         }
     }
+}
+
+/// A load model per kind of call (`[[call]] load = {..}`), as k6's scenarios each with
+/// its executor: every kind needs one, `[load]`, the kinds' weights and the load flags
+/// have no meaning then and are refused. The run's planned duration is its longest
+/// kind's.
+fn per_kind(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<(LoadModel, Option<f64>), ScenarioError> {
+    if let Some(l) = &raw.load {
+        let message = "[load] is not used when the kinds of call have loads of their own: give every [[call]] a load";
+        return Err(src.err(src.at(l.span().start), message));
+    }
+    let flags = [
+        ("--parallel", o.parallel.is_some()),
+        ("--batches", o.batches.is_some()),
+        ("--in-flight", o.in_flight.is_some()),
+        ("--calls", o.calls.is_some()),
+        ("--duration", o.duration.is_some()),
+        ("--rate", o.rate.is_some()),
+    ];
+    if let Some((flag, _)) = flags.iter().find(|(_, given)| *given) {
+        let message = format!("{flag} cannot change a scenario whose kinds of call each have a load: edit their loads");
+        return Err(src.err(src.path, message));
+    }
+    let (mut loads, mut planned) = (Vec::new(), Some(0.0f64));
+    for c in &raw.call {
+        let call = c.get_ref();
+        let name = call.name.as_ref().map_or_else(|| format!("{}", loads.len() + 1), |n| format!("{:?}", n.get_ref()));
+        let Some(section) = &call.load else {
+            let message = format!("call {name} needs a load of its own: the other kinds of call have one");
+            return Err(src.err(src.at(c.span().start), message));
+        };
+        if let Some(w) = &call.weight {
+            let message = format!("call.weight is not used when each kind of call has its own load (call {name})");
+            return Err(src.err(src.at(w.span().start), message));
+        }
+        let (model, duration) = one_model(src, section, &Overrides::default())?;
+        planned = planned.zip(duration).map(|(a, b)| a.max(b));
+        loads.push(model);
+    }
+    Ok((LoadModel::Kinds { loads }, planned))
 }
 
 fn batches_model(src: &Source, k: LoadKeys) -> Result<(LoadModel, Option<f64>), ScenarioError> {

@@ -17,6 +17,7 @@ mod verify_section;
 mod workers_section;
 mod workload_section;
 
+pub use call_section::{answered_by_target, functions};
 pub use data_section::{DataPlan, LoadSpec, SqlFile};
 pub use thresholds::{Expected, LatencyOf, Thresholds};
 pub use workers_section::{resolve as resolve_workers, FleetSpec, OnLost, WorkerSet};

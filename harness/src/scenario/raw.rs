@@ -47,6 +47,8 @@ pub struct RawCall {
     pub generators: S<std::collections::BTreeMap<String, Spanned<RawGenerator>>>,
     pub response: Option<RawResponse>,
     pub function: S<String>,
+    /// The kind's own load model (then every kind has one, and `[load]` is not used).
+    pub load: Option<Spanned<RawLoad>>,
 }
 
 /// `[response]`: what the function's answers mean.

@@ -281,3 +281,28 @@ fn kinds_of_call_are_parsed_and_refused_where_they_are_wrong() {
     let e = err(format!("{load}[[call]]\nname = \"x\"\ntemplate = {{ a = \"{{{{nope}}}}\" }}\n"));
     assert!(e.contains("nope"), "a template's own errors, with their place: {e}");
 }
+
+#[test]
+fn kinds_of_call_may_each_have_a_load_model_of_their_own() {
+    let read = "[[call]]\nname = \"read\"\ntemplate = { op = \"read\" }\n\
+                load = { model = \"open\", rate = 10, duration = \"3s\", max_in_flight = 4 }\n";
+    let write = "[[call]]\nname = \"write\"\ntemplate = { op = \"write\" }\n\
+                 [call.load]\nmodel = \"closed\"\nin_flight = 2\ncalls = 7\n";
+    let p = plan(&format!("{read}{write}")).unwrap();
+    let LoadModel::Kinds { loads } = &p.engine.load else { panic!("{:?}", p.engine.load) };
+    assert_eq!(loads[1], LoadModel::Closed { in_flight: 2, calls: Some(7), duration_s: None });
+    assert_eq!((p.engine.load.planned_calls(), p.engine.load.max_in_flight()), (Some(30 + 7), 6));
+    assert!(p.engine.load.is_open(), "one kind is open: its latency counts from intended starts");
+    let err = |text: String, o: &Overrides| parse("s.toml", &text, o).unwrap_err().to_string();
+    let none = Overrides::default();
+    let e = err(format!("{read}[[call]]\nname = \"write\"\ntemplate = {{ op = 1 }}\n"), &none);
+    assert!(e.starts_with("s.toml:5:1: call \"write\" needs a load of its own"), "{e}");
+    let e = err(format!("[load]\nmodel = \"closed\"\nin_flight = 2\ncalls = 9\n{read}{write}"), &none);
+    assert!(e.starts_with("s.toml:1:1: [load] is not used when the kinds of call have loads of their own"), "{e}");
+    let e = err(format!("{read}{}", write.replace("name = \"write\"\n", "name = \"write\"\nweight = 3\n")), &none);
+    assert!(e.starts_with("s.toml:7:10: call.weight is not used when each kind of call has its own load"), "{e}");
+    let e = err(format!("{read}{write}"), &Overrides { rate: Some(5.0), ..Overrides::default() });
+    assert!(e.contains("--rate cannot change a scenario whose kinds of call each have a load"), "{e}");
+    let e = err(format!("{}{write}", read.replace("rate = 10", "rate = 0")), &none);
+    assert!(e.starts_with("s.toml:4:"), "a kind's load errors point into its own table: {e}");
+}

@@ -15,7 +15,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::accounts::AccountCounts;
-use crate::load::{LoadModel, Step};
+use crate::load::{LoadModel, Pacer, Step};
 use crate::response::Classified;
 use crate::stats::{CallRecord, ErrorClass, Stats};
 use crate::target::Target;
@@ -140,7 +140,8 @@ pub async fn run<T: Target>(
 
 /// A run in progress: its calls in flight, the interval being filled, the 1 s ticker.
 struct Running {
-    calls: JoinSet<CallRecord>,
+    /// Each call in flight, with the kind its pacer started it for.
+    calls: JoinSet<(Option<usize>, CallRecord)>,
     intervals: Intervals,
     ticker: tokio::time::Interval,
     deadline: Instant,
@@ -182,17 +183,23 @@ impl Running {
                 return StopReason::TimeLimit;
             }
             while let Some(done) = self.calls.try_join_next() {
-                self.intervals.record(done);
+                self.intervals.record(done, &mut *pacer);
             }
             match pacer.next(now, self.calls.len()) {
-                Step::Start { intended } => {
+                Step::Start { intended, kind: paced } => {
                     // A workload whose unique data rows are all used makes no more calls.
-                    let Some(next) = mix.next_call() else { return StopReason::Completed };
+                    let Some(next) = mix.next_call_of(paced) else {
+                        if pacer.exhausted(paced) {
+                            return StopReason::Completed;
+                        }
+                        continue;
+                    };
                     let late = open && now.saturating_duration_since(intended) > LATE_TOLERANCE;
                     let abandon = self.abandon.subscribe();
                     let NextCall { payload, response, kind, function } = next;
                     let call = Call { intended, call_timeout, late, abandon, response, kind, function };
-                    self.calls.spawn(call.run(target.clone(), payload));
+                    let run = call.run(target.clone(), payload);
+                    self.calls.spawn(async move { (paced, run.await) });
                     self.intervals.started += 1;
                     if self.intervals.started % 256 == 0 {
                         tokio::task::yield_now().await; // let the ticker and completions run during long bursts
@@ -201,12 +208,12 @@ impl Running {
                 Step::Done => return StopReason::Completed,
                 Step::WaitUntil(t) => tokio::select! {
                     _ = tokio::time::sleep_until(t.min(self.deadline)) => {}
-                    Some(done) = self.calls.join_next(), if !self.calls.is_empty() => self.intervals.record(done),
+                    Some(done) = self.calls.join_next(), if !self.calls.is_empty() => self.intervals.record(done, &mut *pacer),
                     _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
                     _ = halted(halt, Halt::Drain) => {}
                 },
                 Step::WaitForCompletion => tokio::select! {
-                    Some(done) = self.calls.join_next() => self.intervals.record(done),
+                    Some(done) = self.calls.join_next() => self.intervals.record(done, &mut *pacer),
                     _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
                     _ = tokio::time::sleep_until(self.deadline) => {}
                     _ = halted(halt, Halt::Drain) => {}
@@ -219,9 +226,10 @@ impl Running {
     /// give themselves up and are recorded as abandoned. Returns how many that was.
     async fn drain(&mut self, timeout: Duration, halt: &mut watch::Receiver<Halt>) -> u64 {
         let drain_deadline = Instant::now() + timeout;
+        let mut unpaced = crate::load::Unpaced;
         while !self.calls.is_empty() {
             tokio::select! {
-                Some(done) = self.calls.join_next() => self.intervals.record(done),
+                Some(done) = self.calls.join_next() => self.intervals.record(done, &mut unpaced),
                 _ = self.ticker.tick() => self.intervals.flush(self.calls.len()),
                 _ = tokio::time::sleep_until(drain_deadline) => break,
                 _ = halted(halt, Halt::Now) => break,
@@ -230,7 +238,7 @@ impl Running {
         let abandoned = self.calls.len() as u64;
         let _ = self.abandon.send(true);
         while let Some(done) = self.calls.join_next().await {
-            self.intervals.record(done);
+            self.intervals.record(done, &mut unpaced);
         }
         abandoned
     }
@@ -328,9 +336,11 @@ impl Intervals {
         }
     }
 
-    fn record(&mut self, done: Result<CallRecord, tokio::task::JoinError>) {
+    /// Record a finished call, and tell the pacer that started it.
+    fn record(&mut self, done: Result<(Option<usize>, CallRecord), tokio::task::JoinError>, pacer: &mut dyn Pacer) {
         match done {
-            Ok(record) => {
+            Ok((kind, record)) => {
+                pacer.completed(kind);
                 self.current.record(&record);
                 self.accounts.record(&record);
             }

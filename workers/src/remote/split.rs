@@ -51,14 +51,11 @@ fn ramp_shares(start: u64, stages: &[crate::load::Level], peak: u64, n: usize) -
         .collect())
 }
 
-/// The plans of `n` workers, or why the plan cannot be split that way.
-pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, SplitError> {
+/// `load` divided into `n` workers' shares.
+fn load_shares(load: &LoadModel, n: usize) -> Result<Vec<LoadModel>, SplitError> {
     let n64 = n as u64;
-    if n == 0 {
-        return Err(SplitError::NoWorkers);
-    }
     let too_few = |key: &'static str, value: u64| SplitError::TooFew { key, value, workers: n };
-    let loads: Vec<LoadModel> = match &plan.load {
+    Ok(match load {
         LoadModel::Batches { parallel, batches } => {
             if *parallel < n64 {
                 return Err(too_few("load.parallel", *parallel));
@@ -80,7 +77,7 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
                 .map(|(in_flight, calls)| LoadModel::Closed { in_flight, calls, duration_s: *duration_s })
                 .collect()
         }
-        LoadModel::ClosedRamp { start, stages } => ramp_shares(*start, stages, plan.load.max_in_flight(), n)?,
+        LoadModel::ClosedRamp { start, stages } => ramp_shares(*start, stages, load.max_in_flight(), n)?,
         LoadModel::Open { stages, max_in_flight, .. } => {
             let caps = shares(*max_in_flight, n64);
             if caps[n - 1] == 0 {
@@ -97,7 +94,24 @@ pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Ve
                 })
                 .collect()
         }
-    };
+        LoadModel::Kinds { loads } => {
+            // Each kind's model split as if alone; worker i gets every kind's i-th share.
+            let mut per_kind =
+                loads.iter().map(|l| load_shares(l, n).map(Vec::into_iter)).collect::<Result<Vec<_>, _>>()?;
+            (0..n)
+                .map(|_| LoadModel::Kinds { loads: per_kind.iter_mut().filter_map(Iterator::next).collect() })
+                .collect()
+        }
+    })
+}
+
+/// The plans of `n` workers, or why the plan cannot be split that way.
+pub fn split(plan: &EnginePlan, n: usize, partition_accounts: bool) -> Result<Vec<EnginePlan>, SplitError> {
+    let n64 = n as u64;
+    if n == 0 {
+        return Err(SplitError::NoWorkers);
+    }
+    let loads = load_shares(&plan.load, n)?;
     let mut plans = Vec::with_capacity(n);
     plan.workload.check_split(n64)?;
     for k in &plan.kinds {
@@ -199,5 +213,24 @@ mod tests {
             false,
         );
         assert!(e.unwrap_err().to_string().contains("cannot be split across 3 workers"));
+    }
+
+    #[test]
+    fn a_model_per_kind_is_split_kind_by_kind() {
+        let open = LoadModel::Open {
+            stages: vec![crate::Stage { rate: 10.0, duration_s: 1.0, ramp_from: None }],
+            max_in_flight: 9,
+            slot: Slot::WHOLE,
+        };
+        let closed = LoadModel::Closed { in_flight: 4, calls: Some(11), duration_s: None };
+        let p = split(&plan(LoadModel::Kinds { loads: vec![open, closed] }), 3, false).unwrap();
+        assert_eq!(p.iter().map(|p| p.load.planned_calls().unwrap()).sum::<u64>(), 10 + 11);
+        let LoadModel::Kinds { loads } = &p[2].load else { panic!("{:?}", p[2].load) };
+        assert_eq!(loads[1], LoadModel::Closed { in_flight: 1, calls: Some(3), duration_s: None });
+        assert!(matches!(loads[0], LoadModel::Open { slot: Slot { index: 2, of: 3 }, max_in_flight: 3, .. }));
+        let too_few =
+            LoadModel::Kinds { loads: vec![LoadModel::Closed { in_flight: 2, calls: None, duration_s: Some(1.0) }] };
+        let e = split(&plan(too_few), 3, false).unwrap_err();
+        assert_eq!(e, SplitError::TooFew { key: "load.in_flight", value: 2, workers: 3 });
     }
 }

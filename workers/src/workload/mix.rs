@@ -113,7 +113,14 @@ impl Mix {
 
     /// The next call, or `None` once the chosen kind's unique rows are all used.
     pub fn next_call(&mut self) -> Option<NextCall> {
+        self.next_call_of(None)
+    }
+
+    /// The next call of kind `kind` (its index among the kinds) when its load model
+    /// chose it, else of a kind drawn by weight; `None` once its unique rows are used.
+    pub fn next_call_of(&mut self, kind: Option<usize>) -> Option<NextCall> {
         let i = match self.cumulative.as_slice() {
+            _ if kind.is_some_and(|k| k < self.kinds.len()) => kind.unwrap_or(0),
             [_] => 0,
             sums => {
                 let draw = self.chooser.random_range(0..sums[sums.len() - 1]);
