@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use transfer::local::dsql::Limits;
 
-use super::dsql_support::{db_error, Front};
+use super::dsql_support::{answers, db_error, until_lock_wait, Front};
 
 /// Statements DSQL refuses, with the SQLSTATE it answers.
 const REFUSED: &[(&str, &str)] = &[
@@ -175,4 +175,57 @@ async fn after_an_error_a_transaction_answers_each_statement_once_until_it_ends(
     assert_eq!(admin.query_one("SELECT 1::int", &[]).await.unwrap().get::<_, i32>(0), 1);
     let e = admin.batch_execute("COPY t FROM STDIN").await.unwrap_err();
     assert_eq!(db_error(&e).0, "0A000");
+}
+
+/// DSQL builds an index asynchronously without blocking writes to its table. PostgreSQL's
+/// plain `CREATE INDEX` takes a SHARE lock: with a writer still open on the table, the
+/// build queues for it and every later writer queues behind the build. The front's
+/// build is concurrent: a write made while the build waits answers at once.
+#[tokio::test]
+async fn an_index_build_never_blocks_writes_to_its_table() {
+    let f = Front::start().await;
+    let admin = f.table(3).await;
+    let open = f.admin().await;
+    let plain = f.plain().await;
+    // A transaction with a write on t, left open: the build must wait for it.
+    open.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1").await.unwrap();
+    let job = job_id(&admin, "CREATE INDEX ASYNC t_v ON t (v)").await;
+    until_lock_wait(&plain).await;
+    // Another writer of the table, while the build waits: it answers at once and commits.
+    let writer = f.admin().await;
+    let changed = answers(writer.execute("UPDATE t SET v = v + 1 WHERE id = 2", &[])).await.unwrap();
+    assert_eq!(changed, 1);
+    let status: String =
+        admin.query_one("SELECT status FROM sys.jobs WHERE job_id = $1", &[&job]).await.unwrap().get(0);
+    assert_eq!(status.to_lowercase(), "processing", "the write went through while the build was running");
+    open.batch_execute("COMMIT").await.unwrap();
+    let done: bool = admin.query_one(&format!("CALL sys.wait_for_job('{job}')"), &[]).await.unwrap().get(0);
+    assert!(done);
+    let valid: bool = plain
+        .query_one("SELECT indisvalid FROM pg_index WHERE indexrelid = 'public.t_v'::regclass", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert!(valid);
+    // A unique build that fails leaves no half-built index behind.
+    let dup = job_id(&admin, "CREATE UNIQUE INDEX ASYNC t_v_dup ON t (v)").await;
+    let done: bool = admin.query_one(&format!("CALL sys.wait_for_job('{dup}')"), &[]).await.unwrap().get(0);
+    assert!(!done, "rows 1 and 2 both hold 101");
+    let left: i64 =
+        plain.query_one("SELECT count(*) FROM pg_indexes WHERE indexname = 't_v_dup'", &[]).await.unwrap().get(0);
+    assert_eq!(left, 0, "the failed build's invalid index is dropped");
+    // Plain PostgreSQL: the same writer waits behind a plain CREATE INDEX.
+    open.batch_execute("BEGIN").await.unwrap();
+    plain.batch_execute("BEGIN; UPDATE t SET v = v + 1 WHERE id = 1").await.unwrap();
+    let builder = f.plain().await;
+    let build = tokio::spawn(async move { builder.batch_execute("CREATE INDEX t_v_plain ON t (v)").await });
+    let watcher = f.plain().await;
+    until_lock_wait(&watcher).await;
+    let late = f.plain().await;
+    let waited =
+        tokio::time::timeout(Duration::from_millis(500), late.execute("UPDATE t SET v = v WHERE id = 3", &[])).await;
+    assert!(waited.is_err(), "on plain PostgreSQL the writer queues behind the build");
+    plain.batch_execute("COMMIT").await.unwrap();
+    build.await.unwrap().unwrap();
+    open.batch_execute("ROLLBACK").await.unwrap();
 }

@@ -98,8 +98,10 @@ impl<R: AsyncBufRead + Unpin, W: AsyncWrite + Unpin> Session<R, W> {
     pub(super) async fn run_local(&mut self, step: Step) -> std::io::Result<bool> {
         let result = match step.prepared.kind.clone() {
             Statement::AsyncIndex { unique, if_not_exists, name, table, columns, rest } => {
+                // CONCURRENTLY: the build never blocks writes to its table, as DSQL's
+                // asynchronous builds do not.
                 let create = format!(
-                    "CREATE {}INDEX {}{name} ON {table} ({}) {rest}",
+                    "CREATE {}INDEX CONCURRENTLY {}{name} ON {table} ({}) {rest}",
                     if unique { "UNIQUE " } else { "" },
                     if if_not_exists { "IF NOT EXISTS " } else { "" },
                     columns.join(", ")

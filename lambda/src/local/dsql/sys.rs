@@ -238,6 +238,18 @@ impl IndexBuild {
                     .await?;
             }
             Err(e) => {
+                // A concurrent build that fails leaves an invalid index behind: gone, as
+                // after a failed job on DSQL no index of that name is left to use.
+                // (Only an invalid one: a build that failed because the index exists
+                // leaves that index alone.)
+                let invalid = "SELECT count(*) FROM pg_index WHERE indexrelid = to_regclass($1) AND NOT indisvalid";
+                let left: i64 = client.query_one(invalid, &[&self.object_name]).await?.get(0);
+                if left > 0 {
+                    let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {}", self.object_name);
+                    if let Err(d) = client.batch_execute(&drop).await {
+                        tracing::warn!(job_id = %self.job_id, "could not drop the failed build's index: {d}");
+                    }
+                }
                 client
                     .execute(
                         "UPDATE sys.jobs SET status = 'failed', details = $2, update_time = now() WHERE job_id = $1",
