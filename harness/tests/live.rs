@@ -17,7 +17,7 @@ use common::*;
 fn scrape(port: u16) -> Option<(f64, u64, u64, u64)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    s.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\nAccept: application/openmetrics-text\r\n\r\n").ok()?;
     let mut text = String::new();
     s.read_to_string(&mut text).ok()?;
     assert!(text.contains("application/openmetrics-text"), "{text}");
@@ -59,6 +59,8 @@ fn prometheus_and_ndjson_add_up_to_the_final_totals() {
             results.to_str().unwrap(),
             "--metrics-listen",
             &format!("127.0.0.1:{port}"),
+            "--metrics-linger",
+            "0",
             "--out",
             &format!("json={}", ndjson.display()),
             "--out",

@@ -17,6 +17,68 @@ impl Problem {
     }
 }
 
+/// The longest cause `no_answer` quotes, in characters.
+const CAUSE_MAX: usize = 110;
+
+/// An AWS SDK call that got no answer from the service, as one short line: timed out,
+/// could not connect (and the innermost cause, e.g. `Connection refused (os error
+/// 111)`), could not build the request, or an answer that could not be read. The
+/// whole chain is logged at debug level (`RUST_LOG=harness=debug`). A service error
+/// (an answer) is told by its code and message instead.
+pub fn no_answer<E, R>(e: &SdkError<E, R>) -> String
+where
+    E: std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    tracing::debug!("AWS SDK error: {}", workers::error_chain(e));
+    let cause = innermost(e);
+    match e {
+        SdkError::TimeoutError(_) => "timed out waiting for the answer".to_string(),
+        SdkError::DispatchFailure(d) if d.is_timeout() => format!("timed out connecting ({cause})"),
+        SdkError::DispatchFailure(d) if d.is_io() => format!("could not connect: {cause}"),
+        SdkError::DispatchFailure(_) => format!("the request could not be sent: {cause}"),
+        SdkError::ConstructionFailure(_) => format!("could not build the request: {cause}"),
+        SdkError::ResponseError(_) => format!("an answer that could not be read: {cause}"),
+        SdkError::ServiceError(_) => format!("the service answered an error: {cause}"),
+        _ => cause,
+    }
+}
+
+/// The innermost cause of `e`, its first line, at most `CAUSE_MAX` characters.
+pub fn innermost(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut last: &dyn std::error::Error = e;
+    while let Some(next) = last.source() {
+        last = next;
+    }
+    let text = last.to_string();
+    let line = text.lines().next().unwrap_or("").trim();
+    match line.char_indices().nth(CAUSE_MAX) {
+        Some((cut, _)) => format!("{}...", &line[..cut]),
+        None => line.to_string(),
+    }
+}
+
+/// Credentials that did not resolve, as one line and its fix (the provider chain's
+/// full report is logged at debug level).
+pub fn credentials_problem(e: &aws_credential_types::provider::error::CredentialsError) -> Problem {
+    use aws_credential_types::provider::error::CredentialsError;
+    tracing::debug!("credentials: {}", workers::error_chain(e));
+    match e {
+        CredentialsError::CredentialsNotLoaded(_) => Problem::new(
+            "no AWS credentials found (environment, profile, web identity, ECS and instance metadata tried)",
+            "set AWS_PROFILE or run `aws configure` (or `aws sso login`), or run where an instance role is attached",
+        ),
+        CredentialsError::ProviderTimedOut(_) => Problem::new(
+            "timed out loading AWS credentials",
+            "check the network path to the credentials source (SSO, STS, instance metadata), or set AWS_PROFILE",
+        ),
+        _ => Problem::new(
+            format!("AWS credentials could not be loaded: {}", innermost(e)),
+            "check the profile in ~/.aws/config and ~/.aws/credentials (--profile, AWS_PROFILE), or run `aws configure`",
+        ),
+    }
+}
+
 /// An Invoke call that failed.
 pub fn invoke_problem(
     function: &str,
@@ -24,7 +86,7 @@ pub fn invoke_problem(
     e: &SdkError<InvokeError, aws_sdk_lambda::config::http::HttpResponse>,
 ) -> Problem {
     let SdkError::ServiceError(service) = e else {
-        let text = workers::error_chain(e);
+        let text = no_answer(e);
         return Problem::new(
             format!("no answer from Lambda in {region}: {text}"),
             "check the network path to lambda.<region>.amazonaws.com (proxy, VPC endpoint, DNS) and the region",
@@ -158,7 +220,7 @@ impl CallError {
                 code: s.err().code().unwrap_or("an error without a code").to_string(),
                 message: s.err().message().unwrap_or_default().to_string(),
             },
-            _ => CallError::NoAnswer { operation, error: workers::error_chain(e) },
+            _ => CallError::NoAnswer { operation, error: no_answer(e) },
         }
     }
 }

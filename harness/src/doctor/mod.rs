@@ -80,10 +80,7 @@ pub async fn credentials(sdk: &SdkConfig) -> Finding {
                 let shown = format!("{}...", key.chars().take(4).collect::<String>());
                 Status::Ok(format!("region {region}, credentials {shown}"))
             }
-            Err(e) => Status::Fail(Problem::new(
-                format!("no AWS credentials: {}", workers::error_chain(&e)),
-                "run `aws configure` (or `aws sso login`), set AWS_PROFILE, or run where an instance role is attached",
-            )),
+            Err(e) => Status::Fail(diagnose::credentials_problem(&e)),
         },
     };
     Finding { check: CREDENTIALS, status }

@@ -242,10 +242,11 @@ async fn the_quota_check_says_what_it_saw_and_asks_for_a_permission_only_when_de
     let e = CallError::of("GetAccountSettings", &sdk);
     let p = quota_problem(&e, "reinvent-dat401", "us-east-1");
     assert!(
-        p.what.starts_with("cannot read them: GetAccountSettings: no answer from Lambda: dispatch failure"),
+        p.what
+            == "cannot read them: GetAccountSettings: no answer from Lambda: could not connect: Connection refused \
+                  (os error 111)",
         "{p:?}"
     );
-    assert!(p.what.contains("Connection refused"), "{p:?}");
     assert!(p.fix.starts_with("check the network path to lambda.us-east-1.amazonaws.com"), "{p:?}");
 }
 
@@ -266,4 +267,43 @@ async fn a_failure_of_the_doctors_own_database_connection_is_named_as_its_own() 
     let denied = "DSQL abc.dsql.us-east-1.on.aws as admin: unable to accept connection, access denied (28000)";
     let p = own_connection_problem(denied);
     assert!(p.fix.starts_with("your own IAM identity (the one running doctor, not the function's role)"), "{p:?}");
+}
+
+/// No Debug dump and no multi-line chain: what went wrong in one short line.
+fn one_short_line(text: &str) {
+    assert!(!text.contains('\n') && text.chars().count() < 160, "{text}");
+    for dump in ["{ ", "source:", "DispatchFailure(", "ConnectorError"] {
+        assert!(!text.contains(dump), "{dump:?} in {text}");
+    }
+}
+
+#[tokio::test]
+async fn an_sdk_error_without_an_answer_is_one_line_of_what_went_wrong() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let config = aws_sdk_lambda::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(format!("http://127.0.0.1:{closed}"))
+        .credentials_provider(Credentials::new("AKIDTEST", "secret", None, None, "test"))
+        .retry_config(aws_sdk_lambda::config::retry::RetryConfig::disabled())
+        .build();
+    let c = aws_sdk_lambda::Client::from_conf(config);
+    let p = failed(&invokable(&c, "reinvent-dat401", "us-east-1").await);
+    assert!(p.what.starts_with("no answer from Lambda in us-east-1: could not connect: Connection refused"), "{p:?}");
+    one_short_line(&p.what);
+    let e = quotas::read(&c, "reinvent-dat401").await.unwrap_err();
+    assert!(matches!(&e, diagnose::CallError::NoAnswer { .. }), "{e:?}");
+    one_short_line(&e.to_string());
+}
+
+#[test]
+fn credentials_that_do_not_resolve_are_one_line_and_a_fix() {
+    use aws_credential_types::provider::error::CredentialsError;
+    let chain = "no credentials found in chain. Attempted:\n  Environment: not set\n  Profile: not enabled";
+    let p = diagnose::credentials_problem(&CredentialsError::not_loaded(chain));
+    assert!(p.what.starts_with("no AWS credentials found"), "{p:?}");
+    assert!(p.fix.contains("AWS_PROFILE") && p.fix.contains("aws configure"), "{p:?}");
+    let p = diagnose::credentials_problem(&CredentialsError::provider_error(chain));
+    assert_eq!(p.what, "AWS credentials could not be loaded: no credentials found in chain. Attempted:");
+    one_short_line(&p.what);
 }

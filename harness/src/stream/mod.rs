@@ -1,7 +1,7 @@
 //! Live metrics out: every second's merged figures streamed, while the run goes, to
 //! where users already look. One module per format: NDJSON (`--out json=FILE`),
-//! CloudWatch Embedded Metric Format lines (`--out emf=FILE`) and a Prometheus
-//! endpoint (`--metrics-listen ADDR`). They all see the same seconds the run folder
+//! CloudWatch Embedded Metric Format lines (`--out emf=FILE`) and Prometheus (an
+//! endpoint, `--metrics-listen ADDR`, and a Pushgateway, `--metrics-push URL`). They all see the same seconds the run folder
 //! records, so their counters add up to the run's final totals.
 
 pub mod emf;
@@ -10,7 +10,6 @@ pub mod prometheus;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -75,7 +74,7 @@ enum Format {
 impl Outputs {
     /// Open every file and bind the metrics address before the run starts, so a bad one
     /// stops the run before any load.
-    pub async fn open(outs: &[OutSpec], metrics_listen: Option<SocketAddr>) -> anyhow::Result<Outputs> {
+    pub async fn open(outs: &[OutSpec], metrics: &prometheus::Config) -> anyhow::Result<Outputs> {
         let mut outputs = Outputs::default();
         for out in outs {
             let (format, path) = match out {
@@ -89,15 +88,16 @@ impl Outputs {
             };
             outputs.lines.push((format, BufWriter::new(sink)));
         }
-        if let Some(addr) = metrics_listen {
-            outputs.prometheus = Some(prometheus::Exporter::listen(addr).await?);
+        if metrics.listen.is_some() || metrics.push.is_some() {
+            outputs.prometheus = Some(prometheus::Exporter::open(metrics).await?);
         }
         Ok(outputs)
     }
 
-    /// The address the Prometheus endpoint listens on, if any.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.prometheus.as_ref().map(prometheus::Exporter::addr)
+    /// A handle on the Prometheus output that outlives these outputs (for pushing and
+    /// lingering after the run), if there is one.
+    pub fn prometheus(&self) -> Option<prometheus::Exporter> {
+        self.prometheus.clone()
     }
 
     /// One complete second: a line per stream (flushed), and the endpoint's new figures.
@@ -112,7 +112,7 @@ impl Outputs {
             sink.flush()?;
         }
         if let Some(p) = &self.prometheus {
-            p.update(second)?;
+            p.update(second);
         }
         Ok(())
     }
