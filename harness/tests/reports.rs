@@ -3,14 +3,17 @@
 //! the run goes, and `harness check` as a CI gate.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use transfer::local::{LocalPostgres, PgOptions};
 
+#[path = "reports/browser.rs"]
+mod browser;
 mod common;
 
+use browser::{browse, left_out, scenario_file, series};
 use common::*;
 
 const DERIVED: [&str; 5] = ["timeseries.csv", "workers.csv", "errors.csv", "latency.hlog", "report.html"];
@@ -131,37 +134,99 @@ fn old_summaries_still_read(s: &Value, dir: &Path) {
 }
 
 #[test]
-fn report_html_renders_its_charts_offline_in_headless_chromium() {
-    provisioned(); // Chromium, Node.js and playwright-core
-    let (out, _summary, results) = run(&[&scenario("smoke.toml")]);
+fn report_html_of_an_open_ramp_shows_the_planned_rate_offline_in_headless_chromium() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        tmp.path(),
+        "open-ramp",
+        "[data]\naccounts = 100\n[load]\nmodel = \"open\"\nstart_rate = 10\nmax_in_flight = 100\nstages = [{ target = 60, duration = \"2s\" }, { rate = 60, duration = \"2s\" }]\n",
+    );
+    let (out, summary, results) = run(&[&file]);
     assert!(out.status.success(), "{}", text(&out));
     let dir = run_dir(results.path());
     let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
-    let svg_namespaces = html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count();
-    assert_eq!(html.matches("http://").count(), svg_namespaces, "the only URLs are SVG namespaces");
-    assert!(!html.contains("<script") && !html.contains("https://"), "self-contained: no scripts, no links out");
+    assert_eq!(html.matches("https://").count(), 1, "the one URL is uPlot's banner comment");
+    assert!(!html.contains("http://") && !html.contains(" src=") && !html.contains("<link"), "nothing to fetch");
+    assert!(html.contains("<p id=\"verification\"><span class=\"pass\">PASS</span>"), "the verification's verdict");
+    assert_eq!(html.matches("<script type=\"application/json\" id=\"report-data\">").count(), 1, "the data, once");
 
-    let shot = dir.join("report.png");
-    let script = format!("{}/../scripts/screenshot-report.sh", env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(script).arg(&dir).arg(&shot).output().expect("run scripts/screenshot-report.sh");
+    let (drawn, left) = browse(&dir, "open-ramp");
+    assert_eq!(series(&drawn, "planned-rate"), ["planned calls/s", "started calls/s"]);
+    assert_eq!(series(&drawn, "throughput"), ["calls/s", "goodput/s"]);
+    assert_eq!(series(&drawn, "latency"), ["p50", "p90", "p99", "max"]);
+    assert_eq!(series(&drawn, "in-flight"), ["in flight"], "an open model plans no level in flight");
+    assert!(left_out(&left, "workers").contains("one worker"), "{left:?}");
+    assert!(left_out(&left, "errors").contains("no call failed"), "{left:?}");
+
+    // timeseries.csv: the planned rate follows the ramp (22.5 calls/s on average in the
+    // first second, from 10 up to 35, then 60 at the top), and the calls in flight.
+    let mut csv = csv::Reader::from_path(dir.join("timeseries.csv")).unwrap();
+    let header: Vec<String> = csv.headers().unwrap().iter().map(str::to_string).collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
+    let (planned, in_flight) = (col("planned_rate"), col("in_flight"));
+    let rows: Vec<csv::StringRecord> = csv.records().map(Result::unwrap).collect();
+    let rate = |k: usize| rows[k][planned].parse::<f64>().unwrap();
+    assert!((rate(0) - 22.5).abs() < 1.0 && (rate(2) - 60.0).abs() < 1.0, "{rows:?}");
+    assert!(rows.iter().all(|r| r[in_flight].parse::<u64>().is_ok()), "{rows:?}");
+    assert_eq!(n(&summary.unwrap(), "/totals/calls"), 190);
+}
+
+#[test]
+fn report_html_of_a_closed_ramp_shows_its_level_and_a_baseline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        tmp.path(),
+        "closed-ramp",
+        "[data]\naccounts = 100\n[load]\nmodel = \"closed\"\nstages = [{ target = 8, duration = \"2s\" }, { target = 2, duration = \"2s\" }]\n",
+    );
+    let (out, _, results) = run(&[&file]);
     assert!(out.status.success(), "{}", text(&out));
-    let seen: Value = serde_json::from_slice(&out.stdout).expect("the browser check prints JSON");
-    assert_eq!(seen["consoleErrors"], serde_json::json!([]), "{seen:#}");
-    assert_eq!(seen["pageErrors"], serde_json::json!([]), "{seen:#}");
-    assert_eq!(seen["requests"], serde_json::json!([]), "no network requests: {seen:#}");
-    let charts = seen["charts"].as_array().unwrap();
-    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
-    assert_eq!(ids, ["throughput", "latency", "distribution", "retries", "hot-accounts-chart", "workers"]);
-    for c in charts {
-        assert!(c["width"].as_u64().unwrap() > 300 && c["height"].as_u64().unwrap() > 100, "{c}");
-        let marks = c["lines"].as_u64().unwrap() + c["bars"].as_u64().unwrap();
-        assert!(marks > 0, "chart {} draws something: {c}", c["id"]);
-    }
-    assert_eq!(charts[0]["lines"], 2, "successes and errors over time");
-    assert_eq!(charts[1]["lines"], 4, "p50, p90, p99 and max over time");
-    assert!(seen["verification"].as_str().unwrap().starts_with("PASS"), "{seen:#}");
-    let png = std::fs::read(&shot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "a real screenshot, {} bytes", png.len());
+    let dir = run_dir(results.path());
+    let (drawn, left) = browse(&dir, "closed-ramp");
+    assert_eq!(series(&drawn, "in-flight"), ["in flight", "planned in flight"]);
+    assert!(left_out(&left, "planned-rate").contains("ramping closed load model"), "{left:?}");
+    let mut csv = csv::Reader::from_path(dir.join("timeseries.csv")).unwrap();
+    let last = csv.headers().unwrap().iter().next_back().unwrap().to_string();
+    assert_eq!(last, "planned_rate");
+    assert!(csv.records().all(|r| r.unwrap().iter().next_back() == Some("")), "no planned rate for a closed model");
+
+    // The same page with a baseline (here the run itself): its curves beside the run's.
+    let (a, b) = (dir.to_str().unwrap(), dir.join("summary.json"));
+    let out = harness(&["report", a, "--baseline", b.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (drawn, _) = browse(&dir, "closed-ramp-baseline");
+    assert_eq!(series(&drawn, "throughput"), ["calls/s", "goodput/s", "baseline calls/s", "baseline goodput/s"]);
+    assert_eq!(series(&drawn, "latency")[4..], ["baseline p50", "baseline p99"]);
+    assert_eq!(series(&drawn, "histogram"), ["this run", "baseline"]);
+    assert!(series(&drawn, "distribution").contains(&"baseline client latency".to_string()));
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("<p id=\"baseline\">Baseline: "), "the page names its baseline");
+}
+
+#[test]
+fn report_html_of_a_throttled_run_breaks_its_errors_down_by_class() {
+    // 12 calls kept in flight on 2 environments that throttle, for 3 seconds.
+    let tmp = tempfile::tempdir().unwrap();
+    let file = scenario_file(
+        tmp.path(),
+        "throttled",
+        "[data]\naccounts = 100\n[load]\nmodel = \"closed\"\nin_flight = 12\nduration = \"3s\"\n[local]\nenvironments = 2\noverflow = \"throttle\"\n",
+    );
+    let (out, summary, results) = run(&[&file]);
+    let s = summary.unwrap_or_else(|| panic!("{}", text(&out)));
+    assert!(n(&s, "/totals/errors/throttle") > 0, "{}", text(&out));
+    let (drawn, _) = browse(&run_dir(results.path()), "throttled");
+    assert_eq!(series(&drawn, "errors"), ["throttle/s"]);
+    assert_eq!(series(&drawn, "in-flight"), ["in flight", "planned in flight"]);
+}
+
+#[test]
+fn report_html_of_a_fleet_run_compares_its_workers() {
+    let (out, _, results) = run(&[&scenario("smoke.toml"), "--workers", "3", "--parallel", "21", "--batches", "2"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (drawn, left) = browse(&run_dir(results.path()), "fleet");
+    assert_eq!(series(&drawn, "workers"), ["calls"]);
+    assert!(left_out(&left, "planned-rate").contains("batches load model"), "{left:?}");
 }
 
 #[test]

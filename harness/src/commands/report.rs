@@ -1,7 +1,10 @@
 //! `harness report RUN_DIR`: re-render a run folder from its summary.json; with
-//! `--fetch-metrics`, first fetch an AWS run's server-side view again from CloudWatch.
+//! `--fetch-metrics`, first fetch an AWS run's server-side view again from CloudWatch;
+//! with `--baseline RUN`, report.html draws that run's curves beside this one's.
 
 use std::process::ExitCode;
+
+use anyhow::Context;
 
 use crate::cli::ReportArgs;
 use crate::report::{console::Console, Render, RunReport};
@@ -10,6 +13,7 @@ use crate::run_dir::{self, RunDir};
 /// Re-render a run folder's files and STATS from its `summary.json`.
 pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     let mut report = run_dir::read(&args.run_dir)?;
+    let baseline = args.baseline.as_deref().map(run_dir::read).transpose()?;
     let dir = RunDir::open(&args.run_dir);
     let mut fetched = true;
     if args.fetch_metrics {
@@ -17,6 +21,11 @@ pub async fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         dir.write(&report)?;
     } else {
         dir.write_derived(&report)?;
+    }
+    if let Some(baseline) = &baseline {
+        let path = dir.path().join("report.html");
+        let page = crate::report::html::render(&report, Some(baseline))?;
+        std::fs::write(&path, page).with_context(|| format!("writing {}", path.display()))?;
     }
     print!("{}", String::from_utf8(Console.render(&report)?)?);
     Ok(if fetched { ExitCode::SUCCESS } else { ExitCode::from(1) })

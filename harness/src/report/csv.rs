@@ -32,6 +32,8 @@ pub const TIMESERIES_COLUMNS: &[&str] = &[
     "goodput_per_s",
     "success_p50_ms",
     "success_p99_ms",
+    "in_flight",
+    "planned_rate",
 ];
 
 impl TimeSeries {
@@ -51,6 +53,10 @@ impl TimeSeries {
         row.extend([0.5, 0.99].map(|q| ms(s.function_us.quantile(q))));
         row.push(format!("{:.1}", if interval.seconds > 0.0 { s.successes as f64 / interval.seconds } else { 0.0 }));
         row.extend([0.5, 0.99].map(|q| ms(s.success_latency_us.quantile(q))));
+        row.push(interval.in_flight.to_string());
+        // planned_rate: filled in by the full render, which knows the load model (the
+        // rows appended as the run goes leave it empty until the end rewrites the file).
+        row.push(String::new());
         row
     }
 }
@@ -60,8 +66,13 @@ impl Render for TimeSeries {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record(TIMESERIES_COLUMNS)?;
         let mut start = 0.0;
-        for interval in &report.intervals {
-            w.write_record(Self::row(start, interval))?;
+        let planned = super::planned::rates(&report.plan.engine.load, &report.intervals);
+        for (interval, planned) in report.intervals.iter().zip(planned) {
+            let mut row = Self::row(start, interval);
+            if let (Some(last), Some(rate)) = (row.last_mut(), planned) {
+                *last = format!("{rate:.3}");
+            }
+            w.write_record(row)?;
             start += interval.seconds;
         }
         Ok(w.into_inner()?)

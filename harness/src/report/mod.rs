@@ -7,7 +7,7 @@ pub mod hlog;
 pub mod html;
 pub mod json;
 pub mod live;
-pub mod svg;
+pub mod planned;
 
 pub mod junit;
 pub mod kinds;

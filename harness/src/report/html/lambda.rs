@@ -1,12 +1,11 @@
 //! The report's view of what Lambda and the database saw: the REPORT lines' figures,
-//! the cost with where each part came from, and the hot accounts (the top 20 and a chart
-//! of retries by account rank).
+//! the cost with where each part came from, and the hot accounts (the top 20; the chart
+//! of retries by account rank is a panel of `distribution`).
 
 use std::fmt::Write;
 
-use super::super::svg::{esc, LineChart, Series};
-use crate::hot::HotAccounts;
 use crate::report::console::dollars;
+use crate::report::markup::escape as esc;
 use crate::summary::RunReport;
 
 /// The REPORT figures and the cost, as a table.
@@ -50,19 +49,34 @@ pub fn platform_and_cost(s: &mut String, r: &RunReport) -> std::fmt::Result {
         rows.push(("Database cost".into(), format!("{} ({})", usd(c.database.usd), c.database.how)));
         rows.push(("Cost per 1,000 successful transfers".into(), usd(c.per_1000_successful_usd)));
     }
+    writeln!(s, "<h2>What Lambda saw, and the cost</h2>")?;
+    if r.totals.platform.as_ref().is_none_or(|p| p.reports == 0) {
+        writeln!(
+            s,
+            "<p class=\"left-out\" id=\"lambda-left-out\">Lambda's figures: left out because no call brought back a REPORT line (the {} target returned no log tails).</p>",
+            r.plan.target.kind()
+        )?;
+    }
     if rows.is_empty() {
         return Ok(());
     }
-    writeln!(s, "<h2>What Lambda saw, and the cost</h2><table id=\"lambda\">")?;
+    writeln!(s, "<div class=\"wide\"><table id=\"lambda\">")?;
     for (k, v) in rows {
         writeln!(s, "<tr><th>{}</th><td>{}</td></tr>", esc(&k), esc(&v))?;
     }
-    writeln!(s, "</table>")
+    writeln!(s, "</table></div>")
 }
 
-/// The top 20 hot accounts and the chart of retries by rank.
-pub fn hot_accounts(s: &mut String, h: &HotAccounts) -> std::fmt::Result {
+/// The share of the calls and retries the busiest accounts took, and the top 20 (left
+/// out, with why, when no transfer named its accounts or none was retried).
+pub fn hot_accounts(s: &mut String, r: &RunReport) -> std::fmt::Result {
     writeln!(s, "<h2>Hot accounts</h2>")?;
+    let Some(h) = &r.hot_accounts else {
+        return writeln!(
+            s,
+            "<p class=\"left-out\" id=\"hot-left-out\">Hot accounts: left out because no call named the accounts it touched.</p>"
+        );
+    };
     let share =
         h.top_1pct_retry_share.map_or("no retries".to_string(), |v| format!("{:.1}% of the retries", v * 100.0));
     writeln!(
@@ -72,8 +86,13 @@ pub fn hot_accounts(s: &mut String, h: &HotAccounts) -> std::fmt::Result {
         h.accounts,
         h.top_1pct_call_share * 100.0
     )?;
-    s.push_str(&rank_chart(h).render());
-    writeln!(s, "<table id=\"hot-accounts\"><tr><th>rank</th><th>account</th><th>as payer</th><th>as payee</th><th>retries</th><th>conflicts</th></tr>")?;
+    if h.account_retries == 0 {
+        return writeln!(
+            s,
+            "<p class=\"left-out\" id=\"hot-left-out\">The top 20 by retries: left out because no account took part in a retried transaction.</p>"
+        );
+    }
+    writeln!(s, "<div class=\"wide\"><table id=\"hot-accounts\"><tr><th>rank</th><th>account</th><th>as payer</th><th>as payee</th><th>retries</th><th>conflicts</th></tr>")?;
     for (i, a) in h.top.iter().enumerate() {
         writeln!(
             s,
@@ -86,21 +105,5 @@ pub fn hot_accounts(s: &mut String, h: &HotAccounts) -> std::fmt::Result {
             a.conflicts
         )?;
     }
-    writeln!(s, "</table>")
-}
-
-/// Retries by account rank, rank on a log scale.
-fn rank_chart(h: &HotAccounts) -> LineChart<'static> {
-    let points = h.retries_by_rank.iter().map(|[rank, retries]| ((*rank as f64).log10(), *retries as f64)).collect();
-    let last = h.retries_by_rank.last().map_or(1, |p| p[0]) as f64;
-    let ticks = (0..=last.log10().ceil() as u32).map(|e| (e as f64, 10u64.pow(e).to_string())).collect();
-    LineChart {
-        id: "hot-accounts-chart",
-        title: "OCC retries by account rank (log scale)",
-        x_label: "account rank (1 = most retries)",
-        y_label: "retries",
-        series: vec![Series { name: "retries".into(), points }],
-        x_ticks: Some(ticks),
-        x_name: |x| format!("rank {:.0}", 10f64.powf(x)),
-    }
+    writeln!(s, "</table></div>")
 }
