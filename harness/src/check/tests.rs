@@ -138,16 +138,15 @@ fn a_baseline_flags_a_real_slowdown_but_not_noise() {
     let base = report(2_000, 4.0, (10.0, 30.0), 0, 0, 3);
     // The same distribution, other samples: passes.
     let same = report(2_000, 4.2, (10.0, 30.0), 0, 0, 4);
-    let checks = evaluate(&same, &Thresholds::default(), Some((&base, rule)));
+    let checks = evaluate(&same, &Thresholds::default(), Some((std::slice::from_ref(&base), rule)));
     assert!(checks.iter().all(|c| c.passed), "{}", table(&checks));
-    assert_eq!(
-        only(&checks, "latency p99 vs baseline").baseline.as_deref(),
-        Some(&*Unit::Ms.show(ms(&base.totals.latency_us, 0.99)))
-    );
+    let p99 = only(&checks, "latency p99 vs baseline");
+    assert!(p99.baseline.unwrap().starts_with(&Unit::Ms.show(ms(&base.totals.latency_us, 0.99))));
+    assert_eq!(p99.measure.unwrap().baseline, Some(ms(&base.totals.latency_us, 0.99)));
 
     // 50% slower everywhere and half the throughput: every baseline check fails.
     let slow = report(2_000, 8.0, (15.0, 45.0), 0, 0, 5);
-    let checks = evaluate(&slow, &Thresholds::default(), Some((&base, rule)));
+    let checks = evaluate(&slow, &Thresholds::default(), Some((std::slice::from_ref(&base), rule)));
     for name in [
         "latency p50 vs baseline",
         "latency p90 vs baseline",
@@ -162,7 +161,7 @@ fn a_baseline_flags_a_real_slowdown_but_not_noise() {
     // shift check still sees a fifth of the calls move.
     let mut tail = report(1_600, 4.0, (10.0, 26.0), 0, 0, 6);
     tail.totals.merge(&report(400, 0.0, (60.0, 90.0), 0, 0, 7).totals);
-    let checks = evaluate(&tail, &Thresholds::default(), Some((&base, rule)));
+    let checks = evaluate(&tail, &Thresholds::default(), Some((std::slice::from_ref(&base), rule)));
     assert!(only(&checks, "latency p50 vs baseline").passed, "{}", table(&checks));
     assert!(!only(&checks, "latency shift vs baseline").passed, "{}", table(&checks));
     assert!(!only(&checks, "latency p99 vs baseline").passed);
@@ -260,4 +259,94 @@ fn expected_occ_conflicts_excuse_only_conflicts() {
     let function = Thresholds { expected: vec![Expected::OccConflict, Expected::Class(ErrorClass::Function)], ..occ };
     assert_eq!(unexpected_failures(&r, &function), 0);
     assert_eq!(unexpected_failures(&r, &Thresholds::default()), 35);
+}
+
+/// A run like `report`'s, its latencies scaled by `scale`.
+fn scaled(scale: f64, seed: u64) -> RunReport {
+    report(2_000, 4.0, (10.0 * scale, 30.0 * scale), 0, 0, seed)
+}
+
+#[test]
+fn a_history_explains_what_one_run_cannot() {
+    // A 5% effect size: the current run (20% slower than the first baseline run) fails
+    // against that run alone, but the history has seen runs as slow.
+    let rule = BaselineRule { tolerance_pct: 5.0, max_shift: 0.25 };
+    let current = scaled(1.2, 20);
+    let history = [scaled(1.0, 21), scaled(1.2, 22), scaled(1.1, 23)];
+    let alone = evaluate_rows(&current, &Thresholds::default(), Some((&history[..1], rule)));
+    let p50 = alone.iter().find(|r| r.check.name == "latency p50 vs baseline").unwrap();
+    assert!(!p50.check.passed, "{p50:?}");
+    let all = evaluate_rows(&current, &Thresholds::default(), Some((&history, rule)));
+    let checks: Vec<Check> = all.iter().map(|r| r.check.clone()).collect();
+    assert!(checks.iter().all(|c| c.passed), "{}", table(&checks));
+    let p50 = all.iter().find(|r| r.check.name == "latency p50 vs baseline").unwrap();
+    let (span, spread) = (p50.interval.unwrap(), p50.history.unwrap());
+    assert!(span.low < ms(&current.totals.latency_us, 0.5) && span.confidence >= 0.99, "{span:?}");
+    assert_eq!(spread.runs, 3);
+    assert!(spread.low < spread.high && spread.high <= spread.bound, "{spread:?}");
+    assert!(p50.check.baseline.as_deref().unwrap().contains("3 runs"), "{:?}", p50.check);
+    // The gate compares the interval's low end: a value above the limit may still pass,
+    // but not one whose whole interval is above it.
+    let json = p50.to_json();
+    assert_eq!((json["compared"].as_str(), json["history"]["runs"].as_u64()), (Some("interval.low"), Some(3)));
+    assert!(json["interval"]["low"].as_f64().unwrap() <= json["limit"].as_f64().unwrap());
+
+    // Twice as slow as anything in the history: every latency check fails.
+    let slow = scaled(2.0, 24);
+    let checks = evaluate(&slow, &Thresholds::default(), Some((&history, rule)));
+    for name in ["latency p50 vs baseline", "latency p90 vs baseline", "latency p99 vs baseline"] {
+        assert!(!only(&checks, name).passed, "{name}: {}", table(&checks));
+    }
+}
+
+#[test]
+fn the_history_is_the_last_runs_of_the_same_scenario_in_a_results_folder() {
+    let results = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for (i, name) in ["t", "other", "t", "t", "t"].iter().enumerate() {
+        let mut r = scaled(1.0, 30 + i as u64);
+        r.plan.name = name.to_string();
+        r.started_at = crate::clock::Timestamp::parse(&format!("2026-11-29T12:00:0{i}Z")).unwrap();
+        let dir = crate::run_dir::RunDir::create(results.path(), name, r.started_at).unwrap();
+        r.run_id = dir.id();
+        dir.write(&r).unwrap();
+        ids.push((dir.path().to_path_buf(), r));
+    }
+    let (current_path, current) = ids.pop().unwrap();
+    let found = history::load(&[results.path().to_path_buf()], &current, &current_path, 2).unwrap();
+    let found: Vec<&str> = found.iter().map(|r| r.run_id.as_str()).collect();
+    // Oldest first; not the run itself, not the other scenario.
+    assert_eq!(found, [ids[2].1.run_id.as_str(), ids[3].1.run_id.as_str()]);
+    let all = history::load(&[results.path().to_path_buf(), ids[0].0.clone()], &current, &current_path, 10).unwrap();
+    assert_eq!(all.len(), 3, "the run named twice counts once");
+    let missing = results.path().join("nothing");
+    let e = history::load(std::slice::from_ref(&missing), &current, &current_path, 10).unwrap_err();
+    assert!(e.to_string().contains(&*missing.to_string_lossy()), "{e}");
+    let mut lonely = current.clone();
+    lonely.plan.name = "nobody".into();
+    let e = history::load(&[results.path().to_path_buf()], &lonely, &current_path, 10).unwrap_err();
+    assert!(e.to_string().contains("no run of scenario \"nobody\""), "{e}");
+}
+
+#[test]
+fn from_five_runs_the_history_spread_gives_a_prediction_bound() {
+    let rule = BaselineRule { tolerance_pct: 10.0, max_shift: 0.25 };
+    let seconds = [4.0, 4.4, 3.6, 4.2, 3.8];
+    let history: Vec<RunReport> =
+        seconds.iter().zip(40..).map(|(s, seed)| report(2_000, *s, (10.0, 30.0), 0, 0, seed)).collect();
+    let rows = evaluate_rows(&scaled(1.0, 50), &Thresholds::default(), Some((&history, rule)));
+    let throughput = rows.iter().find(|r| r.check.name == "throughput vs baseline").unwrap();
+    let spread = throughput.history.unwrap();
+    // exp(mean - t(0.99, 4) * sd * sqrt(1 + 1/5)) of the logarithms of the five rates.
+    let logs: Vec<f64> = seconds.iter().map(|s| (2_000.0 / s).ln()).collect();
+    let mean = logs.iter().sum::<f64>() / 5.0;
+    let sd = (logs.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / 4.0).sqrt();
+    let expected = (mean - 3.747 * sd * 1.2f64.sqrt()).exp();
+    assert!((spread.bound - expected).abs() < 1e-6 * expected, "{spread:?} vs {expected}");
+    assert!(spread.bound < spread.low && spread.runs == 5, "{spread:?}");
+    assert!((throughput.check.measure.as_ref().unwrap().limit - expected / 1.1).abs() < 1e-6 * expected);
+    // Four runs: no prediction bound, the lowest rate is the bound.
+    let rows = evaluate_rows(&scaled(1.0, 50), &Thresholds::default(), Some((&history[..4], rule)));
+    let spread = rows.iter().find(|r| r.check.name == "throughput vs baseline").unwrap().history.unwrap();
+    assert_eq!(spread.bound, spread.low);
 }

@@ -12,8 +12,9 @@ use crate::run_dir::{self, RunDir};
 use crate::scenario::{self, Overrides};
 
 /// The version of `check --format json` (schemas/check.schema.json); 2: values, limits
-/// and baselines as numbers with a unit (before, display strings).
-const CHECK_JSON_VERSION: u32 = 2;
+/// and baselines as numbers with a unit (before, display strings); 3: a history of
+/// baselines, intervals and spreads.
+const CHECK_JSON_VERSION: u32 = 3;
 
 /// The CI gate: thresholds and an optional baseline, as a table or JSON (and JUnit XML,
 /// and a Markdown summary).
@@ -32,14 +33,25 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
         anyhow::ensure!((0.0..=1.0).contains(&s), "--max-shift must be between 0 and 1, got {s}");
         thresholds.max_latency_shift = Some(s);
     }
-    let baseline = args.baseline.as_deref().map(run_dir::read).transpose()?;
-    let checks = check::evaluate(&report, &thresholds, baseline.as_ref().map(|b| (b, BaselineRule::from(&thresholds))));
+    let history = if args.baseline.is_empty() {
+        Vec::new()
+    } else {
+        check::history::load(&args.baseline, &report, &args.run, args.history)?
+    };
+    let rule = BaselineRule::from(&thresholds);
+    let rows = check::evaluate_rows(&report, &thresholds, Some((&history, rule)));
+    let checks: Vec<Check> = rows.iter().map(|r| r.check.clone()).collect();
     let passed = checks.iter().all(|c| c.passed);
+    // The latest baseline run names the baseline (with the number of runs when several).
+    let baseline = history.last().map(|b| match history.len() {
+        1 => (b.run_id.clone(), &b.plan.name),
+        n => (format!("{} and {} earlier runs", b.run_id, n - 1), &b.plan.name),
+    });
     match args.format {
         Format::Table => {
             println!("Run {} ({})", report.run_id, report.plan.name);
-            if let Some(b) = &baseline {
-                println!("Baseline {} ({})", b.run_id, b.plan.name);
+            if let Some((b, name)) = &baseline {
+                println!("Baseline {b} ({name})");
             }
             print!("{}", checks_table(&checks));
         }
@@ -48,15 +60,16 @@ pub async fn run(args: CheckArgs) -> anyhow::Result<ExitCode> {
                 "schema_version": CHECK_JSON_VERSION,
                 "run": report.run_id,
                 "scenario": report.plan.name,
-                "baseline": baseline.as_ref().map(|b| &b.run_id),
+                "baseline": history.last().map(|b| &b.run_id),
+                "baselines": history.iter().map(|b| &b.run_id).collect::<Vec<_>>(),
                 "passed": passed,
-                "checks": checks.iter().map(Check::to_json).collect::<Vec<_>>(),
+                "checks": rows.iter().map(check::Row::to_json).collect::<Vec<_>>(),
             });
             println!("{}", serde_json::to_string_pretty(&verdict)?);
         }
     }
     if let Some((mut file, path)) = summary_md {
-        let text = crate::report::markdown::render(&report, &checks, baseline.as_ref().map(|b| b.run_id.as_str()));
+        let text = crate::report::markdown::render(&report, &checks, baseline.as_ref().map(|b| b.0.as_str()));
         file.write_all(text.as_bytes()).with_context(|| format!("writing --summary-md {}", path.display()))?;
     }
     if let Some(path) = &args.junit {

@@ -46,6 +46,10 @@ pub struct LocalSpec {
     /// Added by the DSQL front to every round trip during the load, seconds.
     #[serde(default)]
     pub dsql_latency_s: f64,
+    /// Spent inside every invocation of the local function, seconds: a slowdown
+    /// injected on purpose, e.g. to measure the regression gate (docs/gate.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub added_latency_s: f64,
     pub retry_policy: RetryPolicy,
     pub environments: usize,
     pub overflow: Overflow,
@@ -65,6 +69,10 @@ pub struct LocalSpec {
     /// The user's own function (`[local.function]`); none: the built-in one.
     #[serde(default)]
     pub function: Option<HostedFunction>,
+}
+
+fn is_zero(v: &f64) -> bool {
+    *v == 0.0
 }
 
 fn plain_postgres() -> LocalDb {
@@ -90,6 +98,7 @@ impl LocalSpec {
                 idle_reclaim: self.idle_reclaim_s.map(Duration::from_secs_f64),
                 reserved: self.reserved_concurrency,
             },
+            added_duration: Duration::from_secs_f64(self.added_latency_s),
             ..EndpointConfig::default()
         };
         match fleet.and_then(|f| f.endpoint_address) {
@@ -111,6 +120,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
     if let Some(at) = latency_at.filter(|_| dsql_latency_s > 0.0 && database != LocalDb::Dsql) {
         return Err(src.err(at, "local.dsql_latency needs local.database = \"dsql\" (the DSQL front adds it)"));
     }
+    let added_latency_s = seconds(src, src.f(l.added_latency.clone()), "local.added_latency", 60.0)?.unwrap_or(0.0);
     let mut policy = src.f(l.retry_policy.clone());
     flag(&mut policy, o.retry_policy.clone(), "--retry-policy");
     let retry_policy = match policy {
@@ -157,6 +167,7 @@ pub(super) fn local(src: &Source, raw: &RawScenario, o: &Overrides) -> Result<Lo
     Ok(LocalSpec {
         database,
         dsql_latency_s,
+        added_latency_s,
         retry_policy,
         environments,
         overflow,

@@ -222,6 +222,7 @@ pub enum RawNumber {
 pub struct RawLocal {
     pub database: S<String>,
     pub dsql_latency: S<DurationValue>,
+    pub added_latency: S<DurationValue>,
     pub retry_policy: S<String>,
     pub environments: S<i64>,
     pub overflow: S<String>,

@@ -96,6 +96,7 @@ async fn main() -> anyhow::Result<()> {
             idle_reclaim: (args.idle_reclaim > 0).then(|| Duration::from_secs(args.idle_reclaim)),
             reserved: args.reserved_concurrency,
         },
+        added_duration: Duration::ZERO,
     };
     let policy = args.retry_policy;
     // Ctrl-C, SIGTERM (systemd, `timeout`, Kubernetes) or SIGHUP: let the calls in

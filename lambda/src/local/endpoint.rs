@@ -62,6 +62,11 @@ pub struct EndpointConfig {
     /// Cold-start cost, idle reclaim and reserved concurrency.
     #[serde(default)]
     pub lifecycle: Lifecycle,
+    /// Spent inside every invocation before the function runs, and counted in its REPORT
+    /// line's duration: a slowdown injected on purpose (a scenario's
+    /// `local.added_latency`).
+    #[serde(default)]
+    pub added_duration: Duration,
 }
 
 fn default_memory() -> u64 {
@@ -84,6 +89,7 @@ impl Default for EndpointConfig {
             timeout: DEFAULT_TIMEOUT,
             memory_size_mb: DEFAULT_MEMORY_MB,
             lifecycle: default_lifecycle(),
+            added_duration: Duration::ZERO,
         }
     }
 }
@@ -354,7 +360,14 @@ async fn run_function(shared: Arc<Shared>, call: Invoke, overflow: Overflow) -> 
     let env = lease.environment().expect("a lease holds its environment unless its start failed");
     let started = std::time::Instant::now();
     let call = Call { request_id: request_id.as_str(), payload, raw, timeout };
-    let result = tokio::time::timeout(timeout, env.invoke(call)).await;
+    let added = shared.config.added_duration;
+    let invoked = async move {
+        if !added.is_zero() {
+            tokio::time::sleep(added).await;
+        }
+        env.invoke(call).await
+    };
+    let result = tokio::time::timeout(timeout, invoked).await;
     let duration = started.elapsed();
     let mut memory_mb = None;
     let (body, function_error, timed_out, status) = match result {
