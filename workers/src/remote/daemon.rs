@@ -323,6 +323,31 @@ impl Daemon {
         }
     }
 
+    /// The daemon's side of the handshake alone, as `handle` does it before a plan:
+    /// greet, check the coordinator's proof, seal the channel and send `Accepted`. The
+    /// sealed halves, or `None` when the coordinator was refused (and told why) or went
+    /// away. For simulated workers (`sim`) that speak the real protocol without an engine.
+    pub async fn handshake(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) -> Option<(Receiver<OwnedReadHalf>, Sender<OwnedWriteHalf>)> {
+        let _ = stream.set_nodelay(true);
+        let (mut rd, mut wr) = stream.into_split();
+        let sent = std::sync::atomic::AtomicBool::new(false);
+        match self.authenticate(&mut rd, &mut wr, &sent).await {
+            Ok(keys) => {
+                let mut tx = Sender::new(wr, keys.to_coordinator);
+                tx.send(&ToCoordinator::Accepted).await.ok()?;
+                Some((Receiver::new(rd, keys.to_worker), tx))
+            }
+            Err(refusal) => {
+                self.refuse(&mut wr, peer, refusal).await;
+                None
+            }
+        }
+    }
+
     /// The greeting, the coordinator's proof and the session keys, or why the
     /// coordinator is refused (`Refusal::Gone` when it went away).
     async fn authenticate(

@@ -6,6 +6,7 @@ pub mod client;
 pub mod daemon;
 pub mod lease;
 pub mod protocol;
+pub mod sim;
 pub mod split;
 
 pub use client::{ConnectError, WorkerEvent, WorkerLink};

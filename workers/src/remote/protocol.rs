@@ -194,7 +194,12 @@ impl<W: AsyncWriteExt + Unpin> Sender<W> {
     }
 
     pub async fn send<M: Serialize>(&mut self, message: &M) -> std::io::Result<()> {
-        let body = serde_json::to_vec(message).map_err(std::io::Error::other)?;
+        self.send_json(serde_json::to_vec(message).map_err(std::io::Error::other)?).await
+    }
+
+    /// Send a message already serialised (its JSON), sealed: for one message sent on
+    /// many connections (the simulated workers, `sim`).
+    pub async fn send_json(&mut self, body: Vec<u8>) -> std::io::Result<()> {
         let sealed = self.seal.seal(body).map_err(std::io::Error::other)?;
         write_body(&mut self.w, &sealed).await
     }

@@ -18,8 +18,10 @@
 //! goes to 127.0.0.1. `harness-bench db` compares the local stack, on PostgreSQL and
 //! through the local DSQL front, with pgbench (`db.rs`). `harness-bench payload [N]`
 //! compares building payloads from a template with the hand-written builder (`payload.rs`).
+//! `harness-bench fleet [N...]` measures one coordinator following N simulated workers (`fleet.rs`).
 
 mod db;
+mod fleet;
 mod payload;
 
 use std::net::SocketAddr;
@@ -58,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         None => orchestrate(),
         Some("db") => db::run(),
         Some("payload") => payload::run(args.get(1).map(String::as_str)),
+        Some("fleet") => fleet::run(&args[1..]),
         Some("endpoint") => db::serve_endpoint(&args[1], args[2].parse()?, args.get(3).map(String::as_str)),
         Some("serve") => serve(args[1].parse()?, args[2].parse()?),
         Some("client") => {
