@@ -207,10 +207,25 @@ pub struct RunArgs {
     /// output. Repeatable.
     #[arg(long, value_name = "KIND=FILE")]
     pub out: Vec<crate::stream::OutSpec>,
-    /// Serve Prometheus metrics (OpenMetrics text at /metrics) on this address during
-    /// the run, e.g. 127.0.0.1:9464 (port 0 picks a free one; the address is printed).
+    /// Serve Prometheus metrics at /metrics on this address during the run, e.g.
+    /// 127.0.0.1:9464 (port 0 picks a free one; the address is printed): OpenMetrics
+    /// text when the scrape asks for it, the classic text format otherwise.
     #[arg(long, value_name = "ADDR", env = "HARNESS_METRICS_LISTEN")]
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// With --metrics-listen: keep serving the final figures this long after the run,
+    /// once the report is written, so a scrape every 15 s sees them (Ctrl-C stops it).
+    #[arg(long, value_name = "SECS", default_value_t = 35, env = "HARNESS_METRICS_LINGER")]
+    pub metrics_linger: u64,
+    /// Serve the run's report page live on this address while the run lasts (without a
+    /// value 127.0.0.1:5665, as k6's dashboard; port 0 picks a free one; the address is
+    /// printed): its charts and figures redrawn every second, for one process or a
+    /// fleet, and report.html itself once the run is over.
+    #[arg(long, value_name = "ADDR", num_args = 0..=1, default_missing_value = "127.0.0.1:5665", env = "HARNESS_DASHBOARD")]
+    pub dashboard: Option<std::net::SocketAddr>,
+    /// Push the final figures to this Prometheus Pushgateway after the run (PUT
+    /// URL/metrics/job/harness/instance/RUN_ID), e.g. http://localhost:9091.
+    #[arg(long, value_name = "URL", env = "HARNESS_METRICS_PUSH")]
+    pub metrics_push: Option<crate::stream::prometheus::PushUrl>,
     #[command(flatten)]
     pub overrides: Overrides,
 }
@@ -302,6 +317,10 @@ pub struct ReportArgs {
     /// exits 1.
     #[arg(long)]
     pub fetch_metrics: bool,
+    /// Draw this run's curves and figures beside the run's in report.html (grey,
+    /// dashed): a run folder or a summary.json.
+    #[arg(long, value_name = "RUN")]
+    pub baseline: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -374,10 +393,15 @@ pub enum Format {
 pub struct CheckArgs {
     /// The run to check: a run folder or its summary.json.
     pub run: PathBuf,
-    /// An earlier run (folder or summary.json) to compare with: latency percentiles,
-    /// throughput, and the shift of the latency distribution.
-    #[arg(long)]
-    pub baseline: Option<PathBuf>,
+    /// Earlier runs to compare with (docs/gate.md): run folders, summary.json files, or a
+    /// results folder (its last --history runs of the same scenario). Latency percentiles
+    /// with their confidence intervals against the history's spread, throughput, and the
+    /// shift of the latency distribution.
+    #[arg(long, num_args = 1.., value_name = "RUN|RESULTS")]
+    pub baseline: Vec<PathBuf>,
+    /// How many of the latest baseline runs to compare with.
+    #[arg(long, default_value_t = 10, value_name = "N")]
+    pub history: usize,
     /// Take the thresholds from this scenario file instead of the run's own scenario.
     #[arg(long)]
     pub thresholds: Option<PathBuf>,

@@ -9,6 +9,7 @@ mod cluster;
 mod commands;
 mod coordinator;
 mod cost;
+mod dashboard;
 mod database;
 mod doctor;
 mod fleet;

@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub reset: bool,
     pub secret: Option<Vec<u8>>,
     pub outputs: Outputs,
+    /// `--dashboard`: the live page, fed every second and given the final report.
+    pub dashboard: Option<std::sync::Arc<crate::dashboard::Dashboard>>,
 }
 
 /// A finished run: its folder, its report (written there), its exit status, and what
@@ -73,12 +75,16 @@ impl Finished {
 /// the report is written whatever happens to the run: a signal, a lost worker, a
 /// database that went away, an endpoint that failed to stop.
 pub async fn execute(plan: Plan, results: &Path, options: RunOptions, signals: &Signals) -> anyhow::Result<Finished> {
-    let RunOptions { reset, secret, outputs } = options;
+    let RunOptions { reset, secret, outputs, dashboard } = options;
     let started_at = Timestamp::now();
     let dir = RunDir::create(results, &plan.name, started_at)?;
     let version = env!("CARGO_PKG_VERSION");
     let live = dir.live(version, started_at)?;
-    let record = Record::new(live, outputs, (&plan.name, &dir.id()), plan.engine.load.planned_calls());
+    if let Some(d) = &dashboard {
+        d.begin(RunReport::skeleton(redacted(plan.clone()), dir.id(), started_at))?;
+    }
+    let record = Record::new(live, outputs, (&plan.name, &dir.id()), plan.engine.load.planned_calls())
+        .with_dashboard(dashboard.clone());
     let ran = drive_target(&plan, (reset, &dir.function_logs()), secret, signals, record).await?;
     let w = &plan.engine.workload;
     let drawn_from = w.account_range().map_or(ran.driven.accounts.0.len() as u64, |(f, l)| (l - f + 1) as u64);
@@ -107,6 +113,9 @@ pub async fn execute(plan: Plan, results: &Path, options: RunOptions, signals: &
     // Every run is checked: without `[thresholds]`, its failed calls against the default.
     report.checks = check::evaluate(&report, &report.plan.thresholds, None);
     dir.write(&report)?;
+    if let Some(d) = &dashboard {
+        d.finish(&report).await;
+    }
     let exit = exit_status(&report, signals.first());
     Ok(Finished { dir, report, exit, teardown: ran.teardown })
 }

@@ -21,6 +21,7 @@ pub struct Record {
     accounts: AccountCounts,
     elapsed_s: f64,
     intervals: Vec<Interval>,
+    dashboard: Option<std::sync::Arc<crate::dashboard::Dashboard>>,
 }
 
 impl Record {
@@ -34,7 +35,14 @@ impl Record {
             accounts: AccountCounts::default(),
             elapsed_s: 0.0,
             intervals: Vec::new(),
+            dashboard: None,
         }
+    }
+
+    /// Feed `dashboard` (if any) every second.
+    pub fn with_dashboard(mut self, dashboard: Option<std::sync::Arc<crate::dashboard::Dashboard>>) -> Record {
+        self.dashboard = dashboard;
+        self
     }
 
     /// One complete second of the run.
@@ -53,6 +61,9 @@ impl Record {
         self.accounts.merge(&std::mem::take(&mut interval.accounts));
         interval.stats.pack();
         self.intervals.push(interval);
+        if let Some(d) = &self.dashboard {
+            d.second(&self.totals, &self.intervals, self.elapsed_s);
+        }
     }
 
     /// A line for the user now, under the progress line (e.g. a worker was lost).

@@ -218,6 +218,29 @@ impl Accounting {
 }
 
 impl RunReport {
+    /// A run's report before its first second: its plan, id and start, nothing run.
+    pub fn skeleton(plan: Plan, run_id: String, started_at: crate::clock::Timestamp) -> RunReport {
+        RunReport {
+            schema_version: SCHEMA_VERSION,
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            run_id,
+            started_at,
+            plan,
+            end: EngineEnd { started: 0, abandoned: 0, elapsed_s: 0.0, stop: StopReason::Completed },
+            workers: Vec::new(),
+            totals: Stats::default(),
+            intervals: Vec::new(),
+            environments: None,
+            verification: None,
+            checks: Vec::new(),
+            accounting: None,
+            cost: None,
+            hot_accounts: None,
+            server: None,
+            coordinator: None,
+        }
+    }
+
     /// Where every planned call went: a lost or failed worker's calls beyond what it
     /// reported are unreported up to its lease, and not started beyond it.
     pub fn accounting(&self) -> Accounting {
