@@ -111,6 +111,6 @@ fn doctor_without_aws_configuration_says_so_in_its_own_words_only() {
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.status.code(), Some(1), "{stdout}{stderr}");
     assert!(stdout.contains("[FAIL] AWS credentials and region: no AWS credentials"), "{stdout}");
-    assert!(stdout.contains("fix: run `aws configure`"), "{stdout}");
+    assert!(stdout.contains("fix: set AWS_PROFILE or run `aws configure`"), "{stdout}");
     assert!(!stderr.contains("WARN") && !stderr.contains("aws_"), "the SDK's own warnings: {stderr}");
 }
