@@ -165,7 +165,12 @@ fn a_zipf_run_shows_its_hot_accounts_and_a_uniform_run_of_the_same_size_none() {
     let (zipf_calls, zipf_retries, html) = shares("1.1");
     assert!(zipf_calls > 0.4, "the lowest ids take most calls: {zipf_calls}");
     assert!(zipf_retries.unwrap() > 0.5, "and most retries: {zipf_retries:?}");
-    assert!(html.contains("id=\"hot-accounts-chart\""), "the chart of retries by rank");
+    // The chart of retries by rank is drawn (a panel of the page's data, not left out),
+    // and the table of the top accounts is there.
+    let chart = html.find("\"id\":\"hot-accounts-chart\"").map(|at| &html[at..]);
+    let head = chart.and_then(|c| c.find("\"x_label\"").map(|end| &c[..end]));
+    assert!(head.is_some_and(|h| !h.contains("left_out")), "the chart of retries by rank: {head:?}");
+    assert!(html.contains("<table id=\"hot-accounts\">"), "the table of the top accounts");
     let (uniform_calls, uniform_retries) = {
         let (c, r, _) = shares("0");
         (c, r)
