@@ -28,6 +28,11 @@ if [ -z "${HARNESS:-}" ]; then
     HARNESS="$root/target/debug/harness"
 fi
 mkdir -p "$out/clean" "$out/slow"
+# Runs of an earlier measurement would enter this one's history and its median.
+if [ -n "$(ls -A "$out/clean" "$out/slow")" ]; then
+    echo "measure-gate: $out already holds runs; give OUT a new folder" >&2
+    exit 2
+fi
 echo "measure-gate: scenario $scenario, results in $out" >&2
 
 # Run the scenario into a results folder; print the new run's folder. A run that wrote
