@@ -39,27 +39,17 @@ fn fleet_run(invocations: Option<u64>) -> RunReport {
         lambda: Some(LambdaSide { invocations: Some(i), ..LambdaSide::default() }),
         database: None,
     });
+    let started_at = crate::clock::Timestamp::parse("2026-12-07T12:00:00Z").unwrap();
     RunReport {
-        schema_version: SCHEMA_VERSION,
         harness_version: "test".into(),
-        run_id: "run".into(),
-        started_at: crate::clock::Timestamp::parse("2026-12-07T12:00:00Z").unwrap(),
-        plan,
         end: EngineEnd { started: 703, abandoned: 0, elapsed_s: 10.0, stop: StopReason::Completed },
         workers: vec![
             worker(WorkerStatus::Completed, done, 0),
             WorkerReport { unreported_calls: 3, ..worker(WorkerStatus::Lost, lost, 60) },
         ],
         totals,
-        intervals: Vec::new(),
-        environments: None,
-        verification: None,
-        checks: Vec::new(),
-        accounting: None,
-        cost: None,
-        hot_accounts: None,
         server,
-        coordinator: None,
+        ..RunReport::skeleton(plan, "run".into(), started_at)
     }
 }
 

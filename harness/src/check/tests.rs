@@ -28,24 +28,13 @@ fn report(calls: u64, seconds: f64, latency_ms: (f64, f64), failures: u64, retri
     }
     let load = format!("[load]\nmodel = \"closed\"\nin_flight = 10\ncalls = {}\n", calls.max(100));
     let plan = scenario::parse("t.toml", &load, &Overrides::default()).unwrap();
+    let started_at = crate::clock::Timestamp::parse("2026-11-29T12:00:00Z").unwrap();
     RunReport {
-        schema_version: crate::report::SCHEMA_VERSION,
         harness_version: "test".into(),
-        run_id: format!("run-{seed}"),
-        started_at: crate::clock::Timestamp::parse("2026-11-29T12:00:00Z").unwrap(),
-        plan,
         end: EngineEnd { started: calls, abandoned: 0, elapsed_s: seconds, stop: StopReason::Completed },
-        workers: Vec::new(),
         totals,
-        intervals: Vec::new(),
-        environments: None,
         verification: Some(verification(true)),
-        checks: Vec::new(),
-        accounting: None,
-        cost: None,
-        hot_accounts: None,
-        server: None,
-        coordinator: None,
+        ..RunReport::skeleton(plan, format!("run-{seed}"), started_at)
     }
 }
 

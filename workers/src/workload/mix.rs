@@ -119,10 +119,10 @@ impl Mix {
     /// The next call of kind `kind` (its index among the kinds) when its load model
     /// chose it, else of a kind drawn by weight; `None` once its unique rows are used.
     pub fn next_call_of(&mut self, kind: Option<usize>) -> Option<NextCall> {
-        let i = match self.cumulative.as_slice() {
-            _ if kind.is_some_and(|k| k < self.kinds.len()) => kind.unwrap_or(0),
-            [_] => 0,
-            sums => {
+        let i = match (kind.filter(|k| *k < self.kinds.len()), self.cumulative.as_slice()) {
+            (Some(k), _) => k,
+            (None, [_]) => 0,
+            (None, sums) => {
                 let draw = self.chooser.random_range(0..sums[sums.len() - 1]);
                 sums.partition_point(|&s| s <= draw)
             }
